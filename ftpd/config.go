@@ -1,0 +1,100 @@
+package ftpd
+
+import (
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Profile selects which FTP features the server offers, so that a client can
+// be tested against the dialects of real servers without running them.
+type Profile string
+
+const (
+	// ProfileFull offers everything: MLSD, MLST, MFMT, SIZE, MDTM, REST STREAM.
+	ProfileFull Profile = "full"
+	// ProfileVsftpd mimics vsftpd: no MLSD, MLST or MFMT; LIST times to the
+	// minute; modification times are set with the "MDTM time path" form.
+	ProfileVsftpd Profile = "vsftpd"
+	// ProfileDOS mimics IIS: no MLSD/MLST/MFMT and DOS-style LIST lines.
+	ProfileDOS Profile = "dos"
+)
+
+// Config is the static configuration of a Server. The zero value of every
+// field is usable; New fills in defaults.
+type Config struct {
+	// Root is the directory served. Every path a client names is confined to it.
+	Root string
+	// Listen is the address of the explicit (plain or AUTH TLS) listener.
+	// Default "127.0.0.1:2121"; use "127.0.0.1:0" in tests.
+	Listen string
+	// ImplicitTLSListen, when set, adds a listener whose connections start
+	// with a TLS handshake (ftps://). Requires TLS.
+	ImplicitTLSListen string
+	// TLS enables AUTH TLS, PBSZ and PROT; nil means plain FTP only.
+	TLS *tls.Config
+
+	// Users maps user names to passwords.
+	Users map[string]string
+	// Anonymous allows "anonymous" and "ftp" with any password, read-only.
+	Anonymous bool
+	// ReadOnly refuses every command that changes the tree, for everyone.
+	ReadOnly bool
+
+	// PassivePortMin and PassivePortMax bound the ports of passive data
+	// listeners; 0 means any free port.
+	PassivePortMin, PassivePortMax int
+
+	// MaxSessions and MaxPerIP limit concurrent sessions (421 beyond);
+	// 0 means the defaults, 256 and 64; negative means unlimited.
+	MaxSessions, MaxPerIP int
+	// IdleTimeout closes a control connection that sends no command
+	// (default 5m). DataTimeout bounds opening a data connection and any
+	// single read or write on it (default 30s).
+	IdleTimeout, DataTimeout time.Duration
+	// LoginFailDelay is slept after each failed login (default 500ms);
+	// MaxLoginFailures closes the session after that many (default 3).
+	LoginFailDelay   time.Duration
+	MaxLoginFailures int
+
+	// CommandLog, when set, receives one line per command received:
+	// "<RFC3339 time> <session id> <VERB> <argument>", PASS masked.
+	CommandLog io.Writer
+	// Logger receives session events; nil discards them.
+	Logger *slog.Logger
+
+	// Profile selects the server dialect; default ProfileFull.
+	Profile Profile
+	// Faults are the initial fault injection settings (SetFaults changes
+	// them while the server runs).
+	Faults Faults
+}
+
+// Faults make the server misbehave on purpose. The zero value is a
+// well-behaved server. Faults apply to commands and transfers that start
+// after they are set.
+type Faults struct {
+	// ReplyDelay is slept before the first reply to every command, to
+	// emulate a network round trip.
+	ReplyDelay time.Duration
+	// DataRate limits every data connection to this many bytes per second.
+	DataRate int64
+	// DropDataAfter closes a data connection after this many bytes of a
+	// RETR, STOR or APPE (426 to the client).
+	DropDataAfter int64
+	// CloseControlAfter closes a control connection, without a reply, when
+	// its session receives command number CloseControlAfter+1.
+	CloseControlAfter int
+	// MaxSessions answers 421 to every session beyond this many.
+	MaxSessions int
+	// StorFullAfter answers 552 to a STOR or APPE once it has written this
+	// many bytes (the bytes written stay on disk, as on a full disk).
+	StorFullAfter int64
+	// StallAfter stops a transfer after this many bytes without closing
+	// anything, until the client gives up: the data connection and the
+	// final reply just never come. Set Stall to enable it (so that 0 bytes
+	// is expressible).
+	Stall      bool
+	StallAfter int64
+}

@@ -1,0 +1,353 @@
+package ftpd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxLine bounds a command line; longer ones are refused with 500.
+const maxLine = 4096
+
+// replyTimeout bounds writing one reply to a client that does not read.
+const replyTimeout = 30 * time.Second
+
+var errLineTooLong = errors.New("command line too long")
+
+type lineResult struct {
+	line string
+	err  error
+}
+
+// session is one control connection. Fields without a comment belong to the
+// session loop goroutine alone.
+type session struct {
+	srv         *Server
+	id          string
+	raw         net.Conn // the TCP connection, for kill and addresses
+	implicitTLS bool
+	ctx         context.Context
+	cancel      context.CancelFunc
+
+	ctrl net.Conn      // raw, or TLS over raw after AUTH TLS
+	r    *bufio.Reader // read by the reader goroutine, between want and lines
+
+	want      chan struct{}   // loop → reader: read one more line
+	lines     chan lineResult // reader → loop
+	requested bool            // a line was asked for and not yet received
+	pending   []lineResult    // lines received during a transfer
+
+	wmu          sync.Mutex // guards writes to ctrl and delayPending
+	delayPending bool       // the next reply is the first to a command
+
+	// Login and protocol state.
+	user       string
+	loggedIn   bool
+	readOnly   bool
+	failures   int
+	cwd        string
+	binary     bool
+	rest       int64
+	renameFrom string
+	epsvAll    bool
+	tlsOn      bool
+	pbsz       bool
+	protP      bool
+	mlstFacts  map[string]bool
+	ncmds      int
+	quitting   bool
+
+	mu     sync.Mutex // guards the fields below, touched by kill and aborts
+	pasv   net.Listener
+	active *net.TCPAddr
+	data   net.Conn
+	xfer   *transfer
+	dead   bool
+}
+
+func newSession(srv *Server, c net.Conn, id string, implicitTLS bool) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &session{
+		srv:         srv,
+		id:          id,
+		raw:         c,
+		implicitTLS: implicitTLS,
+		ctx:         ctx,
+		cancel:      cancel,
+		ctrl:        c,
+		r:           bufio.NewReaderSize(c, maxLine+2),
+		want:        make(chan struct{}),
+		lines:       make(chan lineResult, 1),
+		cwd:         "/",
+		binary:      true,
+		mlstFacts:   defaultFacts(),
+	}
+	return s
+}
+
+// kill ends the session from outside: every blocked read, write, accept and
+// sleep returns.
+func (s *session) kill() {
+	s.mu.Lock()
+	s.dead = true
+	if s.pasv != nil {
+		s.pasv.Close()
+	}
+	if s.data != nil {
+		s.data.Close()
+	}
+	s.mu.Unlock()
+	s.cancel()
+	s.raw.Close()
+}
+
+func (s *session) serve() {
+	log := s.srv.log.With("session", s.id, "remote", s.raw.RemoteAddr().String())
+	log.Debug("session start")
+	s.srv.wg.Add(1)
+	go s.readLoop()
+	defer func() {
+		s.kill()
+		close(s.want)
+		log.Debug("session end")
+	}()
+	if s.implicitTLS {
+		if err := s.startTLS(); err != nil {
+			log.Debug("implicit TLS handshake", "err", err)
+			return
+		}
+		s.protP = true
+	}
+	s.reply(220, "ftpd ready.")
+	for !s.quitting {
+		lr, ok := s.nextLine()
+		if !ok {
+			return
+		}
+		s.handleLine(lr)
+	}
+}
+
+// readLoop reads one line per request on s.want until the session ends.
+func (s *session) readLoop() {
+	defer s.srv.wg.Done()
+	for range s.want {
+		line, err := readLine(s.r)
+		s.lines <- lineResult{line, err}
+	}
+}
+
+// readLine reads a CRLF- or LF-terminated line of at most maxLine bytes.
+// A longer line is consumed whole, without keeping it, and reported as
+// errLineTooLong, so that the next line is read correctly.
+func readLine(r *bufio.Reader) (string, error) {
+	b, err := r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = r.ReadSlice('\n')
+		}
+		if err != nil {
+			return "", err
+		}
+		return "", errLineTooLong
+	}
+	if err != nil {
+		return "", err
+	}
+	b = bytes.TrimRight(b, "\r\n")
+	if len(b) > maxLine {
+		return "", errLineTooLong
+	}
+	return string(stripTelnet(b)), nil
+}
+
+// stripTelnet drops the Telnet IP and Synch sequences that clients such as
+// lftp put before ABOR (RFC 959 section 4.1.3), and undoubles IAC.
+func stripTelnet(b []byte) []byte {
+	if bytes.IndexByte(b, 0xff) < 0 && (len(b) == 0 || b[0] != 0xf2) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] == 0xff && i+1 < len(b) && b[i+1] == 0xff:
+			out = append(out, 0xff)
+			i++
+		case b[i] == 0xff:
+			i++ // IAC and the command byte after it
+		case b[i] == 0xf2 && len(out) == 0:
+			// The Data Mark, when urgent data arrived inline.
+		default:
+			out = append(out, b[i])
+		}
+	}
+	return out
+}
+
+// nextLine returns the next command line: one held back during a transfer,
+// or a fresh one. It ends the session on idle timeout or a read error.
+func (s *session) nextLine() (lineResult, bool) {
+	if len(s.pending) > 0 {
+		lr := s.pending[0]
+		s.pending = s.pending[1:]
+		return lr, lr.err == nil || errors.Is(lr.err, errLineTooLong) || errors.Is(lr.err, errLogged)
+	}
+	s.request()
+	idle := time.NewTimer(s.srv.cfg.IdleTimeout)
+	defer idle.Stop()
+	select {
+	case lr := <-s.lines:
+		s.requested = false
+		if lr.err != nil && !errors.Is(lr.err, errLineTooLong) {
+			return lr, false
+		}
+		return lr, true
+	case <-idle.C:
+		s.reply(421, "Timeout.")
+		return lineResult{}, false
+	case <-s.ctx.Done():
+		return lineResult{}, false
+	}
+}
+
+// request asks the reader goroutine for one line, unless it was asked already.
+func (s *session) request() {
+	if s.requested {
+		return
+	}
+	select {
+	case s.want <- struct{}{}:
+		s.requested = true
+	case <-s.ctx.Done():
+	}
+}
+
+// reply sends a one-line reply.
+func (s *session) reply(code int, text string) {
+	s.write(fmt.Sprintf("%d %s\r\n", code, oneLine(text)))
+}
+
+// replyLines sends a multi-line reply: the first and last lines carry the
+// code, the lines between start with a space (RFC 959 section 4.2).
+func (s *session) replyLines(code int, first string, body []string, last string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d-%s\r\n", code, oneLine(first))
+	for _, l := range body {
+		b.WriteString(" ")
+		b.WriteString(oneLine(l))
+		b.WriteString("\r\n")
+	}
+	fmt.Fprintf(&b, "%d %s\r\n", code, oneLine(last))
+	s.write(b.String())
+}
+
+func (s *session) write(msg string) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.delayPending {
+		s.delayPending = false
+		sleepCtx(s.ctx, s.srv.currentFaults().ReplyDelay)
+	}
+	s.ctrl.SetWriteDeadline(time.Now().Add(replyTimeout))
+	if _, err := s.ctrl.Write([]byte(msg)); err != nil {
+		// The reader sees the broken connection and ends the session.
+		s.raw.Close()
+	}
+}
+
+// oneLine keeps a reply on one line whatever a file name contains.
+func oneLine(s string) string {
+	if strings.ContainsAny(s, "\r\n") {
+		return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+	}
+	return s
+}
+
+// startTLS runs a TLS handshake on the control connection.
+func (s *session) startTLS() error {
+	tc := tls.Server(s.raw, s.srv.cfg.TLS)
+	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.DataTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return err
+	}
+	s.wmu.Lock()
+	s.ctrl = tc
+	s.wmu.Unlock()
+	// The reader goroutine is idle between requests, so swapping r is safe.
+	s.r = bufio.NewReaderSize(tc, maxLine+2)
+	s.tlsOn = true
+	return nil
+}
+
+// handleLine parses, logs and executes one command line.
+func (s *session) handleLine(lr lineResult) {
+	if errors.Is(lr.err, errLineTooLong) {
+		s.srv.logCommand(s.id, "-", "(line too long)")
+		s.reply(500, "Command line too long.")
+		return
+	}
+	var verb, arg string
+	if errors.Is(lr.err, errLogged) {
+		verb, arg = splitCommand(lr.line)
+	} else {
+		var ok bool
+		if verb, arg, ok = s.begin(lr.line); !ok {
+			return
+		}
+	}
+	s.dispatch(verb, arg)
+}
+
+func splitCommand(line string) (verb, arg string) {
+	verb, arg, _ = strings.Cut(line, " ")
+	return strings.ToUpper(verb), arg
+}
+
+// begin logs and counts a command and applies the control faults. It
+// returns false when a fault closed the control connection.
+func (s *session) begin(line string) (verb, arg string, ok bool) {
+	verb, arg = splitCommand(line)
+	s.srv.logCommand(s.id, verb, arg)
+	s.ncmds++
+	f := s.srv.currentFaults()
+	if f.CloseControlAfter > 0 && s.ncmds > f.CloseControlAfter {
+		s.srv.log.Debug("fault: closing control connection", "session", s.id, "commands", s.ncmds)
+		s.quitting = true
+		s.raw.Close()
+		return verb, arg, false
+	}
+	s.wmu.Lock()
+	s.delayPending = f.ReplyDelay > 0
+	s.wmu.Unlock()
+	return verb, arg, true
+}
+
+func (s *session) dispatch(verb, arg string) {
+	if verb == "" {
+		s.reply(500, "Empty command.")
+		return
+	}
+	cmd, ok := s.commands()[verb]
+	switch {
+	case !ok:
+		s.reply(500, "Unknown command.")
+	case cmd.login && !s.loggedIn:
+		s.reply(530, "Please login with USER and PASS.")
+	case cmd.write && s.readOnly:
+		s.reply(550, "Permission denied.")
+	case cmd.needArg && arg == "":
+		s.reply(501, "Syntax error in parameters or arguments.")
+	case strings.IndexByte(arg, 0) >= 0:
+		s.reply(501, "NUL in argument.")
+	default:
+		cmd.fn(s, arg)
+	}
+}
