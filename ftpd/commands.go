@@ -55,7 +55,7 @@ func commandTable(p Profile) map[string]command {
 		"MKD":  {fn: (*session).cmdMKD, login: true, needArg: true, write: true},
 		"RNFR": {fn: (*session).cmdRNFR, login: true, needArg: true, write: true},
 		"RNTO": {fn: (*session).cmdRNTO, login: true, needArg: true, write: true},
-		"ABOR": {fn: (*session).cmdABOR},
+		"ABOR": {fn: (*session).cmdABOR, login: true},
 		"SITE": {fn: (*session).cmdSITE, login: true, needArg: true},
 		"AUTH": {fn: (*session).cmdAUTH, needArg: true},
 		"PBSZ": {fn: (*session).cmdPBSZ, needArg: true},

@@ -253,11 +253,14 @@ func (s *session) openData(x *transfer) (net.Conn, error) {
 	}
 	s.data = c
 	s.mu.Unlock()
-	if !s.protP {
-		return c, nil
-	}
+	return c, nil
+}
+
+// startDataTLS runs the TLS handshake of a protected data connection. It
+// comes after the 150 reply: clients start it only once they read that.
+func (s *session) startDataTLS(x *transfer, c net.Conn) (net.Conn, error) {
 	tc := tls.Server(c, s.srv.cfg.TLS)
-	ctx, cancel := context.WithTimeout(x.ctx, timeout)
+	ctx, cancel := context.WithTimeout(x.ctx, s.srv.cfg.DataTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("data TLS handshake: %w", err)

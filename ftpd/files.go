@@ -120,13 +120,7 @@ func (s *session) cmdCWD(arg string) {
 	s.reply(250, "Directory successfully changed.")
 }
 
-func (s *session) cmdCDUP(string) {
-	if s.cwd == "/" {
-		s.reply(250, "Directory successfully changed.")
-		return
-	}
-	s.cmdCWD("..")
-}
+func (s *session) cmdCDUP(string) { s.cmdCWD("..") }
 
 func (s *session) cmdSIZE(arg string) {
 	_, fi, err := s.stat(arg)

@@ -58,7 +58,14 @@ func (s *session) lstatEntry(rel, name string) (entry, error) {
 	}
 	e := entry{name: name, fi: fi}
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		e.target, _ = s.srv.root.Readlink(p)
+		if e.target, err = s.srv.root.Readlink(p); err != nil {
+			return entry{}, err
+		}
+		// A link out of the tree does not exist for clients: os.Root
+		// refuses to follow it, and its text would show server paths.
+		if path.IsAbs(e.target) || !fs.ValidPath(path.Join(path.Dir(p), e.target)) {
+			return entry{}, errEscape
+		}
 	}
 	return e, nil
 }
@@ -108,7 +115,7 @@ func (s *session) walkList(target string, fn func(entry) error) error {
 			}
 			e, err := s.lstatEntry(rel, n)
 			if err != nil {
-				continue // removed meanwhile
+				continue // removed meanwhile, or a link out of the tree
 			}
 			if err := fn(e); err != nil {
 				return err
@@ -362,12 +369,12 @@ func (s *session) cmdMLST(arg string) {
 
 // sendListing sends a listing of target over a data connection.
 func (s *session) sendListing(target string, line func(*bufio.Writer, entry) error) {
-	if !s.needData() {
-		return
-	}
 	if _, _, err := s.stat(target); err != nil {
 		s.closeDataSetup()
 		s.replyErr(err, target)
+		return
+	}
+	if !s.needData() {
 		return
 	}
 	s.runTransfer("Here comes the directory listing.", false, func(x *transfer) (int, string) {

@@ -1,0 +1,74 @@
+// Command ftpfs mounts FTP servers as a filesystem (FUSE) and carries the
+// FTP server its tests run against.
+//
+// Usage:
+//
+//	ftpfs serve [flags] DIR    serve DIR over FTP
+//
+// Each subcommand parses its own flags; "ftpfs SUBCOMMAND -h" lists them.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// A command is one subcommand. run gets the arguments after the subcommand
+// name and returns the exit status; ctx is cancelled on SIGINT or SIGTERM.
+type command struct {
+	name    string
+	args    string // synopsis after the name, for the usage text
+	summary string
+	run     func(ctx context.Context, args []string, stderr io.Writer) int
+}
+
+// commands is the dispatch table; mount and unmount join it once they exist.
+var commands = []command{
+	{"serve", "[flags] DIR", "serve DIR over FTP (the server the tests and benchmarks use)", runServe},
+}
+
+func main() {
+	// The first signal cancels ctx so that subcommands shut down cleanly;
+	// stop() then restores the default, so a second Ctrl-C kills at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	os.Exit(dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// dispatch runs the subcommand named by args[0].
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return 0
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "ftpfs: unknown command %q (run 'ftpfs help')\n", args[0])
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: ftpfs COMMAND [flags] ARGS")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %s %s\n        %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'ftpfs COMMAND -h' for the flags of a command.")
+}

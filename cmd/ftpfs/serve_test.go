@@ -1,0 +1,396 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+
+	"ftpfs/ftpd"
+)
+
+// env returns a lookupEnv that sees only vars.
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := vars[k]
+		return v, ok
+	}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestParseServeFlagsDefaults(t *testing.T) {
+	o, err := parseServeFlags([]string{"--anonymous", "srv"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ftpd.Config{Listen: "127.0.0.1:2121", Anonymous: true, Profile: ftpd.ProfileFull}
+	if !reflect.DeepEqual(o.cfg, want) {
+		t.Errorf("cfg = %+v, want %+v", o.cfg, want)
+	}
+	if o.dir != "srv" || o.commandLog != "" || o.tlsCert != "" {
+		t.Errorf("options = %+v", o)
+	}
+}
+
+func TestParseServeFlagsPassword(t *testing.T) {
+	const secret = "correct horse"
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    string // password of user u; "" means an error is expected
+		wantErr string
+	}{
+		{name: "env", args: []string{"--user", "u"}, env: map[string]string{passwordEnv: secret}, want: secret},
+		{name: "file", args: []string{"--user", "u", "--password-file", "FILE:" + secret + "\n"}, want: secret},
+		{name: "file CRLF and more lines", args: []string{"--user", "u", "--password-file", "FILE:" + secret + "\r\nignored\n"}, want: secret},
+		{name: "file wins over env", args: []string{"--user", "u", "--password-file", "FILE:" + secret}, env: map[string]string{passwordEnv: "other"}, want: secret},
+		{name: "missing", args: []string{"--user", "u"}, wantErr: passwordEnv},
+		{name: "empty env", args: []string{"--user", "u"}, env: map[string]string{passwordEnv: ""}, wantErr: passwordEnv},
+		{name: "empty file", args: []string{"--user", "u", "--password-file", "FILE:\n" + secret}, wantErr: "empty"},
+		{name: "no such file", args: []string{"--user", "u", "--password-file", "/nonexistent/pw"}, wantErr: "password file"},
+		{name: "file without user", args: []string{"--anonymous", "--password-file", "FILE:" + secret}, wantErr: "--password-file needs --user"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string(nil), tc.args...)
+			for i, a := range args {
+				if content, ok := strings.CutPrefix(a, "FILE:"); ok {
+					args[i] = writeFile(t, "pw", content)
+				}
+			}
+			o, err := parseServeFlags(append(args, "srv"), env(tc.env))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one mentioning %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "\n") {
+					t.Errorf("error %q is not one line without the password", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[string]string{"u": tc.want}; !reflect.DeepEqual(o.cfg.Users, want) {
+				t.Errorf("users = %q, want %q", o.cfg.Users, want)
+			}
+		})
+	}
+}
+
+func TestParseServeFlagsConfig(t *testing.T) {
+	o, err := parseServeFlags([]string{
+		"--listen", "127.0.0.1:0",
+		"--anonymous",
+		"--read-only",
+		"--log-commands", "-",
+		"--tls-cert", "c.pem", "--tls-key", "k.pem",
+		"--implicit-tls-listen", "127.0.0.1:990",
+		"--pasv-ports", "50000-50010",
+		"--max-sessions", "7",
+		"--max-per-ip", "-1",
+		"--idle-timeout", "90s",
+		"--data-timeout", "2s",
+		"--profile", "dos",
+		"srv",
+	}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ftpd.Config{
+		Listen:            "127.0.0.1:0",
+		ImplicitTLSListen: "127.0.0.1:990",
+		Anonymous:         true,
+		ReadOnly:          true,
+		PassivePortMin:    50000,
+		PassivePortMax:    50010,
+		MaxSessions:       7,
+		MaxPerIP:          -1,
+		IdleTimeout:       90 * time.Second,
+		DataTimeout:       2 * time.Second,
+		Profile:           ftpd.ProfileDOS,
+	}
+	if !reflect.DeepEqual(o.cfg, want) {
+		t.Errorf("cfg =\n%+v\nwant\n%+v", o.cfg, want)
+	}
+	if o.commandLog != "-" || o.tlsCert != "c.pem" || o.tlsKey != "k.pem" {
+		t.Errorf("options = %+v", o)
+	}
+}
+
+func TestParseServeFlagsFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want ftpd.Faults
+	}{
+		{name: "none", want: ftpd.Faults{}},
+		{
+			name: "all",
+			args: []string{
+				"--fault-reply-delay", "150ms",
+				"--fault-data-rate", "1048576",
+				"--fault-drop-data-after", "4096",
+				"--fault-close-control-after", "3",
+				"--fault-max-sessions", "2",
+				"--fault-stor-full-after", "8192",
+				"--fault-stall-after", "100",
+			},
+			want: ftpd.Faults{
+				ReplyDelay:        150 * time.Millisecond,
+				DataRate:          1 << 20,
+				DropDataAfter:     4096,
+				CloseControlAfter: 3,
+				MaxSessions:       2,
+				StorFullAfter:     8192,
+				Stall:             true,
+				StallAfter:        100,
+			},
+		},
+		// Stalling before the first byte must be expressible.
+		{name: "stall at 0", args: []string{"--fault-stall-after", "0"}, want: ftpd.Faults{Stall: true}},
+		// The single-dash spelling is the same flag.
+		{name: "single dash", args: []string{"-fault-data-rate", "10"}, want: ftpd.Faults{DataRate: 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"--anonymous"}, tc.args...), "srv")
+			o, err := parseServeFlags(args, env(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.cfg.Faults != tc.want {
+				t.Errorf("faults = %+v, want %+v", o.cfg.Faults, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseServeFlagsProfile(t *testing.T) {
+	for _, p := range []ftpd.Profile{ftpd.ProfileFull, ftpd.ProfileVsftpd, ftpd.ProfileDOS} {
+		o, err := parseServeFlags([]string{"--anonymous", "--profile", string(p), "srv"}, env(nil))
+		if err != nil {
+			t.Fatalf("--profile %s: %v", p, err)
+		}
+		if o.cfg.Profile != p {
+			t.Errorf("--profile %s: got %q", p, o.cfg.Profile)
+		}
+	}
+	_, err := parseServeFlags([]string{"--anonymous", "--profile", "proftpd", "srv"}, env(nil))
+	if err == nil || !strings.Contains(err.Error(), "profile") || !strings.Contains(err.Error(), "vsftpd") {
+		t.Errorf("--profile proftpd: err = %v, want one naming the flag and the choices", err)
+	}
+}
+
+func TestParseServeFlagsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"--anonymous"}, "missing DIR"},
+		{[]string{"--anonymous", "a", "b"}, "want one DIR"},
+		{[]string{"--anonymous", "srv", "--read-only"}, "flags go before DIR"},
+		{[]string{"srv"}, "--user NAME or --anonymous"},
+		{[]string{"--anonymous", "--no-such-flag", "srv"}, "no-such-flag"},
+		{[]string{"--anonymous", "--tls-cert", "c.pem", "srv"}, "go together"},
+		{[]string{"--anonymous", "--tls-key", "k.pem", "srv"}, "go together"},
+		{[]string{"--anonymous", "--implicit-tls-listen", ":990", "srv"}, "needs --tls-cert"},
+		{[]string{"--anonymous", "--pasv-ports", "5000", "srv"}, "MIN-MAX"},
+		{[]string{"--anonymous", "--pasv-ports", "6000-5000", "srv"}, "MIN-MAX"},
+		{[]string{"--anonymous", "--pasv-ports", "0-10", "srv"}, "MIN-MAX"},
+		{[]string{"--anonymous", "--pasv-ports", "1-70000", "srv"}, "MIN-MAX"},
+		{[]string{"--anonymous", "--idle-timeout", "-1s", "srv"}, "--idle-timeout"},
+		{[]string{"--anonymous", "--idle-timeout", "5", "srv"}, "idle-timeout"},
+		{[]string{"--anonymous", "--fault-data-rate", "-5", "srv"}, "--fault-data-rate"},
+		{[]string{"--anonymous", "--fault-stall-after", "-1", "srv"}, "--fault-stall-after"},
+		{[]string{"--anonymous", "--max-sessions", "many", "srv"}, "max-sessions"},
+	} {
+		_, err := parseServeFlags(tc.args, env(nil))
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%q: err = %v, want one mentioning %q", tc.args, err, tc.wantErr)
+		}
+	}
+}
+
+func TestRunServeUsage(t *testing.T) {
+	var out bytes.Buffer
+	if code := runServe(context.Background(), []string{"-h"}, &out); code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	for _, s := range []string{"usage: ftpfs serve", "--listen HOST:PORT", "--pasv-ports MIN-MAX", "--fault-stall-after N", passwordEnv} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("usage lacks %q:\n%s", s, out.String())
+		}
+	}
+}
+
+// TestRunServeMissingPassword checks the exit status and the single line a
+// user sees when the password is missing.
+func TestRunServeMissingPassword(t *testing.T) {
+	t.Setenv(passwordEnv, "")
+	os.Unsetenv(passwordEnv)
+	var out bytes.Buffer
+	if code := runServe(context.Background(), []string{"--user", "u", t.TempDir()}, &out); code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if got := out.String(); strings.Count(got, "\n") != 1 || !strings.HasPrefix(got, "ftpfs serve: ") || !strings.Contains(got, passwordEnv) {
+		t.Errorf("output %q, want one line naming %s", got, passwordEnv)
+	}
+}
+
+func TestDispatch(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := dispatch(context.Background(), nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "serve") {
+		t.Errorf("no args: exit %d, stderr %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := dispatch(context.Background(), []string{"frobnicate"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "frobnicate") {
+		t.Errorf("unknown command: exit %d, stderr %q", code, errOut.String())
+	}
+	if code := dispatch(context.Background(), []string{"help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "serve [flags] DIR") {
+		t.Errorf("help: exit %d, stdout %q", code, out.String())
+	}
+}
+
+var servingLine = regexp.MustCompile(`(?m)^ftpfs serve: serving .* on ftp://(\S+)$`)
+
+// stderrCapture records what runServe writes and hands over the address
+// from the readiness line once it appears.
+type stderrCapture struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	addr chan string
+	sent bool
+}
+
+func (c *stderrCapture) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf.Write(p)
+	if m := servingLine.FindSubmatch(c.buf.Bytes()); m != nil && !c.sent {
+		c.sent = true
+		c.addr <- string(m[1])
+	}
+	return len(p), nil
+}
+
+func (c *stderrCapture) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+// TestRunServe runs the subcommand in-process, as a user would start it,
+// logs in as a user and anonymously, and stops it the way a signal does.
+func TestRunServe(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const secret = "s3cret-Pw"
+	t.Setenv(passwordEnv, secret)
+	logPath := filepath.Join(t.TempDir(), "commands.log")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &stderrCapture{addr: make(chan string, 1)}
+	done := make(chan int, 1)
+	go func() {
+		done <- runServe(ctx, []string{
+			"--listen", "127.0.0.1:0", "--user", "u", "--anonymous", "--log-commands", logPath, dir,
+		}, stderr)
+	}()
+
+	var addr string
+	select {
+	case addr = <-stderr.addr:
+	case code := <-done:
+		t.Fatalf("exited with %d before serving; stderr:\n%s", code, stderr)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no readiness line after 10s; stderr:\n%s", stderr)
+	}
+
+	login := func(user, pass string) *ftp.ServerConn {
+		t.Helper()
+		c, err := ftp.Dial(addr, ftp.DialWithTimeout(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Login(user, pass); err != nil {
+			t.Fatalf("login %s: %v", user, err)
+		}
+		return c
+	}
+	retr := func(c *ftp.ServerConn, name string) string {
+		t.Helper()
+		r, err := c.Retr(name)
+		if err != nil {
+			t.Fatalf("RETR %s: %v", name, err)
+		}
+		defer r.Close()
+		var b bytes.Buffer
+		if _, err := b.ReadFrom(r); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+
+	c := login("u", secret)
+	if got := retr(c, "hello.txt"); got != "hello\n" {
+		t.Errorf("RETR hello.txt = %q", got)
+	}
+	if err := c.Stor("up.txt", strings.NewReader("up\n")); err != nil {
+		t.Errorf("STOR as u: %v", err)
+	}
+	c.Quit()
+	if b, err := os.ReadFile(filepath.Join(dir, "up.txt")); err != nil || string(b) != "up\n" {
+		t.Errorf("uploaded file: %q, %v", b, err)
+	}
+
+	a := login("anonymous", "guest@")
+	if got := retr(a, "hello.txt"); got != "hello\n" {
+		t.Errorf("anonymous RETR hello.txt = %q", got)
+	}
+	if err := a.Stor("anon.txt", strings.NewReader("x")); err == nil {
+		t.Error("anonymous STOR succeeded; anonymous must be read-only")
+	}
+	a.Quit()
+
+	cancel() // what SIGINT does in main
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit %d after cancel, want 0; stderr:\n%s", code, stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10s after cancel")
+	}
+
+	cmdlog, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m) RETR hello\.txt$`).Match(cmdlog) || !regexp.MustCompile(`(?m) PASS `).Match(cmdlog) {
+		t.Errorf("command log lacks RETR or PASS lines:\n%s", cmdlog)
+	}
+	for what, s := range map[string]string{"command log": string(cmdlog), "stderr": stderr.String()} {
+		if strings.Contains(s, secret) {
+			t.Errorf("%s contains the password:\n%s", what, s)
+		}
+	}
+}
