@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -1058,7 +1059,13 @@ func TestHostileSlowClient(t *testing.T) {
 
 func TestHostileTLSHandshake(t *testing.T) {
 	mod, _ := withTLS(t)
-	h := startHarness(t, mod, func(c *Config) { c.IdleTimeout = time.Second })
+	// The server bounds TLS handshakes by DataTimeout and idle sessions
+	// by IdleTimeout; whichever applies, a stuck client is gone by then.
+	const limit = 2 * time.Second
+	h := startHarness(t, mod, func(c *Config) {
+		c.IdleTimeout = time.Second
+		c.DataTimeout = limit
+	})
 	base := idleBaseline(t, h)
 
 	// Each case leaves a connection in a state where only the server's
@@ -1108,6 +1115,9 @@ func TestHostileTLSHandshake(t *testing.T) {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				t.Fatalf("connection still open after %v", time.Since(start).Round(time.Millisecond))
+			}
+			if took := time.Since(start); took > limit+3*time.Second {
+				t.Errorf("connection closed only after %v", took.Round(time.Millisecond))
 			}
 			if bytes.Contains(b, []byte("230")) || bytes.Contains(b, []byte("331")) {
 				t.Errorf("server answered a plaintext command on a TLS connection: %q", truncate(b))
@@ -1185,4 +1195,62 @@ func TestHostileStalledData(t *testing.T) {
 		})
 	}
 	checkNoLeaks(t, h, base)
+}
+
+// TestHostileCommandFloodDuringTransfer sends command lines without pause
+// while a transfer the client keeps alive (by not reading) is running. The
+// server holds such lines until the transfer ends; it must bound that
+// backlog (stop reading, or drop the session) instead of buffering without
+// limit.
+func TestHostileCommandFloodDuringTransfer(t *testing.T) {
+	h := startHarness(t, func(c *Config) {
+		c.DataTimeout = 30 * time.Second
+		c.CommandLog = nil // the log would hold the flood itself
+	})
+	mustWrite(t, filepath.Join(h.Root, "big.bin"), randomBytes(110, 32<<20))
+	c := mustDial(t, h.Addr().String())
+	c.mustLogin(t)
+	c.expect(t, "TYPE I", 200)
+	dc, err := c.passive(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	c.expect(t, "RETR big.bin", 150, 125)
+
+	const (
+		total    = 64 << 20
+		lineSize = 4000
+	)
+	line := []byte("SIZE " + strings.Repeat("f", lineSize-7) + "\r\n")
+	chunk := bytes.Repeat(line, (1<<20)/lineSize)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	sent := 0
+	for sent < total {
+		_ = c.conn.SetWriteDeadline(time.Now().Add(3 * time.Second))
+		n, err := c.conn.Write(chunk)
+		sent += n
+		if err != nil {
+			// Backpressure (the server stopped reading) or a closed
+			// session: both bound the backlog.
+			t.Logf("flood stopped after %d MiB: %v", sent>>20, err)
+			break
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // let the server read what it will
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("sent %d MiB of commands during the transfer; heap grew %d MiB", sent>>20, grown>>20)
+	if grown > 24<<20 {
+		t.Errorf("heap grew by %d MiB while %d MiB of commands arrived during a transfer: the server buffers them without bound",
+			grown>>20, sent>>20)
+	}
+	c.Close()
+	dc.Close()
+	waitUntil(t, 15*time.Second, "session ends", func() (bool, string) {
+		return h.Sessions() == 0, fmt.Sprintf("%d sessions", h.Sessions())
+	})
 }

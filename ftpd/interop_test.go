@@ -75,6 +75,7 @@ func checkVerbs(t *testing.T, h *harness, want, deny []string) {
 }
 
 func TestInteropCurlDownload(t *testing.T) {
+	requireTool(t, "curl")
 	content := randomBytes(10, 1<<20+12345)
 	cases := []struct {
 		name     string
@@ -135,6 +136,7 @@ func TestInteropCurlDownload(t *testing.T) {
 }
 
 func TestInteropCurlResume(t *testing.T) {
+	requireTool(t, "curl")
 	h := startHarness(t)
 	content := randomBytes(11, 2<<20+777)
 	mustWrite(t, filepath.Join(h.Root, "resume.bin"), content)
@@ -158,6 +160,7 @@ func TestInteropCurlResume(t *testing.T) {
 }
 
 func TestInteropCurlUpload(t *testing.T) {
+	requireTool(t, "curl")
 	old := []byte("first line\n")
 	cases := []struct {
 		name     string
@@ -255,6 +258,7 @@ func parseMLSD(t *testing.T, out []byte) []mlsdEntry {
 }
 
 func TestInteropCurlMLSD(t *testing.T) {
+	requireTool(t, "curl")
 	h := startHarness(t)
 	dir := filepath.Join(h.Root, "m")
 	type want struct {
@@ -286,6 +290,7 @@ func TestInteropCurlMLSD(t *testing.T) {
 		}
 	}
 	out := curl(t, h, "-X", "MLSD", ftpURL("ftp", h.Addr().String(), "m/"))
+	t.Logf("MLSD output:\n%s", out)
 	checkVerbs(t, h, []string{"MLSD"}, []string{"LIST", "NLST"})
 
 	seen := map[string]bool{}
@@ -344,6 +349,7 @@ func TestInteropCurlMLSD(t *testing.T) {
 }
 
 func TestInteropCurlList(t *testing.T) {
+	requireTool(t, "curl")
 	h := startHarness(t)
 	const dir = "dir with space"
 	files := map[string][]byte{
@@ -433,6 +439,7 @@ func lftpQuote(s string) string {
 }
 
 func TestInteropLftpMirror(t *testing.T) {
+	requireTool(t, "lftp")
 	for _, secure := range []bool{false, true} {
 		name := map[bool]string{false: "plain", true: "explicit-tls"}[secure]
 		t.Run(name, func(t *testing.T) {

@@ -374,6 +374,8 @@ func TestReplyCodes(t *testing.T) {
 		{"CWD f", []int{550}},
 		{"SIZE d", []int{550}},
 		{"SIZE f", []int{213}},
+		{"REST 100", []int{350}},
+		{"RETR f", []int{554}}, // beyond the end of the file
 		{"MDTM f", []int{213}},
 		{"MDTM nope", []int{550}},
 		{"MFMT 2020 f", []int{501}},

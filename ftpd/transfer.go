@@ -57,12 +57,20 @@ func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) 
 	}()
 	defer s.endTransfer()
 	for {
-		s.request()
+		// A client that piles up commands during a transfer is no longer
+		// read from: it waits in its socket buffers, and memory stays
+		// bounded. The pile is executed after the transfer.
+		lines := s.lines
+		if len(s.pending) < maxPending {
+			s.request()
+		} else if !s.requested {
+			lines = nil
+		}
 		select {
 		case r := <-done:
 			s.reply(r.code, r.msg)
 			return
-		case lr := <-s.lines:
+		case lr := <-lines:
 			s.requested = false
 			if lr.err != nil && !errors.Is(lr.err, errLineTooLong) {
 				// The control connection is gone: so is the transfer.
@@ -106,6 +114,9 @@ func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) 
 		}
 	}
 }
+
+// maxPending bounds the commands held back during one transfer.
+const maxPending = 32
 
 // errLogged marks a held-back line that was logged when it arrived.
 var errLogged = errors.New("already logged")
@@ -346,6 +357,11 @@ func (s *session) cmdRETR(arg string) {
 			err = errIsDir
 		}
 	}
+	if err == nil && offset > fi.Size() {
+		s.closeDataSetup()
+		s.reply(554, fmt.Sprintf("Restart position %d is beyond the end of the file.", offset))
+		return
+	}
 	if err == nil && offset > 0 {
 		_, err = f.Seek(offset, io.SeekStart)
 	}
@@ -421,6 +437,14 @@ func (s *session) store(arg string, flags int, offset int64, opening string) {
 	if err == nil {
 		defer f.Close()
 		if offset > 0 {
+			var fi fs.FileInfo
+			if fi, err = f.Stat(); err == nil && offset > fi.Size() {
+				s.closeDataSetup()
+				s.reply(554, fmt.Sprintf("Restart position %d is beyond the end of the file.", offset))
+				return
+			}
+		}
+		if err == nil && offset > 0 {
 			if err = f.Truncate(offset); err == nil {
 				_, err = f.Seek(offset, io.SeekStart)
 			}
