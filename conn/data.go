@@ -1,0 +1,208 @@
+package conn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+var (
+	epsvRE = regexp.MustCompile(`\(([!-~])([!-~])([!-~])(\d+)([!-~])\)`)
+	pasvRE = regexp.MustCompile(`(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)`)
+)
+
+// dataAddr asks for a passive data port: EPSV, or PASV where EPSV failed.
+// The host is the control connection's peer unless TrustPASVIP: a PASV
+// reply naming another host is how FTP bounce attacks start.
+func (c *Conn) dataAddr(ctx context.Context) (string, error) {
+	peer := c.raw.RemoteAddr().(*net.TCPAddr)
+	if !c.noEPSV {
+		r, err := c.exchange(ctx, "EPSV")
+		if err != nil {
+			return "", &Error{Op: "epsv", Err: err}
+		}
+		if r.code == 229 {
+			m := epsvRE.FindStringSubmatch(r.msg)
+			port, perr := 0, errors.New("no port")
+			if m != nil {
+				port, perr = strconv.Atoi(m[4])
+			}
+			if perr != nil || port <= 0 || port > 65535 {
+				c.broken = true
+				return "", &Error{Op: "epsv", Code: r.code, Msg: firstLine(r.msg)}
+			}
+			return net.JoinHostPort(peer.IP.String(), strconv.Itoa(port)), nil
+		}
+		if r.code == 421 {
+			c.broken = true
+			return "", &Error{Op: "epsv", Code: r.code, Msg: firstLine(r.msg)}
+		}
+		c.noEPSV = true
+	}
+	r, err := c.expect(ctx, "pasv", "", []int{227}, "PASV")
+	if err != nil {
+		return "", err
+	}
+	m := pasvRE.FindStringSubmatch(r.msg)
+	if m == nil {
+		return "", &Error{Op: "pasv", Code: r.code, Msg: firstLine(r.msg)}
+	}
+	var n [6]int
+	for i := range n {
+		n[i], _ = strconv.Atoi(m[i+1])
+		if n[i] > 255 {
+			return "", &Error{Op: "pasv", Code: r.code, Msg: firstLine(r.msg)}
+		}
+	}
+	host := peer.IP.String()
+	if c.cfg.TrustPASVIP {
+		host = fmt.Sprintf("%d.%d.%d.%d", n[0], n[1], n[2], n[3])
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n[4]<<8|n[5])), nil
+}
+
+// transfer is one data connection in use: a RETR, STOR or listing. Its
+// reads and writes each have the connection's timeout.
+type transfer struct {
+	c    *Conn
+	ctx  context.Context
+	data net.Conn
+	op   string
+	path string
+	done bool // the final reply was read
+	eof  bool // the server closed the data connection
+}
+
+// startTransfer opens a data connection, sends cmd (after REST off when off
+// > 0) and waits for the 150 that says data will flow.
+func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int64) (*transfer, error) {
+	addr, err := c.dataAddr(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := net.Dialer{Deadline: c.deadline(ctx)}
+	data, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		// The server still waits for our connection; it will give up
+		// on its own, and the next command tells us where we are.
+		c.broken = true
+		return nil, &Error{Op: op, Path: path, Err: fmt.Errorf("data connection: %w", err)}
+	}
+	if off > 0 {
+		if _, err := c.expect(ctx, op, path, []int{350}, "REST "+strconv.FormatInt(off, 10)); err != nil {
+			data.Close()
+			return nil, err
+		}
+	}
+	if _, err := c.expect(ctx, op, path, []int{125, 150}, cmd); err != nil {
+		data.Close()
+		return nil, err
+	}
+	if c.protP {
+		tc := tls.Client(data, c.tlsConf)
+		hctx, cancel := context.WithDeadline(ctx, c.deadline(ctx))
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			data.Close()
+			c.broken = true
+			return nil, &Error{Op: op, Path: path, Err: fmt.Errorf("data TLS handshake: %w", err)}
+		}
+		data = tc
+	}
+	return &transfer{c: c, ctx: ctx, data: data, op: op, path: path}, nil
+}
+
+func (t *transfer) Read(p []byte) (int, error) {
+	if t.eof {
+		return 0, io.EOF
+	}
+	stop := context.AfterFunc(t.ctx, func() { t.data.SetReadDeadline(time.Now()) })
+	defer stop()
+	t.data.SetReadDeadline(t.c.deadline(t.ctx))
+	n, err := t.data.Read(p)
+	if err == io.EOF {
+		t.eof = true
+	} else if err != nil {
+		err = &Error{Op: t.op, Path: t.path, Err: t.c.ioErr(t.ctx, err)}
+	}
+	return n, err
+}
+
+func (t *transfer) Write(p []byte) (int, error) {
+	stop := context.AfterFunc(t.ctx, func() { t.data.SetWriteDeadline(time.Now()) })
+	defer stop()
+	t.data.SetWriteDeadline(t.c.deadline(t.ctx))
+	n, err := t.data.Write(p)
+	if err != nil {
+		err = &Error{Op: t.op, Path: t.path, Err: t.c.ioErr(t.ctx, err)}
+	}
+	return n, err
+}
+
+// finish closes the data connection after a complete transfer and reads
+// the final reply: only a 2xx means the server has it all.
+func (t *transfer) finish() error {
+	if t.done {
+		return nil
+	}
+	t.done = true
+	if err := t.data.Close(); err != nil {
+		// A TLS close_notify that could not be sent: the server may not
+		// have seen the end of an upload.
+		t.c.broken = true
+		return &Error{Op: t.op, Path: t.path, Err: err}
+	}
+	r, err := t.c.readReply(t.ctx)
+	if err != nil {
+		return &Error{Op: t.op, Path: t.path, Err: err}
+	}
+	if r.code < 200 || r.code > 299 {
+		if r.code == 421 {
+			t.c.broken = true
+		}
+		return &Error{Op: t.op, Path: t.path, Code: r.code, Msg: firstLine(r.msg)}
+	}
+	return nil
+}
+
+// abort ends a transfer early. Closing the data connection makes the
+// server answer 426, or 226 if it had sent everything already; some
+// servers add a second reply. A NOOP then shows where the replies are:
+// whatever comes before its 200 is drained. A connection that does not
+// get there in time is broken and will not be reused.
+func (t *transfer) abort() {
+	if t.done {
+		return
+	}
+	t.done = true
+	t.data.Close()
+	c := t.c
+	if c.broken {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, 5*time.Second))
+	defer cancel()
+	if _, err := c.readReply(ctx); err != nil {
+		return
+	}
+	if err := c.send(ctx, "NOOP"); err != nil {
+		return
+	}
+	for range 3 {
+		r, err := c.readReply(ctx)
+		if err != nil {
+			return
+		}
+		if r.code == 200 {
+			return
+		}
+	}
+	c.broken = true
+}

@@ -1,0 +1,134 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+)
+
+// Class is what an error means to a caller that must pick an errno.
+type Class int
+
+const (
+	ClassOther       Class = iota // anything else: EIO
+	ClassNotFound                 // 550 for a missing name: ENOENT
+	ClassPermission               // 530, 532, 550 "permission": EACCES
+	ClassNoSpace                  // 452, 552 "storage": ENOSPC
+	ClassQuota                    // 552 "quota": EDQUOT
+	ClassExists                   // EEXIST
+	ClassInvalid                  // a name FTP cannot carry (CR, LF, NUL): EINVAL
+	ClassTimeout                  // the server did not answer in time: ETIMEDOUT
+	ClassUnavailable              // connection refused or lost, 421: EIO after retries
+	ClassInterrupted              // the caller's context was cancelled: EINTR
+	ClassUnsupported              // 500, 502, 504: the server lacks the command
+)
+
+// Error is a failed FTP exchange. It never carries credentials.
+type Error struct {
+	Op   string // "list", "retr", ...
+	Path string
+	Code int    // the reply code, 0 when there was no reply
+	Msg  string // the reply text
+	Err  error  // the transport error, when there was no reply
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Op)
+	if e.Path != "" {
+		fmt.Fprintf(&b, " %q", e.Path)
+	}
+	if e.Code != 0 {
+		fmt.Fprintf(&b, ": %d %s", e.Code, e.Msg)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrInvalidName is returned, before anything is sent, for a path that
+// would break the command line it travels in.
+var ErrInvalidName = errors.New("name contains CR, LF or NUL")
+
+// errTooMany is a 421 that asks for fewer connections.
+var errTooMany = errors.New("server refuses more connections")
+
+// Classify says what err means, for errno mapping and retries.
+func Classify(err error) Class {
+	if err == nil {
+		return ClassOther
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return ClassInterrupted
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errTimeout):
+		return ClassTimeout
+	case errors.Is(err, ErrInvalidName):
+		return ClassInvalid
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return ClassTimeout
+	}
+	var fe *Error
+	if errors.As(err, &fe) && fe.Code != 0 {
+		return classifyReply(fe.Code, fe.Msg)
+	}
+	return ClassUnavailable
+}
+
+func classifyReply(code int, msg string) Class {
+	lower := strings.ToLower(msg)
+	has := func(words ...string) bool {
+		for _, w := range words {
+			if strings.Contains(lower, w) {
+				return true
+			}
+		}
+		return false
+	}
+	switch code {
+	case 421, 425, 426:
+		return ClassUnavailable
+	case 450, 451:
+		return ClassUnavailable
+	case 452:
+		return ClassNoSpace
+	case 500, 502, 504:
+		return ClassUnsupported
+	case 530, 532:
+		return ClassPermission
+	case 550, 553:
+		switch {
+		case has("permission", "access", "denied", "not allowed", "forbidden", "outside"):
+			return ClassPermission
+		case has("exist") && !has("not exist", "no such", "doesn't exist", "does not exist"):
+			return ClassExists
+		case code == 553 && has("name", "invalid"):
+			return ClassInvalid
+		}
+		return ClassNotFound
+	case 552:
+		if has("quota") {
+			return ClassQuota
+		}
+		return ClassNoSpace
+	}
+	return ClassOther
+}
+
+// Retriable says whether repeating the exchange on a fresh connection may
+// succeed: the connection broke, or the server said "try again" (4xx).
+func Retriable(err error) bool {
+	switch Classify(err) {
+	case ClassUnavailable:
+		return true
+	}
+	return false
+}

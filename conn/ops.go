@@ -1,0 +1,281 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+)
+
+// do runs fn on a connection of kind. When the exchange failed in a way a
+// fresh connection may fix (the connection broke, 421, 4xx), it retries,
+// at most twice, with a short backoff, while the caller's time allows.
+// fn must be idempotent. A timeout is not retried: the caller has already
+// waited for it once.
+func (p *Pool) do(ctx context.Context, kind Kind, fn func(c *Conn) error) error {
+	return p.doHold(ctx, kind, nil, fn)
+}
+
+// doHold is do that, when hold is set and fn succeeds, keeps the
+// connection out of the pool and stores it in *hold.
+func (p *Pool) doHold(ctx context.Context, kind Kind, hold **Conn, fn func(c *Conn) error) error {
+	var err error
+	backoff := 50 * time.Millisecond
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return err
+			}
+			backoff *= 4
+		}
+		var c *Conn
+		c, err = p.Get(ctx, kind)
+		if err == nil {
+			err = fn(c)
+			if err == nil && hold != nil {
+				*hold = c
+				return nil
+			}
+			p.put(c, kind)
+		}
+		if err == nil || !Retriable(err) || ctx.Err() != nil || errors.Is(err, ErrClosed) {
+			return err
+		}
+		p.cfg.Logger.Debug("retrying", "err", err, "attempt", attempt+1)
+	}
+	return err
+}
+
+// List reads a directory with MLSD where the server has it, LIST
+// otherwise, and hands each raw line to fn. Paths are absolute, so that
+// LIST's options can never be mistaken for a name starting with '-'.
+func (p *Pool) List(ctx context.Context, dir string, fn func(line string, mlsd bool) error) error {
+	return p.do(ctx, Metadata, func(c *Conn) error {
+		mlsd := c.feat.MLSD
+		cmd := "MLSD " + dir
+		if !mlsd {
+			cmd = "LIST -a " + dir
+		}
+		t, err := c.startTransfer(ctx, "list", dir, cmd, 0)
+		if err != nil {
+			return err
+		}
+		err = forEachLine(t, func(l string) error { return fn(l, mlsd) })
+		if err != nil {
+			t.abort()
+			return err
+		}
+		return t.finish()
+	})
+}
+
+// maxListLine bounds one listing line; a longer one is skipped whole and
+// reported to fn as a line of its own marker.
+const maxListLine = 64 << 10
+
+// LongLine is what List passes for a line longer than 64 KiB.
+const LongLine = "\x00line too long"
+
+// forEachLine splits r into lines without ever holding more than one
+// bounded line.
+func forEachLine(r io.Reader, fn func(string) error) error {
+	buf := make([]byte, 32<<10)
+	var line []byte
+	skipping := false
+	for {
+		n, err := r.Read(buf)
+		chunk := buf[:n]
+		for len(chunk) > 0 {
+			i := indexByte(chunk, '\n')
+			if i < 0 {
+				if !skipping {
+					line = append(line, chunk...)
+					if len(line) > maxListLine {
+						line, skipping = line[:0], true
+					}
+				}
+				break
+			}
+			if skipping {
+				skipping = false
+				if ferr := fn(LongLine); ferr != nil {
+					return ferr
+				}
+			} else {
+				line = append(line, chunk[:i]...)
+				if ferr := fn(strings.TrimSuffix(string(line), "\r")); ferr != nil {
+					return ferr
+				}
+			}
+			line = line[:0]
+			chunk = chunk[i+1:]
+		}
+		if err == io.EOF {
+			if skipping {
+				return fn(LongLine)
+			}
+			if len(line) > 0 {
+				return fn(strings.TrimSuffix(string(line), "\r"))
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// ModTime asks MDTM for a file's modification time, to the second.
+func (p *Pool) ModTime(ctx context.Context, path string) (time.Time, error) {
+	var t time.Time
+	err := p.do(ctx, Metadata, func(c *Conn) error {
+		r, err := c.expect(ctx, "mdtm", path, []int{213}, "MDTM "+path)
+		if err != nil {
+			return err
+		}
+		t, err = parseMDTM(strings.TrimSpace(r.msg))
+		if err != nil {
+			return &Error{Op: "mdtm", Path: path, Code: r.code, Msg: r.msg}
+		}
+		return nil
+	})
+	return t, err
+}
+
+// parseMDTM reads YYYYMMDDHHMMSS[.fff] in UTC.
+func parseMDTM(v string) (time.Time, error) {
+	main, frac, _ := strings.Cut(v, ".")
+	t, err := time.ParseInLocation("20060102150405", main, time.UTC)
+	if err != nil {
+		return t, err
+	}
+	if frac != "" && len(frac) <= 9 && strings.Trim(frac, "0123456789") == "" {
+		frac += strings.Repeat("0", 9-len(frac))
+		var ns int
+		for _, d := range frac {
+			ns = ns*10 + int(d-'0')
+		}
+		t = t.Add(time.Duration(ns))
+	}
+	return t, nil
+}
+
+// MLST asks for one entry's facts (servers with MLSD only); the reply's
+// fact line is handed to fn.
+func (p *Pool) MLST(ctx context.Context, path string) (string, error) {
+	var line string
+	err := p.do(ctx, Metadata, func(c *Conn) error {
+		r, err := c.expect(ctx, "mlst", path, []int{250}, "MLST "+path)
+		if err != nil {
+			return err
+		}
+		lines := strings.Split(r.msg, "\n")
+		if len(lines) < 2 {
+			return &Error{Op: "mlst", Path: path, Code: r.code, Msg: "no facts in reply"}
+		}
+		line = strings.TrimPrefix(lines[1], " ")
+		return nil
+	})
+	return line, err
+}
+
+// ReadAt reads len(b) bytes at off with REST+RETR, or fewer at the end of
+// the file. size is the file's size, so that a read that ends near the end
+// reads to EOF instead of aborting (an abort costs a round trip).
+func (p *Pool) ReadAt(ctx context.Context, path string, b []byte, off, size int64) (int, error) {
+	var n int
+	err := p.do(ctx, Transfer, func(c *Conn) error {
+		n = 0
+		t, err := c.startTransfer(ctx, "retr", path, "RETR "+path, off)
+		if err != nil {
+			return err
+		}
+		n, err = io.ReadFull(t, b)
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return t.finish()
+		}
+		if err != nil {
+			t.abort()
+			return err
+		}
+		if off+int64(n) >= size-smallTail {
+			// Drain the little that is left and end cleanly.
+			if _, err := io.Copy(io.Discard, io.LimitReader(t, smallTail+1)); err != nil {
+				t.abort()
+				return err
+			}
+			if t.eof {
+				return t.finish()
+			}
+		}
+		t.abort()
+		return nil
+	})
+	return n, err
+}
+
+// smallTail is how much of a file's end is read rather than aborted.
+const smallTail = 64 << 10
+
+// Stream is a sequential RETR from an offset, holding one connection until
+// Close.
+type Stream struct {
+	p    *Pool
+	c    *Conn
+	t    *transfer
+	path string
+	pos  int64
+}
+
+// OpenStream starts a RETR at off.
+func (p *Pool) OpenStream(ctx context.Context, path string, off int64) (*Stream, error) {
+	var t *transfer
+	var c *Conn
+	err := p.doHold(ctx, Transfer, &c, func(c *Conn) error {
+		var err error
+		t, err = c.startTransfer(ctx, "retr", path, "RETR "+path, off)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{p: p, c: c, t: t, path: path, pos: off}, nil
+}
+
+// Pos is the offset of the next byte Read returns.
+func (s *Stream) Pos() int64 { return s.pos }
+
+// Read reads the next bytes of the stream; ctx bounds this call only.
+func (s *Stream) Read(ctx context.Context, b []byte) (int, error) {
+	s.t.ctx = ctx
+	n, err := s.t.Read(b)
+	s.pos += int64(n)
+	return n, err
+}
+
+// Close ends the stream: cleanly at EOF, with an abort before it.
+func (s *Stream) Close() error {
+	var err error
+	if s.t.eof {
+		s.t.ctx = context.Background()
+		err = s.t.finish()
+	} else {
+		s.t.abort()
+	}
+	s.p.PutTransfer(s.c)
+	return err
+}

@@ -1,0 +1,266 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Kind is what a connection is taken for. Transfers may hold all
+// connections but one, which stays for metadata.
+type Kind int
+
+const (
+	Metadata Kind = iota
+	Transfer
+)
+
+// ErrClosed is returned by a pool after Close.
+var ErrClosed = errors.New("connection pool closed")
+
+// Pool is a bounded set of logged-in control connections to one server.
+type Pool struct {
+	cfg Config
+
+	mu        sync.Mutex // guards the fields below
+	idle      []*Conn    // most recently used last
+	total     int        // connections open or being dialled
+	transfers int        // connections held for transfers
+	ceiling   int        // lowered when the server says 421 "too many"
+	nextID    int
+	feat      *Features
+	wake      chan struct{} // closed and replaced when a slot frees
+	closed    bool
+	reaper    *time.Timer
+	dials     int // connections ever opened, for tests and status
+}
+
+// NewPool checks nothing on the network: the first Get dials.
+func NewPool(cfg Config) *Pool {
+	cfg.fill()
+	return &Pool{cfg: cfg, ceiling: cfg.MaxConns, wake: make(chan struct{})}
+}
+
+// Config is the pool's configuration with defaults filled in.
+func (p *Pool) Config() Config { return p.cfg }
+
+// Features are the server's FEAT answer, after the first connection.
+func (p *Pool) Features(ctx context.Context) (Features, error) {
+	p.mu.Lock()
+	f := p.feat
+	p.mu.Unlock()
+	if f != nil {
+		return *f, nil
+	}
+	c, err := p.Get(ctx, Metadata)
+	if err != nil {
+		return Features{}, err
+	}
+	f = c.feat
+	p.Put(c)
+	return *f, nil
+}
+
+// Stats counts connections, for tests and status output.
+type Stats struct{ Open, Idle, Dials, Ceiling int }
+
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Stats{Open: p.total, Idle: len(p.idle), Dials: p.dials, Ceiling: p.ceiling}
+}
+
+func (p *Pool) broadcast() {
+	close(p.wake)
+	p.wake = make(chan struct{})
+}
+
+// Get returns a connection for kind, reusing an idle one (checked with
+// NOOP after an idle spell), dialling a new one while below the ceiling,
+// or waiting for one to come back.
+func (p *Pool) Get(ctx context.Context, kind Kind) (*Conn, error) {
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrClosed
+		}
+		limit := p.ceiling
+		if kind == Transfer && limit > 1 && p.transfers >= limit-1 {
+			limit = 0 // wait: the last slot is metadata's
+		}
+		if limit > 0 && len(p.idle) > 0 {
+			c := p.idle[len(p.idle)-1]
+			p.idle = p.idle[:len(p.idle)-1]
+			p.take(kind)
+			p.mu.Unlock()
+			if time.Since(c.used) > p.cfg.CheckAfter && !p.check(ctx, c) {
+				p.discard(c, kind)
+				continue
+			}
+			return c, nil
+		}
+		if limit > 0 && p.total < p.ceiling {
+			p.total++
+			p.dials++
+			p.nextID++
+			id, feat := p.nextID, p.feat
+			p.take(kind)
+			p.mu.Unlock()
+			c, err := dial(ctx, &p.cfg, id, feat)
+			if err != nil {
+				p.mu.Lock()
+				p.total--
+				p.release(kind)
+				tooMany := errors.Is(err, errTooMany) && p.total > 0
+				if tooMany {
+					// Live with what we have rather than fail the caller.
+					p.ceiling = max(1, p.total)
+					p.cfg.Logger.Info("server refused another connection; pool ceiling lowered", "ceiling", p.ceiling)
+				}
+				p.broadcast()
+				p.mu.Unlock()
+				if tooMany {
+					continue
+				}
+				return nil, err
+			}
+			p.mu.Lock()
+			if p.feat == nil {
+				p.feat = c.feat
+			}
+			p.mu.Unlock()
+			return c, nil
+		}
+		wake := p.wake
+		p.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (p *Pool) take(kind Kind) {
+	if kind == Transfer {
+		p.transfers++
+	}
+}
+
+func (p *Pool) release(kind Kind) {
+	if kind == Transfer {
+		p.transfers--
+	}
+}
+
+// check sends NOOP on a connection that sat idle: servers close idle
+// sessions, and finding out now costs a round trip instead of a failure.
+func (p *Pool) check(ctx context.Context, c *Conn) bool {
+	ctx, cancel := context.WithTimeout(ctx, min(p.cfg.Timeout, 5*time.Second))
+	defer cancel()
+	r, err := c.exchange(ctx, "NOOP")
+	return err == nil && r.code == 200
+}
+
+// Put returns a connection taken for Metadata. A broken one is closed.
+func (p *Pool) Put(c *Conn) { p.put(c, Metadata) }
+
+// PutTransfer returns a connection taken for Transfer.
+func (p *Pool) PutTransfer(c *Conn) { p.put(c, Transfer) }
+
+func (p *Pool) put(c *Conn, kind Kind) {
+	if c.broken {
+		p.discard(c, kind)
+		return
+	}
+	c.used = time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.release(kind)
+	if p.closed {
+		p.total--
+		go c.close()
+		return
+	}
+	p.idle = append(p.idle, c)
+	p.armReaper()
+	p.broadcast()
+}
+
+// discard closes a connection that must not be reused.
+func (p *Pool) discard(c *Conn, kind Kind) {
+	c.broken = true
+	c.raw.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total--
+	p.release(kind)
+	p.broadcast()
+}
+
+// armReaper schedules closing connections idle for IdleTimeout. Call with
+// mu held.
+func (p *Pool) armReaper() {
+	if p.reaper != nil {
+		return
+	}
+	p.reaper = time.AfterFunc(p.cfg.IdleTimeout/2, p.reap)
+}
+
+func (p *Pool) reap() {
+	p.mu.Lock()
+	p.reaper = nil
+	var old []*Conn
+	keep := p.idle[:0]
+	for _, c := range p.idle {
+		if time.Since(c.used) >= p.cfg.IdleTimeout {
+			old = append(old, c)
+			p.total--
+		} else {
+			keep = append(keep, c)
+		}
+	}
+	p.idle = keep
+	if len(p.idle) > 0 && !p.closed {
+		p.armReaper()
+	}
+	if len(old) > 0 {
+		p.broadcast()
+	}
+	p.mu.Unlock()
+	for _, c := range old {
+		c.close()
+	}
+}
+
+// Close sends QUIT on idle connections and closes them; connections in
+// use are closed when they come back. It waits for no server longer than
+// a few seconds.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.total -= len(idle)
+	if p.reaper != nil {
+		p.reaper.Stop()
+		p.reaper = nil
+	}
+	p.broadcast()
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range idle {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.close()
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,375 @@
+package conn
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ftpfs/ftpd"
+)
+
+const (
+	testUser = "bob"
+	testPass = "s3cret-pw"
+)
+
+// server is an ftpd on a temp root for one test.
+type server struct {
+	*ftpd.Server
+	root string
+	cfg  ftpd.Config
+}
+
+func startServer(t *testing.T, mods ...func(*ftpd.Config)) *server {
+	t.Helper()
+	root := t.TempDir()
+	cfg := ftpd.Config{
+		Root:           root,
+		Listen:         "127.0.0.1:0",
+		Users:          map[string]string{testUser: testPass},
+		LoginFailDelay: time.Millisecond,
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	srv, err := ftpd.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return &server{Server: srv, root: root, cfg: cfg}
+}
+
+func newPool(t *testing.T, s *server, mods ...func(*Config)) *Pool {
+	t.Helper()
+	cfg := Config{Addr: s.Addr().String(), User: testUser, Password: testPass, Timeout: 5 * time.Second}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	p := NewPool(cfg)
+	t.Cleanup(p.Close)
+	return p
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func randBytes(seed uint64, n int) []byte {
+	r := mrand.New(mrand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func listLines(t *testing.T, p *Pool, dir string) ([]string, bool) {
+	t.Helper()
+	var lines []string
+	var mlsd bool
+	err := p.List(context.Background(), dir, func(l string, m bool) error {
+		lines, mlsd = append(lines, l), m
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines, mlsd
+}
+
+func TestFeaturesAndListing(t *testing.T) {
+	for _, tc := range []struct {
+		profile ftpd.Profile
+		mlsd    bool
+	}{{ftpd.ProfileFull, true}, {ftpd.ProfileVsftpd, false}} {
+		t.Run(string(tc.profile), func(t *testing.T) {
+			s := startServer(t, func(c *ftpd.Config) { c.Profile = tc.profile })
+			writeFile(t, filepath.Join(s.root, "-dash dir", "a file"), []byte("x"))
+			p := newPool(t, s)
+			f, err := p.Features(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.MLSD != tc.mlsd || !f.Size || !f.MDTM || !f.EPSV || !f.UTF8 {
+				t.Fatalf("features %+v", f)
+			}
+			lines, mlsd := listLines(t, p, "/-dash dir")
+			if mlsd != tc.mlsd || len(lines) != 1 || !strings.HasSuffix(lines[0], " a file") {
+				t.Fatalf("listing %q (mlsd %v)", lines, mlsd)
+			}
+			if got := s.Counts()["FEAT"]; got != 1 {
+				t.Fatalf("FEAT sent %d times", got)
+			}
+		})
+	}
+}
+
+func TestReadAtAndStream(t *testing.T) {
+	s := startServer(t)
+	data := randBytes(1, 3<<20+123)
+	writeFile(t, filepath.Join(s.root, "f"), data)
+	p := newPool(t, s)
+	ctx := context.Background()
+	size := int64(len(data))
+
+	r := mrand.New(mrand.NewPCG(7, 7))
+	for range 50 {
+		off := r.Int64N(size)
+		b := make([]byte, 1+r.IntN(200_000))
+		n, err := p.ReadAt(ctx, "/f", b, off, size)
+		if err != nil {
+			t.Fatalf("ReadAt(%d, %d): %v", off, len(b), err)
+		}
+		want := data[off:min(size, off+int64(len(b)))]
+		if n != len(want) || !bytes.Equal(b[:n], want) {
+			t.Fatalf("ReadAt(%d, %d) = %d bytes, want %d", off, len(b), n, len(want))
+		}
+	}
+	// Streams: one read to the end, one abandoned in the middle.
+	st, err := p.OpenStream(ctx, "/f", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	buf := make([]byte, 100_000)
+	for {
+		n, err := st.Read(ctx, buf)
+		got.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil || !bytes.Equal(got.Bytes(), data[1000:]) {
+		t.Fatalf("stream: %d bytes, close %v", got.Len(), err)
+	}
+	st, err = p.OpenStream(ctx, "/f", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Read(ctx, buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Every connection is back, in sync, and none was dialled per read.
+	lines, _ := listLines(t, p, "/")
+	if len(lines) != 1 {
+		t.Fatalf("listing after aborts: %q", lines)
+	}
+	if st := p.Stats(); st.Dials > 2 {
+		t.Fatalf("%d connections dialled for sequential use", st.Dials)
+	}
+}
+
+func TestErrorsAndClasses(t *testing.T) {
+	s := startServer(t, func(c *ftpd.Config) { c.ReadOnly = true })
+	p := newPool(t, s)
+	ctx := context.Background()
+	_, err := p.ModTime(ctx, "/missing")
+	if Classify(err) != ClassNotFound {
+		t.Fatalf("MDTM of a missing file: %v (class %d)", err, Classify(err))
+	}
+	_, err = p.ReadAt(ctx, "/bad\nname", make([]byte, 10), 0, 10)
+	if Classify(err) != ClassInvalid {
+		t.Fatalf("CR/LF name: %v", err)
+	}
+	if s.Counts()["RETR"] != 0 {
+		t.Fatal("a name with LF reached the server")
+	}
+
+	bad := newPool(t, s, func(c *Config) { c.Password = "wrong-" + testPass })
+	_, err = bad.Features(ctx)
+	if Classify(err) != ClassPermission || strings.Contains(err.Error(), testPass) {
+		t.Fatalf("login failure: %v", err)
+	}
+}
+
+func TestTimeoutAndRecovery(t *testing.T) {
+	s := startServer(t)
+	writeFile(t, filepath.Join(s.root, "f"), []byte("data"))
+	p := newPool(t, s, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+	ctx := context.Background()
+	if _, err := p.ModTime(ctx, "/f"); err != nil {
+		t.Fatal(err)
+	}
+	s.SetFaults(ftpd.Faults{ReplyDelay: 2 * time.Second})
+	t0 := time.Now()
+	_, err := p.ModTime(ctx, "/f")
+	if Classify(err) != ClassTimeout || time.Since(t0) > 900*time.Millisecond {
+		t.Fatalf("stalled server: %v after %v", err, time.Since(t0))
+	}
+	s.SetFaults(ftpd.Faults{})
+	if _, err := p.ModTime(ctx, "/f"); err != nil {
+		t.Fatalf("after the stall: %v", err)
+	}
+}
+
+func TestServerRestart(t *testing.T) {
+	s := startServer(t)
+	writeFile(t, filepath.Join(s.root, "f"), []byte("data"))
+	p := newPool(t, s)
+	ctx := context.Background()
+	if _, err := p.ModTime(ctx, "/f"); err != nil {
+		t.Fatal(err)
+	}
+	// The idle connection dies with the server; a new server on the same
+	// port answers the retry.
+	addr := s.Addr().String()
+	s.Close()
+	cfg := s.cfg
+	cfg.Listen = addr
+	s2, err := ftpd.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := p.ModTime(ctx, "/f"); err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+}
+
+func TestCeilingAndMetadataSlot(t *testing.T) {
+	s := startServer(t)
+	data := randBytes(2, 1<<20)
+	writeFile(t, filepath.Join(s.root, "f"), data)
+	s.SetFaults(ftpd.Faults{MaxSessions: 2})
+	p := newPool(t, s, func(c *Config) { c.MaxConns = 4 })
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := make([]byte, 4096)
+			off := int64(i * 50_000)
+			if _, err := p.ReadAt(ctx, "/f", b, off, int64(len(data))); err != nil {
+				errs <- err
+				return
+			}
+			if !bytes.Equal(b, data[off:off+4096]) {
+				errs <- fmt.Errorf("reader %d: wrong bytes", i)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if st := p.Stats(); st.Ceiling != 2 {
+		t.Fatalf("ceiling %d after 421s, want 2", st.Ceiling)
+	}
+
+	// With a transfer holding one of two connections, another transfer
+	// waits but metadata goes through.
+	st, err := p.OpenStream(ctx, "/f", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := p.ReadAt(short, "/f", make([]byte, 10), 0, 1<<20); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second transfer did not wait: %v", err)
+	}
+	if _, err := p.ModTime(ctx, "/f"); err != nil {
+		t.Fatalf("metadata behind a transfer: %v", err)
+	}
+}
+
+func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "ftpfs test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
+}
+
+func TestTLS(t *testing.T) {
+	srvTLS, roots := selfSigned(t)
+	s := startServer(t, func(c *ftpd.Config) { c.TLS = srvTLS; c.ImplicitTLSListen = "127.0.0.1:0" })
+	data := randBytes(3, 300_000)
+	writeFile(t, filepath.Join(s.root, "f"), data)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		mode TLSMode
+		addr string
+	}{{TLSExplicit, s.Addr().String()}, {TLSImplicit, s.ImplicitTLSAddr().String()}} {
+		p := newPool(t, s, func(c *Config) {
+			c.Addr, c.TLS, c.TLSConfig = tc.addr, tc.mode, &tls.Config{RootCAs: roots}
+		})
+		b := make([]byte, len(data))
+		if n, err := p.ReadAt(ctx, "/f", b, 0, int64(len(data))); err != nil || n != len(data) || !bytes.Equal(b, data) {
+			t.Fatalf("TLS mode %d: %d bytes, %v", tc.mode, n, err)
+		}
+	}
+	// An unverifiable certificate fails the dial.
+	p := newPool(t, s, func(c *Config) { c.TLS = TLSExplicit })
+	if _, err := p.Features(ctx); err == nil {
+		t.Fatal("untrusted certificate accepted")
+	}
+
+	// A server without TLS refuses AUTH: USER and PASS are never sent.
+	plain := startServer(t)
+	s0 := plain.Counts()
+	p = newPool(t, plain, func(c *Config) { c.TLS, c.TLSConfig = TLSExplicit, &tls.Config{RootCAs: roots} })
+	if _, err := p.Features(ctx); err == nil {
+		t.Fatal("TLS downgrade accepted")
+	}
+	if c := plain.Counts(); c["USER"] != s0["USER"] || c["PASS"] != 0 {
+		t.Fatalf("credentials sent after AUTH TLS was refused: %v", c)
+	}
+}
