@@ -33,7 +33,8 @@ type Pool struct {
 	wake      chan struct{} // closed and replaced when a slot frees
 	closed    bool
 	reaper    *time.Timer
-	dials     int // connections ever opened, for tests and status
+	dials     int    // connections ever opened, for tests and status
+	waiting   [2]int // callers waiting in Get, by kind
 }
 
 // NewPool checks nothing on the network: the first Get dials.
@@ -134,10 +135,16 @@ func (p *Pool) Get(ctx context.Context, kind Kind) (*Conn, error) {
 			return c, nil
 		}
 		wake := p.wake
+		p.waiting[kind]++
 		p.mu.Unlock()
 		select {
 		case <-wake:
 		case <-ctx.Done():
+		}
+		p.mu.Lock()
+		p.waiting[kind]--
+		p.mu.Unlock()
+		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 	}
@@ -153,6 +160,14 @@ func (p *Pool) release(kind Kind) {
 	if kind == Transfer {
 		p.transfers--
 	}
+}
+
+// Waiting says whether a caller waits for a connection of kind: a long
+// transfer then yields its connection.
+func (p *Pool) Waiting(kind Kind) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.waiting[kind] > 0
 }
 
 // check sends NOOP on a connection that sat idle: servers close idle

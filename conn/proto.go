@@ -1,0 +1,368 @@
+package conn
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxReplyLine and maxReplyLines bound what a hostile server can make us
+// hold for one reply.
+const (
+	maxReplyLine  = 8 << 10
+	maxReplyLines = 10000
+)
+
+var errTimeout = errors.New("timeout")
+
+// Conn is one logged-in control connection. It carries one exchange at a
+// time; the pool hands it to one caller at a time.
+type Conn struct {
+	id      int
+	cfg     *Config
+	raw     net.Conn // TCP, for deadlines and addresses
+	ctrl    net.Conn // raw, or TLS over raw
+	r       *bufio.Reader
+	tlsConf *tls.Config // this connection's, with its own session cache
+	feat    *Features
+	protP   bool
+	noEPSV  bool // EPSV failed once: use PASV
+	broken  bool // out of sync or dead: never reuse
+	used    time.Time
+}
+
+// reply is one server reply.
+type reply struct {
+	code int
+	msg  string // the lines joined with "\n"
+}
+
+// dial connects, logs in and prepares the connection for transfers.
+// features is nil for the pool's first connection, which reads FEAT.
+func dial(ctx context.Context, cfg *Config, id int, features *Features) (*Conn, error) {
+	d := net.Dialer{Timeout: cfg.Timeout}
+	raw, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return nil, &Error{Op: "connect", Err: err}
+	}
+	c := &Conn{id: id, cfg: cfg, raw: raw, ctrl: raw, feat: features}
+	if cfg.TLS != TLSNone {
+		c.tlsConf = tlsClientConfig(cfg)
+	}
+	if err := c.login(ctx); err != nil {
+		raw.Close()
+		return nil, err
+	}
+	c.used = time.Now()
+	return c, nil
+}
+
+// tlsClientConfig clones the configuration with a session cache of its
+// own: servers such as vsftpd require data connections to resume the
+// control connection's session, and a shared cache resumes the wrong one.
+func tlsClientConfig(cfg *Config) *tls.Config {
+	t := &tls.Config{}
+	if cfg.TLSConfig != nil {
+		t = cfg.TLSConfig.Clone()
+	}
+	if t.ServerName == "" {
+		host, _, _ := net.SplitHostPort(cfg.Addr)
+		t.ServerName = host
+	}
+	t.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	return t
+}
+
+func (c *Conn) startTLS(ctx context.Context) error {
+	tc := tls.Client(c.raw, c.tlsConf)
+	hctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		return &Error{Op: "tls handshake", Err: err}
+	}
+	c.ctrl = tc
+	c.r = bufio.NewReaderSize(tc, 4096)
+	return nil
+}
+
+func (c *Conn) login(ctx context.Context) error {
+	c.r = bufio.NewReaderSize(c.raw, 4096)
+	if c.cfg.TLS == TLSImplicit {
+		if err := c.startTLS(ctx); err != nil {
+			return err
+		}
+	}
+	greet, err := c.readReply(ctx)
+	if err != nil {
+		return &Error{Op: "greeting", Err: err}
+	}
+	if greet.code == 421 {
+		return &Error{Op: "greeting", Code: greet.code, Msg: greet.msg, Err: errTooMany}
+	}
+	if greet.code != 220 {
+		return &Error{Op: "greeting", Code: greet.code, Msg: greet.msg}
+	}
+	if c.cfg.TLS == TLSExplicit {
+		// No silent downgrade: without AUTH TLS, USER and PASS are
+		// never sent.
+		if _, err := c.expect(ctx, "auth", "", []int{234}, "AUTH TLS"); err != nil {
+			return err
+		}
+		if err := c.startTLS(ctx); err != nil {
+			return err
+		}
+	}
+	r, err := c.exchange(ctx, "USER "+c.cfg.User)
+	if err != nil {
+		return &Error{Op: "login", Err: err}
+	}
+	if r.code == 331 || r.code == 332 {
+		r, err = c.exchange(ctx, "PASS "+c.cfg.Password)
+		if err != nil {
+			return &Error{Op: "login", Err: err}
+		}
+	}
+	switch {
+	case r.code == 230 || r.code == 202:
+	case r.code == 421:
+		return &Error{Op: "login", Code: r.code, Msg: r.msg, Err: errTooMany}
+	default:
+		return &Error{Op: "login", Code: r.code, Msg: r.msg}
+	}
+	if c.feat == nil {
+		c.feat = c.readFeatures(ctx)
+	}
+	if c.cfg.TLS != TLSNone {
+		if _, err := c.expect(ctx, "pbsz", "", []int{200}, "PBSZ 0"); err != nil {
+			return err
+		}
+		if _, err := c.expect(ctx, "prot", "", []int{200}, "PROT P"); err != nil {
+			return err
+		}
+		c.protP = true
+	}
+	if _, err := c.expect(ctx, "type", "", []int{200}, "TYPE I"); err != nil {
+		return err
+	}
+	if c.feat.UTF8 {
+		// Some servers need it for non-ASCII names; the reply does not matter.
+		if _, err := c.exchange(ctx, "OPTS UTF8 ON"); err != nil {
+			return &Error{Op: "opts", Err: err}
+		}
+	}
+	return nil
+}
+
+// readFeatures sends FEAT; a server without it simply has no extensions.
+func (c *Conn) readFeatures(ctx context.Context) *Features {
+	f := &Features{}
+	r, err := c.exchange(ctx, "FEAT")
+	if err != nil || r.code != 211 {
+		return f
+	}
+	for _, l := range strings.Split(r.msg, "\n")[1:] {
+		l = strings.TrimSpace(l)
+		word, _, _ := strings.Cut(strings.ToUpper(l), " ")
+		switch word {
+		case "MLST":
+			f.MLSD = true
+		case "MFMT":
+			f.MFMT = true
+		case "MDTM":
+			f.MDTM = true
+		case "SIZE":
+			f.Size = true
+		case "REST":
+			f.RestStream = strings.Contains(strings.ToUpper(l), "STREAM")
+		case "UTF8":
+			f.UTF8 = true
+		case "EPSV":
+			f.EPSV = true
+		case "AUTH":
+			f.AuthTLS = strings.Contains(strings.ToUpper(l), "TLS")
+		}
+		if l != "" && !strings.HasPrefix(l, "211") {
+			f.Raw = append(f.Raw, l)
+		}
+	}
+	return f
+}
+
+// deadline is when the current exchange must end: the timeout from now,
+// or the caller's deadline if that is sooner.
+func (c *Conn) deadline(ctx context.Context) time.Time {
+	d := time.Now().Add(c.cfg.Timeout)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		return cd
+	}
+	return d
+}
+
+// exchange sends one command line and reads its reply. Any failure
+// breaks the connection: its replies can no longer be matched to commands.
+func (c *Conn) exchange(ctx context.Context, line string) (reply, error) {
+	if err := c.send(ctx, line); err != nil {
+		return reply{}, err
+	}
+	return c.readReply(ctx)
+}
+
+func (c *Conn) send(ctx context.Context, line string) error {
+	if strings.ContainsAny(line, "\r\n\x00") {
+		return ErrInvalidName
+	}
+	if c.broken {
+		return errors.New("connection already broken")
+	}
+	c.trace("> ", line)
+	c.ctrl.SetWriteDeadline(c.deadline(ctx))
+	if _, err := io.WriteString(c.ctrl, line+"\r\n"); err != nil {
+		c.broken = true
+		return c.ioErr(ctx, err)
+	}
+	return nil
+}
+
+// ioErr turns a deadline into ctx's own error when the caller gave up.
+func (c *Conn) ioErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// readReply reads one reply, single- or multi-line (RFC 959 section 4.2).
+func (c *Conn) readReply(ctx context.Context) (reply, error) {
+	stop := context.AfterFunc(ctx, func() { c.raw.SetReadDeadline(time.Now()) })
+	defer stop()
+	c.raw.SetReadDeadline(c.deadline(ctx))
+	if c.ctrl != c.raw {
+		c.ctrl.SetReadDeadline(c.deadline(ctx))
+	}
+	first, err := c.readLine()
+	if err != nil {
+		c.broken = true
+		return reply{}, c.ioErr(ctx, err)
+	}
+	code, ok := replyCode(first)
+	if !ok {
+		c.broken = true
+		return reply{}, fmt.Errorf("malformed reply %q", clip(first))
+	}
+	lines := []string{first[4:]}
+	if first[3] == '-' {
+		end := first[:3] + " "
+		for {
+			l, err := c.readLine()
+			if err != nil {
+				c.broken = true
+				return reply{}, c.ioErr(ctx, err)
+			}
+			if strings.HasPrefix(l, end) {
+				lines = append(lines, l[4:])
+				break
+			}
+			if len(lines) >= maxReplyLines {
+				c.broken = true
+				return reply{}, errors.New("reply with too many lines")
+			}
+			lines = append(lines, l)
+		}
+	}
+	r := reply{code: code, msg: strings.Join(lines, "\n")}
+	return r, nil
+}
+
+func replyCode(l string) (int, bool) {
+	if len(l) < 4 || (l[3] != ' ' && l[3] != '-') {
+		// "200" alone is tolerated by being padded.
+		if len(l) == 3 {
+			l += " "
+		} else {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(l[:3])
+	if err != nil || n < 100 || n > 599 {
+		return 0, false
+	}
+	return n, true
+}
+
+func (c *Conn) readLine() (string, error) {
+	var line []byte
+	for {
+		frag, err := c.r.ReadSlice('\n')
+		if len(line)+len(frag) > maxReplyLine {
+			return "", fmt.Errorf("reply line longer than %d bytes", maxReplyLine)
+		}
+		line = append(line, frag...)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return "", err
+		}
+	}
+	l := strings.TrimRight(string(line), "\r\n")
+	c.trace("< ", l)
+	return l, nil
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
+
+func (c *Conn) trace(dir, line string) {
+	if c.cfg.Trace == nil {
+		return
+	}
+	if strings.HasPrefix(strings.ToUpper(line), "PASS ") {
+		line = "PASS ****"
+	}
+	fmt.Fprintf(c.cfg.Trace, "conn%d %s%s\n", c.id, dir, line)
+}
+
+// expect runs a command and checks its reply code; another code becomes
+// an *Error for op and path.
+func (c *Conn) expect(ctx context.Context, op, path string, codes []int, line string) (reply, error) {
+	r, err := c.exchange(ctx, line)
+	if err != nil {
+		return r, &Error{Op: op, Path: path, Err: err}
+	}
+	for _, want := range codes {
+		if r.code == want {
+			return r, nil
+		}
+	}
+	if r.code == 421 {
+		// The server is closing this connection.
+		c.broken = true
+	}
+	return r, &Error{Op: op, Path: path, Code: r.code, Msg: firstLine(r.msg)}
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// close sends QUIT, briefly, and closes.
+func (c *Conn) close() {
+	if !c.broken {
+		ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, 2*time.Second))
+		c.exchange(ctx, "QUIT")
+		cancel()
+	}
+	c.raw.Close()
+}

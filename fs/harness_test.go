@@ -1,0 +1,267 @@
+package fs
+
+// The test harness: an FTP server on loopback (ftpd in-process, or a
+// vsftpd from the system started with its own config) and a mount of it on
+// a temp dir, unmounted at cleanup.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"ftpfs/conn"
+	"ftpfs/ftpd"
+)
+
+const (
+	testUser = "carol"
+	testPass = "pw-not-in-logs"
+)
+
+// syncBuf is a log sink for a server's concurrent sessions.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// fuseOK fails (in CI) or skips the test when FUSE cannot be used here.
+func fuseOK(t testing.TB) {
+	t.Helper()
+	_, err := os.Stat("/dev/fuse")
+	if err == nil && os.Geteuid() != 0 {
+		if _, lerr := exec.LookPath("fusermount3"); lerr != nil {
+			if _, lerr = exec.LookPath("fusermount"); lerr != nil {
+				err = errors.New("not root and no fusermount")
+			}
+		}
+	}
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("FUSE unavailable in CI: %v", err)
+	}
+	t.Skipf("FUSE unavailable: %v", err)
+}
+
+// env is a server and a mount of it.
+type env struct {
+	t      testing.TB
+	srv    *ftpd.Server // nil for an external server
+	srvCfg ftpd.Config
+	root   string // the served directory, on local disk
+	mnt    string
+	m      *Mounted
+	logBuf *syncBuf
+}
+
+// startFtpd serves root with ftpd on loopback.
+func startFtpd(t testing.TB, root string, mods ...func(*ftpd.Config)) (*ftpd.Server, ftpd.Config) {
+	t.Helper()
+	cfg := ftpd.Config{
+		Root:           root,
+		Listen:         "127.0.0.1:0",
+		Users:          map[string]string{testUser: testPass},
+		LoginFailDelay: time.Millisecond,
+		MaxPerIP:       -1,
+		MaxSessions:    -1,
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	srv, err := ftpd.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	cfg.Listen = srv.Addr().String()
+	return srv, cfg
+}
+
+// mountAt mounts addr on a new temp dir.
+func mountAt(t testing.TB, addr, user, pass string, mods ...func(*Options)) (*Mounted, string, *syncBuf) {
+	t.Helper()
+	fuseOK(t)
+	mnt := t.TempDir()
+	logs := &syncBuf{}
+	o := Options{
+		Conn: conn.Config{Addr: addr, User: user, Password: pass, Timeout: 5 * time.Second},
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		DirCacheTTL: 10 * time.Second,
+	}
+	for _, m := range mods {
+		m(&o)
+	}
+	m, err := Mount(context.Background(), mnt, o)
+	if err != nil {
+		t.Fatalf("mount: %v", err)
+	}
+	t.Cleanup(func() {
+		done := make(chan error, 1)
+		go func() { done <- m.Unmount() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("unmount: %v", err)
+				syscall.Unmount(mnt, syscall.MNT_DETACH)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("unmount hung")
+			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+		if t.Failed() {
+			t.Logf("mount log:\n%s", tail(logs.String(), 40))
+		}
+	})
+	return m, mnt, logs
+}
+
+// newEnv serves a fresh temp root with ftpd and mounts it. fill writes
+// the tree before the mount lists it.
+func newEnv(t testing.TB, fill func(root string), srvMods []func(*ftpd.Config), mntMods ...func(*Options)) *env {
+	t.Helper()
+	fuseOK(t)
+	root := t.TempDir()
+	if fill != nil {
+		fill(root)
+	}
+	srv, cfg := startFtpd(t, root, srvMods...)
+	m, mnt, logs := mountAt(t, cfg.Listen, testUser, testPass, mntMods...)
+	return &env{t: t, srv: srv, srvCfg: cfg, root: root, mnt: mnt, m: m, logBuf: logs}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{fmt.Sprintf("... (%d lines omitted)", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func randBytes(seed uint64, n int) []byte {
+	r := mrand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)})
+	b := make([]byte, n)
+	r.Read(b)
+	return b
+}
+
+func writeFile(t testing.TB, p string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// vsftpd is a vsftpd from the system serving root anonymously, read-only,
+// on a free loopback port; stopped by PID at cleanup.
+func startVsftpd(t testing.TB, root string) string {
+	t.Helper()
+	bin, err := exec.LookPath("vsftpd")
+	if err != nil {
+		bin = "/usr/sbin/vsftpd"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("vsftpd missing in CI: %v", err)
+		}
+		t.Skipf("vsftpd not installed: %v", err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("vsftpd tests run as root")
+	}
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// vsftpd chroots anonymous sessions and refuses a root writable by
+	// its ftp user; the tree is root's and world-readable.
+	for _, p := range []string{dir, root} {
+		os.Chmod(p, 0o755)
+	}
+	port := freePort(t)
+	conf := filepath.Join(dir, "vsftpd.conf")
+	writeFile(t, conf, []byte(strings.Join([]string{
+		"listen=YES", "listen_ipv6=NO", "listen_address=127.0.0.1",
+		"listen_port=" + strconv.Itoa(port), "background=NO",
+		"anonymous_enable=YES", "no_anon_password=YES", "local_enable=NO",
+		"write_enable=NO", "anon_root=" + root, "seccomp_sandbox=NO",
+		"secure_chroot_dir=" + empty, "xferlog_enable=NO", "connect_from_port_20=NO",
+		"ftp_username=" + ftpUser(t), "force_dot_files=YES", "",
+	}, "\n")))
+	os.Chmod(conf, 0o600)
+	cmd := exec.Command(bin, conf)
+	var out syncBuf
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("vsftpd did not start: %v\n%s", err, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ftpUser is an unprivileged account for vsftpd's anonymous sessions.
+func ftpUser(t testing.TB) string {
+	for _, u := range []string{"ftp", "nobody"} {
+		if exec.Command("id", u).Run() == nil {
+			return u
+		}
+	}
+	t.Skip("no ftp or nobody account")
+	return ""
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,184 @@
+package fs
+
+import (
+	"context"
+	"path"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"ftpfs/cache"
+	"ftpfs/conn"
+)
+
+// Metadata: every name and attribute comes from the cached listing of its
+// parent directory, so a stat costs no FTP command while the listing is
+// fresh, and a missing name is answered from the same listing.
+
+// remotePath is the server path of a path below the mount root.
+func (m *mount) remotePath(rel string) string {
+	return path.Join("/", m.o.Root, rel)
+}
+
+// listing returns the listing of dir (below the root), fetching it when
+// it is older than maxAge (the TTL when maxAge is 0).
+func (m *mount) listing(ctx context.Context, dir string, maxAge time.Duration) (*cache.Listing[conn.Entry], error) {
+	remote := m.remotePath(dir)
+	fetch := func(ctx context.Context) ([]conn.Entry, error) { return m.fetch(ctx, remote) }
+	if maxAge > 0 {
+		return m.dirs.FetchMaxAge(ctx, remote, maxAge, fetch)
+	}
+	return m.dirs.Fetch(ctx, remote, fetch)
+}
+
+// fetch reads and parses one listing, logging what it could not use.
+func (m *mount) fetch(ctx context.Context, remote string) ([]conn.Entry, error) {
+	l := conn.NewListing(time.Now(), time.UTC)
+	if err := m.pool.List(ctx, remote, func(line string, mlsd bool) error {
+		l.Add(line, mlsd)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if l.Unparsed > 0 {
+		m.log.Warn("listing lines not understood", "path", remote, "count", l.Unparsed, "samples", l.UnparsedSamples)
+	}
+	if l.DroppedCount > 0 {
+		m.log.Warn("listing names refused (/, NUL, CR, LF, . or ..)", "path", remote, "count", l.DroppedCount, "samples", l.Dropped)
+	}
+	return l.Entries, nil
+}
+
+// list returns the entries of dir sorted by name: readdir output must not
+// depend on the server's order.
+func (m *mount) list(ctx context.Context, dir string) ([]conn.Entry, error) {
+	l, err := m.listing(ctx, dir, 0)
+	if err != nil {
+		return nil, err
+	}
+	names := l.Names()
+	out := make([]conn.Entry, 0, len(names))
+	for _, n := range names {
+		if e, ok := l.Lookup(n); ok {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// entry returns the entry of rel from its parent's listing, ENOENT when
+// the listing does not have it.
+func (m *mount) entry(ctx context.Context, rel string) (conn.Entry, error) {
+	return m.entryMaxAge(ctx, rel, 0)
+}
+
+func (m *mount) entryMaxAge(ctx context.Context, rel string, maxAge time.Duration) (conn.Entry, error) {
+	dir, name := path.Split(rel)
+	l, err := m.listing(ctx, path.Clean("/"+dir)[1:], maxAge)
+	if err != nil {
+		return conn.Entry{}, err
+	}
+	e, ok := l.Lookup(name)
+	if !ok {
+		return conn.Entry{}, syscall.ENOENT
+	}
+	if e.Type == conn.TypeFile && e.Precision != conn.PrecisionSecond && m.feat.MDTM {
+		e = m.precise(ctx, rel, e)
+	}
+	return e, nil
+}
+
+// precise fills in a file's modification time to the second on servers
+// whose listings only give minutes or days (LIST without MLSD): rsync and
+// make compare seconds. Times are cached per path and version of the
+// listing line; the first stat in a directory asks MDTM for that file,
+// the next ones for all its files at once, in parallel over the pool.
+func (m *mount) precise(ctx context.Context, rel string, e conn.Entry) conn.Entry {
+	key := preciseKey{rel, e.Size, e.ModTime}
+	if t, ok := m.mtimes.Get(key); ok {
+		e.ModTime, e.Precision = t, conn.PrecisionSecond
+		return e
+	}
+	dir := path.Dir(rel)
+	m.mtimeMu.Lock()
+	asks, _ := m.mtimeAsks.Get(dir)
+	m.mtimeAsks.Add(dir, asks+1)
+	m.mtimeMu.Unlock()
+	batch := asks > 0
+	if batch {
+		m.preciseDir(ctx, dir)
+		if t, ok := m.mtimes.Get(key); ok {
+			e.ModTime, e.Precision = t, conn.PrecisionSecond
+			return e
+		}
+	}
+	t, err := m.pool.ModTime(ctx, m.remotePath(rel))
+	if err != nil {
+		// The listing's time is still a time: keep it, say why.
+		m.log.Debug("MDTM failed; keeping the listing's time", "path", rel, "err", err)
+		return e
+	}
+	m.mtimes.Add(key, t)
+	e.ModTime, e.Precision = t, conn.PrecisionSecond
+	return e
+}
+
+type preciseKey struct {
+	rel  string
+	size int64
+	list time.Time
+}
+
+// preciseDir fetches MDTM for every file of dir not yet known, a few at a
+// time, leaving one connection for other metadata.
+func (m *mount) preciseDir(ctx context.Context, dir string) {
+	l, err := m.listing(ctx, dir, 0)
+	if err != nil {
+		return
+	}
+	work := make(chan preciseKey)
+	var wg sync.WaitGroup
+	for range max(1, m.o.Conn.MaxConns-1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				if t, err := m.pool.ModTime(ctx, m.remotePath(k.rel)); err == nil {
+					m.mtimes.Add(k, t)
+				}
+			}
+		}()
+	}
+	for name, e := range l.All() {
+		if e.Type != conn.TypeFile || e.Precision == conn.PrecisionSecond {
+			continue
+		}
+		k := preciseKey{path.Join(dir, name), e.Size, e.ModTime}
+		if _, ok := m.mtimes.Get(k); ok {
+			continue
+		}
+		select {
+		case work <- k:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+}
+
+// keepCache says whether the kernel may keep the pages of rel: only when
+// the version did not change since the last open (close-to-open).
+func (m *mount) keepCache(rel, version string) bool {
+	prev, ok := m.opened.Get(rel)
+	m.opened.Add(rel, version)
+	return ok && prev == version
+}
+
+func newMtimeCache() *lru.Cache[preciseKey, time.Time] {
+	c, _ := lru.New[preciseKey, time.Time](1 << 17)
+	return c
+}

@@ -1,0 +1,167 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"ftpfs/cache"
+	"ftpfs/conn"
+)
+
+// mount is the state shared by every node of one mount.
+type mount struct {
+	o       Options
+	log     *slog.Logger
+	pool    *conn.Pool
+	feat    conn.Features
+	dirs    *cache.Dirs[conn.Entry]
+	blocks  *cache.Blocks
+	started time.Time
+
+	mtimes    *lru.Cache[preciseKey, time.Time] // precise times on LIST-only servers
+	mtimeMu   sync.Mutex                        // makes a directory's ask count atomic
+	mtimeAsks *lru.Cache[string, int]
+	opened    *lru.Cache[string, string] // the version of each path at its last open
+}
+
+// Mounted is a live mount.
+type Mounted struct {
+	server *fuse.Server
+	m      *mount
+	once   sync.Once
+}
+
+func (o *Options) fill() {
+	if o.Root == "" {
+		o.Root = "/"
+	}
+	o.Root = path.Clean("/" + o.Root)
+	if o.DirCacheTTL == 0 {
+		o.DirCacheTTL = 10 * time.Second
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = 256 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Conn.Logger == nil {
+		o.Conn.Logger = o.Logger
+	}
+	if o.Conn.Timeout <= 0 {
+		o.Conn.Timeout = 30 * time.Second
+	}
+	if o.Conn.MaxConns <= 0 {
+		o.Conn.MaxConns = 4
+	}
+}
+
+// Mount connects (logging in once, so that a bad password or an
+// unreachable host fails here, before anything is mounted), mounts at
+// mountpoint and returns when the kernel answers requests.
+func Mount(ctx context.Context, mountpoint string, o Options) (*Mounted, error) {
+	o.fill()
+	m := &mount{
+		o:       o,
+		log:     o.Logger,
+		pool:    conn.NewPool(o.Conn),
+		started: time.Now(),
+		mtimes:  newMtimeCache(),
+	}
+	m.mtimeAsks, _ = lru.New[string, int](4096)
+	m.opened, _ = lru.New[string, string](1 << 16)
+	ctx, cancel := context.WithTimeout(ctx, 2*o.Conn.Timeout)
+	defer cancel()
+	feat, err := m.pool.Features(ctx)
+	if err != nil {
+		m.pool.Close()
+		return nil, fmt.Errorf("%s: %w", o.Conn.Addr, err)
+	}
+	m.feat = feat
+	if !feat.MLSD {
+		if feat.MDTM {
+			m.log.Info("server has no MLSD: listings give minutes; exact times come from MDTM for files whose attributes are asked for")
+		} else {
+			m.log.Warn("server has neither MLSD nor MDTM: modification times are only as precise as its listings (minutes, or days for old files)")
+		}
+	}
+	m.dirs = cache.NewDirs(func(e conn.Entry) string { return e.Name }, cache.DirsOptions{TTL: o.DirCacheTTL})
+	m.blocks = cache.NewBlocks(cache.BlocksOptions{MaxBytes: o.CacheSize})
+	// Listing the root proves it exists, and the first ls is then free.
+	if _, err := m.listing(ctx, "", 0); err != nil {
+		m.pool.Close()
+		return nil, fmt.Errorf("%s: %s: %w", o.Conn.Addr, o.Root, err)
+	}
+
+	fsName := o.FsName
+	if fsName == "" {
+		fsName = "ftp://" + o.Conn.Addr + o.Root
+	}
+	ttl := o.DirCacheTTL
+	opts := &gofs.Options{
+		EntryTimeout:    &ttl,
+		AttrTimeout:     &ttl,
+		NegativeTimeout: &ttl,
+		UID:             o.UID,
+		GID:             o.GID,
+		Logger:          nil,
+		MountOptions: fuse.MountOptions{
+			FsName:        fsName,
+			Name:          "ftpfs",
+			AllowOther:    o.AllowOther,
+			MaxWrite:      1 << 20,
+			MaxReadAhead:  1 << 20,
+			MaxBackground: 64,
+			DisableXAttrs: true,
+			Debug:         o.Debug,
+			// As root, mount without fusermount, which a fresh machine
+			// may lack.
+			DirectMount: os.Geteuid() == 0,
+			// On LIST-only servers every attribute may cost an MDTM:
+			// let plain readdir (ls, find) go without attributes.
+			DisableReadDirPlus: !feat.MLSD && feat.MDTM,
+		},
+	}
+	if o.AllowOther {
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "default_permissions")
+	}
+	if o.ReadOnly {
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
+	}
+	root := &node{m: m}
+	server, err := gofs.Mount(mountpoint, root, opts)
+	if err != nil {
+		m.pool.Close()
+		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
+	}
+	return &Mounted{server: server, m: m}, nil
+}
+
+// Wait blocks until the filesystem is unmounted (by Unmount, fusermount -u
+// or umount), then closes the FTP connections.
+func (mt *Mounted) Wait() {
+	mt.server.Wait()
+	mt.closePool()
+}
+
+func (mt *Mounted) closePool() { mt.once.Do(mt.m.pool.Close) }
+
+// Unmount unmounts, waits for the FUSE server to end and closes the FTP
+// connections (QUIT). It never waits on the server for long.
+func (mt *Mounted) Unmount() error {
+	err := mt.server.Unmount()
+	if err == nil {
+		mt.server.Wait()
+	}
+	mt.closePool()
+	return err
+}

@@ -1,0 +1,243 @@
+package fs
+
+import (
+	"context"
+	"hash/fnv"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"ftpfs/conn"
+)
+
+// node is a file, directory or symlink of the mount. Everything it knows
+// about itself comes from its parent's cached listing, looked up by path.
+type node struct {
+	gofs.Inode
+	m *mount
+}
+
+var (
+	_ = (gofs.NodeLookuper)((*node)(nil))
+	_ = (gofs.NodeReaddirer)((*node)(nil))
+	_ = (gofs.NodeGetattrer)((*node)(nil))
+	_ = (gofs.NodeOpener)((*node)(nil))
+	_ = (gofs.NodeReadlinker)((*node)(nil))
+	_ = (gofs.NodeStatfser)((*node)(nil))
+)
+
+// rel is the node's path below the mount root, "" for the root.
+func (n *node) rel() string { return n.Path(n.Root()) }
+
+// remote is the node's absolute path on the server.
+func (n *node) remote() string { return n.m.remotePath(n.rel()) }
+
+// opCtx bounds one filesystem operation: twice the exchange timeout, so
+// that an operation made of a few exchanges, or one retry, still ends.
+func (m *mount) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 2*m.o.Conn.Timeout)
+}
+
+// inoFor gives a path a stable inode number; the type is part of it, so
+// that a file replaced by a directory of the same name is a new inode.
+func inoFor(p string, t conn.Type) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(p))
+	h.Write([]byte{byte(t)})
+	ino := h.Sum64()
+	if ino <= 1 {
+		ino += 2 // 1 is the root
+	}
+	return ino
+}
+
+func modeType(t conn.Type) uint32 {
+	switch t {
+	case conn.TypeDir:
+		return syscall.S_IFDIR
+	case conn.TypeSymlink:
+		return syscall.S_IFLNK
+	}
+	return syscall.S_IFREG
+}
+
+// validName refuses names FTP cannot carry in a command line.
+func validName(name string) syscall.Errno {
+	if strings.ContainsAny(name, "\r\n\x00") {
+		return syscall.EINVAL
+	}
+	return 0
+}
+
+// fillAttr turns a listing entry into attributes.
+func (m *mount) fillAttr(e conn.Entry, p string, a *fuse.Attr) {
+	a.Ino = inoFor(p, e.Type)
+	mode := uint32(0o777)
+	if e.Type == conn.TypeFile {
+		mode = 0o666
+	}
+	if e.HasMode {
+		mode = uint32(e.Mode.Perm())
+	}
+	if e.Type != conn.TypeSymlink {
+		mode &^= m.o.Umask
+	}
+	if m.o.ReadOnly {
+		mode &^= 0o222
+	}
+	a.Mode = modeType(e.Type) | mode
+	switch e.Type {
+	case conn.TypeSymlink:
+		a.Size = uint64(len(m.linkTarget(p, e.Target)))
+	case conn.TypeDir:
+		a.Size = 4096
+	default:
+		a.Size = uint64(max(e.Size, 0))
+	}
+	a.Blocks = (a.Size + 511) / 512
+	a.Blksize = 4096
+	t := e.ModTime
+	if t.IsZero() {
+		t = time.Unix(0, 0)
+	}
+	a.SetTimes(&t, &t, &t)
+	a.Nlink = 1
+	if e.Type == conn.TypeDir {
+		a.Nlink = 2
+	}
+	a.Uid, a.Gid = m.o.UID, m.o.GID
+}
+
+func (m *mount) rootAttr(a *fuse.Attr) {
+	m.fillAttr(conn.Entry{Type: conn.TypeDir, ModTime: m.started, Mode: 0o755, HasMode: true}, "", a)
+	a.Ino = 1
+}
+
+func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if errno := validName(name); errno != 0 {
+		return nil, errno
+	}
+	ctx, cancel := n.m.opCtx(ctx)
+	defer cancel()
+	rel := path.Join(n.rel(), name)
+	e, err := n.m.entry(ctx, rel)
+	if err != nil {
+		return nil, toErrno(n.m.log, "lookup", rel, err)
+	}
+	n.m.fillAttr(e, rel, &out.Attr)
+	n.m.setTimeouts(out)
+	child := n.NewInode(ctx, &node{m: n.m}, gofs.StableAttr{Mode: modeType(e.Type), Ino: out.Attr.Ino})
+	return child, 0
+}
+
+func (m *mount) setTimeouts(out *fuse.EntryOut) {
+	out.SetEntryTimeout(m.o.DirCacheTTL)
+	out.SetAttrTimeout(m.o.DirCacheTTL)
+}
+
+func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	rel := n.rel()
+	if rel == "" {
+		n.m.rootAttr(&out.Attr)
+		out.SetTimeout(n.m.o.DirCacheTTL)
+		return 0
+	}
+	if h, ok := f.(*handle); ok {
+		// An open file answers from its handle: it knows its own size
+		// better than a listing that may predate the open.
+		h.fillAttr(&out.Attr)
+		return 0
+	}
+	ctx, cancel := n.m.opCtx(ctx)
+	defer cancel()
+	e, err := n.m.entry(ctx, rel)
+	if err != nil {
+		return toErrno(n.m.log, "getattr", rel, err)
+	}
+	n.m.fillAttr(e, rel, &out.Attr)
+	out.SetTimeout(n.m.o.DirCacheTTL)
+	return 0
+}
+
+func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	ctx, cancel := n.m.opCtx(ctx)
+	defer cancel()
+	rel := n.rel()
+	entries, err := n.m.list(ctx, rel)
+	if err != nil {
+		return nil, toErrno(n.m.log, "readdir", rel, err)
+	}
+	out := make([]fuse.DirEntry, 0, len(entries)+2)
+	out = append(out, fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR}, fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR})
+	for _, e := range entries {
+		out = append(out, fuse.DirEntry{
+			Name: e.Name,
+			Mode: modeType(e.Type),
+			Ino:  inoFor(path.Join(rel, e.Name), e.Type),
+		})
+	}
+	return gofs.NewListDirStream(out), 0
+}
+
+func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	ctx, cancel := n.m.opCtx(ctx)
+	defer cancel()
+	rel := n.rel()
+	e, err := n.m.entry(ctx, rel)
+	if err != nil {
+		return nil, toErrno(n.m.log, "readlink", rel, err)
+	}
+	if e.Type != conn.TypeSymlink {
+		return nil, syscall.EINVAL
+	}
+	t := n.m.linkTarget(rel, e.Target)
+	if t == "" {
+		return nil, syscall.EIO
+	}
+	return []byte(t), 0
+}
+
+// linkTarget makes a symlink target usable through the mount: an absolute
+// server path inside the mounted tree becomes relative to the link, since
+// the kernel would resolve it against the local root.
+func (m *mount) linkTarget(rel, target string) string {
+	if !path.IsAbs(target) {
+		return target
+	}
+	root := path.Clean("/" + m.o.Root)
+	t := path.Clean(target)
+	if t != root && !strings.HasPrefix(t, strings.TrimSuffix(root, "/")+"/") {
+		return target
+	}
+	inTree := strings.TrimPrefix(strings.TrimPrefix(t, root), "/")
+	from := path.Dir(rel)
+	if from == "." {
+		from = ""
+	}
+	// Up from the link's directory to the mount root, then down.
+	up := ""
+	if from != "" {
+		up = strings.Repeat("../", strings.Count(from, "/")+1)
+	}
+	r := up + inTree
+	if r == "" {
+		return "."
+	}
+	return strings.TrimSuffix(r, "/")
+}
+
+func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	// FTP cannot tell free space. Report plenty, so that programs which
+	// check before writing do not refuse; the server's 552 still reaches
+	// the writer as ENOSPC.
+	const blocks = 1 << 40 / 4096
+	out.Bsize, out.Frsize = 4096, 4096
+	out.Blocks, out.Bfree, out.Bavail = blocks, blocks, blocks
+	out.Files, out.Ffree = 1<<20, 1<<20
+	out.NameLen = 255
+	return 0
+}

@@ -1,0 +1,39 @@
+package fs
+
+import (
+	"log/slog"
+	"time"
+
+	"ftpfs/conn"
+)
+
+// Options configure a mount. Conn is the server and login; the rest are
+// filesystem semantics.
+type Options struct {
+	Conn conn.Config
+	// Root is the server directory mounted ("/" by default).
+	Root string
+	// FsName is what mount(8) and df show, e.g. "ftp://host/path"; never
+	// with a password.
+	FsName string
+
+	ReadOnly   bool
+	AllowOther bool // implies default_permissions
+	UID, GID   uint32
+	// Umask is applied to the modes the server reports (or to 0777/0666
+	// when it reports none).
+	Umask uint32
+
+	// DirCacheTTL is how long a listing answers lookups and stats.
+	DirCacheTTL time.Duration
+	// CacheSize bounds the block cache in bytes.
+	CacheSize int64
+	// CacheDir holds staged writes (issue: write path).
+	CacheDir string
+	// ChmodIgnore makes chmod succeed without SITE CHMOD.
+	ChmodIgnore bool
+
+	// Debug logs every FUSE request.
+	Debug  bool
+	Logger *slog.Logger
+}
