@@ -279,3 +279,7 @@ func (s *Stream) Close() error {
 	s.p.PutTransfer(s.c)
 	return err
 }
+
+// Interrupt makes a Read blocked on the data connection return now; it may
+// be called from any goroutine. The stream must still be closed.
+func (s *Stream) Interrupt() { s.t.data.SetReadDeadline(time.Unix(1, 0)) }
