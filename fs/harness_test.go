@@ -113,8 +113,8 @@ func mountAt(t testing.TB, addr, user, pass string, mods ...func(*Options)) (*Mo
 	mnt := t.TempDir()
 	logs := &syncBuf{}
 	o := Options{
-		Conn: conn.Config{Addr: addr, User: user, Password: pass, Timeout: 5 * time.Second},
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Conn:        conn.Config{Addr: addr, User: user, Password: pass, Timeout: 5 * time.Second},
+		Logger:      slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		DirCacheTTL: 10 * time.Second,
 	}
 	for _, m := range mods {

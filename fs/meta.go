@@ -78,7 +78,7 @@ func (m *mount) entry(ctx context.Context, rel string) (conn.Entry, error) {
 
 func (m *mount) entryMaxAge(ctx context.Context, rel string, maxAge time.Duration) (conn.Entry, error) {
 	dir, name := path.Split(rel)
-	l, err := m.listing(ctx, path.Clean("/"+dir)[1:], maxAge)
+	l, err := m.listing(ctx, path.Clean("/" + dir)[1:], maxAge)
 	if err != nil {
 		return conn.Entry{}, err
 	}
