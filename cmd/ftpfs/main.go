@@ -3,7 +3,9 @@
 //
 // Usage:
 //
-//	ftpfs serve [flags] DIR    serve DIR over FTP
+//	ftpfs mount [flags] SERVER MOUNTPOINT    mount an FTP server
+//	ftpfs unmount [--lazy] MOUNTPOINT        unmount it
+//	ftpfs serve [flags] DIR                  serve DIR over FTP
 //
 // Each subcommand parses its own flags; "ftpfs SUBCOMMAND -h" lists them.
 package main
@@ -26,8 +28,10 @@ type command struct {
 	run     func(ctx context.Context, args []string, stderr io.Writer) int
 }
 
-// commands is the dispatch table; mount and unmount join it once they exist.
+// commands is the dispatch table.
 var commands = []command{
+	{"mount", "[flags] SERVER MOUNTPOINT", "mount an FTP server (in the background unless -f)", runMount},
+	{"unmount", "[--lazy] MOUNTPOINT", "unmount a mount made by ftpfs mount", runUnmount},
 	{"serve", "[flags] DIR", "serve DIR over FTP (the server the tests and benchmarks use)", runServe},
 }
 
