@@ -35,6 +35,7 @@ type BadNameError struct {
 	Name string
 }
 
+// Error says which name was refused.
 func (e *BadNameError) Error() string {
 	return fmt.Sprintf("unusable name %q in listing", e.Name)
 }
@@ -58,8 +59,10 @@ const (
 )
 
 // Listing accumulates the parsed lines of one directory listing. Every
-// line ends up in exactly one of Entries, Skipped, Dropped or Unparsed, so
-// nothing disappears without a count.
+// line ends up in exactly one of Entries, Skipped, DroppedCount or
+// Unparsed, so nothing disappears without a count. Entries are kept as
+// the server sent them: duplicates and order are the caller's concern. A
+// Listing is not safe for concurrent use.
 type Listing struct {
 	// Entries are the usable entries, in the server's order.
 	Entries []Entry
@@ -216,7 +219,9 @@ func blank(line string) bool {
 // The name is everything after the space that ends the facts, so it may
 // hold spaces (leading ones too), ';' and '='. Types cdir and pdir give
 // ErrNoEntry. A type this parser does not know (a device, say) is taken
-// as a file: the name exists, and hiding it would be worse.
+// as a file: the name exists, and hiding it would be worse. perm is not
+// mapped to Mode: it tells what this login may do, not the mode bits.
+// Without a modify fact, ModTime is zero.
 func ParseMLSD(line string) (Entry, error) {
 	e, self, err := parseFacts(line)
 	if err != nil {
@@ -440,9 +445,11 @@ func allDigits(s string) bool {
 // In ls -l lines, the name starts one space after the time or year column
 // (a leading space belongs to the name), and for symlinks only it ends at
 // the first " -> ", after which comes the target. Character and block
-// devices, FIFOs, sockets and doors are files of size 0: FTP can only
-// RETR them, and a device's "major, minor" is no size. Times are to the
-// minute, or to the day when the line shows a year.
+// devices, FIFOs, sockets and doors are files, so that the names the
+// server has are all seen (FTP can only RETR them, which fails or streams
+// whatever the server reads); a device's "major, minor" is no size, so
+// its size is 0. Times are to the minute, or to the day when the line
+// shows a year.
 func ParseLIST(line string, now time.Time, loc *time.Location) (Entry, error) {
 	if loc == nil {
 		loc = time.UTC

@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"ftpfs/ftpd"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files of the listing parsers")
@@ -643,4 +647,173 @@ func unixBits(m fs.FileMode) uint32 {
 		b |= 0o1000
 	}
 	return b
+}
+
+// TestListingFromFtpd parses what this repository's ftpd sends in each of
+// its dialects (MLSD; LIST as proftpd, vsftpd and IIS write it) and checks
+// every entry against the file it describes.
+func TestListingFromFtpd(t *testing.T) {
+	root := t.TempDir()
+	recent := time.Now().Add(-2 * time.Hour).Truncate(time.Second).Add(600 * time.Millisecond)
+	old := time.Date(2019, 3, 4, 5, 6, 7, 0, time.UTC)
+	for _, f := range []struct {
+		name   string
+		mode   fs.FileMode
+		mtime  time.Time
+		target string
+	}{
+		{name: "plain", mode: 0o644, mtime: recent},
+		{name: "old", mode: 0o600, mtime: old},
+		{name: "dir", mode: fs.ModeDir | 0o755, mtime: recent},
+		{name: "sticky", mode: fs.ModeDir | fs.ModeSticky | 0o777, mtime: old},
+		{name: "setuid", mode: fs.ModeSetuid | 0o755, mtime: recent},
+		{name: " lead", mode: 0o644, mtime: recent},
+		{name: "a -> b", mode: 0o644, mtime: old},
+		{name: "semi;colon", mode: 0o644, mtime: recent},
+		{name: "grüße 日本語.txt", mode: 0o644, mtime: recent},
+		{name: "-dash", mode: 0o644, mtime: recent},
+		{name: "link", target: "plain"},
+		{name: "odd link", target: "semi;colon"},
+	} {
+		p := filepath.Join(root, f.name)
+		var err error
+		switch {
+		case f.target != "":
+			err = os.Symlink(f.target, p)
+		case f.mode.IsDir():
+			err = os.Mkdir(p, 0o755)
+		default:
+			err = os.WriteFile(p, []byte(f.name), 0o644)
+		}
+		if err == nil && f.target == "" {
+			err = os.Chmod(p, f.mode&^fs.ModeDir)
+		}
+		if err == nil && f.target == "" {
+			err = os.Chtimes(p, f.mtime, f.mtime)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		profile ftpd.Profile
+		cmd     string
+	}{
+		{ftpd.ProfileFull, "MLSD /"},
+		{ftpd.ProfileFull, "LIST /"},
+		{ftpd.ProfileVsftpd, "LIST /"},
+		{ftpd.ProfileDOS, "LIST /"},
+	} {
+		t.Run(string(tc.profile)+" "+tc.cmd, func(t *testing.T) {
+			srv, err := ftpd.New(ftpd.Config{
+				Root: root, Listen: "127.0.0.1:0", Profile: tc.profile,
+				Users: map[string]string{"lister": "listing-pw"}, LoginFailDelay: time.Millisecond,
+			})
+			if err == nil {
+				err = srv.Start()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			mlsd := strings.HasPrefix(tc.cmd, "MLSD")
+			data := ftpdData(t, srv.Addr().String(), "lister", "listing-pw", tc.cmd)
+			l, err := ParseListing(bytes.NewReader(data), mlsd, time.Now(), time.UTC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Unparsed != 0 || l.DroppedCount != 0 || len(l.Entries) != 12 {
+				t.Fatalf("%d entries, unparsed %q, dropped %q, from:\n%s", len(l.Entries), l.UnparsedSamples, l.Dropped, data)
+			}
+			for _, e := range l.Entries {
+				checkAgainstFile(t, root, e, mlsd, tc.profile == ftpd.ProfileDOS)
+			}
+		})
+	}
+}
+
+// checkAgainstFile compares an entry parsed from ftpd with the file.
+func checkAgainstFile(t *testing.T, root string, e Entry, mlsd, dos bool) {
+	t.Helper()
+	p := filepath.Join(root, e.Name)
+	fi, err := os.Lstat(p)
+	if err != nil {
+		t.Errorf("%q: %v", e.Name, err)
+		return
+	}
+	typ, target := TypeFile, ""
+	switch {
+	case fi.IsDir():
+		typ = TypeDir
+	case fi.Mode()&fs.ModeSymlink != 0 && !dos: // IIS has no symlinks
+		typ = TypeSymlink
+		target, _ = os.Readlink(p)
+	}
+	mt := fi.ModTime().UTC()
+	switch e.Precision {
+	case PrecisionSecond:
+		mt = mt.Truncate(time.Millisecond) // MLSD's modify has milliseconds
+	case PrecisionMinute:
+		mt = mt.Truncate(time.Minute)
+	case PrecisionDay:
+		mt = time.Date(mt.Year(), mt.Month(), mt.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	wantMode := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	switch {
+	case e.Type != typ || e.Target != target:
+		t.Errorf("%q: type %d -> %q, want %d -> %q", e.Name, e.Type, e.Target, typ, target)
+	case typ != TypeDir && e.Size != fi.Size():
+		t.Errorf("%q: size %d, want %d", e.Name, e.Size, fi.Size())
+	case !e.ModTime.Equal(mt):
+		t.Errorf("%q: time %v (precision %d), want %v", e.Name, e.ModTime, e.Precision, mt)
+	case mlsd && e.Precision != PrecisionSecond, !mlsd && e.Precision == PrecisionSecond:
+		t.Errorf("%q: precision %d", e.Name, e.Precision)
+	case e.HasMode == dos || e.HasMode && e.Mode != wantMode:
+		t.Errorf("%q: mode %v (%v), want %v", e.Name, e.Mode, e.HasMode, wantMode)
+	}
+}
+
+// ftpdData logs in, runs one data command over EPSV and returns its data.
+func ftpdData(t *testing.T, addr, user, pass, cmd string) []byte {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(20 * time.Second))
+	c := textproto.NewConn(nc)
+	step := func(code int, format string, args ...any) string {
+		t.Helper()
+		if format != "" {
+			if _, err := c.Cmd(format, args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, msg, err := c.ReadResponse(code)
+		if err != nil {
+			t.Fatalf("%q: %v", format, err)
+		}
+		return msg
+	}
+	step(220, "")
+	step(331, "USER %s", user)
+	step(230, "PASS %s", pass)
+	_, port, _ := strings.Cut(step(229, "EPSV"), "(|||")
+	port, _, _ = strings.Cut(port, "|)")
+	host, _, _ := net.SplitHostPort(addr)
+	dc, err := net.DialTimeout("tcp", net.JoinHostPort(host, port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	dc.SetDeadline(time.Now().Add(20 * time.Second))
+	step(1, "%s", cmd)
+	data, err := io.ReadAll(dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step(2, "")
+	step(2, "QUIT")
+	return data
 }
