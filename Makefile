@@ -2,8 +2,6 @@
 
 GO ?= go
 BIN := bin/ftpfs
-DEMO_DIR := demo-tree
-DEMO_LISTEN := 127.0.0.1:2121
 
 .PHONY: build test lint bench demo clean
 
@@ -23,20 +21,12 @@ test: lint
 
 bench: build
 	bash bench/ftpd.sh
+	$(GO) run ./bench/mount
 
-# The password reaches ftpfs through the environment: on argv, every local
-# user could read it in ps.
+# Serves a sample tree with ftpfs serve, mounts it with ftpfs mount and
+# lists it (scripts/demo.sh); Ctrl-C stops both.
 demo: build
-	@mkdir -p '$(DEMO_DIR)/docs/nested' '$(DEMO_DIR)/upload'
-	@printf 'Served by ftpfs serve.\n' > '$(DEMO_DIR)/README.txt'
-	@printf 'a name with a space\n' > '$(DEMO_DIR)/docs/hello world.txt'
-	@printf 'UTF-8 in names and contents: grüße, 日本語\n' > '$(DEMO_DIR)/docs/grüße-日本語.txt'
-	@printf 'three levels down\n' > '$(DEMO_DIR)/docs/nested/deep.txt'
-	@head -c 1048576 /dev/zero > '$(DEMO_DIR)/one-mebibyte.bin'
-	@echo "demo: anonymous (read-only), or user demo with password \$$FTPFS_PASSWORD (default demo)"
-	@echo "demo: try  curl ftp://$(DEMO_LISTEN)/docs/   or   lftp -u demo $(DEMO_LISTEN)   (Ctrl-C stops)"
-	FTPFS_PASSWORD="$${FTPFS_PASSWORD:-demo}" exec ./$(BIN) serve --listen $(DEMO_LISTEN) \
-		--anonymous --user demo --log-commands - '$(DEMO_DIR)'
+	bash scripts/demo.sh
 
 clean:
-	rm -rf bin '$(DEMO_DIR)'
+	rm -rf bin demo-tree demo-commands.log; rmdir demo-mnt 2>/dev/null || true

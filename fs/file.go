@@ -85,6 +85,20 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	}
 	bs := int64(h.m.blocks.BlockSize())
 	end := min(off+int64(len(dest)), size)
+	if b := off / bs; (end-1)/bs == b {
+		// Within one block, as the kernel's aligned reads are: reply
+		// with the cached block itself, which is never modified, and
+		// save a copy.
+		data, err := h.block(ctx, b)
+		if err != nil {
+			return nil, toErrno(h.m.log, "read", h.rel, err)
+		}
+		in := off - b*bs
+		if in >= int64(len(data)) {
+			return fuse.ReadResultData(nil), 0
+		}
+		return fuse.ReadResultData(data[in:min(int64(len(data)), end-b*bs)]), 0
+	}
 	n := 0
 	for pos := off; pos < end; {
 		b := pos / bs
@@ -111,7 +125,16 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 // block alone for a random read.
 func (h *handle) block(ctx context.Context, b int64) ([]byte, error) {
 	if data, ok := h.m.blocks.Get(h.remote, h.version, b); ok {
+		if b == 0 {
+			h.m.prefetchSiblings(h.rel, h.entry)
+		}
 		return data, nil
+	}
+	if h.entry.Size <= int64(h.m.blocks.BlockSize()) {
+		// A file of one block: one RETR, shared with a prefetch of the
+		// same file that may be under way.
+		defer h.m.prefetchSiblings(h.rel, h.entry)
+		return h.fetchBlock(ctx, b)
 	}
 	h.mu.Lock()
 	ra := h.ra
@@ -147,19 +170,22 @@ func (h *handle) block(ctx context.Context, b int64) ([]byte, error) {
 
 // fetchBlock reads one block with REST+RETR.
 func (h *handle) fetchBlock(ctx context.Context, b int64) ([]byte, error) {
-	bs := int64(h.m.blocks.BlockSize())
+	return h.m.fetchBlock(ctx, h.remote, h.version, h.entry.Size, b)
+}
+
+// fetchBlock reads block b of one version of a file with REST+RETR,
+// coalesced with any other fetch of the same block.
+func (m *mount) fetchBlock(ctx context.Context, remote, version string, size, b int64) ([]byte, error) {
+	bs := int64(m.blocks.BlockSize())
 	off := b * bs
-	if off >= h.entry.Size {
+	if off >= size {
 		return nil, nil
 	}
-	buf := make([]byte, min(bs, h.entry.Size-off))
-	n, err := h.m.pool.ReadAt(ctx, h.remote, buf, off, h.entry.Size)
-	if err != nil {
-		return nil, err
-	}
-	buf = buf[:n]
-	h.m.blocks.Add(h.remote, h.version, b, buf)
-	return buf, nil
+	return m.blocks.Fetch(ctx, remote, version, b, func(ctx context.Context) ([]byte, error) {
+		buf := make([]byte, min(bs, size-off))
+		n, err := m.pool.ReadAt(ctx, remote, buf, off, size)
+		return buf[:n], err
+	})
 }
 
 func (h *handle) Release(ctx context.Context) syscall.Errno {

@@ -182,3 +182,124 @@ func newMtimeCache() *lru.Cache[preciseKey, time.Time] {
 	c, _ := lru.New[preciseKey, time.Time](1 << 17)
 	return c
 }
+
+// prefetchQueue bounds the subdirectory listings waiting to be prefetched;
+// more are simply not prefetched.
+const prefetchQueue = 1024
+
+// startPrefetch starts the workers that list subdirectories ahead of a
+// recursive reader (ls -lR, find, cp -r): on a network where each listing
+// costs round trips, reading the next directories in parallel while the
+// reader is busy with this one hides most of them. They leave one
+// connection free for the reader's own requests.
+func (m *mount) startPrefetch() {
+	m.prefetch = make(chan string, prefetchQueue)
+	m.prefetchDone = make(chan struct{})
+	for range max(1, m.o.Conn.MaxConns-1) {
+		go func() {
+			for {
+				select {
+				case dir := <-m.prefetch:
+					ctx, cancel := context.WithTimeout(context.Background(), 2*m.o.Conn.Timeout)
+					if _, err := m.listing(ctx, dir, 0); err != nil {
+						m.log.Debug("prefetch", "path", dir, "err", err)
+					}
+					cancel()
+				case <-m.prefetchDone:
+					return
+				}
+			}
+		}()
+	}
+}
+
+func (m *mount) stopPrefetch() { close(m.prefetchDone) }
+
+// siblingsAhead is how many small files after the one being read are
+// fetched ahead, in the directory's order.
+const siblingsAhead = 8
+
+// fileJob is a small file to read ahead into the block cache.
+type fileJob struct {
+	remote, version string
+	size            int64
+}
+
+// startFilePrefetch starts the workers of prefetchSiblings.
+func (m *mount) startFilePrefetch() {
+	m.files = make(chan fileJob, 4*siblingsAhead)
+	for range max(1, m.o.Conn.MaxConns-2) {
+		go func() {
+			for {
+				select {
+				case j := <-m.files:
+					ctx, cancel := context.WithTimeout(context.Background(), 2*m.o.Conn.Timeout)
+					if _, err := m.fetchBlock(ctx, j.remote, j.version, j.size, 0); err != nil {
+						m.log.Debug("prefetch", "path", j.remote, "err", err)
+					}
+					cancel()
+				case <-m.prefetchDone:
+					return
+				}
+			}
+		}()
+	}
+}
+
+// prefetchSiblings reads ahead the small files that follow rel in its
+// directory, in parallel over the pool: cp -r, tar, grep -r and rsync read
+// a directory's files in order, and over a network each file costs round
+// trips that one reader alone would pay one after another. Only files of
+// one block are taken, so a wrong guess costs little.
+func (m *mount) prefetchSiblings(rel string, e conn.Entry) {
+	if e.Size > int64(m.blocks.BlockSize()) {
+		return
+	}
+	dir, name := path.Split(rel)
+	dir = path.Clean("/" + dir)[1:]
+	l, fresh := m.dirs.Get(m.remotePath(dir))
+	if l == nil || !fresh {
+		return
+	}
+	names := l.Names()
+	i := sort.SearchStrings(names, name)
+	queued := 0
+	for _, n := range names[min(i+1, len(names)):] {
+		if queued == siblingsAhead {
+			return
+		}
+		s, ok := l.Lookup(n)
+		if !ok || s.Type != conn.TypeFile || s.Size == 0 || s.Size > int64(m.blocks.BlockSize()) {
+			continue
+		}
+		queued++
+		remote, version := m.remotePath(path.Join(dir, n)), version(s)
+		if _, ok := m.blocks.Get(remote, version, 0); ok {
+			continue
+		}
+		select {
+		case m.files <- fileJob{remote, version, s.Size}:
+		default:
+			return
+		}
+	}
+}
+
+// prefetchSubdirs queues the subdirectories of dir whose listings are not
+// cached, one level deep: a directory that is read queues its children.
+func (m *mount) prefetchSubdirs(dir string, entries []conn.Entry) {
+	for _, e := range entries {
+		if e.Type != conn.TypeDir {
+			continue
+		}
+		sub := path.Join(dir, e.Name)
+		if _, fresh := m.dirs.Get(m.remotePath(sub)); fresh {
+			continue
+		}
+		select {
+		case m.prefetch <- sub:
+		default:
+			return
+		}
+	}
+}

@@ -31,6 +31,10 @@ type mount struct {
 	mtimeMu   sync.Mutex                        // makes a directory's ask count atomic
 	mtimeAsks *lru.Cache[string, int]
 	opened    *lru.Cache[string, string] // the version of each path at its last open
+
+	prefetch     chan string  // subdirectories to list ahead of the reader
+	files        chan fileJob // small files to read ahead of the reader
+	prefetchDone chan struct{}
 }
 
 // Mounted is a live mount.
@@ -138,8 +142,11 @@ func Mount(ctx context.Context, mountpoint string, o Options) (*Mounted, error) 
 		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
 	}
 	root := &node{m: m}
+	m.startPrefetch()
+	m.startFilePrefetch()
 	server, err := gofs.Mount(mountpoint, root, opts)
 	if err != nil {
+		m.stopPrefetch()
 		m.pool.Close()
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
@@ -153,7 +160,12 @@ func (mt *Mounted) Wait() {
 	mt.closePool()
 }
 
-func (mt *Mounted) closePool() { mt.once.Do(mt.m.pool.Close) }
+func (mt *Mounted) closePool() {
+	mt.once.Do(func() {
+		mt.m.stopPrefetch()
+		mt.m.pool.Close()
+	})
+}
 
 // Unmount unmounts, waits for the FUSE server to end and closes the FTP
 // connections (QUIT). It never waits on the server for long.

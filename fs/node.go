@@ -171,6 +171,7 @@ func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	if err != nil {
 		return nil, toErrno(n.m.log, "readdir", rel, err)
 	}
+	n.m.prefetchSubdirs(rel, entries)
 	out := make([]fuse.DirEntry, 0, len(entries)+2)
 	out = append(out, fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR}, fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR})
 	for _, e := range entries {

@@ -1,0 +1,418 @@
+// Command mount benchmarks the ftpfs mount against ftpd: FTP commands
+// counted exactly by the server, times reported next to curl and lftp on
+// the same server in the same run. make bench runs it after building
+// bin/ftpfs; the mount is that binary, in a process of its own.
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	mrand "math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"ftpfs/ftpd"
+)
+
+const (
+	user = "bench"
+	dirs = 50
+	perD = 40 // 2,000 files
+)
+
+var (
+	bin     = flag.String("ftpfs", "bin/ftpfs", "the ftpfs binary")
+	bigMiB  = flag.Int("big", 256, "size of the large files, MiB")
+	latency = flag.Duration("latency", 20*time.Millisecond, "injected reply delay for the latency runs")
+)
+
+type bench struct {
+	srv    *ftpd.Server
+	addr   string
+	root   string
+	work   string
+	pass   string
+	netrc  string
+	rows   [][3]string
+	failed bool
+}
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	work, err := os.MkdirTemp("", "ftpfs-mountbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	b := &bench{work: work, root: filepath.Join(work, "root"), pass: randomHex()}
+	progress("building the tree (2,000 files in 50 directories, 3 x %d MiB)", *bigMiB)
+	if err := b.makeTree(); err != nil {
+		return err
+	}
+	b.srv, err = ftpd.New(ftpd.Config{Root: b.root, Listen: "127.0.0.1:0", Users: map[string]string{user: b.pass}, MaxPerIP: -1, MaxSessions: -1})
+	if err != nil {
+		return err
+	}
+	if err := b.srv.Start(); err != nil {
+		return err
+	}
+	defer b.srv.Close()
+	b.addr = b.srv.Addr().String()
+	b.netrc = filepath.Join(work, "netrc")
+	if err := os.WriteFile(b.netrc, []byte(fmt.Sprintf("machine 127.0.0.1 login %s password %s\n", user, b.pass)), 0o600); err != nil {
+		return err
+	}
+
+	if err := b.metadata(); err != nil {
+		return err
+	}
+	if err := b.reads(); err != nil {
+		return err
+	}
+	if err := b.copies(); err != nil {
+		return err
+	}
+	if err := b.withLatency(); err != nil {
+		return err
+	}
+	fmt.Printf("\nftpfs mount against ftpd on loopback (%d CPUs); FTP commands counted by the server\n", numCPU())
+	fmt.Printf("%-52s %-22s %s\n", "measure", "result", "goal")
+	for _, r := range b.rows {
+		fmt.Printf("%-52s %-22s %s\n", r[0], r[1], r[2])
+	}
+	if b.failed {
+		return errors.New("a goal was missed (marked !)")
+	}
+	return nil
+}
+
+func progress(f string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+f+"\n", a...) }
+
+func (b *bench) row(name, result, goal string, ok bool) {
+	if !ok {
+		result += " !"
+		b.failed = true
+	}
+	b.rows = append(b.rows, [3]string{name, result, goal})
+	progress("  %s: %s", name, result)
+}
+
+func randomHex() string {
+	var p [12]byte
+	rand.Read(p[:])
+	return fmt.Sprintf("%x", p)
+}
+
+func numCPU() int {
+	out, _ := exec.Command("nproc").Output()
+	var n int
+	fmt.Sscan(string(out), &n)
+	return n
+}
+
+// makeTree writes 2,000 files of 200 B to 33 KiB in 50 directories and
+// three large files: one for cat, one for curl, one for random reads.
+func (b *bench) makeTree() error {
+	r := mrand.New(mrand.NewPCG(1, 1))
+	buf := make([]byte, 33<<10)
+	rand.Read(buf)
+	for d := range dirs {
+		dir := filepath.Join(b.root, "tree", fmt.Sprintf("dir%02d", d))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		for f := range perD {
+			n := 200 + r.IntN(33<<10-200)
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("file%03d.dat", f)), buf[:n], 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	big := make([]byte, 1<<20)
+	for _, name := range []string{"big-cat", "big-curl", "big-random"} {
+		f, err := os.Create(filepath.Join(b.root, name))
+		if err != nil {
+			return err
+		}
+		for range *bigMiB {
+			rand.Read(big)
+			if _, err := f.Write(big); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mount runs bin/ftpfs mount in the foreground, in a process of its own,
+// and returns once the mount answers.
+func (b *bench) mount(extra ...string) (mnt string, unmount func(), err error) {
+	mnt, err = os.MkdirTemp(b.work, "mnt-")
+	if err != nil {
+		return "", nil, err
+	}
+	args := append([]string{"mount", "-f", "--dir-cache-ttl", "60s"}, extra...)
+	args = append(args, "ftp://"+user+"@"+b.addr+"/", mnt)
+	cmd := exec.Command(*bin, args...)
+	cmd.Env = append(os.Environ(), "FTPFS_PASSWORD="+b.pass)
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !mounted(mnt) {
+		select {
+		case err := <-done:
+			return "", nil, fmt.Errorf("ftpfs mount exited: %v\n%s", err, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			return "", nil, fmt.Errorf("mount not ready after 20s\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var once sync.Once
+	return mnt, func() { once.Do(func() { stop(cmd, mnt, done) }) }, nil
+}
+
+// stop ends a mount as SIGTERM does for a user, lazily if it hangs.
+func stop(cmd *exec.Cmd, mnt string, done chan error) {
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		syscall.Unmount(mnt, syscall.MNT_DETACH)
+		cmd.Process.Kill()
+		<-done
+	}
+}
+
+// mounted compares the device of mnt with its parent's.
+func mounted(mnt string) bool {
+	var a, p syscall.Stat_t
+	if syscall.Stat(mnt, &a) != nil || syscall.Stat(filepath.Dir(mnt), &p) != nil {
+		return false
+	}
+	return a.Dev != p.Dev
+}
+
+// counted runs f and returns the FTP commands the server received
+// meanwhile, by verb.
+func (b *bench) counted(f func() error) (map[string]int64, time.Duration, error) {
+	b.srv.ResetCounts()
+	t0 := time.Now()
+	err := f()
+	d := time.Since(t0)
+	return b.srv.Counts(), d, err
+}
+
+func total(c map[string]int64) int64 {
+	var n int64
+	for _, v := range c {
+		n += v
+	}
+	return n
+}
+
+func show(c map[string]int64) string {
+	var parts []string
+	for k, v := range c {
+		parts = append(parts, fmt.Sprintf("%s:%d", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+func sh(script string, args ...string) error {
+	cmd := exec.Command("sh", append([]string{"-c", script, "sh"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v\n%s", script, err, out)
+	}
+	return nil
+}
+
+func (b *bench) metadata() error {
+	progress("metadata: ls -lR, find, stats of a missing name")
+	mnt, unmount, err := b.mount()
+	if err != nil {
+		return err
+	}
+	defer unmount()
+	tree := filepath.Join(mnt, "tree")
+	c, d, err := b.counted(func() error { return sh(`ls -lR "$1" >/dev/null`, tree) })
+	if err != nil {
+		return err
+	}
+	lists := c["MLSD"] + c["LIST"]
+	b.row("cold ls -lR (2,000 files, 51 dirs): listings", fmt.Sprintf("%d (%d cmds, %v)", lists, total(c), d.Round(time.Millisecond)), "<= 51 + 10", lists <= 61 && total(c)-lists <= 10+3*lists)
+	c, _, err = b.counted(func() error { return sh(`ls -lR "$1" >/dev/null`, tree) })
+	if err != nil {
+		return err
+	}
+	b.row("warm ls -lR: FTP commands", fmt.Sprint(total(c)), "0", total(c) == 0)
+	c, _, err = b.counted(func() error { return sh(`find "$1" >/dev/null`, tree) })
+	if err != nil {
+		return err
+	}
+	b.row("warm find: FTP commands", fmt.Sprint(total(c)), "0", total(c) == 0)
+	c, _, err = b.counted(func() error {
+		for range 1000 {
+			if _, err := os.Stat(filepath.Join(tree, "dir07", "missing")); !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("stat of a missing name: %v", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	b.row("1,000 stats of a missing file: FTP commands", fmt.Sprint(total(c)), "0", total(c) == 0)
+	return nil
+}
+
+func (b *bench) curl(name string) (time.Duration, error) {
+	t0 := time.Now()
+	err := sh(`curl -sS --netrc-file "$1" -o /dev/null "$2"`, b.netrc, "ftp://"+b.addr+"/"+name)
+	return time.Since(t0), err
+}
+
+func (b *bench) reads() error {
+	progress("reads: cat of a %d MiB file against curl; random 4 KiB preads", *bigMiB)
+	mnt, unmount, err := b.mount()
+	if err != nil {
+		return err
+	}
+	defer unmount()
+	if _, err := b.curl("big-curl"); err != nil { // warm the server's page cache alike
+		return err
+	}
+	if err := sh(`cat "$1" >/dev/null`, filepath.Join(b.root, "big-cat")); err != nil {
+		return err
+	}
+	dc, err := b.curl("big-curl")
+	if err != nil {
+		return err
+	}
+	c, dm, err := b.counted(func() error { return sh(`cat "$1" >/dev/null`, filepath.Join(mnt, "big-cat")) })
+	if err != nil {
+		return err
+	}
+	mib := float64(*bigMiB)
+	ratio := dc.Seconds() / dm.Seconds()
+	b.row(fmt.Sprintf("cat %d MiB, never read: MiB/s (curl)", *bigMiB), fmt.Sprintf("%.0f (%.0f) = %.2fx", mib/dm.Seconds(), mib/dc.Seconds(), ratio), ">= 0.4x curl", ratio >= 0.4)
+	b.row("  its FTP commands", show(c), "", true)
+
+	f, err := os.Open(filepath.Join(mnt, "big-random"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	want, err := os.Open(filepath.Join(b.root, "big-random"))
+	if err != nil {
+		return err
+	}
+	defer want.Close()
+	r := mrand.New(mrand.NewPCG(9, 9))
+	got, exp := make([]byte, 4096), make([]byte, 4096)
+	size := int64(*bigMiB) << 20
+	var errs int
+	var sum time.Duration
+	c, _, _ = b.counted(func() error {
+		for range 200 {
+			off := r.Int64N(size - 4096)
+			t0 := time.Now()
+			_, err := f.ReadAt(got, off)
+			sum += time.Since(t0)
+			want.ReadAt(exp, off)
+			if err != nil || !bytes.Equal(got, exp) {
+				errs++
+			}
+		}
+		return nil
+	})
+	mean := sum / 200
+	b.row("200 random 4 KiB preads: errors, mean", fmt.Sprintf("%d, %v", errs, mean.Round(10*time.Microsecond)), "0, <= 2ms", errs == 0 && mean <= 2*time.Millisecond)
+	b.row("  new control connections (USER)", fmt.Sprint(c["USER"]), "<= 1 (not one per read)", c["USER"] <= 1)
+	return nil
+}
+
+func (b *bench) copies() error {
+	progress("cp -r of the tree against lftp mirror")
+	mnt, unmount, err := b.mount()
+	if err != nil {
+		return err
+	}
+	defer unmount()
+	dst := filepath.Join(b.work, "cp")
+	c, dm, err := b.counted(func() error { return sh(`cp -r "$1" "$2"`, filepath.Join(mnt, "tree"), dst) })
+	if err != nil {
+		return err
+	}
+	if err := sh(`diff -r "$1" "$2"`, filepath.Join(b.root, "tree"), dst); err != nil {
+		return fmt.Errorf("cp -r copied other bytes: %w", err)
+	}
+	perFile := float64(total(c)) / float64(dirs*perD)
+	lf := filepath.Join(b.work, "lftp")
+	script := filepath.Join(b.work, "lftp.script")
+	os.WriteFile(script, []byte(fmt.Sprintf("set cmd:fail-exit yes\nopen -u %s,%s ftp://%s\nmirror /tree %s\n", user, b.pass, b.addr, lf)), 0o600)
+	_, dl, err := b.counted(func() error { return sh(`lftp -f "$1" >/dev/null`, script) })
+	os.Remove(script)
+	if err != nil {
+		return err
+	}
+	b.row("cp -r tree to local disk: cmds/file, time (lftp)", fmt.Sprintf("%.2f, %v (%v)", perFile, dm.Round(time.Millisecond), dl.Round(time.Millisecond)), "<= 3, <= lftp", perFile <= 3 && dm <= dl)
+	return nil
+}
+
+func (b *bench) withLatency() error {
+	progress("with %v of reply latency", *latency)
+	b.srv.SetFaults(ftpd.Faults{ReplyDelay: *latency})
+	defer b.srv.SetFaults(ftpd.Faults{})
+	mnt, unmount, err := b.mount()
+	if err != nil {
+		return err
+	}
+	defer func() { unmount() }() // the latest mount, not the first
+	_, d, err := b.counted(func() error { return sh(`ls -lR "$1" >/dev/null`, filepath.Join(mnt, "tree")) })
+	if err != nil {
+		return err
+	}
+	b.row(fmt.Sprintf("cold ls -lR, %v latency", *latency), d.Round(time.Millisecond).String(), "aim < 1.5s", true)
+	unmount()
+	mnt, unmount, err = b.mount()
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(b.work, "cp-latency")
+	_, d, err = b.counted(func() error { return sh(`cp -r "$1" "$2"`, filepath.Join(mnt, "tree"), dst) })
+	if err != nil {
+		return err
+	}
+	b.row(fmt.Sprintf("cold cp -r tree, %v latency", *latency), d.Round(time.Millisecond).String(), "report", true)
+	return nil
+}
