@@ -62,7 +62,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		return nil, 0, syscall.EISDIR
 	}
 	h := &handle{m: n.m, rel: rel, remote: n.m.remotePath(rel), entry: e, version: version(e), last: -2}
-	var fl uint32
+	// A read-only handle has nothing to flush: spare the close its
+	// round trip to this process.
+	fl := uint32(fuse.FOPEN_NOFLUSH)
 	if n.m.keepCache(rel, h.version) {
 		fl |= fuse.FOPEN_KEEP_CACHE
 	}

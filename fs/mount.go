@@ -7,11 +7,13 @@ import (
 	"os"
 	"path"
 	"sync"
+	"syscall"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sys/unix"
 
 	"ftpfs/cache"
 	"ftpfs/conn"
@@ -150,7 +152,27 @@ func Mount(ctx context.Context, mountpoint string, o Options) (*Mounted, error) 
 		m.pool.Close()
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
+	m.raiseReadAhead(mountpoint)
 	return &Mounted{server: server, m: m}, nil
+}
+
+// readAheadKB is the kernel read-ahead asked for the mount. The kernel
+// gives a FUSE mount 128 KiB, so a sequential reader costs one request
+// per 128 KiB; at 1 MiB the requests are 4 to 8 times fewer, which is
+// most of the cost of a large read on a fast link.
+const readAheadKB = 1024
+
+// raiseReadAhead sets the mount's read-ahead through sysfs, which only
+// root may write; otherwise the kernel's default stays.
+func (m *mount) raiseReadAhead(mountpoint string) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(mountpoint, &st); err != nil {
+		return
+	}
+	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	if err := os.WriteFile(p, []byte(fmt.Sprint(readAheadKB)), 0); err != nil {
+		m.log.Debug("kernel read-ahead left at its default", "path", p, "err", err)
+	}
 }
 
 // Wait blocks until the filesystem is unmounted (by Unmount, fusermount -u
