@@ -4,7 +4,7 @@
 # alternating servers so that drift hits both alike, and prints the medians
 # and the ratios ftpd/vsftpd. `make bench` runs it after building bin/ftpfs.
 #
-# Environment: BENCH_RETR_MIB (512), BENCH_STOR_MIB (256), BENCH_REPS (3),
+# Environment: BENCH_RETR_MIB (512), BENCH_STOR_MIB (256), BENCH_REPS (5),
 # BENCH_SERVERS ("ftpd vsftpd"), FTPFS_BIN (bin/ftpfs), VSFTPD
 # (/usr/sbin/vsftpd), TMPDIR (where the test files go; needs about
 # RETR + 3*STOR MiB free).
@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 retr_mib=${BENCH_RETR_MIB:-512}
 stor_mib=${BENCH_STOR_MIB:-256}
-reps=${BENCH_REPS:-3}
+reps=${BENCH_REPS:-5}
 servers=${BENCH_SERVERS:-ftpd vsftpd}
 ftpfs=${FTPFS_BIN:-bin/ftpfs}
 vsftpd=${VSFTPD:-/usr/sbin/vsftpd}
