@@ -23,6 +23,7 @@ const (
 	ClassUnavailable              // connection refused or lost, 421: EIO after retries
 	ClassInterrupted              // the caller's context was cancelled: EINTR
 	ClassUnsupported              // 500, 502, 504: the server lacks the command
+	ClassNotEmpty                 // 550 "directory not empty": ENOTEMPTY
 )
 
 // Error is a failed FTP exchange. It never carries credentials.
@@ -106,6 +107,8 @@ func classifyReply(code int, msg string) Class {
 		return ClassPermission
 	case 550, 553:
 		switch {
+		case has("not empty"):
+			return ClassNotEmpty
 		case has("permission", "access", "denied", "not allowed", "forbidden", "outside"):
 			return ClassPermission
 		case has("exist") && !has("not exist", "no such", "doesn't exist", "does not exist"):

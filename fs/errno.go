@@ -39,6 +39,8 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 		return syscall.EINTR
 	case conn.ClassUnsupported:
 		return syscall.ENOTSUP
+	case conn.ClassNotEmpty:
+		return syscall.ENOTEMPTY
 	}
 	log.Warn("server error", "op", op, "path", path, "err", err)
 	return syscall.EIO

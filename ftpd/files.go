@@ -57,14 +57,15 @@ func (s *session) replyErr(err error, name string) {
 		s.reply(550, name+": No such file or directory.")
 	case errors.Is(err, fs.ErrPermission):
 		s.reply(550, name+": Permission denied.")
-	case errors.Is(err, fs.ErrExist):
-		s.reply(550, name+": File exists.")
+
 	case errors.Is(err, errNotDir), errno == syscall.ENOTDIR:
 		s.reply(550, name+": Not a directory.")
 	case errors.Is(err, errIsDir), errno == syscall.EISDIR:
 		s.reply(550, name+": Is a directory.")
 	case errno == syscall.ENOTEMPTY:
 		s.reply(550, name+": Directory not empty.")
+	case errors.Is(err, fs.ErrExist):
+		s.reply(550, name+": File exists.")
 	case errno == syscall.ENOSPC:
 		s.reply(452, name+": Insufficient storage space.")
 	case errno == syscall.EDQUOT:
@@ -247,6 +248,9 @@ func (s *session) cmdRMD(arg string) {
 	}
 	if err == nil {
 		err = s.srv.root.Remove(rel)
+		if errors.Is(err, syscall.EEXIST) {
+			err = syscall.ENOTEMPTY // rmdir(2) may say either
+		}
 	}
 	if err != nil {
 		s.replyErr(err, arg)

@@ -1,0 +1,152 @@
+package conn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"ftpfs/ftpd"
+)
+
+func TestStoreAndChange(t *testing.T) {
+	s := startServer(t)
+	p := newPool(t, s)
+	ctx := context.Background()
+	data := randBytes(5, 2<<20+7)
+
+	n, err := p.Store(ctx, "/up.bin", bytes.NewReader(data))
+	if err != nil || n != int64(len(data)) {
+		t.Fatalf("Store: %d, %v", n, err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(s.root, "up.bin")); !bytes.Equal(got, data) {
+		t.Fatal("stored bytes differ on the server's disk")
+	}
+	if size, err := p.Size(ctx, "/up.bin"); err != nil || size != int64(len(data)) {
+		t.Fatalf("SIZE = %d, %v", size, err)
+	}
+
+	// Partial writes from an offset, and appends.
+	u, err := p.StartUpload(ctx, "/up.bin", 10, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Write(ctx, []byte("XY")); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, err = p.StartUpload(ctx, "/up.bin", 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write(ctx, []byte("++"))
+	if err := u.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := append(append(append([]byte{}, data[:10]...), "XY"...), "++"...)
+	if got, _ := os.ReadFile(filepath.Join(s.root, "up.bin")); !bytes.Equal(got, want) {
+		t.Fatalf("after REST+STOR and APPE: %q", got)
+	}
+
+	// Rename over an existing file, delete, directories.
+	writeFile(t, filepath.Join(s.root, "old"), []byte("old"))
+	if err := p.Rename(ctx, "/up.bin", "/old"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(s.root, "old")); !bytes.Equal(got, want) {
+		t.Fatal("rename over an existing file lost the new content")
+	}
+	if err := p.Mkdir(ctx, "/d"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Rename(ctx, "/old", "/d/f"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Rmdir(ctx, "/d"); Classify(err) != ClassNotEmpty {
+		t.Fatalf("RMD of a non-empty directory: %v (class %d)", err, Classify(err))
+	}
+	if err := p.Delete(ctx, "/d/f"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Delete(ctx, "/d/f"); Classify(err) != ClassNotFound {
+		t.Fatalf("DELE of a missing file: %v", err)
+	}
+	if err := p.Rmdir(ctx, "/d"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Mkdir(ctx, "/bad\rname"); Classify(err) != ClassInvalid {
+		t.Fatalf("MKD with CR: %v", err)
+	}
+}
+
+func TestSetTimeAndChmod(t *testing.T) {
+	for _, profile := range []ftpd.Profile{ftpd.ProfileFull, ftpd.ProfileVsftpd} {
+		t.Run(string(profile), func(t *testing.T) {
+			s := startServer(t, func(c *ftpd.Config) { c.Profile = profile })
+			writeFile(t, filepath.Join(s.root, "f"), []byte("x"))
+			p := newPool(t, s)
+			ctx := context.Background()
+			mt := time.Date(2020, 2, 29, 12, 34, 56, 0, time.UTC)
+			if err := p.SetTime(ctx, "/f", mt); err != nil {
+				t.Fatal(err)
+			}
+			fi, _ := os.Stat(filepath.Join(s.root, "f"))
+			if !fi.ModTime().Equal(mt) {
+				t.Fatalf("mtime %v, want %v", fi.ModTime(), mt)
+			}
+			if got, err := p.ModTime(ctx, "/f"); err != nil || !got.Equal(mt) {
+				t.Fatalf("MDTM %v %v", got, err)
+			}
+			if err := p.Chmod(ctx, "/f", 0o640); err != nil {
+				t.Fatal(err)
+			}
+			fi, _ = os.Stat(filepath.Join(s.root, "f"))
+			if fi.Mode().Perm() != 0o640 {
+				t.Fatalf("mode %v", fi.Mode())
+			}
+		})
+	}
+}
+
+func TestUploadFailures(t *testing.T) {
+	s := startServer(t)
+	p := newPool(t, s)
+	ctx := context.Background()
+	data := randBytes(6, 4<<20)
+
+	s.SetFaults(ftpd.Faults{StorFullAfter: 1 << 20})
+	_, err := p.Store(ctx, "/full", bytes.NewReader(data))
+	if c := Classify(err); c != ClassNoSpace {
+		t.Fatalf("552 on STOR: %v (class %d), want no space", err, c)
+	}
+
+	s.SetFaults(ftpd.Faults{DropDataAfter: 1 << 20})
+	_, err = p.Store(ctx, "/dropped", bytes.NewReader(data))
+	if err == nil {
+		t.Fatal("a dropped data connection went unnoticed")
+	}
+
+	// The pool still works after both.
+	s.SetFaults(ftpd.Faults{})
+	if _, err := p.Store(ctx, "/ok", bytes.NewReader(data)); err != nil {
+		t.Fatalf("after failures: %v", err)
+	}
+
+	// A stalled upload ends with a timeout, not a hang.
+	p2 := newPool(t, s, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+	s.SetFaults(ftpd.Faults{Stall: true, StallAfter: 64 << 10})
+	t0 := time.Now()
+	_, err = p2.Store(ctx, "/stalled", bytes.NewReader(data))
+	if err == nil || time.Since(t0) > 3*time.Second {
+		t.Fatalf("stalled upload: %v after %v", err, time.Since(t0))
+	}
+	var fe *Error
+	if !errors.As(err, &fe) {
+		t.Fatalf("stalled upload error %T %v", err, err)
+	}
+}
