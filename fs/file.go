@@ -44,12 +44,11 @@ func version(e conn.Entry) string {
 }
 
 func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
-		if n.m.o.ReadOnly {
-			return nil, 0, syscall.EROFS
+	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0
+	if write {
+		if errno := n.m.writable(); errno != 0 {
+			return nil, 0, errno
 		}
-		// Writing arrives with the write path.
-		return nil, 0, syscall.EROFS
 	}
 	ctx, cancel := n.m.opCtx(ctx)
 	defer cancel()
@@ -60,6 +59,13 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	}
 	if e.Type == conn.TypeDir {
 		return nil, 0, syscall.EISDIR
+	}
+	if write {
+		w, errno := n.openWrite(ctx, rel, flags, &e)
+		if errno != 0 {
+			return nil, 0, errno
+		}
+		return w, 0, 0
 	}
 	h := &handle{m: n.m, rel: rel, remote: n.m.remotePath(rel), entry: e, version: version(e), last: -2}
 	// A read-only handle has nothing to flush: spare the close its

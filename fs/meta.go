@@ -4,6 +4,7 @@ import (
 	"context"
 	"path"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -46,6 +47,14 @@ func (m *mount) fetch(ctx context.Context, remote string) ([]conn.Entry, error) 
 	if l.Unparsed > 0 {
 		m.log.Warn("listing lines not understood", "path", remote, "count", l.Unparsed, "samples", l.UnparsedSamples)
 	}
+	// Uploads in progress, ours or another mount's, are not files yet.
+	entries := l.Entries[:0]
+	for _, e := range l.Entries {
+		if !strings.HasPrefix(e.Name, tmpPrefix) {
+			entries = append(entries, e)
+		}
+	}
+	l.Entries = entries
 	if l.DroppedCount > 0 {
 		m.log.Warn("listing names refused (/, NUL, CR, LF, . or ..)", "path", remote, "count", l.DroppedCount, "samples", l.Dropped)
 	}

@@ -3,8 +3,10 @@ package fs
 import (
 	"context"
 	"hash/fnv"
+	"os"
 	"path"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +21,9 @@ import (
 type node struct {
 	gofs.Inode
 	m *mount
+
+	wmu    sync.Mutex
+	writer *writeHandle // the handle writing this file, if any; GUARDED_BY(wmu)
 }
 
 var (
@@ -152,6 +157,16 @@ func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut
 		h.fillAttr(&out.Attr)
 		return 0
 	}
+	w, _ := f.(*writeHandle)
+	if w == nil {
+		w = n.currentWriter()
+	}
+	if w != nil {
+		w.mu.Lock()
+		w.fillAttr(&out.Attr)
+		w.mu.Unlock()
+		return 0
+	}
 	ctx, cancel := n.m.opCtx(ctx)
 	defer cancel()
 	e, err := n.m.entry(ctx, rel)
@@ -241,4 +256,19 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	out.Files, out.Ffree = 1<<20, 1<<20
 	out.NameLen = 255
 	return 0
+}
+
+// fsMode converts chmod(2) bits to an fs.FileMode.
+func fsMode(m uint32) os.FileMode {
+	mode := os.FileMode(m & 0o777)
+	if m&syscall.S_ISUID != 0 {
+		mode |= os.ModeSetuid
+	}
+	if m&syscall.S_ISGID != 0 {
+		mode |= os.ModeSetgid
+	}
+	if m&syscall.S_ISVTX != 0 {
+		mode |= os.ModeSticky
+	}
+	return mode
 }

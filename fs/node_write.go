@@ -1,0 +1,326 @@
+package fs
+
+import (
+	"context"
+	"path"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"ftpfs/conn"
+)
+
+var (
+	_ = (gofs.NodeCreater)((*node)(nil))
+	_ = (gofs.NodeSetattrer)((*node)(nil))
+	_ = (gofs.NodeUnlinker)((*node)(nil))
+	_ = (gofs.NodeRmdirer)((*node)(nil))
+	_ = (gofs.NodeMkdirer)((*node)(nil))
+	_ = (gofs.NodeRenamer)((*node)(nil))
+	_ = (gofs.NodeLinker)((*node)(nil))
+	_ = (gofs.NodeSymlinker)((*node)(nil))
+	_ = (gofs.NodeMknoder)((*node)(nil))
+)
+
+// setWriter records the handle writing this node, so that a stat
+// without a handle shows the size being written.
+func (n *node) setWriter(w *writeHandle) {
+	n.wmu.Lock()
+	n.writer = w
+	n.wmu.Unlock()
+}
+
+func (n *node) clearWriter(w *writeHandle) {
+	n.wmu.Lock()
+	if n.writer == w {
+		n.writer = nil
+	}
+	n.wmu.Unlock()
+}
+
+func (n *node) currentWriter() *writeHandle {
+	n.wmu.Lock()
+	defer n.wmu.Unlock()
+	return n.writer
+}
+
+// writable refuses changes on a read-only mount.
+func (m *mount) writable() syscall.Errno {
+	if m.o.ReadOnly {
+		return syscall.EROFS
+	}
+	return 0
+}
+
+// parentDir is the remote path of the listing that holds rel.
+func (m *mount) parentDir(rel string) string { return m.remotePath(path.Dir("/" + rel)) }
+
+func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	if errno := n.m.writable(); errno != 0 {
+		return nil, nil, 0, errno
+	}
+	if errno := validName(name); errno != 0 {
+		return nil, nil, 0, errno
+	}
+	ctx, cancel := n.m.opCtx(ctx)
+	defer cancel()
+	rel := path.Join(n.rel(), name)
+	// O_EXCL is checked against a fresh listing; FTP has no atomic
+	// create, so two mounts racing can still both succeed.
+	existing, err := n.m.entryMaxAge(ctx, rel, revalidateAfter)
+	var ep *conn.Entry
+	switch {
+	case err == nil && flags&syscall.O_EXCL != 0:
+		return nil, nil, 0, syscall.EEXIST
+	case err == nil && existing.Type == conn.TypeDir:
+		return nil, nil, 0, syscall.EISDIR
+	case err == nil:
+		ep = &existing
+	case err != syscall.ENOENT:
+		return nil, nil, 0, toErrno(n.m.log, "create", rel, err)
+	}
+	child := &node{m: n.m}
+	w, errno := child.openWrite(ctx, rel, flags|syscall.O_TRUNC, ep)
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	w.dirty = true
+	// The new name shows through this mount at once; the server has it
+	// once the first flush returns.
+	e := conn.Entry{Name: name, Type: conn.TypeFile, ModTime: time.Now().UTC(), Precision: conn.PrecisionSecond,
+		Mode: (0o666 & fsMode(mode)) &^ fsMode(n.m.o.Umask), HasMode: true}
+	n.m.dirs.Set(n.m.parentDir(rel), name, e)
+	n.m.fillAttr(e, rel, &out.Attr)
+	n.m.setTimeouts(out)
+	inode := n.NewInode(ctx, child, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
+	return inode, w, 0, 0
+}
+
+func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if errno := n.m.writable(); errno != 0 {
+		return errno
+	}
+	ctx, cancel := n.m.opCtx(ctx)
+	defer cancel()
+	rel := n.rel()
+	w, _ := f.(*writeHandle)
+	if w == nil {
+		w = n.currentWriter()
+	}
+	if uid, ok := in.GetUID(); ok && uid != n.m.o.UID {
+		return syscall.EPERM
+	}
+	if gid, ok := in.GetGID(); ok && gid != n.m.o.GID {
+		return syscall.EPERM
+	}
+	if size, ok := in.GetSize(); ok {
+		if errno := n.truncate(ctx, rel, w, int64(size)); errno != 0 {
+			return errno
+		}
+	}
+	if mode, ok := in.GetMode(); ok {
+		if errno := n.chmod(ctx, rel, w, mode&0o7777); errno != 0 {
+			return errno
+		}
+	}
+	if mtime, ok := in.GetMTime(); ok {
+		if errno := n.utimens(ctx, rel, w, mtime); errno != 0 {
+			return errno
+		}
+	}
+	if w != nil {
+		w.mu.Lock()
+		w.fillAttr(&out.Attr)
+		w.mu.Unlock()
+		return 0
+	}
+	return n.Getattr(ctx, nil, out)
+}
+
+// truncate changes a file's size: in the open handle's stage, or by
+// staging, truncating and uploading the file when none is open.
+func (n *node) truncate(ctx context.Context, rel string, w *writeHandle, size int64) syscall.Errno {
+	if w != nil {
+		return w.truncate(size)
+	}
+	e, err := n.m.entryMaxAge(ctx, rel, revalidateAfter)
+	if err != nil {
+		return toErrno(n.m.log, "truncate", rel, err)
+	}
+	if e.Type == conn.TypeDir {
+		return syscall.EISDIR
+	}
+	if e.Size == size {
+		return 0
+	}
+	flags := uint32(syscall.O_WRONLY)
+	if size == 0 {
+		flags |= syscall.O_TRUNC
+	}
+	tw, errno := n.openWrite(ctx, rel, flags, &e)
+	if errno != 0 {
+		return errno
+	}
+	defer tw.Release(ctx)
+	if errno := tw.truncate(size); errno != 0 {
+		return errno
+	}
+	return tw.sync(ctx)
+}
+
+func (n *node) chmod(ctx context.Context, rel string, w *writeHandle, mode uint32) syscall.Errno {
+	if w != nil {
+		// An upload in flight would be renamed over the target and take
+		// the mode of the new file: upload first.
+		if errno := w.sync(ctx); errno != 0 {
+			return errno
+		}
+	}
+	err := n.m.pool.Chmod(ctx, n.m.remotePath(rel), mode)
+	if err != nil {
+		if n.m.o.ChmodIgnore {
+			return 0
+		}
+		if conn.Classify(err) == conn.ClassUnsupported {
+			return syscall.EPERM
+		}
+		return toErrno(n.m.log, "chmod", rel, err)
+	}
+	n.m.dirs.Update(n.m.parentDir(rel), path.Base(rel), func(e conn.Entry, ok bool) (conn.Entry, bool) {
+		e.Mode, e.HasMode = fsMode(mode), true
+		return e, ok
+	})
+	return 0
+}
+
+// utimens sets the modification time on the server (MFMT, or the MDTM
+// set form), after uploading what an open handle holds, since the upload
+// would set the time anew.
+func (n *node) utimens(ctx context.Context, rel string, w *writeHandle, t time.Time) syscall.Errno {
+	if w != nil {
+		if errno := w.sync(ctx); errno != 0 {
+			return errno
+		}
+	}
+	if err := n.m.pool.SetTime(ctx, n.m.remotePath(rel), t); err != nil {
+		return toErrno(n.m.log, "utimens", rel, err)
+	}
+	n.m.dirs.Update(n.m.parentDir(rel), path.Base(rel), func(e conn.Entry, ok bool) (conn.Entry, bool) {
+		e.ModTime, e.Precision = t.UTC().Truncate(time.Second), conn.PrecisionSecond
+		return e, ok
+	})
+	return 0
+}
+
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	if errno := n.m.writable(); errno != 0 {
+		return errno
+	}
+	ctx, cancel := n.m.opCtx(ctx)
+	defer cancel()
+	rel := path.Join(n.rel(), name)
+	if err := n.m.pool.Delete(ctx, n.m.remotePath(rel)); err != nil {
+		return toErrno(n.m.log, "unlink", rel, err)
+	}
+	n.m.dirs.Remove(n.m.parentDir(rel), name)
+	n.m.blocks.InvalidatePath(n.m.remotePath(rel))
+	return 0
+}
+
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	if errno := n.m.writable(); errno != 0 {
+		return errno
+	}
+	ctx, cancel := n.m.opCtx(ctx)
+	defer cancel()
+	rel := path.Join(n.rel(), name)
+	if err := n.m.pool.Rmdir(ctx, n.m.remotePath(rel)); err != nil {
+		return toErrno(n.m.log, "rmdir", rel, err)
+	}
+	n.m.dirs.Remove(n.m.parentDir(rel), name)
+	n.m.dirs.InvalidateTree(n.m.remotePath(rel))
+	return 0
+}
+
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if errno := n.m.writable(); errno != 0 {
+		return nil, errno
+	}
+	if errno := validName(name); errno != 0 {
+		return nil, errno
+	}
+	ctx, cancel := n.m.opCtx(ctx)
+	defer cancel()
+	rel := path.Join(n.rel(), name)
+	if err := n.m.pool.Mkdir(ctx, n.m.remotePath(rel)); err != nil {
+		return nil, toErrno(n.m.log, "mkdir", rel, err)
+	}
+	e := conn.Entry{Name: name, Type: conn.TypeDir, ModTime: time.Now().UTC(), Precision: conn.PrecisionSecond,
+		Mode: (0o777 & fsMode(mode)) &^ fsMode(n.m.o.Umask), HasMode: true}
+	n.m.dirs.Set(n.m.parentDir(rel), name, e)
+	// A new directory is empty: no need to ask.
+	n.m.dirs.Put(n.m.remotePath(rel), nil)
+	n.m.fillAttr(e, rel, &out.Attr)
+	n.m.setTimeouts(out)
+	return n.NewInode(ctx, &node{m: n.m}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: out.Attr.Ino}), 0
+}
+
+func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if errno := n.m.writable(); errno != 0 {
+		return errno
+	}
+	if flags != 0 {
+		return syscall.EINVAL // RENAME_NOREPLACE and RENAME_EXCHANGE: FTP has neither
+	}
+	if errno := validName(newName); errno != 0 {
+		return errno
+	}
+	ctx, cancel := n.m.opCtx(ctx)
+	defer cancel()
+	from := path.Join(n.rel(), name)
+	to := path.Join(newParent.EmbeddedInode().Path(n.Root()), newName)
+	e, err := n.m.entry(ctx, from)
+	if err != nil {
+		return toErrno(n.m.log, "rename", from, err)
+	}
+	rf, rt := n.m.remotePath(from), n.m.remotePath(to)
+	err = n.m.pool.Rename(ctx, rf, rt)
+	if err != nil && e.Type == conn.TypeFile && conn.Classify(err) != conn.ClassTimeout && conn.Classify(err) != conn.ClassUnavailable {
+		// Servers that refuse to rename over an existing file.
+		if target, terr := n.m.entry(ctx, to); terr == nil && target.Type == conn.TypeFile {
+			if derr := n.m.pool.Delete(ctx, rt); derr == nil {
+				err = n.m.pool.Rename(ctx, rf, rt)
+			}
+		}
+	}
+	if err != nil {
+		return toErrno(n.m.log, "rename", from, err)
+	}
+	n.m.dirs.Remove(n.m.parentDir(from), name)
+	e.Name = newName
+	n.m.dirs.Set(n.m.parentDir(to), newName, e)
+	n.m.blocks.InvalidatePath(rf)
+	n.m.blocks.InvalidatePath(rt)
+	if e.Type == conn.TypeDir {
+		n.m.dirs.InvalidateTree(rf)
+		n.m.dirs.InvalidateTree(rt)
+	}
+	return 0
+}
+
+// FTP has no hard links, device nodes or FIFOs, and no command to make a
+// symlink: say so at once rather than pretend.
+
+func (n *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}

@@ -1,0 +1,224 @@
+package fs
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"ftpfs/ftpd"
+)
+
+// onServer reads a file from the server's disk, right after the call
+// that wrote it returned: close-to-open means it is there.
+func onServer(t *testing.T, e *env, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.root, rel))
+	if err != nil {
+		t.Fatalf("on the server: %v", err)
+	}
+	return b
+}
+
+func noUploadsLeft(t *testing.T, e *env) {
+	t.Helper()
+	filepath.WalkDir(e.root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), tmpPrefix) {
+			t.Errorf("temporary upload left on the server: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestWriteBasics(t *testing.T) {
+	e := newEnv(t, sampleTree(t), nil, func(o *Options) { o.CacheDir = t.TempDir() })
+	data := randBytes(7, 3<<20+5)
+	p := filepath.Join(e.mnt, "new.bin")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(onServer(t, e, "new.bin"), data) {
+		t.Fatal("written file differs on the server")
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Size() != int64(len(data)) {
+		t.Fatalf("stat after close: %v %v", fi, err)
+	}
+	if got, _ := os.ReadFile(p); !bytes.Equal(got, data) {
+		t.Fatal("read back through the mount differs")
+	}
+
+	// O_EXCL, O_APPEND, O_TRUNC, random writes with O_RDWR.
+	if _, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("O_EXCL on an existing file: %v", err)
+	}
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("tail"))
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, "tail"...)
+	f, err = os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("HELLO"), 1000)
+	copy(data[1000:], "HELLO")
+	got := make([]byte, 5)
+	if _, err := f.ReadAt(got, 1000); err != nil || string(got) != "HELLO" {
+		t.Fatalf("read own write: %q %v", got, err)
+	}
+	if err := f.Truncate(2000); err != nil {
+		t.Fatal(err)
+	}
+	data = data[:2000]
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(onServer(t, e, "new.bin"), data) {
+		t.Fatal("after fsync the server differs")
+	}
+	f.Close()
+	if err := os.Truncate(p, 10); err != nil {
+		t.Fatal(err)
+	}
+	if got := onServer(t, e, "new.bin"); !bytes.Equal(got, data[:10]) {
+		t.Fatalf("truncate(2): %q", got)
+	}
+
+	// Directories, renames, removal.
+	d := filepath.Join(e.mnt, "newdir")
+	if err := os.Mkdir(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(p, filepath.Join(d, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Rmdir(d); !errors.Is(err, syscall.ENOTEMPTY) {
+		t.Fatalf("rmdir of a non-empty dir: %v", err)
+	}
+	os.WriteFile(filepath.Join(e.mnt, "other"), []byte("other"), 0o644)
+	if err := os.Rename(filepath.Join(e.mnt, "other"), filepath.Join(d, "moved")); err != nil {
+		t.Fatalf("rename over a file: %v", err)
+	}
+	if got := onServer(t, e, "newdir/moved"); string(got) != "other" {
+		t.Fatalf("after rename over: %q", got)
+	}
+	if err := os.Remove(filepath.Join(d, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "newdir")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("rmdir did not reach the server")
+	}
+
+	// Times and modes reach the server.
+	mt := time.Date(2018, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := os.Chtimes(filepath.Join(e.mnt, "plain.txt"), mt, mt); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(filepath.Join(e.root, "plain.txt")); !fi.ModTime().Equal(mt) {
+		t.Fatalf("utimens on the server: %v", fi.ModTime())
+	}
+	if fi, _ := os.Stat(filepath.Join(e.mnt, "plain.txt")); !fi.ModTime().Equal(mt) {
+		t.Fatalf("utimens through the mount: %v", fi.ModTime())
+	}
+	if err := os.Chmod(filepath.Join(e.mnt, "plain.txt"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(filepath.Join(e.root, "plain.txt")); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("chmod on the server: %v", fi.Mode())
+	}
+	// What FTP cannot do fails at once.
+	if err := os.Link(filepath.Join(e.mnt, "plain.txt"), filepath.Join(e.mnt, "hard")); !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("link: %v", err)
+	}
+	if err := os.Symlink("x", filepath.Join(e.mnt, "sym")); !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("symlink: %v", err)
+	}
+	noUploadsLeft(t, e)
+}
+
+func TestWriteWithTools(t *testing.T) {
+	e := newEnv(t, nil, nil, func(o *Options) { o.CacheDir = t.TempDir() })
+	src := t.TempDir()
+	sampleTree(t)(src)
+	os.Remove(filepath.Join(src, "dangling")) // symlinks cannot be created over FTP
+	os.Remove(filepath.Join(src, "link to file"))
+	os.Remove(filepath.Join(src, "link to dir"))
+	out, err := exec.Command("cp", "-r", src+"/.", e.mnt).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cp -r: %v\n%s", err, out)
+	}
+	compareContent(t, src, e.root)
+	if _, err := exec.LookPath("rsync"); err == nil {
+		dst := filepath.Join(e.mnt, "rs")
+		for i := range 2 {
+			out, err := exec.Command("rsync", "-a", "--stats", src+"/", dst+"/").CombinedOutput()
+			if err != nil {
+				t.Fatalf("rsync: %v\n%s", err, out)
+			}
+			if i == 1 && !strings.Contains(string(out), "Number of regular files transferred: 0") {
+				t.Fatalf("second rsync -a transferred files:\n%s", out)
+			}
+		}
+		compareContent(t, src, filepath.Join(e.root, "rs"))
+	}
+	noUploadsLeft(t, e)
+}
+
+// compareContent checks that every regular file of want is in got with
+// the same bytes.
+func compareContent(t *testing.T, want, got string) {
+	t.Helper()
+	filepath.WalkDir(want, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(want, p)
+		a, _ := os.ReadFile(p)
+		b, err := os.ReadFile(filepath.Join(got, rel))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s: differs (%v)", rel, err)
+		}
+		return nil
+	})
+}
+
+func TestUploadFailureKeepsData(t *testing.T) {
+	cache := t.TempDir()
+	e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "f"), []byte("old content")) }, nil,
+		func(o *Options) { o.CacheDir = cache })
+	e.srv.SetFaults(ftpd.Faults{StorFullAfter: 1 << 20})
+	data := randBytes(8, 4<<20)
+	f, err := os.OpenFile(filepath.Join(e.mnt, "f"), os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(data)
+	err = f.Close()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("close on a full server: %v, want ENOSPC", err)
+	}
+	if got := onServer(t, e, "f"); string(got) != "old content" {
+		t.Fatalf("a failed upload changed the file: %d bytes", len(got))
+	}
+	noUploadsLeft(t, e)
+	staged, _ := filepath.Glob(filepath.Join(cache, "staging", "*-f"))
+	if len(staged) != 1 {
+		t.Fatalf("staged copies %v", staged)
+	}
+	if b, _ := os.ReadFile(staged[0]); !bytes.Equal(b, data) {
+		t.Fatal("the staged copy lost bytes")
+	}
+}
