@@ -135,6 +135,13 @@ func Mount(ctx context.Context, mountpoint string, o Options) (*Mounted, error) 
 			// On LIST-only servers every attribute may cost an MDTM:
 			// let plain readdir (ls, find) go without attributes.
 			DisableReadDirPlus: !feat.MLSD && feat.MDTM,
+			// open(O_TRUNC) arrives as one OPEN with the flag, not as a
+			// separate truncate to size 0 that would have to reach the
+			// server before the new content does.
+			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
+			// Splicing requests of MaxWrite bytes needs pipes larger
+			// than the 1 MiB Linux allows by default.
+			DisableSplice: true,
 		},
 	}
 	if o.AllowOther {

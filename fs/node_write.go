@@ -119,6 +119,14 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 		if errno := n.truncate(ctx, rel, w, int64(size)); errno != 0 {
 			return errno
 		}
+		if f == nil && w != nil {
+			// truncate(2) by name while the file is open elsewhere (or
+			// its release is still on the way): it must reach the
+			// server now, not with that handle's next flush.
+			if errno := w.sync(ctx); errno != 0 {
+				return errno
+			}
+		}
 	}
 	if mode, ok := in.GetMode(); ok {
 		if errno := n.chmod(ctx, rel, w, mode&0o7777); errno != 0 {
