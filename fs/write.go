@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path"
@@ -42,6 +43,62 @@ type writeHandle struct {
 	size   int64
 	dirty  bool // the stage differs from the server's copy
 	failed bool // the last upload failed: keep the stage file
+
+	// A file written from offset 0 onwards is also streamed to the
+	// server while the program writes, so that close() waits for the
+	// last bytes only. Any other write or truncate drops the stream, and
+	// the stage is uploaded whole at flush.
+	up      *streamer
+	upTmp   string // the stream's temporary name, below the root
+	noRetry bool   // streaming failed once for this handle: stage only
+}
+
+// streamer sends a streamed upload's bytes on its own goroutine, so that
+// the network works while the kernel brings the next write.
+type streamer struct {
+	up   *conn.Upload
+	ch   chan []byte
+	done chan struct{}
+	err  error // valid after done
+}
+
+// streamQueue is how many writes may wait for the network.
+const streamQueue = 8
+
+func newStreamer(up *conn.Upload) *streamer {
+	s := &streamer{up: up, ch: make(chan []byte, streamQueue), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for b := range s.ch {
+			if s.err != nil {
+				continue // drain
+			}
+			// Each write has the exchange timeout: a stalled server
+			// ends the stream, not the mount.
+			if _, err := up.Write(context.Background(), b); err != nil {
+				s.err = err
+			}
+		}
+	}()
+	return s
+}
+
+// send queues b; it reports an error the stream already hit.
+func (s *streamer) send(b []byte) error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+	}
+	s.ch <- append([]byte(nil), b...) // the kernel's buffer is reused
+	return nil
+}
+
+// finish waits for the queued bytes to be sent.
+func (s *streamer) finish() error {
+	close(s.ch)
+	<-s.done
+	return s.err
 }
 
 var (
@@ -158,9 +215,49 @@ func (w *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 		}
 		return uint32(k), syscall.EIO
 	}
+	w.stream(ctx, data, off)
 	w.size = max(w.size, off+int64(k))
 	w.dirty = true
 	return uint32(k), 0
+}
+
+// stream sends data on to the server when it continues the stream (or
+// starts one at offset 0). Call with mu held. Failures only end the
+// stream: the stage has every byte, and flush uploads it.
+func (w *writeHandle) stream(ctx context.Context, data []byte, off int64) {
+	if w.noRetry || off != w.size || (w.up == nil && off != 0) {
+		w.dropStream()
+		return
+	}
+	if w.up == nil {
+		dir, name := path.Split(w.rel)
+		tmp := path.Join(dir, tmpPrefix+randomName()+"-"+name)
+		up, err := w.m.pool.StartUpload(ctx, w.m.remotePath(tmp), 0, false)
+		if err != nil {
+			w.m.log.Debug("streaming upload not started", "path", w.rel, "err", err)
+			w.noRetry = true
+			return
+		}
+		w.up, w.upTmp = newStreamer(up), tmp
+	}
+	if err := w.up.send(data); err != nil {
+		w.m.log.Debug("streaming upload broke; the stage will be uploaded", "path", w.rel, "err", err)
+		w.noRetry = true
+		w.dropStream()
+	}
+}
+
+// dropStream abandons the streamed upload and removes its temporary
+// name. Call with mu held.
+func (w *writeHandle) dropStream() {
+	if w.up == nil {
+		return
+	}
+	w.up.finish()
+	w.up.up.Abort()
+	w.up = nil
+	w.noRetry = true
+	w.m.removeTmp(w.upTmp)
 }
 
 // truncate sets the staged size.
@@ -171,6 +268,7 @@ func (w *writeHandle) truncate(size int64) syscall.Errno {
 		return syscall.EIO
 	}
 	if size != w.size {
+		w.dropStream()
 		w.size, w.dirty = size, true
 	}
 	return 0
@@ -207,7 +305,26 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.m.uploadTimeout(w.size))
 	defer cancel()
-	if err := w.m.upload(ctx, w.rel, w.stage, w.size); err != nil {
+	var err error
+	if w.up != nil {
+		s, tmp := w.up, w.upTmp
+		w.up = nil
+		if err = s.finish(); err != nil {
+			s.up.Abort()
+			w.m.removeTmp(tmp)
+		} else {
+			err = w.m.commit(ctx, s.up, tmp, w.rel, w.size)
+		}
+		if err != nil && conn.Classify(err) != conn.ClassNoSpace && conn.Classify(err) != conn.ClassQuota {
+			// The stream failed at its end: one more try from the stage.
+			w.m.log.Debug("streamed upload failed; uploading the stage", "path", w.rel, "err", err)
+			err = w.m.upload(ctx, w.rel, w.stage, w.size)
+		}
+	} else {
+		err = w.m.upload(ctx, w.rel, w.stage, w.size)
+	}
+	w.noRetry = true // later writes rewrite parts: stage only
+	if err != nil {
 		w.failed = true
 		w.m.log.Error("upload failed; the data stays staged", "path", w.rel, "staged", w.stage.Name(), "err", err)
 		return toErrno(w.m.log, "upload", w.rel, err)
@@ -228,15 +345,45 @@ func (m *mount) uploadTimeout(size int64) time.Duration {
 func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64) error {
 	dir, name := path.Split(rel)
 	tmp := path.Join(dir, tmpPrefix+randomName()+"-"+name)
+	up, err := m.pool.StartUpload(ctx, m.remotePath(tmp), 0, false)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 256<<10)
+	r := io.NewSectionReader(f, 0, size)
+	for {
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			if _, err := up.Write(ctx, buf[:k]); err != nil {
+				up.Abort()
+				m.removeTmp(tmp)
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			up.Abort()
+			m.removeTmp(tmp)
+			return fmt.Errorf("reading the staged copy: %w", rerr)
+		}
+	}
+	return m.commit(ctx, up, tmp, rel, size)
+}
+
+// commit ends an upload to tmp, checks its size and renames it over rel.
+// Whatever fails, tmp does not stay behind.
+func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, size int64) error {
 	remoteTmp, remote := m.remotePath(tmp), m.remotePath(rel)
-	n, err := m.pool.Store(ctx, remoteTmp, io.NewSectionReader(f, 0, size))
-	if err == nil && n != size {
+	err := up.Close(ctx)
+	if err == nil && up.Written() != size {
 		err = errors.New("short upload")
 	}
 	if err == nil && m.feat.Size {
 		var got int64
 		if got, err = m.pool.Size(ctx, remoteTmp); err == nil && got != size {
-			err = errors.New("the server holds another size than was sent")
+			err = fmt.Errorf("the server holds %d bytes, %d were sent", got, size)
 		}
 	}
 	if err == nil {
@@ -250,10 +397,7 @@ func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64) 
 		}
 	}
 	if err != nil {
-		// Best effort: never leave a temporary name behind.
-		cctx, cancel := context.WithTimeout(context.Background(), m.o.Conn.Timeout)
-		m.pool.Delete(cctx, remoteTmp)
-		cancel()
+		m.removeTmp(tmp)
 		return err
 	}
 	m.dirs.Set(m.remotePath(path.Dir("/"+rel)), path.Base(rel), conn.Entry{
@@ -263,6 +407,15 @@ func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64) 
 	})
 	m.blocks.InvalidatePath(remote)
 	return nil
+}
+
+// removeTmp deletes a temporary upload name, best effort.
+func (m *mount) removeTmp(tmp string) {
+	ctx, cancel := context.WithTimeout(context.Background(), m.o.Conn.Timeout)
+	defer cancel()
+	if err := m.pool.Delete(ctx, m.remotePath(tmp)); err != nil && conn.Classify(err) != conn.ClassNotFound {
+		m.log.Warn("temporary upload not removed", "path", tmp, "err", err)
+	}
 }
 
 // cachedEntry is rel's entry in its parent's cached listing, fresh or not.
@@ -285,6 +438,7 @@ func (w *writeHandle) Release(ctx context.Context) syscall.Errno {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.n.clearWriter(w)
+	w.dropStream()
 	if w.dirty || w.failed {
 		// Flush reported the failure; the bytes stay for a retry.
 		w.m.log.Error("closed with an upload not done; staged copy kept", "path", w.rel, "staged", w.stage.Name())
