@@ -206,7 +206,10 @@ func TestRandomPreads(t *testing.T) {
 			t.Fatalf("pread at %d: %d bytes, %v", off, n, err)
 		}
 	}
-	if got := e.srv.Counts()["USER"]; got > logins+1 {
+	// A read that happens to follow the previous one starts a stream,
+	// which holds a connection of its own for a while: a few new
+	// connections, never one per read.
+	if got := e.srv.Counts()["USER"]; got > logins+3 {
 		t.Fatalf("%d logins for 200 random reads", got-logins)
 	}
 }

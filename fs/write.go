@@ -303,7 +303,10 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 	if !w.dirty {
 		return 0
 	}
-	ctx, cancel := context.WithTimeout(ctx, w.m.uploadTimeout(w.size))
+	// A signal to the closing process (Go's runtime preempts with
+	// SIGURG) makes the kernel interrupt the flush: the upload goes on
+	// regardless, bounded by its own timeout, as NFS does on close.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.m.uploadTimeout(w.size))
 	defer cancel()
 	var err error
 	if w.up != nil {
