@@ -3,6 +3,7 @@ package fs
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -221,4 +222,133 @@ func TestUploadFailureKeepsData(t *testing.T) {
 	if b, _ := os.ReadFile(staged[0]); !bytes.Equal(b, data) {
 		t.Fatal("the staged copy lost bytes")
 	}
+}
+
+// TestEditorSaves saves files the ways editors do, 20 times each, and
+// checks the server after every save.
+func TestEditorSaves(t *testing.T) {
+	e := newEnv(t, func(root string) {
+		writeFile(t, filepath.Join(root, "doc.txt"), []byte("v0\n"))
+		writeFile(t, filepath.Join(root, "inplace.txt"), []byte("v0\n"))
+	}, nil, func(o *Options) { o.CacheDir = t.TempDir() })
+	for i := range 20 {
+		content := []byte(strings.Repeat(fmt.Sprintf("save %d\n", i), 1+i*100))
+		// Write a temporary file, fsync it, rename it over the target.
+		tmp := filepath.Join(e.mnt, ".doc.txt.swp")
+		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write(content)
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(e.mnt, "doc.txt")); err != nil {
+			t.Fatal(err)
+		}
+		if got := onServer(t, e, "doc.txt"); !bytes.Equal(got, content) {
+			t.Fatalf("save %d by rename: the server has %d bytes", i, len(got))
+		}
+		// Rewrite in place with O_TRUNC.
+		if err := os.WriteFile(filepath.Join(e.mnt, "inplace.txt"), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := onServer(t, e, "inplace.txt"); !bytes.Equal(got, content) {
+			t.Fatalf("save %d in place: the server has %d bytes", i, len(got))
+		}
+	}
+	// A real editor, in ex mode.
+	if vim, err := exec.LookPath("vim"); err == nil {
+		for i := range 3 {
+			cmd := exec.Command(vim, "-Es", "-u", "NONE", "-c", fmt.Sprintf("$put ='line from vim %d'", i), "-c", "wq", filepath.Join(e.mnt, "doc.txt"))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("vim: %v\n%s", err, out)
+			}
+			if got := onServer(t, e, "doc.txt"); !bytes.HasSuffix(got, []byte(fmt.Sprintf("line from vim %d\n", i))) {
+				t.Fatalf("vim save %d not on the server: ...%q", i, got[max(0, len(got)-40):])
+			}
+		}
+	} else if os.Getenv("CI") == "true" {
+		t.Fatal("vim missing in CI")
+	}
+	noUploadsLeft(t, e)
+}
+
+// TestExclusiveCreate races two creators of one name: exactly one wins.
+func TestExclusiveCreate(t *testing.T) {
+	e := newEnv(t, nil, nil, func(o *Options) { o.CacheDir = t.TempDir() })
+	for i := range 10 {
+		name := filepath.Join(e.mnt, fmt.Sprintf("lock%d", i))
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+				if err == nil {
+					err = f.Close()
+				}
+				errs <- err
+			}()
+		}
+		a, b := <-errs, <-errs
+		if (a == nil) == (b == nil) {
+			t.Fatalf("round %d: both or neither created the file: %v, %v", i, a, b)
+		}
+		if err := errors.Join(a, b); !errors.Is(err, fs.ErrExist) {
+			t.Fatalf("round %d: the loser got %v, want EEXIST", i, err)
+		}
+	}
+}
+
+// TestUploadRetryAfterOutage kills the server during an upload: fsync
+// returns an error, the staged copy stays, and the next fsync, once the
+// server is back, uploads it.
+func TestUploadRetryAfterOutage(t *testing.T) {
+	cache := t.TempDir()
+	e := newEnv(t, nil, nil, func(o *Options) {
+		o.CacheDir = cache
+		o.Conn.Timeout = time.Second
+	})
+	data := randBytes(9, 8<<20)
+	f, err := os.OpenFile(filepath.Join(e.mnt, "f"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.WriteAt(data, 0)
+	// Random access: no stream, the upload is at fsync.
+	f.WriteAt(data[:10], 0)
+	e.srv.Close()
+	t0 := time.Now()
+	if err := f.Sync(); err == nil {
+		t.Fatal("fsync succeeded with the server down")
+	}
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Fatalf("fsync with the server down took %v", d)
+	}
+	staged, _ := filepath.Glob(filepath.Join(cache, "staging", "*-f"))
+	if len(staged) != 1 {
+		t.Fatalf("staged copies %v", staged)
+	}
+	cfg := e.srvCfg
+	srv2, err := ftpd.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	if err := f.Sync(); err != nil {
+		t.Fatalf("fsync after the server came back: %v", err)
+	}
+	if got := onServer(t, e, "f"); !bytes.Equal(got, data) {
+		t.Fatalf("after the retry the server has %d bytes", len(got))
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	noUploadsLeft(t, e)
 }
