@@ -53,7 +53,13 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	ctx, cancel := n.m.opCtx(ctx)
 	defer cancel()
 	rel := n.rel()
-	e, err := n.m.entryMaxAge(ctx, rel, revalidateAfter)
+	maxAge := revalidateAfter
+	if flags&syscall.O_TRUNC != 0 {
+		// The content is replaced whatever it is now: the cached entry
+		// is enough, and an editor's save costs no listing.
+		maxAge = 0
+	}
+	e, err := n.m.entryMaxAge(ctx, rel, maxAge)
 	if err != nil {
 		return nil, 0, toErrno(n.m.log, "open", rel, err)
 	}

@@ -34,7 +34,7 @@ var (
 	bigMiB  = flag.Int("big", 256, "size of the large files, MiB")
 	latency = flag.Duration("latency", 20*time.Millisecond, "injected reply delay for the latency runs")
 	copyTo  = flag.String("copy-to", "/dev/shm", "where cp -r and lftp mirror write (memory, so that the disk's writeback does not decide the race); falls back to the temp dir")
-	only    = flag.String("only", "metadata,reads,copies,latency", "the parts to run, comma-separated")
+	only    = flag.String("only", "metadata,reads,copies,latency,writes,write-latency", "the parts to run, comma-separated")
 )
 
 type bench struct {
@@ -84,7 +84,7 @@ func run() error {
 	for _, part := range []struct {
 		name string
 		run  func() error
-	}{{"metadata", b.metadata}, {"reads", b.reads}, {"copies", b.copies}, {"latency", b.withLatency}} {
+	}{{"metadata", b.metadata}, {"reads", b.reads}, {"copies", b.copies}, {"latency", b.withLatency}, {"writes", b.writes}, {"write-latency", b.writesWithLatency}} {
 		if !strings.Contains(","+*only+",", ","+part.name+",") {
 			continue
 		}
@@ -423,5 +423,130 @@ func (b *bench) withLatency() error {
 		return err
 	}
 	b.row(fmt.Sprintf("cold cp -r tree, %v latency", *latency), d.Round(time.Millisecond).String(), "report", true)
+	return nil
+}
+
+// writes measures uploads through the mount: cp -r of the tree up, dd of
+// 100 MiB against curl's STOR, rsync -a twice, and editor saves.
+func (b *bench) writes() error {
+	progress("writes: cp -r up, dd against curl, rsync -a twice, editor saves")
+	mnt, unmount, err := b.mount()
+	if err != nil {
+		return err
+	}
+	defer unmount()
+	src := filepath.Join(b.root, "tree")
+	files := float64(dirs * perD)
+	c, d, err := b.counted(func() error { return sh(`cp -r "$1" "$2"`, src, filepath.Join(mnt, "up-cp")) })
+	if err != nil {
+		return err
+	}
+	// Right after cp returns, the server's disk must hold it all.
+	if err := sh(`diff -r "$1" "$2"`, src, filepath.Join(b.root, "up-cp")); err != nil {
+		return fmt.Errorf("cp -r up: the server's disk differs right after cp returned: %w", err)
+	}
+	// A directory costs its MKD; a file, what the upload of its bytes
+	// costs.
+	perFile := float64(total(c)-c["MKD"]) / files
+	b.row("cp -r tree up: cmds/file (+1 MKD/dir), time", fmt.Sprintf("%.2f, %v", perFile, d.Round(time.Millisecond)), "<= 5, data on the server at return", perFile <= 5)
+	b.row("  its FTP commands", show(c), "", true)
+
+	big := filepath.Join(b.work, "dd-src")
+	if err := sh(`head -c 104857600 /dev/urandom > "$1"`, big); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := sh(`curl -sS --netrc-file "$1" -T "$2" "$3"`, b.netrc, big, "ftp://"+b.addr+"/curl-up.bin"); err != nil {
+		return err
+	}
+	dc := time.Since(t0)
+	_, dm, err := b.counted(func() error {
+		return sh(`dd if="$1" of="$2" bs=1M status=none`, big, filepath.Join(mnt, "dd-up.bin"))
+	})
+	if err != nil {
+		return err
+	}
+	ratio := dc.Seconds() / dm.Seconds()
+	b.row("dd 100 MiB to a new file: MiB/s (curl STOR)", fmt.Sprintf("%.0f (%.0f) = %.2fx", 100/dm.Seconds(), 100/dc.Seconds(), ratio), ">= 0.5x curl", ratio >= 0.5)
+
+	dst := filepath.Join(mnt, "up-rsync")
+	if _, _, err := b.counted(func() error { return sh(`rsync -a "$1/" "$2/"`, src, dst) }); err != nil {
+		return err
+	}
+	var out []byte
+	c, d, err = b.counted(func() error {
+		var err error
+		out, err = exec.Command("rsync", "-a", "--stats", src+"/", dst+"/").CombinedOutput()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rsync: %v\n%s", err, out)
+	}
+	zero := strings.Contains(string(out), "Number of regular files transferred: 0")
+	lists := c["MLSD"] + c["LIST"]
+	b.row("second rsync -a: files sent, listings, cmds", fmt.Sprintf("0=%v, %d, %d (%v)", zero, lists, total(c), d.Round(time.Millisecond)), "0 files, <= 1 listing/dir", zero && lists <= dirs+1)
+
+	doc := filepath.Join(mnt, "doc.txt")
+	content := make([]byte, 64<<10)
+	c, _, err = b.counted(func() error {
+		for i := range 40 {
+			content[0] = byte(i)
+			if err := os.WriteFile(doc, content, 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	per := float64(total(c)) / 40
+	b.row("40 saves of 64 KiB (O_TRUNC rewrite): cmds/save", fmt.Sprintf("%.2f", per), "<= 6", per <= 6)
+	c, _, err = b.counted(func() error {
+		for i := range 40 {
+			tmp := filepath.Join(mnt, ".doc.txt.tmp")
+			if err := os.WriteFile(tmp, content[:64<<10-i], 0o644); err != nil {
+				return err
+			}
+			if err := os.Rename(tmp, doc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	b.row("40 saves of 64 KiB (temp file + rename): cmds/save", fmt.Sprintf("%.2f", float64(total(c))/40), "report", true)
+	return nil
+}
+
+// writesWithLatency uploads 40 files with cp -r and rsync -a (twice)
+// with injected reply latency.
+func (b *bench) writesWithLatency() error {
+	progress("writes with %v of reply latency", *latency)
+	mnt, unmount, err := b.mount()
+	if err != nil {
+		return err
+	}
+	defer unmount()
+	b.srv.SetFaults(ftpd.Faults{ReplyDelay: *latency})
+	defer b.srv.SetFaults(ftpd.Faults{})
+	_, d, err := b.counted(func() error {
+		return sh(`cp -r "$1" "$2"`, filepath.Join(b.root, "tree", "dir01"), filepath.Join(mnt, "lat-cp"))
+	})
+	if err != nil {
+		return err
+	}
+	b.row(fmt.Sprintf("cp -r 40 files up, %v latency", *latency), d.Round(time.Millisecond).String(), "aim 2.5s", true)
+	for i := range 2 {
+		_, d, err = b.counted(func() error {
+			return sh(`rsync -a "$1/" "$2/"`, filepath.Join(b.root, "tree", "dir02"), filepath.Join(mnt, "lat-rsync"))
+		})
+		if err != nil {
+			return err
+		}
+		b.row(fmt.Sprintf("rsync -a 40 files up (run %d), %v latency", i+1, *latency), d.Round(time.Millisecond).String(), []string{"aim 5s", "aim 0.2s"}[i], true)
+	}
 	return nil
 }
