@@ -185,7 +185,7 @@ func writeFile(t testing.TB, p string, b []byte) {
 
 // vsftpd is a vsftpd from the system serving root anonymously, read-only,
 // on a free loopback port; stopped by PID at cleanup.
-func startVsftpd(t testing.TB, root string) string {
+func startVsftpd(t testing.TB, root string, writable bool) string {
 	t.Helper()
 	bin, err := exec.LookPath("vsftpd")
 	if err != nil {
@@ -212,14 +212,29 @@ func startVsftpd(t testing.TB, root string) string {
 	}
 	port := freePort(t)
 	conf := filepath.Join(dir, "vsftpd.conf")
-	writeFile(t, conf, []byte(strings.Join([]string{
+	write := []string{"write_enable=NO"}
+	if writable {
+		// Anonymous uploads into up/, which the ftp user owns: the
+		// chroot itself must not be writable by it.
+		up := filepath.Join(root, "up")
+		if err := os.MkdirAll(up, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("chown", ftpUser(t), up).CombinedOutput()
+		if err != nil {
+			t.Fatalf("chown: %v %s", err, out)
+		}
+		write = []string{"write_enable=YES", "anon_upload_enable=YES", "anon_mkdir_write_enable=YES",
+			"anon_other_write_enable=YES", "anon_umask=022"}
+	}
+	writeFile(t, conf, []byte(strings.Join(append(write, []string{
 		"listen=YES", "listen_ipv6=NO", "listen_address=127.0.0.1",
 		"listen_port=" + strconv.Itoa(port), "background=NO",
 		"anonymous_enable=YES", "no_anon_password=YES", "local_enable=NO",
-		"write_enable=NO", "anon_root=" + root, "seccomp_sandbox=NO",
+		"anon_root=" + root, "seccomp_sandbox=NO",
 		"secure_chroot_dir=" + empty, "xferlog_enable=NO", "connect_from_port_20=NO",
 		"ftp_username=" + ftpUser(t), "force_dot_files=YES", "",
-	}, "\n")))
+	}...), "\n")))
 	os.Chmod(conf, 0o600)
 	cmd := exec.Command(bin, conf)
 	var out syncBuf

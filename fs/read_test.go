@@ -338,7 +338,7 @@ func TestRealVsftpd(t *testing.T) {
 	sampleTree(t)(root)
 	// Anonymous sessions run as vsftpd's ftp user: every file readable.
 	os.Chmod(filepath.Join(root, "-leading-dash"), 0o644)
-	addr := startVsftpd(t, root)
+	addr := startVsftpd(t, root, false)
 	_, mnt, _ := mountAt(t, addr, "anonymous", "test@")
 	compareTreesReadOnly(t, root, mnt)
 }

@@ -352,3 +352,57 @@ func TestUploadRetryAfterOutage(t *testing.T) {
 	}
 	noUploadsLeft(t, e)
 }
+
+// TestRealVsftpdWrite runs the write suite's tools against a vsftpd from
+// the system: a LIST-only server that sets times with "MDTM time path".
+func TestRealVsftpdWrite(t *testing.T) {
+	fuseOK(t)
+	root := t.TempDir()
+	addr := startVsftpd(t, root, true)
+	// Anonymous sessions cannot SITE CHMOD on vsftpd: chmod=ignore.
+	_, mnt, _ := mountAt(t, addr, "anonymous", "test@", func(o *Options) {
+		o.Root, o.CacheDir, o.ChmodIgnore = "/up", t.TempDir(), true
+	})
+	src := t.TempDir()
+	sampleTree(t)(src)
+	for _, l := range []string{"dangling", "link to file", "link to dir"} {
+		os.Remove(filepath.Join(src, l))
+	}
+	if out, err := exec.Command("cp", "-r", src+"/.", filepath.Join(mnt, "cp")).CombinedOutput(); err != nil {
+		t.Fatalf("cp -r: %v\n%s", err, out)
+	}
+	compareContent(t, src, filepath.Join(root, "up", "cp"))
+	for i := range 2 {
+		out, err := exec.Command("rsync", "-a", "--stats", src+"/", filepath.Join(mnt, "rs")+"/").CombinedOutput()
+		if err != nil {
+			t.Fatalf("rsync: %v\n%s", err, out)
+		}
+		if i == 1 && !strings.Contains(string(out), "Number of regular files transferred: 0") {
+			t.Fatalf("second rsync -a transferred files:\n%s", out)
+		}
+	}
+	compareContent(t, src, filepath.Join(root, "up", "rs"))
+	data := randBytes(11, 5<<20)
+	p := filepath.Join(mnt, "big.bin")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("patched"), 4<<20)
+	copy(data[4<<20:], "patched")
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "up", "big.bin")); !bytes.Equal(got, data) {
+		t.Fatal("random write through vsftpd differs on its disk")
+	}
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), tmpPrefix) {
+			t.Errorf("temporary upload left on vsftpd: %s", p)
+		}
+		return nil
+	})
+}
