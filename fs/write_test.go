@@ -406,3 +406,44 @@ func TestRealVsftpdWrite(t *testing.T) {
 		return nil
 	})
 }
+
+// TestUploadFaults injects upload failures: each flush fails with the
+// errno its reply means, the server keeps the old content, the staged
+// copy keeps the new, and an fsync once the fault is gone uploads it.
+func TestUploadFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault ftpd.Faults
+		errno syscall.Errno
+	}{
+		{"552 after 1 MiB", ftpd.Faults{StorFullAfter: 1 << 20}, syscall.ENOSPC},
+		{"data connection dropped", ftpd.Faults{DropDataAfter: 1 << 20}, syscall.EIO},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "f"), []byte("old")) }, nil,
+				func(o *Options) { o.CacheDir = t.TempDir() })
+			e.srv.SetFaults(tc.fault)
+			data := randBytes(12, 3<<20)
+			f, err := os.OpenFile(filepath.Join(e.mnt, "f"), os.O_WRONLY|os.O_TRUNC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			f.Write(data)
+			if err := f.Sync(); !errors.Is(err, tc.errno) {
+				t.Fatalf("fsync: %v, want %v", err, tc.errno)
+			}
+			if got := onServer(t, e, "f"); string(got) != "old" {
+				t.Fatalf("the failed upload changed the file: %d bytes", len(got))
+			}
+			noUploadsLeft(t, e)
+			e.srv.SetFaults(ftpd.Faults{})
+			if err := f.Sync(); err != nil {
+				t.Fatalf("fsync after the fault: %v", err)
+			}
+			if got := onServer(t, e, "f"); !bytes.Equal(got, data) {
+				t.Fatalf("after the retry the server has %d bytes", len(got))
+			}
+		})
+	}
+}
