@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,6 +35,8 @@ type mount struct {
 	mtimeAsks *lru.Cache[string, int]
 	opened    *lru.Cache[string, string] // the version of each path at its last open
 
+	staged atomic.Int64 // bytes in staging files of open write handles
+
 	prefetch     chan string  // subdirectories to list ahead of the reader
 	files        chan fileJob // small files to read ahead of the reader
 	prefetchDone chan struct{}
@@ -56,6 +59,9 @@ func (o *Options) fill() {
 	}
 	if o.CacheSize == 0 {
 		o.CacheSize = 256 << 20
+	}
+	if o.StagingSize <= 0 {
+		o.StagingSize = 4 << 30
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -28,8 +28,15 @@ type Options struct {
 	DirCacheTTL time.Duration
 	// CacheSize bounds the block cache in bytes.
 	CacheSize int64
-	// CacheDir holds staged writes (issue: write path).
+	// CacheDir holds staged writes, under staging/.
 	CacheDir string
+	// StagingSize bounds the bytes staged for upload by open files
+	// together (default 4 GiB); a write beyond it gets ENOSPC.
+	StagingSize int64
+	// NoAtomicUpload uploads under the file's own name instead of a
+	// temporary name renamed over it, for servers that forbid that; a
+	// failed upload then leaves a partial file (removed if possible).
+	NoAtomicUpload bool
 	// ChmodIgnore makes chmod succeed without SITE CHMOD.
 	ChmodIgnore bool
 

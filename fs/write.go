@@ -154,6 +154,10 @@ func (n *node) openWrite(ctx context.Context, rel string, flags uint32, e *conn.
 			w.discard()
 			return nil, toErrno(m.log, "open", rel, err)
 		}
+		if !m.reserve(e.Size) {
+			w.discard()
+			return nil, syscall.ENOSPC
+		}
 		w.size = e.Size
 	}
 	n.setWriter(w)
@@ -207,7 +211,15 @@ func (w *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 	if w.append {
 		off = w.size
 	}
+	if grow := off + int64(len(data)) - w.size; grow > 0 && !w.m.reserve(grow) {
+		w.m.log.Warn("staging full (--staging-size)", "path", w.rel)
+		return 0, syscall.ENOSPC
+	}
 	k, err := w.stage.WriteAt(data, off)
+	if grow := off + int64(len(data)) - w.size; grow > 0 {
+		// Only what was written counts.
+		w.m.staged.Add(-(grow - max(0, off+int64(k)-w.size)))
+	}
 	if err != nil {
 		w.m.log.Error("staging write", "path", w.rel, "err", err)
 		if errors.Is(err, syscall.ENOSPC) {
@@ -221,6 +233,15 @@ func (w *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 	return uint32(k), 0
 }
 
+// reserve counts n more staged bytes, unless that passes the limit.
+func (m *mount) reserve(n int64) bool {
+	if m.staged.Add(n) > m.o.StagingSize {
+		m.staged.Add(-n)
+		return false
+	}
+	return true
+}
+
 // stream sends data on to the server when it continues the stream (or
 // starts one at offset 0). Call with mu held. Failures only end the
 // stream: the stage has every byte, and flush uploads it.
@@ -230,8 +251,7 @@ func (w *writeHandle) stream(ctx context.Context, data []byte, off int64) {
 		return
 	}
 	if w.up == nil {
-		dir, name := path.Split(w.rel)
-		tmp := path.Join(dir, tmpPrefix+randomName()+"-"+name)
+		tmp := w.m.uploadName(w.rel)
 		up, err := w.m.pool.StartUpload(ctx, w.m.remotePath(tmp), 0, false)
 		if err != nil {
 			w.m.log.Debug("streaming upload not started", "path", w.rel, "err", err)
@@ -264,8 +284,17 @@ func (w *writeHandle) dropStream() {
 func (w *writeHandle) truncate(size int64) syscall.Errno {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if size > w.size && !w.m.reserve(size-w.size) {
+		return syscall.ENOSPC
+	}
 	if err := w.stage.Truncate(size); err != nil {
+		if size > w.size {
+			w.m.staged.Add(w.size - size)
+		}
 		return syscall.EIO
+	}
+	if size < w.size {
+		w.m.staged.Add(size - w.size)
 	}
 	if size != w.size {
 		w.dropStream()
@@ -346,8 +375,7 @@ func (m *mount) uploadTimeout(size int64) time.Duration {
 // upload stores size bytes of f under rel: to a hidden temporary name,
 // checked with SIZE where the server has it, then renamed over rel.
 func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64) error {
-	dir, name := path.Split(rel)
-	tmp := path.Join(dir, tmpPrefix+randomName()+"-"+name)
+	tmp := m.uploadName(rel)
 	up, err := m.pool.StartUpload(ctx, m.remotePath(tmp), 0, false)
 	if err != nil {
 		return err
@@ -375,6 +403,17 @@ func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64) 
 	return m.commit(ctx, up, tmp, rel, size)
 }
 
+// uploadName is where an upload of rel goes before it is renamed over
+// rel: a hidden name in the same directory, or rel itself with
+// NoAtomicUpload.
+func (m *mount) uploadName(rel string) string {
+	if m.o.NoAtomicUpload {
+		return rel
+	}
+	dir, name := path.Split(rel)
+	return path.Join(dir, tmpPrefix+randomName()+"-"+name)
+}
+
 // commit ends an upload to tmp, checks its size and renames it over rel.
 // Whatever fails, tmp does not stay behind.
 func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, size int64) error {
@@ -389,7 +428,7 @@ func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, si
 			err = fmt.Errorf("the server holds %d bytes, %d were sent", got, size)
 		}
 	}
-	if err == nil {
+	if err == nil && tmp != rel {
 		err = m.pool.Rename(ctx, remoteTmp, remote)
 		if err != nil && conn.Classify(err) != conn.ClassTimeout && conn.Classify(err) != conn.ClassUnavailable {
 			// Servers that refuse to rename over a file: remove it
@@ -445,6 +484,7 @@ func (w *writeHandle) Release(ctx context.Context) syscall.Errno {
 	if w.dirty || w.failed {
 		// Flush reported the failure; the bytes stay for a retry.
 		w.m.log.Error("closed with an upload not done; staged copy kept", "path", w.rel, "staged", w.stage.Name())
+		w.m.staged.Add(-w.size)
 		w.stage.Close()
 		return 0
 	}
@@ -453,6 +493,8 @@ func (w *writeHandle) Release(ctx context.Context) syscall.Errno {
 }
 
 func (w *writeHandle) discard() {
+	w.m.staged.Add(-w.size)
+	w.size = 0
 	name := w.stage.Name()
 	w.stage.Close()
 	os.Remove(name)

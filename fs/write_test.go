@@ -447,3 +447,41 @@ func TestUploadFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestStagingLimit fills the staging area: the write that passes the
+// limit gets ENOSPC, and nothing reaches the server.
+func TestStagingLimit(t *testing.T) {
+	e := newEnv(t, nil, nil, func(o *Options) { o.CacheDir, o.StagingSize = t.TempDir(), 1<<20 })
+	f, err := os.OpenFile(filepath.Join(e.mnt, "big"), os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Write(make([]byte, 2<<20))
+	f.Close()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("write past the staging limit: %v, want ENOSPC", err)
+	}
+	// The space comes back: a small file fits again.
+	if err := os.WriteFile(filepath.Join(e.mnt, "small"), []byte("ok"), 0o644); err != nil {
+		t.Fatalf("after the limit: %v", err)
+	}
+	if got := onServer(t, e, "small"); string(got) != "ok" {
+		t.Fatalf("small: %q", got)
+	}
+}
+
+// TestNoAtomicUpload uploads under the file's own name.
+func TestNoAtomicUpload(t *testing.T) {
+	log := &syncBuf{}
+	e := newEnv(t, nil, []func(*ftpd.Config){func(c *ftpd.Config) { c.CommandLog = log }},
+		func(o *Options) { o.CacheDir, o.NoAtomicUpload = t.TempDir(), true })
+	if err := os.WriteFile(filepath.Join(e.mnt, "f"), []byte("direct"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := onServer(t, e, "f"); string(got) != "direct" {
+		t.Fatalf("f: %q", got)
+	}
+	if l := log.String(); strings.Contains(l, "RNFR") || !strings.Contains(l, "STOR /f") {
+		t.Fatalf("commands:\n%s", l)
+	}
+}

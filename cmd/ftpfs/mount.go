@@ -39,6 +39,7 @@ const (
 	defaultConns       = 4
 	defaultDirCacheTTL = 10 * time.Second
 	defaultCacheSize   = 256 << 20
+	defaultStagingSize = 4 << 30
 	defaultUmask       = 0o022
 	// daemonLog is the background mount's log, inside the cache directory.
 	daemonLog = "mount.log"
@@ -96,6 +97,8 @@ type mountFlags struct {
 	conns            int
 	dirCacheTTL      time.Duration
 	cacheSize        int64
+	stagingSize      int64
+	noAtomicUpload   bool
 	cacheDir         string
 	trustPASVIP      bool
 	debugFTP         bool
@@ -120,6 +123,13 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 		f.cacheSize = n
 		return err
 	})
+	f.stagingSize = defaultStagingSize
+	fset.Func("staging-size", "bound the files staged for upload in the cache dir to `BYTES` (default 4G); beyond, writes get ENOSPC", func(s string) error {
+		n, err := parseSize(s)
+		f.stagingSize = n
+		return err
+	})
+	fset.BoolVar(&f.noAtomicUpload, "no-atomic-upload", false, "upload under the file's own name, for servers that refuse a rename over a file (a failed upload then leaves a partial file)")
 	fset.StringVar(&f.cacheDir, "cache-dir", "", "cache and log `DIR` (default $XDG_CACHE_HOME/ftpfs or ~/.cache/ftpfs)")
 	fset.BoolVar(&f.trustPASVIP, "trust-pasv-ip", false, "connect to the address in PASV replies (some NATs need it)")
 	fset.BoolVar(&f.debugFTP, "debug-ftp", false, "trace the FTP control connections (PASS masked)")
@@ -200,6 +210,8 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 		return nil, errors.New("--dir-cache-ttl must be positive")
 	case f.cacheSize <= 0:
 		return nil, errors.New("--cache-size must be positive")
+	case f.stagingSize <= 0:
+		return nil, errors.New("--staging-size must be positive")
 	}
 
 	o := &c.opts
@@ -214,6 +226,8 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 	o.FsName = srv.String()
 	o.DirCacheTTL = f.dirCacheTTL
 	o.CacheSize = f.cacheSize
+	o.StagingSize = f.stagingSize
+	o.NoAtomicUpload = f.noAtomicUpload
 	o.Debug = f.debugFUSE
 	o.UID, o.GID, o.Umask = in.uid, in.gid, defaultUmask
 	for _, s := range f.o {
