@@ -332,6 +332,7 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 	if !w.dirty {
 		return 0
 	}
+
 	// A signal to the closing process (Go's runtime preempts with
 	// SIGURG) makes the kernel interrupt the flush: the upload goes on
 	// regardless, bounded by its own timeout, as NFS does on close.
@@ -355,7 +356,6 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 	} else {
 		err = w.m.upload(ctx, w.rel, w.stage, w.size)
 	}
-	w.noRetry = true // later writes rewrite parts: stage only
 	if err != nil {
 		w.failed = true
 		w.m.log.Error("upload failed; the data stays staged", "path", w.rel, "staged", w.stage.Name(), "err", err)

@@ -461,9 +461,18 @@ func TestStagingLimit(t *testing.T) {
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("write past the staging limit: %v, want ENOSPC", err)
 	}
-	// The space comes back: a small file fits again.
-	if err := os.WriteFile(filepath.Join(e.mnt, "small"), []byte("ok"), 0o644); err != nil {
-		t.Fatalf("after the limit: %v", err)
+	// The space comes back once the kernel has released the handle
+	// (release follows close asynchronously): a small file fits again.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := os.WriteFile(filepath.Join(e.mnt, "small"), []byte("ok"), 0o644)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.ENOSPC) || time.Now().After(deadline) {
+			t.Fatalf("after the limit: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if got := onServer(t, e, "small"); string(got) != "ok" {
 		t.Fatalf("small: %q", got)
