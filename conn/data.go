@@ -9,6 +9,7 @@ import (
 	"net"
 	"regexp"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -77,6 +78,8 @@ type transfer struct {
 	path string
 	done bool // the final reply was read
 	eof  bool // the server closed the data connection
+
+	interrupted atomic.Bool // Stream.Interrupt was called: Read fails
 }
 
 // startTransfer opens a data connection, sends cmd (after REST off when off
@@ -123,9 +126,12 @@ func (t *transfer) Read(p []byte) (int, error) {
 	if t.eof {
 		return 0, io.EOF
 	}
+	if t.interrupted.Load() {
+		return 0, &Error{Op: t.op, Path: t.path, Err: context.Canceled}
+	}
+	t.data.SetReadDeadline(t.c.deadline(t.ctx))
 	stop := context.AfterFunc(t.ctx, func() { t.data.SetReadDeadline(time.Now()) })
 	defer stop()
-	t.data.SetReadDeadline(t.c.deadline(t.ctx))
 	n, err := t.data.Read(p)
 	if err == io.EOF {
 		t.eof = true
@@ -136,9 +142,9 @@ func (t *transfer) Read(p []byte) (int, error) {
 }
 
 func (t *transfer) Write(p []byte) (int, error) {
+	t.data.SetWriteDeadline(t.c.deadline(t.ctx))
 	stop := context.AfterFunc(t.ctx, func() { t.data.SetWriteDeadline(time.Now()) })
 	defer stop()
-	t.data.SetWriteDeadline(t.c.deadline(t.ctx))
 	n, err := t.data.Write(p)
 	if err != nil {
 		err = &Error{Op: t.op, Path: t.path, Err: t.c.ioErr(t.ctx, err)}

@@ -54,8 +54,14 @@ func (p *Pool) doHold(ctx context.Context, kind Kind, hold **Conn, fn func(c *Co
 // List reads a directory with MLSD where the server has it, LIST
 // otherwise, and hands each raw line to fn. Paths are absolute, so that
 // LIST's options can never be mistaken for a name starting with '-'.
-func (p *Pool) List(ctx context.Context, dir string, fn func(line string, mlsd bool) error) error {
+// reset, when set, is called before each attempt: a retry after a broken
+// transfer starts the listing over, so that names seen by the failed
+// attempt do not survive as ghosts.
+func (p *Pool) List(ctx context.Context, dir string, reset func(), fn func(line string, mlsd bool) error) error {
 	return p.do(ctx, Metadata, func(c *Conn) error {
+		if reset != nil {
+			reset()
+		}
 		mlsd := c.feat.MLSD
 		cmd := "MLSD " + dir
 		if !mlsd {
@@ -282,4 +288,7 @@ func (s *Stream) Close() error {
 
 // Interrupt makes a Read blocked on the data connection return now; it may
 // be called from any goroutine. The stream must still be closed.
-func (s *Stream) Interrupt() { s.t.data.SetReadDeadline(time.Unix(1, 0)) }
+func (s *Stream) Interrupt() {
+	s.t.interrupted.Store(true)
+	s.t.data.SetReadDeadline(time.Unix(1, 0))
+}

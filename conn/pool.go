@@ -80,7 +80,13 @@ func (p *Pool) broadcast() {
 // Get returns a connection for kind, reusing an idle one (checked with
 // NOOP after an idle spell), dialling a new one while below the ceiling,
 // or waiting for one to come back.
-func (p *Pool) Get(ctx context.Context, kind Kind) (*Conn, error) {
+func (p *Pool) Get(ctx context.Context, kind Kind) (*Conn, error) { return p.get(ctx, kind, true) }
+
+// ErrBusy is what a pool that was not to wait says when every connection
+// is in use.
+var ErrBusy = errors.New("every connection is in use")
+
+func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 	for {
 		p.mu.Lock()
 		if p.closed {
@@ -133,6 +139,10 @@ func (p *Pool) Get(ctx context.Context, kind Kind) (*Conn, error) {
 			}
 			p.mu.Unlock()
 			return c, nil
+		}
+		if !wait {
+			p.mu.Unlock()
+			return nil, ErrBusy
 		}
 		wake := p.wake
 		p.waiting[kind]++

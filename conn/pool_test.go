@@ -94,7 +94,7 @@ func listLines(t *testing.T, p *Pool, dir string) ([]string, bool) {
 	t.Helper()
 	var lines []string
 	var mlsd bool
-	err := p.List(context.Background(), dir, func(l string, m bool) error {
+	err := p.List(context.Background(), dir, func() { lines = nil }, func(l string, m bool) error {
 		lines, mlsd = append(lines, l), m
 		return nil
 	})

@@ -240,12 +240,11 @@ func (c *Conn) ioErr(ctx context.Context, err error) error {
 
 // readReply reads one reply, single- or multi-line (RFC 959 section 4.2).
 func (c *Conn) readReply(ctx context.Context) (reply, error) {
+	// The deadline first, then the cancel hook: a cancel in between
+	// would otherwise be overwritten by the full timeout.
+	c.raw.SetReadDeadline(c.deadline(ctx))
 	stop := context.AfterFunc(ctx, func() { c.raw.SetReadDeadline(time.Now()) })
 	defer stop()
-	c.raw.SetReadDeadline(c.deadline(ctx))
-	if c.ctrl != c.raw {
-		c.ctrl.SetReadDeadline(c.deadline(ctx))
-	}
 	first, err := c.readLine()
 	if err != nil {
 		c.broken = true

@@ -38,7 +38,18 @@ type Upload struct {
 // StartUpload begins storing path: from off with REST when off > 0,
 // appending with APPE when appendTo is set.
 func (p *Pool) StartUpload(ctx context.Context, path string, off int64, appendTo bool) (*Upload, error) {
-	c, err := p.Get(ctx, Transfer)
+	return p.startUpload(ctx, path, off, appendTo, true)
+}
+
+// TryStartUpload is StartUpload from offset 0 that does not wait for a
+// connection: it returns ErrBusy when none is free, for an upload that is
+// only worth doing when it costs nobody a wait.
+func (p *Pool) TryStartUpload(ctx context.Context, path string) (*Upload, error) {
+	return p.startUpload(ctx, path, 0, false, false)
+}
+
+func (p *Pool) startUpload(ctx context.Context, path string, off int64, appendTo, wait bool) (*Upload, error) {
+	c, err := p.get(ctx, Transfer, wait)
 	if err != nil {
 		return nil, err
 	}

@@ -37,8 +37,9 @@ func (m *mount) listing(ctx context.Context, dir string, maxAge time.Duration) (
 
 // fetch reads and parses one listing, logging what it could not use.
 func (m *mount) fetch(ctx context.Context, remote string) ([]conn.Entry, error) {
-	l := conn.NewListing(time.Now(), time.UTC)
-	if err := m.pool.List(ctx, remote, func(line string, mlsd bool) error {
+	var l *conn.Listing
+	reset := func() { l = conn.NewListing(time.Now(), time.UTC) }
+	if err := m.pool.List(ctx, remote, reset, func(line string, mlsd bool) error {
 		l.Add(line, mlsd)
 		return nil
 	}); err != nil {

@@ -35,7 +35,8 @@ type mount struct {
 	mtimeAsks *lru.Cache[string, int]
 	opened    *lru.Cache[string, string] // the version of each path at its last open
 
-	staged atomic.Int64 // bytes in staging files of open write handles
+	staged  atomic.Int64 // bytes in staging files of open write handles
+	streams sync.Map     // *writeHandle with a streaming upload → struct{}
 
 	prefetch     chan string  // subdirectories to list ahead of the reader
 	files        chan fileJob // small files to read ahead of the reader

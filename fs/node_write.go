@@ -82,16 +82,21 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		return nil, nil, 0, toErrno(n.m.log, "create", rel, err)
 	}
 	child := &node{m: n.m}
-	w, errno := child.openWrite(ctx, rel, flags|syscall.O_TRUNC, ep)
+	// Without O_TRUNC, a file that another client created meanwhile
+	// keeps its content: openWrite downloads it.
+	w, errno := child.openWrite(ctx, rel, flags, ep)
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
-	w.dirty = true
-	// The new name shows through this mount at once; the server has it
-	// once the first flush returns.
-	e := conn.Entry{Name: name, Type: conn.TypeFile, ModTime: time.Now().UTC(), Precision: conn.PrecisionSecond,
-		Mode: (0o666 & fsMode(mode)) &^ fsMode(n.m.o.Umask), HasMode: true}
-	n.m.dirs.Set(n.m.parentDir(rel), name, e)
+	e := existing
+	if ep == nil {
+		// The new name shows through this mount at once; the server
+		// has it once the first flush returns.
+		e = conn.Entry{Name: name, Type: conn.TypeFile, ModTime: time.Now().UTC(), Precision: conn.PrecisionSecond,
+			Mode: (0o666 & fsMode(mode)) &^ fsMode(n.m.o.Umask), HasMode: true}
+		n.m.dirs.Set(n.m.parentDir(rel), name, e)
+	}
+	e.Size = w.size
 	n.m.fillAttr(e, rel, &out.Attr)
 	n.m.setTimeouts(out)
 	inode := n.NewInode(ctx, child, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
@@ -293,17 +298,28 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	if err != nil {
 		return toErrno(n.m.log, "rename", from, err)
 	}
-	rf, rt := n.m.remotePath(from), n.m.remotePath(to)
-	err = n.m.pool.Rename(ctx, rf, rt)
-	if err != nil && e.Type == conn.TypeFile && conn.Classify(err) != conn.ClassTimeout && conn.Classify(err) != conn.ClassUnavailable {
-		// Servers that refuse to rename over an existing file.
-		if target, terr := n.m.entry(ctx, to); terr == nil && target.Type == conn.TypeFile {
-			if derr := n.m.pool.Delete(ctx, rt); derr == nil {
-				err = n.m.pool.Rename(ctx, rf, rt)
+	// A file open for writing goes to the server before it moves there:
+	// the rename must carry its latest content (and a file created but
+	// not flushed yet exists on the server only then).
+	if ch := n.GetChild(name); ch != nil {
+		if c, ok := ch.Operations().(*node); ok {
+			if w := c.currentWriter(); w != nil {
+				if errno := w.sync(ctx); errno != 0 {
+					return errno
+				}
+				if e, err = n.m.entry(ctx, from); err != nil {
+					return toErrno(n.m.log, "rename", from, err)
+				}
 			}
 		}
 	}
+	rf, rt := n.m.remotePath(from), n.m.remotePath(to)
+	deleted, err := n.m.renameOver(ctx, rf, rt, e.Type == conn.TypeFile)
 	if err != nil {
+		if deleted {
+			n.m.log.Error("rename failed after the target was removed; the file is still under its old name", "from", from, "to", to, "err", err)
+			n.m.dirs.Remove(n.m.parentDir(to), newName)
+		}
 		return toErrno(n.m.log, "rename", from, err)
 	}
 	n.m.dirs.Remove(n.m.parentDir(from), name)

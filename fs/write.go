@@ -150,7 +150,12 @@ func (n *node) openWrite(ctx context.Context, rel string, flags uint32, e *conn.
 	case flags&syscall.O_TRUNC != 0:
 		w.dirty = e.Size != 0
 	default:
-		if err := m.download(ctx, rel, *e, st); err != nil {
+		// The download may take longer than one operation's bound: it
+		// gets the time an upload of that size would.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.uploadTimeout(e.Size))
+		err := m.download(dctx, rel, *e, st)
+		cancel()
+		if err != nil {
 			w.discard()
 			return nil, toErrno(m.log, "open", rel, err)
 		}
@@ -233,6 +238,20 @@ func (w *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 	return uint32(k), 0
 }
 
+// yieldStreams makes the streaming uploads of open files that are not
+// busy right now give their connections back. A busy one gives its own up
+// at its next write, seeing that someone waits.
+func (m *mount) yieldStreams() {
+	m.streams.Range(func(k, _ any) bool {
+		w := k.(*writeHandle)
+		if w.mu.TryLock() {
+			w.dropStream()
+			w.mu.Unlock()
+		}
+		return true
+	})
+}
+
 // reserve counts n more staged bytes, unless that passes the limit.
 func (m *mount) reserve(n int64) bool {
 	if m.staged.Add(n) > m.o.StagingSize {
@@ -246,19 +265,22 @@ func (m *mount) reserve(n int64) bool {
 // starts one at offset 0). Call with mu held. Failures only end the
 // stream: the stage has every byte, and flush uploads it.
 func (w *writeHandle) stream(ctx context.Context, data []byte, off int64) {
-	if w.noRetry || off != w.size || (w.up == nil && off != 0) {
+	// A stream holds its connection until the file is flushed: it gives
+	// it up as soon as anybody waits for one, and never waits itself.
+	if w.noRetry || off != w.size || (w.up == nil && off != 0) || w.m.pool.Waiting(conn.Transfer) {
 		w.dropStream()
 		return
 	}
 	if w.up == nil {
 		tmp := w.m.uploadName(w.rel)
-		up, err := w.m.pool.StartUpload(ctx, w.m.remotePath(tmp), 0, false)
+		up, err := w.m.pool.TryStartUpload(ctx, w.m.remotePath(tmp))
 		if err != nil {
 			w.m.log.Debug("streaming upload not started", "path", w.rel, "err", err)
 			w.noRetry = true
 			return
 		}
 		w.up, w.upTmp = newStreamer(up), tmp
+		w.m.streams.Store(w, struct{}{})
 	}
 	if err := w.up.send(data); err != nil {
 		w.m.log.Debug("streaming upload broke; the stage will be uploaded", "path", w.rel, "err", err)
@@ -273,6 +295,7 @@ func (w *writeHandle) dropStream() {
 	if w.up == nil {
 		return
 	}
+	w.m.streams.Delete(w)
 	w.up.finish()
 	w.up.up.Abort()
 	w.up = nil
@@ -332,6 +355,9 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 	if !w.dirty {
 		return 0
 	}
+	if rel := w.n.rel(); rel != "" {
+		w.rel = rel // the file may have been renamed while open
+	}
 
 	// A signal to the closing process (Go's runtime preempts with
 	// SIGURG) makes the kernel interrupt the flush: the upload goes on
@@ -342,6 +368,7 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 	if w.up != nil {
 		s, tmp := w.up, w.upTmp
 		w.up = nil
+		w.m.streams.Delete(w)
 		if err = s.finish(); err != nil {
 			s.up.Abort()
 			w.m.removeTmp(tmp)
@@ -376,7 +403,13 @@ func (m *mount) uploadTimeout(size int64) time.Duration {
 // checked with SIZE where the server has it, then renamed over rel.
 func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64) error {
 	tmp := m.uploadName(rel)
-	up, err := m.pool.StartUpload(ctx, m.remotePath(tmp), 0, false)
+	up, err := m.pool.TryStartUpload(ctx, m.remotePath(tmp))
+	if errors.Is(err, conn.ErrBusy) {
+		// Streams of files still open hold the connections: they give
+		// them up, their data is staged anyway.
+		m.yieldStreams()
+		up, err = m.pool.StartUpload(ctx, m.remotePath(tmp), 0, false)
+	}
 	if err != nil {
 		return err
 	}
@@ -429,13 +462,13 @@ func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, si
 		}
 	}
 	if err == nil && tmp != rel {
-		err = m.pool.Rename(ctx, remoteTmp, remote)
-		if err != nil && conn.Classify(err) != conn.ClassTimeout && conn.Classify(err) != conn.ClassUnavailable {
-			// Servers that refuse to rename over a file: remove it
-			// first. Only now, with the new bytes safely uploaded.
-			if derr := m.pool.Delete(ctx, remote); derr == nil {
-				err = m.pool.Rename(ctx, remoteTmp, remote)
-			}
+		var deleted bool
+		if deleted, err = m.renameOver(ctx, remoteTmp, remote, true); err != nil && deleted {
+			// The old content is gone: the upload under its temporary
+			// name is now the only copy on the server. Keep it.
+			m.log.Error("rename over the target failed after removing it; the new content is on the server under a temporary name", "path", rel, "temporary", tmp, "err", err)
+			m.dirs.Remove(m.parentDir(rel), path.Base(rel))
+			return err
 		}
 	}
 	if err != nil {
@@ -449,6 +482,21 @@ func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, si
 	})
 	m.blocks.InvalidatePath(remote)
 	return nil
+}
+
+// renameOver renames from to to. A server that refuses to replace an
+// existing file (its reply says the target exists) gets a DELE of the
+// target first, for files only. deleted tells whether that happened, so
+// that a failure after it keeps from, then the only copy.
+func (m *mount) renameOver(ctx context.Context, from, to string, file bool) (deleted bool, err error) {
+	err = m.pool.Rename(ctx, from, to)
+	if err == nil || !file || conn.Classify(err) != conn.ClassExists {
+		return false, err
+	}
+	if derr := m.pool.Delete(ctx, to); derr != nil {
+		return false, err
+	}
+	return true, m.pool.Rename(ctx, from, to)
 }
 
 // removeTmp deletes a temporary upload name, best effort.

@@ -494,3 +494,86 @@ func TestNoAtomicUpload(t *testing.T) {
 		t.Fatalf("commands:\n%s", l)
 	}
 }
+
+// TestWritersShareFewConnections keeps files open for writing while
+// others are written and closed, with two connections in all: streams
+// give their connection up rather than make anybody wait for it.
+func TestWritersShareFewConnections(t *testing.T) {
+	e := newEnv(t, nil, nil, func(o *Options) {
+		o.CacheDir, o.Conn.MaxConns, o.Conn.Timeout = t.TempDir(), 2, 2*time.Second
+	})
+	var files []*os.File
+	for i := range 4 {
+		f, err := os.Create(filepath.Join(e.mnt, fmt.Sprintf("f%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+		if _, err := f.Write(bytes.Repeat([]byte{byte(i)}, 100_000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Close them in the opposite order: every flush needs a connection
+	// that a stream of an open file held.
+	for i := len(files) - 1; i >= 0; i-- {
+		t0 := time.Now()
+		if err := files[i].Close(); err != nil {
+			t.Fatalf("close f%d: %v", i, err)
+		}
+		if d := time.Since(t0); d > 2*time.Second {
+			t.Fatalf("close f%d took %v", i, d)
+		}
+		if got := onServer(t, e, fmt.Sprintf("f%d", i)); !bytes.Equal(got, bytes.Repeat([]byte{byte(i)}, 100_000)) {
+			t.Fatalf("f%d: %d bytes on the server", i, len(got))
+		}
+	}
+	noUploadsLeft(t, e)
+}
+
+// TestRenameWhileOpen renames a file between two writes: the content
+// follows the name.
+func TestRenameWhileOpen(t *testing.T) {
+	e := newEnv(t, nil, nil, func(o *Options) { o.CacheDir = t.TempDir() })
+	f, err := os.Create(filepath.Join(e.mnt, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.WriteString("data")
+	if err := os.Rename(filepath.Join(e.mnt, "x"), filepath.Join(e.mnt, "y")); err != nil {
+		t.Fatalf("rename of a file open for writing: %v", err)
+	}
+	f.WriteString("more")
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := onServer(t, e, "y"); string(got) != "datamore" {
+		t.Fatalf("y on the server: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "x")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("x still on the server")
+	}
+}
+
+// TestCreateKeepsOthersContent: O_CREAT without O_TRUNC on a file another
+// client created after this mount listed the directory keeps its bytes.
+func TestCreateKeepsOthersContent(t *testing.T) {
+	e := newEnv(t, nil, nil, func(o *Options) { o.CacheDir = t.TempDir() })
+	p := filepath.Join(e.mnt, "log")
+	if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(e.root, "log"), []byte("other client's line\n"))
+	time.Sleep(1100 * time.Millisecond) // past open's revalidation bound
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("appended\n")
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := onServer(t, e, "log"); string(got) != "other client's line\nappended\n" {
+		t.Fatalf("log on the server: %q", got)
+	}
+}
