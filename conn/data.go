@@ -40,8 +40,12 @@ func (c *Conn) dataAddr(ctx context.Context) (string, error) {
 			}
 			return net.JoinHostPort(peer.IP.String(), strconv.Itoa(port)), nil
 		}
-		if r.code == 421 {
-			c.broken = true
+		if r.code != 500 && r.code != 502 && r.code != 504 && r.code != 522 {
+			// A passing failure (421, 425, 450): not a reason to give
+			// EPSV up for good.
+			if r.code == 421 {
+				c.broken = true
+			}
 			return "", &Error{Op: "epsv", Code: r.code, Msg: firstLine(r.msg)}
 		}
 		c.noEPSV = true

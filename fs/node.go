@@ -162,9 +162,7 @@ func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut
 		w = n.currentWriter()
 	}
 	if w != nil {
-		w.mu.Lock()
 		w.fillAttr(&out.Attr)
-		w.mu.Unlock()
 		return 0
 	}
 	ctx, cancel := n.m.opCtx(ctx)

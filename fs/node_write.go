@@ -144,9 +144,7 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 		}
 	}
 	if w != nil {
-		w.mu.Lock()
 		w.fillAttr(&out.Attr)
-		w.mu.Unlock()
 		return 0
 	}
 	return n.Getattr(ctx, nil, out)

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,6 +52,21 @@ type writeHandle struct {
 	up      *streamer
 	upTmp   string // the stream's temporary name, below the root
 	noRetry bool   // streaming failed once for this handle: stage only
+
+	// attrs is size and dirty as of the last change, for stat: an upload
+	// holds mu for as long as it takes, and stat must not wait for it.
+	attrs atomic.Pointer[writeAttrs]
+}
+
+type writeAttrs struct {
+	size  int64
+	dirty bool
+}
+
+// publish makes the current size and state visible to stat. Call with mu
+// held after every change.
+func (w *writeHandle) publish() {
+	w.attrs.Store(&writeAttrs{w.size, w.dirty})
 }
 
 // streamer sends a streamed upload's bytes on its own goroutine, so that
@@ -165,6 +181,7 @@ func (n *node) openWrite(ctx context.Context, rel string, flags uint32, e *conn.
 		}
 		w.size = e.Size
 	}
+	w.publish()
 	n.setWriter(w)
 	return w, 0
 }
@@ -235,6 +252,7 @@ func (w *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 	w.stream(ctx, data, off)
 	w.size = max(w.size, off+int64(k))
 	w.dirty = true
+	w.publish()
 	return uint32(k), 0
 }
 
@@ -322,25 +340,27 @@ func (w *writeHandle) truncate(size int64) syscall.Errno {
 	if size != w.size {
 		w.dropStream()
 		w.size, w.dirty = size, true
+		w.publish()
 	}
 	return 0
 }
 
 func (w *writeHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.fillAttr(&out.Attr)
 	return 0
 }
 
-// fillAttr shows the staged size and, while it differs from the server's
-// copy, the current time. Call with mu held.
+// fillAttr shows the size written so far and, while it differs from the
+// server's copy, the current time. It takes no lock: it answers from the
+// last published state.
 func (w *writeHandle) fillAttr(a *fuse.Attr) {
-	e := conn.Entry{Name: path.Base(w.rel), Type: conn.TypeFile, Size: w.size, ModTime: time.Now(), Mode: w.m.modeOf(w.rel), HasMode: true}
-	if o, ok := w.m.cachedEntry(w.rel); ok && !w.dirty {
+	st := w.attrs.Load()
+	rel := w.n.rel()
+	e := conn.Entry{Name: path.Base(rel), Type: conn.TypeFile, Size: st.size, ModTime: time.Now(), Mode: w.m.modeOf(rel), HasMode: true}
+	if o, ok := w.m.cachedEntry(rel); ok && !st.dirty {
 		e.ModTime = o.ModTime
 	}
-	w.m.fillAttr(e, w.rel, a)
+	w.m.fillAttr(e, rel, a)
 }
 
 func (w *writeHandle) Flush(ctx context.Context) syscall.Errno { return w.sync(ctx) }
@@ -389,6 +409,7 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 		return toErrno(w.m.log, "upload", w.rel, err)
 	}
 	w.dirty, w.failed = false, false
+	w.publish()
 	return 0
 }
 

@@ -577,3 +577,30 @@ func TestCreateKeepsOthersContent(t *testing.T) {
 		t.Fatalf("log on the server: %q", got)
 	}
 }
+
+// TestStatDuringUpload stats a file while its slow upload runs: stat
+// answers at once.
+func TestStatDuringUpload(t *testing.T) {
+	e := newEnv(t, nil, []func(*ftpd.Config){func(c *ftpd.Config) { c.Faults.DataRate = 4 << 20 }},
+		func(o *Options) { o.CacheDir = t.TempDir() })
+	f, err := os.OpenFile(filepath.Join(e.mnt, "slow"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt(make([]byte, 4<<20), 0)
+	f.WriteAt([]byte("x"), 0) // random access: the upload happens at close
+	done := make(chan error, 1)
+	go func() { done <- f.Close() }()
+	time.Sleep(200 * time.Millisecond)
+	t0 := time.Now()
+	fi, err := os.Stat(filepath.Join(e.mnt, "slow"))
+	if d := time.Since(t0); err != nil || d > 300*time.Millisecond {
+		t.Fatalf("stat during the upload: %v after %v", err, d)
+	}
+	if fi.Size() != 4<<20 {
+		t.Fatalf("size during the upload: %d", fi.Size())
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
