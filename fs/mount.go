@@ -172,9 +172,10 @@ func Mount(ctx context.Context, mountpoint string, o Options) (*Mounted, error) 
 
 // readAheadKB is the kernel read-ahead asked for the mount. The kernel
 // gives a FUSE mount 128 KiB, so a sequential reader costs one request
-// per 128 KiB; at 1 MiB the requests are 4 to 8 times fewer, which is
-// most of the cost of a large read on a fast link.
-const readAheadKB = 1024
+// per 128 KiB; larger requests cost less each, which is most of the cost
+// of a large read on a fast link (cold cat: about 540 MiB/s at 128 KiB,
+// 700 at 1 MiB, 770 at 4 MiB here).
+const readAheadKB = 4096
 
 // raiseReadAhead sets the mount's read-ahead through sysfs, which only
 // root may write; otherwise the kernel's default stays.

@@ -18,6 +18,11 @@ const (
 	aheadBlocks = 16
 	// streamIdle is how long a stream nobody reads keeps its connection.
 	streamIdle = 2 * time.Second
+	// waitReach is how far ahead of the stream a read may be and still
+	// wait for it rather than fetch its block alone: the kernel's
+	// read-ahead runs up to two windows ahead of the reader, and a
+	// single-block fetch there costs more than the wait.
+	waitReach = 64
 	// yieldAfter is how many blocks a stream reads before it gives its
 	// connection up to a reader that waits for one, so that eight
 	// readers share four connections instead of queueing.
@@ -70,7 +75,7 @@ func (h *handle) startAhead(ctx context.Context, b int64) (*readAhead, error) {
 func (ra *readAhead) covers(b int64) bool {
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
-	return !ra.ended && !ra.stop && b >= ra.next && b < ra.next+aheadBlocks
+	return !ra.ended && !ra.stop && b >= ra.next && b < ra.next+waitReach
 }
 
 // following says whether b continues where this stream ended, so that a
