@@ -180,25 +180,6 @@ func parseMDTM(v string) (time.Time, error) {
 	return t, nil
 }
 
-// MLST asks for one entry's facts (servers with MLSD only); the reply's
-// fact line is handed to fn.
-func (p *Pool) MLST(ctx context.Context, path string) (string, error) {
-	var line string
-	err := p.do(ctx, Metadata, func(c *Conn) error {
-		r, err := c.expect(ctx, "mlst", path, []int{250}, "MLST "+path)
-		if err != nil {
-			return err
-		}
-		lines := strings.Split(r.msg, "\n")
-		if len(lines) < 2 {
-			return &Error{Op: "mlst", Path: path, Code: r.code, Msg: "no facts in reply"}
-		}
-		line = strings.TrimPrefix(lines[1], " ")
-		return nil
-	})
-	return line, err
-}
-
 // ReadAt reads len(b) bytes at off with REST+RETR, or fewer at the end of
 // the file. size is the file's size, so that a read that ends near the end
 // reads to EOF instead of aborting (an abort costs a round trip).
@@ -244,7 +225,6 @@ type Stream struct {
 	c    *Conn
 	t    *transfer
 	path string
-	pos  int64
 }
 
 // OpenStream starts a RETR at off.
@@ -259,17 +239,13 @@ func (p *Pool) OpenStream(ctx context.Context, path string, off int64) (*Stream,
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{p: p, c: c, t: t, path: path, pos: off}, nil
+	return &Stream{p: p, c: c, t: t, path: path}, nil
 }
-
-// Pos is the offset of the next byte Read returns.
-func (s *Stream) Pos() int64 { return s.pos }
 
 // Read reads the next bytes of the stream; ctx bounds this call only.
 func (s *Stream) Read(ctx context.Context, b []byte) (int, error) {
 	s.t.ctx = ctx
 	n, err := s.t.Read(b)
-	s.pos += int64(n)
 	return n, err
 }
 

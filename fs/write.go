@@ -294,7 +294,7 @@ func (w *writeHandle) stream(ctx context.Context, data []byte, off int64) {
 		up, err := w.m.pool.TryStartUpload(ctx, w.m.remotePath(tmp))
 		if err != nil {
 			w.m.log.Debug("streaming upload not started", "path", w.rel, "err", err)
-			w.noRetry = true
+			w.noRetry = true // stage only, from now on
 			return
 		}
 		w.up, w.upTmp = newStreamer(up), tmp
@@ -302,7 +302,6 @@ func (w *writeHandle) stream(ctx context.Context, data []byte, off int64) {
 	}
 	if err := w.up.send(data); err != nil {
 		w.m.log.Debug("streaming upload broke; the stage will be uploaded", "path", w.rel, "err", err)
-		w.noRetry = true
 		w.dropStream()
 	}
 }
