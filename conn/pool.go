@@ -35,12 +35,15 @@ type Pool struct {
 	reaper    *time.Timer
 	dials     int    // connections ever opened, for tests and status
 	waiting   [2]int // callers waiting in Get, by kind
+
+	lowered    time.Time     // when a 421 last lowered the ceiling
+	raiseAfter time.Duration // then, one more connection is tried again
 }
 
 // NewPool checks nothing on the network: the first Get dials.
 func NewPool(cfg Config) *Pool {
 	cfg.fill()
-	return &Pool{cfg: cfg, ceiling: cfg.MaxConns, wake: make(chan struct{})}
+	return &Pool{cfg: cfg, ceiling: cfg.MaxConns, wake: make(chan struct{}), raiseAfter: time.Minute}
 }
 
 // Config is the pool's configuration with defaults filled in.
@@ -93,6 +96,12 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 			p.mu.Unlock()
 			return nil, ErrClosed
 		}
+		if p.ceiling < p.cfg.MaxConns && time.Since(p.lowered) >= p.raiseAfter {
+			// The server's limit may have been other clients: try one
+			// more connection now and then.
+			p.ceiling++
+			p.lowered = time.Now()
+		}
 		limit := p.ceiling
 		if kind == Transfer && limit > 1 && p.transfers >= limit-1 {
 			limit = 0 // wait: the last slot is metadata's
@@ -124,6 +133,7 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 				if tooMany {
 					// Live with what we have rather than fail the caller.
 					p.ceiling = max(1, p.total)
+					p.lowered = time.Now()
 					p.cfg.Logger.Info("server refused another connection; pool ceiling lowered", "ceiling", p.ceiling)
 				}
 				p.broadcast()

@@ -294,6 +294,28 @@ func TestCeilingAndMetadataSlot(t *testing.T) {
 	if st := p.Stats(); st.Ceiling != 2 {
 		t.Fatalf("ceiling %d after 421s, want 2", st.Ceiling)
 	}
+	// Once the server allows more, the ceiling climbs back, a step at a
+	// time.
+	s.SetFaults(ftpd.Faults{})
+	p.mu.Lock()
+	p.raiseAfter = 0
+	p.mu.Unlock()
+	var wg2 sync.WaitGroup
+	for range 6 {
+		wg2.Add(1)
+		go func() {
+			defer wg2.Done()
+			p.ReadAt(ctx, "/f", make([]byte, 4096), 0, int64(len(data)))
+		}()
+	}
+	wg2.Wait()
+	if st := p.Stats(); st.Ceiling <= 2 {
+		t.Fatalf("ceiling stayed at %d after the server allowed more", st.Ceiling)
+	}
+	p.mu.Lock()
+	p.raiseAfter = time.Hour
+	p.ceiling = 2
+	p.mu.Unlock()
 
 	// With a transfer holding one of two connections, another transfer
 	// waits but metadata goes through.
