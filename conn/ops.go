@@ -180,6 +180,26 @@ func parseMDTM(v string) (time.Time, error) {
 	return t, nil
 }
 
+// Stat asks MLST for one entry (servers with MLSD only).
+func (p *Pool) Stat(ctx context.Context, path string) (Entry, error) {
+	var e Entry
+	err := p.do(ctx, Metadata, func(c *Conn) error {
+		r, err := c.expect(ctx, "mlst", path, []int{250}, "MLST "+path)
+		if err != nil {
+			return err
+		}
+		lines := strings.Split(r.msg, "\n")
+		if len(lines) < 2 {
+			return &Error{Op: "mlst", Path: path, Code: r.code, Msg: "no facts in reply"}
+		}
+		if e, err = ParseMLST(lines[1]); err != nil {
+			return &Error{Op: "mlst", Path: path, Code: r.code, Msg: err.Error()}
+		}
+		return nil
+	})
+	return e, err
+}
+
 // ReadAt reads len(b) bytes at off with REST+RETR, or fewer at the end of
 // the file. size is the file's size, so that a read that ends near the end
 // reads to EOF instead of aborting (an abort costs a round trip).

@@ -220,6 +220,9 @@ func (n *node) utimens(ctx context.Context, rel string, w *writeHandle, t time.T
 	}
 	n.m.dirs.Update(n.m.parentDir(rel), path.Base(rel), func(e conn.Entry, ok bool) (conn.Entry, bool) {
 		e.ModTime, e.Precision = t.UTC().Truncate(time.Second), conn.PrecisionSecond
+		if e.Unique == guessedTime {
+			e.Unique = "" // the time is known now
+		}
 		return e, ok
 	})
 	return 0

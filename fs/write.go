@@ -53,6 +53,11 @@ type writeHandle struct {
 	upTmp   string // the stream's temporary name, below the root
 	noRetry bool   // streaming failed once for this handle: stage only
 
+	// base is the server's version of the file when it was opened and
+	// downloaded, for the two-writers check at the first upload; nil for
+	// a new or truncated file.
+	base *conn.Entry
+
 	// attrs is size and dirty as of the last change, for stat: an upload
 	// holds mu for as long as it takes, and stat must not wait for it.
 	attrs atomic.Pointer[writeAttrs]
@@ -160,6 +165,12 @@ func (n *node) openWrite(ctx context.Context, rel string, flags uint32, e *conn.
 		return nil, syscall.EIO
 	}
 	w := &writeHandle{n: n, m: m, rel: rel, stage: st, append: flags&syscall.O_APPEND != 0}
+	if e != nil && flags&syscall.O_TRUNC == 0 {
+		// What is uploaded builds on the content downloaded now; a
+		// truncating writer replaces the file whatever it was, last
+		// writer winning as on a local disk.
+		w.base = e
+	}
 	switch {
 	case e == nil:
 		w.dirty = true // created: it must reach the server even if empty
@@ -383,6 +394,13 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 	// regardless, bounded by its own timeout, as NFS does on close.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.m.uploadTimeout(w.size))
 	defer cancel()
+	// Two writers: if the server's copy changed since this mount opened
+	// the file, ours does not silently replace it; it goes next to it.
+	target := w.rel
+	conflict := w.m.changedSince(ctx, w.rel, w.base)
+	if conflict {
+		target = conflictName(w.rel)
+	}
 	var err error
 	if w.up != nil {
 		s, tmp := w.up, w.upTmp
@@ -392,15 +410,25 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 			s.up.Abort()
 			w.m.removeTmp(tmp)
 		} else {
-			err = w.m.commit(ctx, s.up, tmp, w.rel, w.size)
+			err = w.m.commit(ctx, s.up, tmp, target, w.size)
 		}
 		if err != nil && conn.Classify(err) != conn.ClassNoSpace && conn.Classify(err) != conn.ClassQuota {
 			// The stream failed at its end: one more try from the stage.
 			w.m.log.Debug("streamed upload failed; uploading the stage", "path", w.rel, "err", err)
-			err = w.m.upload(ctx, w.rel, w.stage, w.size)
+			err = w.m.upload(ctx, target, w.stage, w.size)
 		}
 	} else {
-		err = w.m.upload(ctx, w.rel, w.stage, w.size)
+		err = w.m.upload(ctx, target, w.stage, w.size)
+	}
+	if err == nil && conflict {
+		w.m.log.Error("conflict: the file changed on the server since it was opened; this version was kept next to it", "path", w.rel, "kept as", target)
+		w.base = nil
+		w.dirty, w.failed = false, false
+		w.publish()
+		return syscall.EIO
+	}
+	if err == nil {
+		w.base = nil // from now on the server's copy is ours
 	}
 	if err != nil {
 		w.failed = true
@@ -456,6 +484,32 @@ func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64) 
 	return m.commit(ctx, up, tmp, rel, size)
 }
 
+// changedSince tells whether the server's copy of rel differs from base
+// (size or modification time), asking MLST; without MLST, or for a new
+// file, it cannot tell and says no.
+func (m *mount) changedSince(ctx context.Context, rel string, base *conn.Entry) bool {
+	if base == nil || !m.feat.MLSD {
+		return false
+	}
+	now, err := m.pool.Stat(ctx, m.remotePath(rel))
+	if err != nil {
+		return false // gone or unknown: nothing to overwrite by mistake
+	}
+	if base.Unique == guessedTime {
+		return now.Size != base.Size
+	}
+	return now.Size != base.Size || !now.ModTime.Equal(base.ModTime)
+}
+
+// guessedTime marks an entry whose time this mount guessed after its own
+// upload: the two-writers check then compares sizes only.
+const guessedTime = "ftpfs:guessed-time"
+
+// conflictName is where a version that lost a two-writers race goes.
+func conflictName(rel string) string {
+	return rel + ".conflict-" + time.Now().UTC().Format("20060102-150405")
+}
+
 // uploadName is where an upload of rel goes before it is renamed over
 // rel: a hidden name in the same directory, or rel itself with
 // NoAtomicUpload.
@@ -497,8 +551,10 @@ func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, si
 	}
 	m.dirs.Set(m.remotePath(path.Dir("/"+rel)), path.Base(rel), conn.Entry{
 		Name: path.Base(rel), Type: conn.TypeFile, Size: size,
+		// The server set the time; asking would cost a command per
+		// upload. A guess, marked as one until the next listing.
 		ModTime: time.Now().UTC().Truncate(time.Second), Precision: conn.PrecisionSecond,
-		Mode: m.modeOf(rel), HasMode: true,
+		Mode: m.modeOf(rel), HasMode: true, Unique: guessedTime,
 	})
 	m.blocks.InvalidatePath(remote)
 	return nil

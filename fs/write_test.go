@@ -604,3 +604,42 @@ func TestStatDuringUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTwoWriters: the server's copy changes while this mount has the
+// file open; the upload does not overwrite it, both versions are kept
+// and close reports the conflict.
+func TestTwoWriters(t *testing.T) {
+	e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "shared.txt"), []byte("v1\n")) }, nil,
+		func(o *Options) { o.CacheDir = t.TempDir() })
+	f, err := os.OpenFile(filepath.Join(e.mnt, "shared.txt"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("mine\n"), 0)
+	// Another client writes meanwhile.
+	writeFile(t, filepath.Join(e.root, "shared.txt"), []byte("theirs, longer\n"))
+	if err := f.Close(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("close after a conflict: %v, want EIO", err)
+	}
+	if got := onServer(t, e, "shared.txt"); string(got) != "theirs, longer\n" {
+		t.Fatalf("the other writer's version was overwritten: %q", got)
+	}
+	kept, _ := filepath.Glob(filepath.Join(e.root, "shared.txt.conflict-*"))
+	if len(kept) != 1 {
+		t.Fatalf("conflict copies %v", kept)
+	}
+	if got, _ := os.ReadFile(kept[0]); string(got) != "mine\n" {
+		t.Fatalf("our version: %q", got)
+	}
+	// Without a conflict, a second open and save works as usual.
+	time.Sleep(1100 * time.Millisecond)
+	if err := os.WriteFile(filepath.Join(e.mnt, "shared.txt"), []byte("v3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.mnt, "shared.txt"), []byte("v4\n"), 0o644); err != nil {
+		t.Fatalf("second save by this mount: %v", err)
+	}
+	if got := onServer(t, e, "shared.txt"); string(got) != "v4\n" {
+		t.Fatalf("after two saves: %q", got)
+	}
+}
