@@ -29,6 +29,7 @@ type mount struct {
 	dirs    *cache.Dirs[conn.Entry]
 	blocks  *cache.Blocks
 	started time.Time
+	fsName  string // ftp://host/path, as mount(8) shows it
 
 	mtimes    *lru.Cache[preciseKey, time.Time] // precise times on LIST-only servers
 	mtimeMu   sync.Mutex                        // makes a directory's ask count atomic
@@ -119,6 +120,8 @@ func Mount(ctx context.Context, mountpoint string, o Options) (*Mounted, error) 
 	if fsName == "" {
 		fsName = "ftp://" + o.Conn.Addr + o.Root
 	}
+	m.fsName = fsName
+	m.reportStaged()
 	ttl := o.DirCacheTTL
 	opts := &gofs.Options{
 		EntryTimeout:    &ttl,

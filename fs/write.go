@@ -608,6 +608,7 @@ func (w *writeHandle) Release(ctx context.Context) syscall.Errno {
 	if w.dirty || w.failed {
 		// Flush reported the failure; the bytes stay for a retry.
 		w.m.log.Error("closed with an upload not done; staged copy kept", "path", w.rel, "staged", w.stage.Name())
+		w.m.keepStaged(w.stage.Name(), w.rel, w.size)
 		w.m.staged.Add(-w.size)
 		w.stage.Close()
 		return 0

@@ -222,6 +222,15 @@ func TestUploadFailureKeepsData(t *testing.T) {
 	if b, _ := os.ReadFile(staged[0]); !bytes.Equal(b, data) {
 		t.Fatal("the staged copy lost bytes")
 	}
+	// It is described for ftpfs status and the next mount's report.
+	var copies []StagedCopy
+	for deadline := time.Now().Add(5 * time.Second); len(copies) == 0 && time.Now().Before(deadline); {
+		copies, _ = StagedCopies(cache)
+		time.Sleep(10 * time.Millisecond) // release follows close asynchronously
+	}
+	if len(copies) != 1 || copies[0].Path != "f" || copies[0].Size != int64(len(data)) || copies[0].File != staged[0] {
+		t.Fatalf("staged copies reported: %+v", copies)
+	}
 }
 
 // TestEditorSaves saves files the ways editors do, 20 times each, and

@@ -33,6 +33,7 @@ var commands = []command{
 	{"mount", "[flags] SERVER MOUNTPOINT", "mount an FTP server (in the background unless -f)", runMount},
 	{"unmount", "[--lazy] MOUNTPOINT", "unmount a mount made by ftpfs mount", runUnmount},
 	{"serve", "[flags] DIR", "serve DIR over FTP (the server the tests and benchmarks use)", runServe},
+	{"status", "[--cache-dir DIR]", "list files whose upload failed, kept in the cache dir", runStatus},
 }
 
 func main() {

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"ftpfs/fs"
+)
+
+// runStatus lists the staged copies of failed uploads in the cache
+// directory: the bytes that are on this machine but not on the server.
+func runStatus(_ context.Context, args []string, stderr io.Writer) int {
+	return status(args, os.Stdout, stderr, hostInputs())
+}
+
+func status(args []string, stdout, stderr io.Writer, in mountInputs) int {
+	fset := flag.NewFlagSet("ftpfs status", flag.ContinueOnError)
+	fset.SetOutput(io.Discard)
+	dir := fset.String("cache-dir", "", "the cache directory the mounts used")
+	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, "usage: ftpfs status [--cache-dir DIR]\n\nLists the files whose upload failed and whose bytes are kept in DIR/staging.")
+			return 0
+		}
+		fmt.Fprintln(stderr, "ftpfs status:", err)
+		return 2
+	}
+	if *dir == "" {
+		if *dir = defaultCacheDir(in); *dir == "" {
+			fmt.Fprintln(stderr, "ftpfs status: no home directory: give --cache-dir")
+			return 2
+		}
+	}
+	copies, err := fs.StagedCopies(*dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "ftpfs status:", err)
+		return 1
+	}
+	if len(copies) == 0 {
+		fmt.Fprintln(stdout, "no staged uploads pending")
+		return 0
+	}
+	fmt.Fprintf(stdout, "%d file(s) not on the server; their bytes are kept here:\n", len(copies))
+	for _, c := range copies {
+		fmt.Fprintf(stdout, "%s  %s/%s  %d bytes  %s\n", c.Time.Local().Format("2006-01-02 15:04:05"), c.Server, c.Path, c.Size, c.File)
+	}
+	return 0
+}
