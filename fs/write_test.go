@@ -231,6 +231,11 @@ func TestUploadFailureKeepsData(t *testing.T) {
 	if len(copies) != 1 || copies[0].Path != "f" || copies[0].Size != int64(len(data)) || copies[0].File != staged[0] {
 		t.Fatalf("staged copies reported: %+v", copies)
 	}
+	// A new mount of the same server reports it (survives a restart).
+	_, _, logs := mountAt(t, e.srvCfg.Listen, testUser, testPass, func(o *Options) { o.CacheDir = cache })
+	if l := logs.String(); !strings.Contains(l, "staged copy of a failed upload") || !strings.Contains(l, staged[0]) {
+		t.Fatalf("the next mount did not report the staged copy:\n%s", l)
+	}
 }
 
 // TestEditorSaves saves files the ways editors do, 20 times each, and
