@@ -179,32 +179,35 @@ func (n *node) openWrite(ctx context.Context, rel string, flags uint32, e *conn.
 	default:
 		// The download may take longer than one operation's bound: it
 		// gets the time an upload of that size would.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.uploadTimeout(e.Size))
-		err := m.download(dctx, rel, *e, st)
-		cancel()
-		if err != nil {
-			w.discard()
-			return nil, toErrno(m.log, "open", rel, err)
-		}
 		if !m.reserve(e.Size) {
 			w.discard()
 			return nil, syscall.ENOSPC
 		}
-		w.size = e.Size
+		w.size = e.Size // reserved: discard returns it
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.uploadTimeout(e.Size))
+		got, err := m.download(dctx, rel, *e, st)
+		cancel()
+		if err == nil && got != e.Size {
+			err = fmt.Errorf("downloaded %d bytes of %d: the file changed meanwhile", got, e.Size)
+		}
+		if err != nil {
+			w.discard()
+			return nil, toErrno(m.log, "open", rel, err)
+		}
 	}
 	w.publish()
 	n.setWriter(w)
 	return w, 0
 }
 
-// download copies the server's file into f.
-func (m *mount) download(ctx context.Context, rel string, e conn.Entry, f *os.File) error {
+// download copies the server's file into f and returns its length.
+func (m *mount) download(ctx context.Context, rel string, e conn.Entry, f *os.File) (int64, error) {
 	if e.Size == 0 {
-		return nil
+		return 0, nil
 	}
 	s, err := m.pool.OpenStream(ctx, m.remotePath(rel), 0)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	buf := make([]byte, 256<<10)
 	var off int64
@@ -213,7 +216,7 @@ func (m *mount) download(ctx context.Context, rel string, e conn.Entry, f *os.Fi
 		if k > 0 {
 			if _, err := f.WriteAt(buf[:k], off); err != nil {
 				s.Close()
-				return err
+				return off, err
 			}
 			off += int64(k)
 		}
@@ -222,10 +225,10 @@ func (m *mount) download(ctx context.Context, rel string, e conn.Entry, f *os.Fi
 		}
 		if rerr != nil {
 			s.Close()
-			return rerr
+			return off, rerr
 		}
 	}
-	return s.Close()
+	return off, s.Close()
 }
 
 func (w *writeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
