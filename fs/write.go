@@ -247,26 +247,29 @@ func (w *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 	if w.append {
 		off = w.size
 	}
-	if grow := off + int64(len(data)) - w.size; grow > 0 && !w.m.reserve(grow) {
+	grow := max(0, off+int64(len(data))-w.size)
+	if grow > 0 && !w.m.reserve(grow) {
 		w.m.log.Warn("staging full (--staging-size)", "path", w.rel)
 		return 0, syscall.ENOSPC
 	}
 	k, err := w.stage.WriteAt(data, off)
-	if grow := off + int64(len(data)) - w.size; grow > 0 {
-		// Only what was written counts.
-		w.m.staged.Add(-(grow - max(0, off+int64(k)-w.size)))
+	newSize := max(w.size, off+int64(k))
+	w.m.staged.Add(newSize - w.size - grow) // give back what was not written
+	if err == nil {
+		w.stream(ctx, data, off) // before the size moves: it continues from it
+	}
+	if k > 0 {
+		w.size, w.dirty = newSize, true
+		w.publish()
 	}
 	if err != nil {
 		w.m.log.Error("staging write", "path", w.rel, "err", err)
+		w.dropStream() // the stream would skip the bytes that failed
 		if errors.Is(err, syscall.ENOSPC) {
 			return uint32(k), syscall.ENOSPC
 		}
 		return uint32(k), syscall.EIO
 	}
-	w.stream(ctx, data, off)
-	w.size = max(w.size, off+int64(k))
-	w.dirty = true
-	w.publish()
 	return uint32(k), 0
 }
 
