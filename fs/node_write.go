@@ -216,7 +216,15 @@ func (n *node) utimens(ctx context.Context, rel string, w *writeHandle, t time.T
 		}
 	}
 	if err := n.m.pool.SetTime(ctx, n.m.remotePath(rel), t); err != nil {
-		return toErrno(n.m.log, "utimens", rel, err)
+		// A server without a way to set times, or one that sets them on
+		// files only (vsftpd's MDTM set form): the mount keeps the time
+		// until the next listing and says so, rather than fail rsync -a.
+		c := conn.Classify(err)
+		e, eerr := n.m.entry(ctx, rel)
+		if c != conn.ClassUnsupported && !(eerr == nil && e.Type == conn.TypeDir && c != conn.ClassTimeout && c != conn.ClassUnavailable) {
+			return toErrno(n.m.log, "utimens", rel, err)
+		}
+		n.m.log.Info("the server does not set this time; the mount keeps it until the next listing", "path", rel, "err", err)
 	}
 	n.m.dirs.Update(n.m.parentDir(rel), path.Base(rel), func(e conn.Entry, ok bool) (conn.Entry, bool) {
 		e.ModTime, e.Precision = t.UTC().Truncate(time.Second), conn.PrecisionSecond

@@ -396,6 +396,14 @@ func TestRealVsftpdWrite(t *testing.T) {
 		}
 	}
 	compareContent(t, src, filepath.Join(root, "up", "rs"))
+	// vsftpd sets times on files only: a directory's is kept by the mount.
+	dt := time.Date(2017, 7, 7, 7, 7, 7, 0, time.UTC)
+	if err := os.Chtimes(filepath.Join(mnt, "rs", "dir one"), dt, dt); err != nil {
+		t.Fatalf("utimens of a directory on vsftpd: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(mnt, "rs", "dir one")); err != nil || !fi.ModTime().Equal(dt) {
+		t.Fatalf("directory time through the mount: %v %v", fi.ModTime(), err)
+	}
 	data := randBytes(11, 5<<20)
 	p := filepath.Join(mnt, "big.bin")
 	if err := os.WriteFile(p, data, 0o644); err != nil {
