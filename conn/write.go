@@ -111,28 +111,36 @@ func (u *Upload) finish(ctx context.Context) error {
 	return err
 }
 
-// Store uploads all of r to path and returns the bytes sent.
-func (p *Pool) Store(ctx context.Context, path string, r io.Reader) (int64, error) {
-	u, err := p.StartUpload(ctx, path, 0, false)
-	if err != nil {
-		return 0, err
-	}
+// CopyFrom sends all of r. On failure the upload is aborted and its
+// connection returned; the caller still owns what the server may hold.
+func (u *Upload) CopyFrom(ctx context.Context, r io.Reader) error {
 	buf := make([]byte, 256<<10)
 	for {
 		n, rerr := r.Read(buf)
 		if n > 0 {
 			if _, err := u.Write(ctx, buf[:n]); err != nil {
 				u.Abort()
-				return u.n, err
+				return err
 			}
 		}
 		if rerr == io.EOF {
-			break
+			return nil
 		}
 		if rerr != nil {
 			u.Abort()
-			return u.n, fmt.Errorf("upload %q: reading the source: %w", path, rerr)
+			return fmt.Errorf("upload: reading the source: %w", rerr)
 		}
+	}
+}
+
+// Store uploads all of r to path and returns the bytes sent.
+func (p *Pool) Store(ctx context.Context, path string, r io.Reader) (int64, error) {
+	u, err := p.StartUpload(ctx, path, 0, false)
+	if err != nil {
+		return 0, err
+	}
+	if err := u.CopyFrom(ctx, r); err != nil {
+		return u.n, err
 	}
 	return u.n, u.Close(ctx)
 }

@@ -467,25 +467,9 @@ func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64) 
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 256<<10)
-	r := io.NewSectionReader(f, 0, size)
-	for {
-		k, rerr := r.Read(buf)
-		if k > 0 {
-			if _, err := up.Write(ctx, buf[:k]); err != nil {
-				up.Abort()
-				m.removeTmp(tmp)
-				return err
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			up.Abort()
-			m.removeTmp(tmp)
-			return fmt.Errorf("reading the staged copy: %w", rerr)
-		}
+	if err := up.CopyFrom(ctx, io.NewSectionReader(f, 0, size)); err != nil {
+		m.removeTmp(tmp)
+		return err
 	}
 	return m.commit(ctx, up, tmp, rel, size)
 }

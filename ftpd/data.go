@@ -79,6 +79,19 @@ func (s *session) listenPassive() (net.Listener, error) {
 	return nil, fmt.Errorf("no free passive port in %d-%d: %w", lo, hi, err)
 }
 
+// preparePassive opens the passive listener of the next transfer, or
+// answers 425 and returns nil.
+func (s *session) preparePassive() net.Listener {
+	ln, err := s.listenPassive()
+	if err != nil {
+		s.srv.log.Warn("passive listen", "session", s.id, "err", err)
+		s.reply(425, "Cannot open passive connection.")
+		return nil
+	}
+	s.setPassive(ln)
+	return ln
+}
+
 func (s *session) cmdPASV(string) {
 	if s.epsvAll {
 		s.reply(503, "Only EPSV is allowed after EPSV ALL.")
@@ -89,13 +102,10 @@ func (s *session) cmdPASV(string) {
 		s.reply(425, "PASV cannot express an IPv6 address; use EPSV.")
 		return
 	}
-	ln, err := s.listenPassive()
-	if err != nil {
-		s.srv.log.Warn("passive listen", "session", s.id, "err", err)
-		s.reply(425, "Cannot open passive connection.")
+	ln := s.preparePassive()
+	if ln == nil {
 		return
 	}
-	s.setPassive(ln)
 	p := ln.Addr().(*net.TCPAddr).Port
 	s.reply(227, fmt.Sprintf("Entering Passive Mode (%d,%d,%d,%d,%d,%d).", ip4[0], ip4[1], ip4[2], ip4[3], p>>8, p&0xff))
 }
@@ -126,13 +136,10 @@ func (s *session) cmdEPSV(arg string) {
 		}
 		return
 	}
-	ln, err := s.listenPassive()
-	if err != nil {
-		s.srv.log.Warn("passive listen", "session", s.id, "err", err)
-		s.reply(425, "Cannot open passive connection.")
+	ln := s.preparePassive()
+	if ln == nil {
 		return
 	}
-	s.setPassive(ln)
 	s.reply(229, fmt.Sprintf("Entering Extended Passive Mode (|||%d|)", ln.Addr().(*net.TCPAddr).Port))
 }
 
