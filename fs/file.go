@@ -17,9 +17,9 @@ import (
 // they are fetched again (close-to-open consistency, as NFS does).
 const revalidateAfter = time.Second
 
-// handle is an open file. Reads are answered from the block cache, which
-// a sequential RETR stream fills ahead of the reader (readahead.go), or a
-// REST+RETR of one block for random reads.
+// handle is an open file. Sequential reads are answered by a RETR stream
+// (stream.go); random reads, and reads the stream cannot serve, from the
+// block cache, filled by a REST+RETR of one block.
 type handle struct {
 	m       *mount
 	rel     string
@@ -27,9 +27,9 @@ type handle struct {
 	entry   conn.Entry
 	version string
 
-	mu   sync.Mutex // guards the fields below
-	ra   *readAhead // the sequential stream, if any
-	last int64      // the last block asked for, for sequential detection
+	mu      sync.Mutex // guards the fields below
+	s       *stream    // the sequential stream, if any
+	lastEnd int64      // where the last read ended, for sequential detection
 }
 
 var (
@@ -73,7 +73,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		}
 		return w, 0, 0
 	}
-	h := &handle{m: n.m, rel: rel, remote: n.m.remotePath(rel), entry: e, version: version(e), last: -2}
+	h := &handle{m: n.m, rel: rel, remote: n.m.remotePath(rel), entry: e, version: version(e), lastEnd: -1}
 	// A read-only handle has nothing to flush: spare the close its
 	// round trip to this process.
 	fl := uint32(fuse.FOPEN_NOFLUSH)
@@ -99,6 +99,15 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	}
 	bs := int64(h.m.blocks.BlockSize())
 	end := min(off+int64(len(dest)), size)
+	if size > bs {
+		n, err := h.readStream(ctx, dest[:end-off], off)
+		if err == nil {
+			return fuse.ReadResultData(dest[:n]), 0
+		}
+		if err != errStreamGone {
+			return nil, toErrno(h.m.log, "read", h.rel, err)
+		}
+	}
 	if b := off / bs; (end-1)/bs == b {
 		// Within one block, as the kernel's aligned reads are: reply
 		// with the cached block itself, which is never modified, and
@@ -134,9 +143,46 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	return fuse.ReadResultData(dest[:n]), 0
 }
 
-// block returns block b of this version of the file: from the cache, from
-// the read-ahead stream when b is within its reach, or by a RETR of that
-// block alone for a random read.
+// readStream serves a sequential read from the handle's stream, starting
+// one when the read continues the last one (or starts the file).
+// errStreamGone sends the caller to the block cache: a random read, or a
+// stream that failed, gave way or moved past off.
+func (h *handle) readStream(ctx context.Context, buf []byte, off int64) (int, error) {
+	h.mu.Lock()
+	s := h.s
+	if s == nil || !s.serves(off) {
+		// The first reads of a file reach us in any order: a first
+		// read within the kernel's read-ahead window starts the stream
+		// at 0, and waits there for the reads before it.
+		start := off
+		if h.lastEnd < 0 && off < readAheadKB<<10 {
+			start = 0
+		}
+		sequential := start == 0 || off == h.lastEnd
+		if !sequential {
+			h.lastEnd = off + int64(len(buf))
+			h.mu.Unlock()
+			return 0, errStreamGone
+		}
+		if s != nil {
+			s.close()
+		}
+		var err error
+		if s, err = h.openStream(ctx, start); err != nil {
+			h.s = nil
+			h.mu.Unlock()
+			h.m.log.Debug("read stream not opened", "path", h.rel, "off", off, "err", err)
+			return 0, errStreamGone // the block path retries
+		}
+		h.s = s
+	}
+	h.lastEnd = max(h.lastEnd, off+int64(len(buf)))
+	h.mu.Unlock()
+	return s.readAt(ctx, buf, off)
+}
+
+// block returns block b of this version of the file: from the cache, or
+// by a RETR of that block alone.
 func (h *handle) block(ctx context.Context, b int64) ([]byte, error) {
 	if data, ok := h.m.blocks.Get(h.remote, h.version, b); ok {
 		if b == 0 {
@@ -148,37 +194,7 @@ func (h *handle) block(ctx context.Context, b int64) ([]byte, error) {
 		// A file of one block: one RETR, shared with a prefetch of the
 		// same file that may be under way.
 		defer h.m.prefetchSiblings(h.rel, h.entry)
-		return h.fetchBlock(ctx, b)
 	}
-	h.mu.Lock()
-	ra := h.ra
-	if ra == nil || !ra.covers(b) {
-		sequential := b == 0 || b == h.last+1 || (ra != nil && ra.following(b))
-		if !sequential {
-			h.last = b
-			h.mu.Unlock()
-			return h.fetchBlock(ctx, b)
-		}
-		if ra != nil {
-			ra.close()
-		}
-		var err error
-		if ra, err = h.startAhead(ctx, b); err != nil {
-			h.ra = nil
-			h.mu.Unlock()
-			return nil, err
-		}
-		h.ra = ra
-	}
-	h.last = b
-	h.mu.Unlock()
-	if data, err := ra.wait(ctx, b); data != nil || ctx.Err() != nil {
-		return data, err
-	} else if err != nil {
-		h.m.log.Debug("read-ahead ended", "path", h.rel, "block", b, "err", err)
-	}
-	// The stream broke or gave way to another reader: this block alone,
-	// with the pool's retries.
 	return h.fetchBlock(ctx, b)
 }
 
@@ -205,9 +221,9 @@ func (m *mount) fetchBlock(ctx context.Context, remote, version string, size, b 
 func (h *handle) Release(ctx context.Context) syscall.Errno {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.ra != nil {
-		h.ra.close()
-		h.ra = nil
+	if h.s != nil {
+		h.s.close()
+		h.s = nil
 	}
 	return 0
 }

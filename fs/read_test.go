@@ -2,6 +2,7 @@ package fs
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -370,5 +371,111 @@ func compareTreesReadOnly(t *testing.T, local, mnt string) {
 	}
 	if len(got) != len(want) {
 		t.Errorf("mount has %d names, server %d", len(got), len(want))
+	}
+}
+
+// TestStreamOrder drives a handle's reads directly, without the kernel, in
+// the orders the kernel's read-ahead produces: requests ahead of the
+// stream wait for it, a gap nobody asks for is skipped and its whole
+// blocks are kept, and only a read behind the stream costs a RETR.
+func TestStreamOrder(t *testing.T) {
+	const size, mib = 12 << 20, 1 << 20
+	data := randBytes(7, size)
+	e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "big"), data) }, nil)
+	m := e.m.m
+	ctx := context.Background()
+	ent, err := m.entryMaxAge(ctx, "big", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &handle{m: m, rel: "big", remote: m.remotePath("big"), entry: ent, version: version(ent), lastEnd: -1}
+	defer h.Release(ctx)
+	read := func(off, n int64) {
+		t.Helper()
+		res, errno := h.Read(ctx, make([]byte, n), off)
+		if errno != 0 {
+			t.Fatalf("read at %d: %v", off, errno)
+		}
+		got, _ := res.Bytes(nil)
+		if !bytes.Equal(got, data[off:min(off+n, size)]) {
+			t.Fatalf("read at %d: %d bytes, wrong content", off, len(got))
+		}
+	}
+	retrs := func() int64 { return e.srv.Counts()["RETR"] }
+	e.srv.ResetCounts()
+
+	read(0, mib)
+	// Read-ahead requests arriving in reverse order.
+	var wg sync.WaitGroup
+	for i := int64(3); i >= 1; i-- {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, errno := h.Read(ctx, make([]byte, mib), i*mib)
+			got, _ := res.Bytes(nil)
+			if errno != 0 || !bytes.Equal(got, data[i*mib:(i+1)*mib]) {
+				t.Errorf("read at %d MiB: %v", i, errno)
+			}
+		}()
+		time.Sleep(time.Millisecond)
+	}
+	wg.Wait()
+	if got := retrs(); got != 1 {
+		t.Fatalf("4 MiB read in order and out of it: %d RETRs", got)
+	}
+	// A request that never comes: the one after it skips the gap, and
+	// the gap's blocks serve the late request without a RETR.
+	t0 := time.Now()
+	read(5*mib, mib)
+	if d := time.Since(t0); d < gapWait {
+		t.Errorf("a read ahead of an idle stream skipped after %v, want >= %v", d, gapWait)
+	}
+	read(4*mib, mib)
+	if got := retrs(); got != 1 {
+		t.Fatalf("after a skipped gap: %d RETRs", got)
+	}
+	// A read behind the stream fetches its block alone.
+	read(100, 4096)
+	if got := retrs(); got != 2 {
+		t.Fatalf("a read behind the stream: %d RETRs, want 2", got)
+	}
+	// The stream goes on to the end of the file, then lets go.
+	for off := int64(6 * mib); off < size; off += mib {
+		read(off, mib)
+	}
+	if got := retrs(); got != 2 {
+		t.Fatalf("to the end: %d RETRs", got)
+	}
+	h.mu.Lock()
+	s := h.s
+	h.mu.Unlock()
+	s.mu.Lock()
+	ended := s.ended
+	s.mu.Unlock()
+	if !ended {
+		t.Fatal("the stream did not end at the end of the file")
+	}
+
+	// A new handle whose first two reads arrive swapped: one stream,
+	// from 0.
+	h2 := &handle{m: m, rel: "big", remote: m.remotePath("big"), entry: ent, version: version(ent), lastEnd: -1}
+	defer h2.Release(ctx)
+	m.blocks.InvalidatePath(h.remote)
+	e.srv.ResetCounts()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res, errno := h2.Read(ctx, make([]byte, mib), mib)
+		got, _ := res.Bytes(nil)
+		if errno != 0 || !bytes.Equal(got, data[mib:2*mib]) {
+			t.Errorf("first read at 1 MiB: %v", errno)
+		}
+	}()
+	time.Sleep(2 * time.Millisecond)
+	h = h2
+	read(0, mib)
+	<-done
+	if got := retrs(); got != 1 {
+		t.Fatalf("first reads swapped: %d RETRs, want 1", got)
 	}
 }
