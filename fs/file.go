@@ -71,7 +71,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		if errno != 0 {
 			return nil, 0, errno
 		}
-		return w, 0, 0
+		return w, writeOpenFlags(flags), 0
 	}
 	h := &handle{m: n.m, rel: rel, remote: n.m.remotePath(rel), entry: e, version: version(e), lastEnd: -1}
 	// A read-only handle has nothing to flush: spare the close its

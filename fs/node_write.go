@@ -100,7 +100,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	n.m.fillAttr(e, rel, &out.Attr)
 	n.m.setTimeouts(out)
 	inode := n.NewInode(ctx, child, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
-	return inode, w, 0, 0
+	return inode, w, writeOpenFlags(flags), 0
 }
 
 func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {

@@ -41,15 +41,24 @@ type writeHandle struct {
 	mu     sync.Mutex // guards the fields below
 	rel    string     // may change with a rename while open
 	stage  *os.File
+	q      *writeQueue // writes on their way to the stage and the stream
 	size   int64
 	dirty  bool // the stage differs from the server's copy
 	failed bool // the last upload failed: keep the stage file
+
+	// created: the file did not exist when this handle made it. placed:
+	// a flush before any write put it on the server empty (a shell's
+	// redirection and dd close a duplicate of the new file first); the
+	// next upload deletes that placeholder rather than renaming over an
+	// existing file, which some server filesystems (ext4) pay for by
+	// writing the whole upload out at once.
+	created, placed bool
 
 	// A file written from offset 0 onwards is also streamed to the
 	// server while the program writes, so that close() waits for the
 	// last bytes only. Any other write or truncate drops the stream, and
 	// the stage is uploaded whole at flush.
-	up      *streamer
+	up      *conn.Upload
 	upTmp   string // the stream's temporary name, below the root
 	noRetry bool   // streaming failed once for this handle: stage only
 
@@ -72,54 +81,6 @@ type writeAttrs struct {
 // held after every change.
 func (w *writeHandle) publish() {
 	w.attrs.Store(&writeAttrs{w.size, w.dirty})
-}
-
-// streamer sends a streamed upload's bytes on its own goroutine, so that
-// the network works while the kernel brings the next write.
-type streamer struct {
-	up   *conn.Upload
-	ch   chan []byte
-	done chan struct{}
-	err  error // valid after done
-}
-
-// streamQueue is how many writes may wait for the network.
-const streamQueue = 8
-
-func newStreamer(up *conn.Upload) *streamer {
-	s := &streamer{up: up, ch: make(chan []byte, streamQueue), done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		for b := range s.ch {
-			if s.err != nil {
-				continue // drain
-			}
-			// Each write has the exchange timeout: a stalled server
-			// ends the stream, not the mount.
-			if _, err := up.Write(context.Background(), b); err != nil {
-				s.err = err
-			}
-		}
-	}()
-	return s
-}
-
-// send queues b; it reports an error the stream already hit.
-func (s *streamer) send(b []byte) error {
-	select {
-	case <-s.done:
-		return s.err
-	default:
-	}
-	s.ch <- append([]byte(nil), b...) // the kernel's buffer is reused
-	return nil
-}
-
-// finish waits for the queued bytes to be sent.
-func (s *streamer) finish() error {
-	close(s.ch)
-	<-s.done
-	return s.err
 }
 
 var (
@@ -155,6 +116,18 @@ func (m *mount) newStage(rel string) (*os.File, error) {
 	return os.OpenFile(filepath.Join(dir, randomName()+"-"+path.Base(rel)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 }
 
+// writeOpenFlags are the FOPEN flags of a handle opened with flags. A
+// write-only handle bypasses the kernel's page cache: each write reaches
+// us straight from the program's buffer, one copy instead of two, and
+// nothing can map such a handle for reading anyway. A handle that reads
+// too keeps the page cache, which mmap needs.
+func writeOpenFlags(flags uint32) uint32 {
+	if flags&syscall.O_ACCMODE == syscall.O_WRONLY {
+		return fuse.FOPEN_DIRECT_IO
+	}
+	return 0
+}
+
 // openWrite opens rel for writing: empty when truncating or creating,
 // otherwise with the server's current content downloaded into the stage.
 func (n *node) openWrite(ctx context.Context, rel string, flags uint32, e *conn.Entry) (*writeHandle, syscall.Errno) {
@@ -173,7 +146,7 @@ func (n *node) openWrite(ctx context.Context, rel string, flags uint32, e *conn.
 	}
 	switch {
 	case e == nil:
-		w.dirty = true // created: it must reach the server even if empty
+		w.dirty, w.created = true, true // it must reach the server even if empty
 	case flags&syscall.O_TRUNC != 0:
 		w.dirty = e.Size != 0
 	default:
@@ -195,6 +168,7 @@ func (n *node) openWrite(ctx context.Context, rel string, flags uint32, e *conn.
 			return nil, toErrno(m.log, "open", rel, err)
 		}
 	}
+	w.q = newWriteQueue(w)
 	w.publish()
 	n.setWriter(w)
 	return w, 0
@@ -234,6 +208,9 @@ func (m *mount) download(ctx context.Context, rel string, e conn.Entry, f *os.Fi
 func (w *writeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := w.settle(); err != nil {
+		return nil, stageErrno(err)
+	}
 	k, err := w.stage.ReadAt(dest, off)
 	if err != nil && err != io.EOF {
 		return nil, syscall.EIO
@@ -244,6 +221,9 @@ func (w *writeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Re
 func (w *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := w.q.stageFailure(); err != nil {
+		return 0, stageErrno(err)
+	}
 	if w.append {
 		off = w.size
 	}
@@ -252,25 +232,35 @@ func (w *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 		w.m.log.Warn("staging full (--staging-size)", "path", w.rel)
 		return 0, syscall.ENOSPC
 	}
-	k, err := w.stage.WriteAt(data, off)
-	newSize := max(w.size, off+int64(k))
-	w.m.staged.Add(newSize - w.size - grow) // give back what was not written
-	if err == nil {
-		w.stream(ctx, data, off) // before the size moves: it continues from it
+	// Before the size moves: the stream continues from it.
+	w.q.add(data, off, w.streamFor(ctx, off))
+	w.size, w.dirty = max(w.size, off+int64(len(data))), true
+	w.publish()
+	return uint32(len(data)), 0
+}
+
+// settle waits for the queued writes. Call with mu held. A stream that
+// failed is dropped (the stage has its bytes); a stage write that failed
+// is returned, now and from then on: the stage is not what the program
+// wrote.
+func (w *writeHandle) settle() error {
+	stageErr, upErr := w.q.settle()
+	if upErr != nil {
+		w.m.log.Debug("streaming upload broke; the stage will be uploaded", "path", w.rel, "err", upErr)
+		w.dropStream()
 	}
-	if k > 0 {
-		w.size, w.dirty = newSize, true
-		w.publish()
+	if stageErr != nil {
+		w.m.log.Error("staging write failed", "path", w.rel, "staged", w.stage.Name(), "err", stageErr)
 	}
-	if err != nil {
-		w.m.log.Error("staging write", "path", w.rel, "err", err)
-		w.dropStream() // the stream would skip the bytes that failed
-		if errors.Is(err, syscall.ENOSPC) {
-			return uint32(k), syscall.ENOSPC
-		}
-		return uint32(k), syscall.EIO
+	return stageErr
+}
+
+// stageErrno is what a program is told after a failed staging write.
+func stageErrno(err error) syscall.Errno {
+	if errors.Is(err, syscall.ENOSPC) {
+		return syscall.ENOSPC
 	}
-	return uint32(k), 0
+	return syscall.EIO
 }
 
 // yieldStreams makes the streaming uploads of open files that are not
@@ -296,15 +286,16 @@ func (m *mount) reserve(n int64) bool {
 	return true
 }
 
-// stream sends data on to the server when it continues the stream (or
-// starts one at offset 0). Call with mu held. Failures only end the
-// stream: the stage has every byte, and flush uploads it.
-func (w *writeHandle) stream(ctx context.Context, data []byte, off int64) {
+// streamFor returns the upload that takes a write at off: the stream,
+// which it starts for a write at offset 0, when the write continues it;
+// otherwise nil, and the stream is dropped. Call with mu held. Failures
+// only end the stream: the stage has every byte, and flush uploads it.
+func (w *writeHandle) streamFor(ctx context.Context, off int64) *conn.Upload {
 	// A stream holds its connection until the file is flushed: it gives
 	// it up as soon as anybody waits for one, and never waits itself.
 	if w.noRetry || off != w.size || (w.up == nil && off != 0) || w.m.pool.Waiting(conn.Transfer) {
 		w.dropStream()
-		return
+		return nil
 	}
 	if w.up == nil {
 		tmp := w.m.uploadName(w.rel)
@@ -312,15 +303,12 @@ func (w *writeHandle) stream(ctx context.Context, data []byte, off int64) {
 		if err != nil {
 			w.m.log.Debug("streaming upload not started", "path", w.rel, "err", err)
 			w.noRetry = true // stage only, from now on
-			return
+			return nil
 		}
-		w.up, w.upTmp = newStreamer(up), tmp
+		w.up, w.upTmp = up, tmp
 		w.m.streams.Store(w, struct{}{})
 	}
-	if err := w.up.send(data); err != nil {
-		w.m.log.Debug("streaming upload broke; the stage will be uploaded", "path", w.rel, "err", err)
-		w.dropStream()
-	}
+	return w.up
 }
 
 // dropStream abandons the streamed upload and removes its temporary
@@ -329,9 +317,9 @@ func (w *writeHandle) dropStream() {
 	if w.up == nil {
 		return
 	}
+	w.q.pending.Wait() // queued writes may still use it
 	w.m.streams.Delete(w)
-	w.up.finish()
-	w.up.up.Abort()
+	w.up.Abort()
 	w.up = nil
 	w.noRetry = true
 	w.m.removeTmp(w.upTmp)
@@ -341,6 +329,9 @@ func (w *writeHandle) dropStream() {
 func (w *writeHandle) truncate(size int64) syscall.Errno {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := w.settle(); err != nil {
+		return stageErrno(err)
+	}
 	if size > w.size && !w.m.reserve(size-w.size) {
 		return syscall.ENOSPC
 	}
@@ -388,6 +379,9 @@ func (w *writeHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno { r
 func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := w.settle(); err != nil {
+		return stageErrno(err)
+	}
 	if !w.dirty {
 		return 0
 	}
@@ -407,24 +401,29 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 	if conflict {
 		target = conflictName(w.rel)
 	}
+	how := viaTemp
+	switch {
+	case w.placed && !conflict:
+		how = overPlaceholder
+	case w.created && w.size == 0 && !conflict:
+		how = direct
+	}
 	var err error
 	if w.up != nil {
-		s, tmp := w.up, w.upTmp
+		up, tmp := w.up, w.upTmp
 		w.up = nil
 		w.m.streams.Delete(w)
-		if err = s.finish(); err != nil {
-			s.up.Abort()
-			w.m.removeTmp(tmp)
-		} else {
-			err = w.m.commit(ctx, s.up, tmp, target, w.size)
-		}
+		err = w.m.commit(ctx, up, tmp, target, w.size, how)
 		if err != nil && conn.Classify(err) != conn.ClassNoSpace && conn.Classify(err) != conn.ClassQuota {
 			// The stream failed at its end: one more try from the stage.
 			w.m.log.Debug("streamed upload failed; uploading the stage", "path", w.rel, "err", err)
-			err = w.m.upload(ctx, target, w.stage, w.size)
+			err = w.m.upload(ctx, target, w.stage, w.size, how)
 		}
 	} else {
-		err = w.m.upload(ctx, target, w.stage, w.size)
+		err = w.m.upload(ctx, target, w.stage, w.size, how)
+	}
+	if err == nil {
+		w.placed = how == direct
 	}
 	if err == nil && conflict {
 		w.m.log.Error("conflict: the file changed on the server since it was opened; this version was kept next to it", "path", w.rel, "kept as", target)
@@ -453,10 +452,28 @@ func (m *mount) uploadTimeout(size int64) time.Duration {
 	return 4*m.o.Conn.Timeout + time.Duration(size>>20)*time.Second
 }
 
+// replace is how an upload takes the place of its target.
+type replace int
+
+const (
+	// viaTemp: a hidden temporary name, renamed over the target.
+	viaTemp replace = iota
+	// direct: the target itself; for a new, empty file, which has no old
+	// content to keep and cannot be left half uploaded.
+	direct
+	// overPlaceholder: a temporary name; the target is the empty file
+	// this handle put there, deleted before the rename.
+	overPlaceholder
+)
+
 // upload stores size bytes of f under rel: to a hidden temporary name,
-// checked with SIZE where the server has it, then renamed over rel.
-func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64) error {
+// checked with SIZE where the server has it, then renamed over rel
+// (unless how is direct).
+func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64, how replace) error {
 	tmp := m.uploadName(rel)
+	if how == direct {
+		tmp = rel
+	}
 	up, err := m.pool.TryStartUpload(ctx, m.remotePath(tmp))
 	if errors.Is(err, conn.ErrBusy) {
 		// Streams of files still open hold the connections: they give
@@ -471,7 +488,7 @@ func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64) 
 		m.removeTmp(tmp)
 		return err
 	}
-	return m.commit(ctx, up, tmp, rel, size)
+	return m.commit(ctx, up, tmp, rel, size, how)
 }
 
 // changedSince tells whether the server's copy of rel differs from base
@@ -513,7 +530,7 @@ func (m *mount) uploadName(rel string) string {
 
 // commit ends an upload to tmp, checks its size and renames it over rel.
 // Whatever fails, tmp does not stay behind.
-func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, size int64) error {
+func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, size int64, how replace) error {
 	remoteTmp, remote := m.remotePath(tmp), m.remotePath(rel)
 	err := up.Close(ctx)
 	if err == nil && up.Written() != size {
@@ -523,6 +540,13 @@ func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, si
 		var got int64
 		if got, err = m.pool.Size(ctx, remoteTmp); err == nil && got != size {
 			err = fmt.Errorf("the server holds %d bytes, %d were sent", got, size)
+		}
+	}
+	if err == nil && tmp != rel && how == overPlaceholder {
+		// Our own empty file: nothing is lost if the rename then fails
+		// (the stage has the content).
+		if derr := m.pool.Delete(ctx, remote); derr != nil && conn.Classify(derr) != conn.ClassNotFound {
+			m.log.Debug("placeholder not deleted; renaming over it", "path", rel, "err", derr)
 		}
 	}
 	if err == nil && tmp != rel {
@@ -594,7 +618,16 @@ func (w *writeHandle) Release(ctx context.Context) syscall.Errno {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.n.clearWriter(w)
+	stageErr := w.settle()
 	w.dropStream()
+	w.q.close()
+	if stageErr != nil {
+		// Flush reported it; the stage holds less than was written, so
+		// it must not be uploaded later.
+		w.m.log.Error("closed after a failed staging write; staged copy removed", "path", w.rel)
+		w.discard()
+		return 0
+	}
 	if w.dirty || w.failed {
 		// Flush reported the failure; the bytes stay for a retry.
 		w.m.log.Error("closed with an upload not done; staged copy kept", "path", w.rel, "staged", w.stage.Name())
