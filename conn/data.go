@@ -75,20 +75,27 @@ func (c *Conn) dataAddr(ctx context.Context) (string, error) {
 // transfer is one data connection in use: a RETR, STOR or listing. Its
 // reads and writes each have the connection's timeout.
 type transfer struct {
-	c    *Conn
-	ctx  context.Context
-	data net.Conn
-	op   string
-	path string
-	done bool // the final reply was read
-	eof  bool // the server closed the data connection
+	c      *Conn
+	ctx    context.Context
+	data   net.Conn
+	op     string
+	path   string
+	done   bool  // the final reply was read
+	eof    bool  // the server closed the data connection
+	prelim bool  // the 150 is still to be read (a lazy start)
+	sent   int64 // bytes written to the data connection
 
 	interrupted atomic.Bool // Stream.Interrupt was called: Read fails
 }
 
 // startTransfer opens a data connection, sends cmd (after REST off when off
 // > 0) and waits for the 150 that says data will flow.
-func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int64) (*transfer, error) {
+//
+// With lazy (an upload from offset 0 over a plain data connection), the
+// 150 is not waited for: the bytes go out at once, and the reply is read
+// with the final one, which saves a round trip per upload. A refusal then
+// shows as the final reply, or as a failed write of the data connection.
+func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int64, lazy bool) (*transfer, error) {
 	addr, err := c.dataAddr(ctx)
 	if err != nil {
 		return nil, err
@@ -100,6 +107,13 @@ func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int6
 		// on its own, and the next command tells us where we are.
 		c.broken = true
 		return nil, &Error{Op: op, Path: path, Err: fmt.Errorf("data connection: %w", err)}
+	}
+	if lazy && off == 0 && !c.protP {
+		if err := c.send(ctx, cmd); err != nil {
+			data.Close()
+			return nil, &Error{Op: op, Path: path, Err: err}
+		}
+		return &transfer{c: c, ctx: ctx, data: data, op: op, path: path, prelim: true}, nil
 	}
 	if off > 0 {
 		if _, err := c.expect(ctx, op, path, []int{350}, "REST "+strconv.FormatInt(off, 10)); err != nil {
@@ -145,7 +159,55 @@ func (t *transfer) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// lazyBytes is how much of an upload goes out before its 150 is read.
+// The data connection's buffers take that much even when the server
+// refused the command and never reads (vsftpd keeps the port open), so
+// a refusal cannot leave a write blocked; a small file costs no extra
+// round trip, and a large one waits for the 150 once, early.
+const lazyBytes = 64 << 10
+
 func (t *transfer) Write(p []byte) (int, error) {
+	if !t.prelim || t.sent+int64(len(p)) <= lazyBytes {
+		n, err := t.write(p)
+		t.sent += int64(n)
+		return n, err
+	}
+	n := 0
+	if k := lazyBytes - t.sent; k > 0 {
+		var err error
+		n, err = t.write(p[:k])
+		t.sent += int64(n)
+		if err != nil {
+			return n, err
+		}
+	}
+	if err := t.awaitPrelim(); err != nil {
+		return n, err
+	}
+	m, err := t.write(p[n:])
+	t.sent += int64(m)
+	return n + m, err
+}
+
+// awaitPrelim reads the 150 of a lazy start; a refusal ends the transfer.
+func (t *transfer) awaitPrelim() error {
+	t.prelim = false
+	r, err := t.c.readReply(t.ctx)
+	if err != nil {
+		return &Error{Op: t.op, Path: t.path, Err: err}
+	}
+	if r.code >= 200 {
+		t.done = true
+		t.data.Close()
+		if r.code == 421 {
+			t.c.broken = true
+		}
+		return &Error{Op: t.op, Path: t.path, Code: r.code, Msg: firstLine(r.msg)}
+	}
+	return nil
+}
+
+func (t *transfer) write(p []byte) (int, error) {
 	t.data.SetWriteDeadline(t.c.deadline(t.ctx))
 	stop := context.AfterFunc(t.ctx, func() { t.data.SetWriteDeadline(time.Now()) })
 	defer stop()
@@ -169,7 +231,7 @@ func (t *transfer) finish() error {
 		t.c.broken = true
 		return &Error{Op: t.op, Path: t.path, Err: err}
 	}
-	r, err := t.c.readReply(t.ctx)
+	r, err := t.final(t.ctx)
 	if err != nil {
 		return &Error{Op: t.op, Path: t.path, Err: err}
 	}
@@ -180,6 +242,20 @@ func (t *transfer) finish() error {
 		return &Error{Op: t.op, Path: t.path, Code: r.code, Msg: firstLine(r.msg)}
 	}
 	return nil
+}
+
+// final reads the transfer's final reply, after the 150 of a lazy start
+// (unless the server refused the command: that reply is the final one).
+func (t *transfer) final(ctx context.Context) (reply, error) {
+	r, err := t.c.readReply(ctx)
+	if err != nil || !t.prelim {
+		return r, err
+	}
+	t.prelim = false
+	if r.code >= 200 {
+		return r, nil
+	}
+	return t.c.readReply(ctx)
 }
 
 // abort ends a transfer early. Closing the data connection makes the
@@ -199,7 +275,7 @@ func (t *transfer) abort() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, 5*time.Second))
 	defer cancel()
-	if _, err := c.readReply(ctx); err != nil {
+	if _, err := t.final(ctx); err != nil {
 		return
 	}
 	if err := c.send(ctx, "NOOP"); err != nil {

@@ -115,6 +115,10 @@ func classifyReply(code int, msg string) Class {
 			return ClassExists
 		case code == 553 && has("name", "invalid"):
 			return ClassInvalid
+		case code == 553:
+			// "File name not allowed": vsftpd's "Could not create
+			// file." for a directory it may not write.
+			return ClassPermission
 		}
 		return ClassNotFound
 	case 552:

@@ -67,7 +67,7 @@ func (p *Pool) List(ctx context.Context, dir string, reset func(), fn func(line 
 		if !mlsd {
 			cmd = "LIST -a " + dir
 		}
-		t, err := c.startTransfer(ctx, "list", dir, cmd, 0)
+		t, err := c.startTransfer(ctx, "list", dir, cmd, 0, false)
 		if err != nil {
 			return err
 		}
@@ -207,7 +207,7 @@ func (p *Pool) ReadAt(ctx context.Context, path string, b []byte, off, size int6
 	var n int
 	err := p.do(ctx, Transfer, func(c *Conn) error {
 		n = 0
-		t, err := c.startTransfer(ctx, "retr", path, "RETR "+path, off)
+		t, err := c.startTransfer(ctx, "retr", path, "RETR "+path, off, false)
 		if err != nil {
 			return err
 		}
@@ -253,7 +253,7 @@ func (p *Pool) OpenStream(ctx context.Context, path string, off int64) (*Stream,
 	var c *Conn
 	err := p.doHold(ctx, Transfer, &c, func(c *Conn) error {
 		var err error
-		t, err = c.startTransfer(ctx, "retr", path, "RETR "+path, off)
+		t, err = c.startTransfer(ctx, "retr", path, "RETR "+path, off, false)
 		return err
 	})
 	if err != nil {

@@ -335,7 +335,16 @@ func (c *Conn) trace(dir, line string) {
 // expect runs a command and checks its reply code; another code becomes
 // an *Error for op and path.
 func (c *Conn) expect(ctx context.Context, op, path string, codes []int, line string) (reply, error) {
-	r, err := c.exchange(ctx, line)
+	if err := c.send(ctx, line); err != nil {
+		return reply{}, &Error{Op: op, Path: path, Err: err}
+	}
+	return c.check(ctx, op, path, codes)
+}
+
+// check reads the reply to a command already sent and checks its code, as
+// expect does.
+func (c *Conn) check(ctx context.Context, op, path string, codes []int) (reply, error) {
+	r, err := c.readReply(ctx)
 	if err != nil {
 		return r, &Error{Op: op, Path: path, Err: err}
 	}

@@ -57,7 +57,7 @@ func (p *Pool) startUpload(ctx context.Context, path string, off int64, appendTo
 	if appendTo {
 		cmd, off = "APPE "+path, 0
 	}
-	t, err := c.startTransfer(ctx, "stor", path, cmd, off)
+	t, err := c.startTransfer(ctx, "stor", path, cmd, off, true)
 	if err != nil {
 		p.PutTransfer(c)
 		return nil, err
@@ -109,6 +109,124 @@ func (u *Upload) finish(ctx context.Context) error {
 	err := u.t.finish()
 	u.p.PutTransfer(u.c)
 	return err
+}
+
+// Placement says how Commit puts a finished upload in place.
+type Placement struct {
+	Size      int64  // the bytes the server must hold
+	CheckSize bool   // ask SIZE before anything is renamed
+	Mode      uint32 // SITE CHMOD the upload to Mode before the rename
+	HasMode   bool
+	To        string // rename the upload to To; "" leaves it where it is
+	DeleteTo  bool   // DELE To before the rename
+}
+
+// Commit ends the upload and puts it in place on its own connection, in
+// two round trips wherever the commands allow: the transfer's final
+// reply, SIZE, SITE CHMOD and RNFR travel together, and the rename is
+// finished only when the transfer completed and the size matched.
+// Otherwise nothing is renamed, and the upload stays under its name for
+// the caller to remove. A failed SITE CHMOD does not stop the rename: it
+// is returned in modeErr.
+func (u *Upload) Commit(ctx context.Context, pl Placement) (modeErr, err error) {
+	if u.closed {
+		return nil, errors.New("upload already ended")
+	}
+	u.closed = true
+	defer u.p.PutTransfer(u.c)
+	c, t, from := u.c, u.t, u.t.path
+	t.ctx, t.done = ctx, true
+	if err := t.data.Close(); err != nil {
+		// A TLS close_notify that could not be sent: the server may not
+		// have seen the end of the upload.
+		c.broken = true
+		return nil, &Error{Op: "stor", Path: from, Err: err}
+	}
+	type step struct {
+		op, path, line string
+		codes          []int
+	}
+	var first []step
+	if pl.CheckSize {
+		first = append(first, step{"size", from, "SIZE " + from, []int{213}})
+	}
+	if pl.HasMode {
+		first = append(first, step{"chmod", from, fmt.Sprintf("SITE CHMOD %04o %s", pl.Mode&0o7777, from), []int{200, 250}})
+	}
+	var second []step
+	switch {
+	case pl.To == "":
+	case pl.DeleteTo:
+		// RNFR must come right before its RNTO.
+		second = append(second, step{"delete", pl.To, "DELE " + pl.To, nil},
+			step{"rename", from, "RNFR " + from, []int{350}})
+	default:
+		first = append(first, step{"rename", from, "RNFR " + from, []int{350}})
+	}
+	if pl.To != "" {
+		second = append(second, step{"rename", pl.To, "RNTO " + pl.To, []int{250, 200}})
+	}
+	// run sends steps together and reads their replies; the first
+	// failure is returned once every reply is read, so that the
+	// connection stays in step.
+	run := func(steps []step, final bool) error {
+		for _, s := range steps {
+			if err := c.send(ctx, s.line); err != nil {
+				return &Error{Op: s.op, Path: s.path, Err: err}
+			}
+		}
+		var failed error
+		if final {
+			r, err := t.final(ctx)
+			if err != nil {
+				return &Error{Op: "stor", Path: from, Err: err}
+			}
+			if r.code < 200 || r.code > 299 {
+				if r.code == 421 {
+					c.broken = true
+				}
+				failed = &Error{Op: "stor", Path: from, Code: r.code, Msg: firstLine(r.msg)}
+			}
+		}
+		for _, s := range steps {
+			r, err := c.readReply(ctx)
+			if err != nil {
+				return &Error{Op: s.op, Path: s.path, Err: err}
+			}
+			if r.code == 421 {
+				c.broken = true
+			}
+			ok := s.codes == nil
+			for _, want := range s.codes {
+				ok = ok || r.code == want
+			}
+			var serr error
+			switch {
+			case !ok:
+				serr = &Error{Op: s.op, Path: s.path, Code: r.code, Msg: firstLine(r.msg)}
+			case s.op == "size":
+				if n, perr := strconv.ParseInt(strings.TrimSpace(r.msg), 10, 64); perr != nil || n != pl.Size {
+					serr = &Error{Op: "size", Path: from, Err: fmt.Errorf("the server holds %q bytes, %d were sent", r.msg, pl.Size)}
+				}
+			}
+			if serr != nil && s.op == "chmod" {
+				modeErr = serr
+			} else if serr != nil && failed == nil {
+				failed = serr
+			}
+		}
+		return failed
+	}
+	if u.n != pl.Size {
+		if err := run(nil, true); err != nil {
+			return nil, err
+		}
+		return nil, &Error{Op: "stor", Path: from, Err: fmt.Errorf("short upload: %d bytes of %d", u.n, pl.Size)}
+	}
+	if err := run(first, true); err != nil {
+		return modeErr, err
+	}
+	return modeErr, run(second, false)
 }
 
 // CopyFrom sends all of r. On failure the upload is aborted and its
@@ -166,11 +284,23 @@ func (p *Pool) Size(ctx context.Context, path string) (int64, error) {
 // existing file at to; see ReplaceFile for those that do not.
 func (p *Pool) Rename(ctx context.Context, from, to string) error {
 	return p.once(ctx, Metadata, func(c *Conn) error {
-		if _, err := c.expect(ctx, "rename", from, []int{350}, "RNFR "+from); err != nil {
-			return err
+		// Both at once, one round trip: a refused RNFR makes the server
+		// refuse the RNTO too (503), and its reply is the error.
+		if err := c.send(ctx, "RNFR "+from); err != nil {
+			return &Error{Op: "rename", Path: from, Err: err}
 		}
-		_, err := c.expect(ctx, "rename", to, []int{250, 200}, "RNTO "+to)
-		return err
+		if err := c.send(ctx, "RNTO "+to); err != nil {
+			return &Error{Op: "rename", Path: to, Err: err}
+		}
+		_, ferr := c.check(ctx, "rename", from, []int{350})
+		if c.broken && ferr != nil {
+			return ferr
+		}
+		_, terr := c.check(ctx, "rename", to, []int{250, 200})
+		if ferr != nil {
+			return ferr
+		}
+		return terr
 	})
 }
 

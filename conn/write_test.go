@@ -150,3 +150,87 @@ func TestUploadFailures(t *testing.T) {
 		t.Fatalf("stalled upload error %T %v", err, err)
 	}
 }
+
+func TestCommitPipelined(t *testing.T) {
+	s := startServer(t)
+	p := newPool(t, s)
+	ctx := context.Background()
+	data := randBytes(8, 200<<10)
+	writeFile(t, filepath.Join(s.root, "target"), []byte("old"))
+
+	u, err := p.StartUpload(ctx, "/tmp.part", 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Write(ctx, data); err != nil {
+		t.Fatal(err)
+	}
+	const delay = 200 * time.Millisecond
+	s.SetFaults(ftpd.Faults{ReplyDelay: delay})
+	t0 := time.Now()
+	modeErr, err := u.Commit(ctx, Placement{Size: int64(len(data)), CheckSize: true, Mode: 0o600, HasMode: true, To: "/target"})
+	d := time.Since(t0)
+	s.SetFaults(ftpd.Faults{})
+	if err != nil || modeErr != nil {
+		t.Fatalf("Commit: %v, mode: %v", err, modeErr)
+	}
+	// 226+SIZE+SITE+RNFR, then RNTO: two round trips, not five.
+	if d < 2*delay || d >= 3*delay {
+		t.Fatalf("Commit took %v with a %v reply delay, want two round trips", d, delay)
+	}
+	fi, err := os.Stat(filepath.Join(s.root, "target"))
+	if got, _ := os.ReadFile(filepath.Join(s.root, "target")); err != nil || !bytes.Equal(got, data) || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("target after Commit: %v, mode %v", err, fi.Mode())
+	}
+	if _, err := os.Stat(filepath.Join(s.root, "tmp.part")); !os.IsNotExist(err) {
+		t.Fatalf("the temporary name is still there: %v", err)
+	}
+
+	// A size that does not match renames nothing.
+	u, _ = p.StartUpload(ctx, "/tmp2.part", 0, false)
+	u.Write(ctx, data[:100])
+	_, err = u.Commit(ctx, Placement{Size: 99, CheckSize: true, To: "/target"})
+	if err == nil {
+		t.Fatal("a short count went unnoticed")
+	}
+	// DELE of the target first, then the rename.
+	u, _ = p.StartUpload(ctx, "/tmp3.part", 0, false)
+	u.Write(ctx, data[:100])
+	if _, err := u.Commit(ctx, Placement{Size: 100, CheckSize: true, To: "/target", DeleteTo: true}); err != nil {
+		t.Fatalf("Commit with DeleteTo: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(s.root, "target")); !bytes.Equal(got, data[:100]) {
+		t.Fatal("target after a DeleteTo commit")
+	}
+	// The pool still answers in step after all of it.
+	if n, err := p.Size(ctx, "/target"); err != nil || n != 100 {
+		t.Fatalf("SIZE after the commits: %d, %v", n, err)
+	}
+}
+
+func TestLazyUploadRefused(t *testing.T) {
+	s := startServer(t, func(c *ftpd.Config) { c.ReadOnly = true })
+	p := newPool(t, s)
+	ctx := context.Background()
+	// Small: the refusal comes with the final reply.
+	u, err := p.StartUpload(ctx, "/small", 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write(ctx, []byte("hello"))
+	if _, err := u.Commit(ctx, Placement{Size: 5}); Classify(err) != ClassPermission {
+		t.Fatalf("refused small upload: %v (class %d)", err, Classify(err))
+	}
+	// Large: the write past the first bytes reads the refusal.
+	u, err = p.StartUpload(ctx, "/large", 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = u.Write(ctx, make([]byte, 4<<20))
+	if Classify(err) != ClassPermission {
+		t.Fatalf("refused large upload: %v (class %d)", err, Classify(err))
+	}
+	if n, err := p.Size(ctx, "/nothing"); Classify(err) != ClassNotFound {
+		t.Fatalf("the pool after refusals: %d %v", n, err)
+	}
+}

@@ -182,6 +182,13 @@ func (n *node) truncate(ctx context.Context, rel string, w *writeHandle, size in
 }
 
 func (n *node) chmod(ctx context.Context, rel string, w *writeHandle, mode uint32) syscall.Errno {
+	if w != nil && n.m.chmodWorks.Load() && w.deferMode(mode) {
+		// The upload to come carries the mode, set before its rename:
+		// no upload now, no command now. Only once SITE CHMOD is known
+		// to work here, since an error could not be reported later.
+		n.m.setCachedMode(rel, mode)
+		return 0
+	}
 	if w != nil {
 		// An upload in flight would be renamed over the target and take
 		// the mode of the new file: upload first.
@@ -190,6 +197,9 @@ func (n *node) chmod(ctx context.Context, rel string, w *writeHandle, mode uint3
 		}
 	}
 	err := n.m.pool.Chmod(ctx, n.m.remotePath(rel), mode)
+	if err == nil {
+		n.m.chmodWorks.Store(true)
+	}
 	if err != nil {
 		if n.m.o.ChmodIgnore {
 			return 0
@@ -199,11 +209,16 @@ func (n *node) chmod(ctx context.Context, rel string, w *writeHandle, mode uint3
 		}
 		return toErrno(n.m.log, "chmod", rel, err)
 	}
-	n.m.dirs.Update(n.m.parentDir(rel), path.Base(rel), func(e conn.Entry, ok bool) (conn.Entry, bool) {
+	n.m.setCachedMode(rel, mode)
+	return 0
+}
+
+// setCachedMode shows mode for rel in its parent's cached listing.
+func (m *mount) setCachedMode(rel string, mode uint32) {
+	m.dirs.Update(m.parentDir(rel), path.Base(rel), func(e conn.Entry, ok bool) (conn.Entry, bool) {
 		e.Mode, e.HasMode = fsMode(mode), true
 		return e, ok
 	})
-	return 0
 }
 
 // utimens sets the modification time on the server (MFMT, or the MDTM

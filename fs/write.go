@@ -54,6 +54,10 @@ type writeHandle struct {
 	// writing the whole upload out at once.
 	created, placed bool
 
+	// mode is a chmod made while the handle had data to upload: it goes
+	// with the upload, set on the temporary name before the rename.
+	mode *uint32
+
 	// A file written from offset 0 onwards is also streamed to the
 	// server while the program writes, so that close() waits for the
 	// last bytes only. Any other write or truncate drops the stream, and
@@ -114,6 +118,18 @@ func (m *mount) newStage(rel string) (*os.File, error) {
 		return nil, err
 	}
 	return os.OpenFile(filepath.Join(dir, randomName()+"-"+path.Base(rel)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+}
+
+// deferMode keeps mode for the next upload when there is one to make,
+// and says whether it did.
+func (w *writeHandle) deferMode(mode uint32) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.dirty {
+		return false
+	}
+	w.mode = &mode
+	return true
 }
 
 // writeOpenFlags are the FOPEN flags of a handle opened with flags. A
@@ -413,17 +429,18 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 		up, tmp := w.up, w.upTmp
 		w.up = nil
 		w.m.streams.Delete(w)
-		err = w.m.commit(ctx, up, tmp, target, w.size, how)
+		err = w.m.commit(ctx, up, tmp, target, w.size, how, w.mode)
 		if err != nil && conn.Classify(err) != conn.ClassNoSpace && conn.Classify(err) != conn.ClassQuota {
 			// The stream failed at its end: one more try from the stage.
 			w.m.log.Debug("streamed upload failed; uploading the stage", "path", w.rel, "err", err)
-			err = w.m.upload(ctx, target, w.stage, w.size, how)
+			err = w.m.upload(ctx, target, w.stage, w.size, how, w.mode)
 		}
 	} else {
-		err = w.m.upload(ctx, target, w.stage, w.size, how)
+		err = w.m.upload(ctx, target, w.stage, w.size, how, w.mode)
 	}
 	if err == nil {
 		w.placed = how == direct
+		w.mode = nil
 	}
 	if err == nil && conflict {
 		w.m.log.Error("conflict: the file changed on the server since it was opened; this version was kept next to it", "path", w.rel, "kept as", target)
@@ -469,7 +486,7 @@ const (
 // upload stores size bytes of f under rel: to a hidden temporary name,
 // checked with SIZE where the server has it, then renamed over rel
 // (unless how is direct).
-func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64, how replace) error {
+func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64, how replace, mode *uint32) error {
 	tmp := m.uploadName(rel)
 	if how == direct {
 		tmp = rel
@@ -488,7 +505,7 @@ func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64, 
 		m.removeTmp(tmp)
 		return err
 	}
-	return m.commit(ctx, up, tmp, rel, size, how)
+	return m.commit(ctx, up, tmp, rel, size, how, mode)
 }
 
 // changedSince tells whether the server's copy of rel differs from base
@@ -528,36 +545,36 @@ func (m *mount) uploadName(rel string) string {
 	return path.Join(dir, tmpPrefix+randomName()+"-"+name)
 }
 
-// commit ends an upload to tmp, checks its size and renames it over rel.
-// Whatever fails, tmp does not stay behind.
-func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, size int64, how replace) error {
+// commit ends an upload to tmp, checks its size, applies a pending mode
+// and renames it over rel, pipelined on the upload's connection (two
+// round trips). Whatever fails, tmp does not stay behind.
+func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, size int64, how replace, mode *uint32) error {
 	remoteTmp, remote := m.remotePath(tmp), m.remotePath(rel)
-	err := up.Close(ctx)
-	if err == nil && up.Written() != size {
-		err = errors.New("short upload")
+	pl := conn.Placement{Size: size, CheckSize: m.feat.Size}
+	if mode != nil {
+		pl.Mode, pl.HasMode = *mode, true
 	}
-	if err == nil && m.feat.Size {
-		var got int64
-		if got, err = m.pool.Size(ctx, remoteTmp); err == nil && got != size {
-			err = fmt.Errorf("the server holds %d bytes, %d were sent", got, size)
-		}
+	if tmp != rel {
+		// Our own empty placeholder is deleted first: nothing is lost if
+		// the rename then fails (the stage has the content).
+		pl.To, pl.DeleteTo = remote, how == overPlaceholder
 	}
-	if err == nil && tmp != rel && how == overPlaceholder {
-		// Our own empty file: nothing is lost if the rename then fails
-		// (the stage has the content).
-		if derr := m.pool.Delete(ctx, remote); derr != nil && conn.Classify(derr) != conn.ClassNotFound {
-			m.log.Debug("placeholder not deleted; renaming over it", "path", rel, "err", derr)
-		}
+	modeErr, err := up.Commit(ctx, pl)
+	if modeErr != nil {
+		m.log.Warn("chmod of an upload failed; the content is in place", "path", rel, "err", modeErr)
 	}
-	if err == nil && tmp != rel {
-		var deleted bool
-		if deleted, err = m.renameOver(ctx, remoteTmp, remote, true); err != nil && deleted {
+	var ce *conn.Error
+	if err != nil && pl.To != "" && errors.As(err, &ce) && ce.Op == "rename" && conn.Classify(err) == conn.ClassExists {
+		// A server that refuses to replace a file.
+		deleted, rerr := m.replaceExisting(ctx, remoteTmp, remote)
+		if rerr != nil && deleted {
 			// The old content is gone: the upload under its temporary
 			// name is now the only copy on the server. Keep it.
-			m.log.Error("rename over the target failed after removing it; the new content is on the server under a temporary name", "path", rel, "temporary", tmp, "err", err)
+			m.log.Error("rename over the target failed after removing it; the new content is on the server under a temporary name", "path", rel, "temporary", tmp, "err", rerr)
 			m.dirs.Remove(m.parentDir(rel), path.Base(rel))
-			return err
+			return rerr
 		}
+		err = rerr
 	}
 	if err != nil {
 		m.removeTmp(tmp)
@@ -583,8 +600,15 @@ func (m *mount) renameOver(ctx context.Context, from, to string, file bool) (del
 	if err == nil || !file || conn.Classify(err) != conn.ClassExists {
 		return false, err
 	}
+	return m.replaceExisting(ctx, from, to)
+}
+
+// replaceExisting deletes the file to, then renames from to it, for a
+// server that refused to rename over it. err is the first refusal when
+// the DELE fails.
+func (m *mount) replaceExisting(ctx context.Context, from, to string) (deleted bool, err error) {
 	if derr := m.pool.Delete(ctx, to); derr != nil {
-		return false, err
+		return false, fmt.Errorf("rename over an existing file refused, and it could not be removed: %w", derr)
 	}
 	return true, m.pool.Rename(ctx, from, to)
 }

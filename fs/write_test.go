@@ -421,6 +421,20 @@ func TestRealVsftpdWrite(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(root, "up", "big.bin")); !bytes.Equal(got, data) {
 		t.Fatal("random write through vsftpd differs on its disk")
 	}
+	// An upload vsftpd refuses (the mount's parent directory is not
+	// writable for anonymous users) fails promptly: the bytes sent before
+	// the refusal was read do not leave the upload hanging.
+	_, top, _ := mountAt(t, addr, "anonymous", "test@", func(o *Options) {
+		o.CacheDir, o.ChmodIgnore = t.TempDir(), true
+	})
+	t0 := time.Now()
+	err = os.WriteFile(filepath.Join(top, "refused.bin"), randBytes(12, 8<<20), 0o644)
+	if !errors.Is(err, syscall.EACCES) && !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("upload into a read-only directory of vsftpd: %v, want EACCES", err)
+	}
+	if d := time.Since(t0); d > 4*time.Second {
+		t.Fatalf("a refused upload took %v", d)
+	}
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && strings.HasPrefix(d.Name(), tmpPrefix) {
 			t.Errorf("temporary upload left on vsftpd: %s", p)

@@ -75,8 +75,9 @@ type Config struct {
 // well-behaved server. Faults apply to commands and transfers that start
 // after they are set.
 type Faults struct {
-	// ReplyDelay is slept before the first reply to every command, to
-	// emulate a network round trip.
+	// ReplyDelay holds the first reply to every command until this long
+	// after the command arrived, to emulate a network round trip:
+	// commands sent together are answered together.
 	ReplyDelay time.Duration
 	// DataRate limits every data connection to this many bytes per second.
 	DataRate int64

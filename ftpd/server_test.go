@@ -585,6 +585,23 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("4 NOOPs took %v with a 50ms reply delay", d)
 		}
 	})
+	t.Run("pipelined commands share the delay", func(t *testing.T) {
+		h, _ := start(t, Faults{})
+		c := mustDial(t, h.Addr().String())
+		c.mustLogin(t)
+		h.SetFaults(Faults{ReplyDelay: 100 * time.Millisecond})
+		t0 := time.Now()
+		if err := c.sendRaw([]byte("NOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		for range 4 {
+			c.expectReply(t, 200)
+		}
+		// One delay, as over a network; four if each reply waited anew.
+		if d := time.Since(t0); d < 100*time.Millisecond || d >= 300*time.Millisecond {
+			t.Fatalf("4 pipelined NOOPs took %v with a 100ms reply delay", d)
+		}
+	})
 	t.Run("data rate", func(t *testing.T) {
 		_, c := start(t, Faults{DataRate: 2 << 20})
 		t0 := time.Now()

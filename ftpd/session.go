@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,22 @@ var errLineTooLong = errors.New("command line too long")
 type lineResult struct {
 	line string
 	err  error
+	at   time.Time // when the bytes that ended the line arrived
+}
+
+// stampConn notes when its reads return data: when a command arrived,
+// which the reply delay counts from.
+type stampConn struct {
+	net.Conn
+	last atomic.Int64 // UnixNano of the last read that returned data
+}
+
+func (c *stampConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.last.Store(time.Now().UnixNano())
+	}
+	return n, err
 }
 
 // session is one control connection. Fields without a comment belong to the
@@ -44,8 +61,10 @@ type session struct {
 	requested bool            // a line was asked for and not yet received
 	pending   []lineResult    // lines received during a transfer
 
-	wmu          sync.Mutex // guards writes to ctrl and delayPending
+	stamp        *stampConn
+	wmu          sync.Mutex // guards writes to ctrl, delayPending and replyAt
 	delayPending bool       // the next reply is the first to a command
+	replyAt      time.Time  // when it may leave: its command's arrival + ReplyDelay
 
 	// Login and protocol state.
 	user       string
@@ -74,9 +93,12 @@ type session struct {
 
 func newSession(srv *Server, c net.Conn, id string, implicitTLS bool) *session {
 	ctx, cancel := context.WithCancel(context.Background())
+	stamp := &stampConn{Conn: c}
+	c = stamp
 	s := &session{
 		srv:         srv,
 		id:          id,
+		stamp:       stamp,
 		raw:         c,
 		implicitTLS: implicitTLS,
 		ctx:         ctx,
@@ -140,7 +162,7 @@ func (s *session) readLoop() {
 	defer s.srv.wg.Done()
 	for range s.want {
 		line, err := readLine(s.r)
-		s.lines <- lineResult{line, err}
+		s.lines <- lineResult{line, err, time.Unix(0, s.stamp.last.Load())}
 	}
 }
 
@@ -252,8 +274,10 @@ func (s *session) write(msg string) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.delayPending {
+		// As a network would: pipelined commands that arrived together
+		// get their replies together, one delay after they arrived.
 		s.delayPending = false
-		sleepCtx(s.ctx, s.srv.currentFaults().ReplyDelay)
+		sleepCtx(s.ctx, time.Until(s.replyAt))
 	}
 	s.ctrl.SetWriteDeadline(time.Now().Add(replyTimeout))
 	if _, err := s.ctrl.Write([]byte(msg)); err != nil {
@@ -297,9 +321,10 @@ func (s *session) handleLine(lr lineResult) {
 	var verb, arg string
 	if errors.Is(lr.err, errLogged) {
 		verb, arg = splitCommand(lr.line)
+		s.delayReply(lr.at)
 	} else {
 		var ok bool
-		if verb, arg, ok = s.begin(lr.line); !ok {
+		if verb, arg, ok = s.begin(lr); !ok {
 			return
 		}
 	}
@@ -313,8 +338,8 @@ func splitCommand(line string) (verb, arg string) {
 
 // begin logs and counts a command and applies the control faults. It
 // returns false when a fault closed the control connection.
-func (s *session) begin(line string) (verb, arg string, ok bool) {
-	verb, arg = splitCommand(line)
+func (s *session) begin(lr lineResult) (verb, arg string, ok bool) {
+	verb, arg = splitCommand(lr.line)
 	s.srv.logCommand(s.id, verb, arg)
 	s.ncmds++
 	f := s.srv.currentFaults()
@@ -324,10 +349,17 @@ func (s *session) begin(line string) (verb, arg string, ok bool) {
 		s.raw.Close()
 		return verb, arg, false
 	}
-	s.wmu.Lock()
-	s.delayPending = f.ReplyDelay > 0
-	s.wmu.Unlock()
+	s.delayReply(lr.at)
 	return verb, arg, true
+}
+
+// delayReply holds the next reply until ReplyDelay after its command
+// arrived (at).
+func (s *session) delayReply(at time.Time) {
+	d := s.srv.currentFaults().ReplyDelay
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.delayPending, s.replyAt = d > 0, at.Add(d)
 }
 
 func (s *session) dispatch(verb, arg string) {

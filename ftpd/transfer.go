@@ -83,7 +83,7 @@ func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) 
 				s.pending = append(s.pending, lr)
 				continue
 			}
-			verb, arg, ok := s.begin(lr.line)
+			verb, arg, ok := s.begin(lr)
 			if !ok {
 				s.abortTransfer(x)
 				<-done
@@ -110,7 +110,7 @@ func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) 
 				continue
 			}
 			// Executed after the transfer, already logged and counted.
-			s.pending = append(s.pending, lineResult{line: lr.line, err: errLogged})
+			s.pending = append(s.pending, lineResult{line: lr.line, err: errLogged, at: lr.at})
 		}
 	}
 }
