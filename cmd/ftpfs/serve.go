@@ -78,7 +78,7 @@ func (f *serveFlags) flagSet() *flag.FlagSet {
 	})
 
 	fl := &c.Faults
-	fs.DurationVar(&fl.ReplyDelay, "fault-reply-delay", 0, "sleep `DUR` before replying to each command")
+	fs.DurationVar(&fl.ReplyDelay, "fault-reply-delay", 0, "answer each command `DUR` after it arrived (a round trip)")
 	fs.Int64Var(&fl.DataRate, "fault-data-rate", 0, "limit each data connection to `BYTES_PER_SEC`")
 	fs.Int64Var(&fl.DropDataAfter, "fault-drop-data-after", 0, "close data connections after `N` bytes (426)")
 	fs.IntVar(&fl.CloseControlAfter, "fault-close-control-after", 0, "drop the control connection, unanswered, at command `N`+1")
