@@ -109,7 +109,7 @@ func classifyReply(code int, msg string) Class {
 		switch {
 		case has("not empty"):
 			return ClassNotEmpty
-		case has("permission", "access", "denied", "not allowed", "forbidden", "outside"):
+		case has("permission", "access", "denied", "not allowed", "forbidden", "outside", "not permitted"):
 			return ClassPermission
 		case has("exist") && !has("not exist", "no such", "doesn't exist", "does not exist"):
 			return ClassExists

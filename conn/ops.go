@@ -58,11 +58,22 @@ func (p *Pool) doHold(ctx context.Context, kind Kind, hold **Conn, fn func(c *Co
 // transfer starts the listing over, so that names seen by the failed
 // attempt do not survive as ghosts.
 func (p *Pool) List(ctx context.Context, dir string, reset func(), fn func(line string, mlsd bool) error) error {
+	return p.list(ctx, dir, false, reset, fn)
+}
+
+// ListLong is List with LIST -a even where MLSD exists: some servers'
+// MLSD says an entry is a symlink but not where it points (proftpd,
+// pure-ftpd), or leaves dangling ones out (proftpd); their LIST says.
+func (p *Pool) ListLong(ctx context.Context, dir string, reset func(), fn func(line string) error) error {
+	return p.list(ctx, dir, true, reset, func(line string, _ bool) error { return fn(line) })
+}
+
+func (p *Pool) list(ctx context.Context, dir string, long bool, reset func(), fn func(line string, mlsd bool) error) error {
 	return p.do(ctx, Metadata, func(c *Conn) error {
 		if reset != nil {
 			reset()
 		}
-		mlsd := c.feat.MLSD
+		mlsd := c.feat.MLSD && !long
 		cmd := "MLSD " + dir
 		if !mlsd {
 			cmd = "LIST -a " + dir

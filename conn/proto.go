@@ -215,15 +215,28 @@ func (c *Conn) exchange(ctx context.Context, line string) (reply, error) {
 }
 
 func (c *Conn) send(ctx context.Context, line string) error {
-	if strings.ContainsAny(line, "\r\n\x00") {
-		return ErrInvalidName
-	}
+	return c.sendAll(ctx, line)
+}
+
+// sendAll sends command lines in one write: pipelined commands then
+// arrive together, as one segment where they fit.
+func (c *Conn) sendAll(ctx context.Context, lines ...string) error {
 	if c.broken {
 		return errors.New("connection already broken")
 	}
-	c.trace("> ", line)
+	for _, line := range lines {
+		if strings.ContainsAny(line, "\r\n\x00") {
+			return ErrInvalidName
+		}
+	}
+	var b strings.Builder
+	for _, line := range lines {
+		c.trace("> ", line)
+		b.WriteString(line)
+		b.WriteString("\r\n")
+	}
 	c.ctrl.SetWriteDeadline(c.deadline(ctx))
-	if _, err := io.WriteString(c.ctrl, line+"\r\n"); err != nil {
+	if _, err := io.WriteString(c.ctrl, b.String()); err != nil {
 		c.broken = true
 		return c.ioErr(ctx, err)
 	}

@@ -122,9 +122,11 @@ type Placement struct {
 }
 
 // Commit ends the upload and puts it in place on its own connection, in
-// two round trips wherever the commands allow: the transfer's final
-// reply, SIZE, SITE CHMOD and RNFR travel together, and the rename is
-// finished only when the transfer completed and the size matched.
+// three round trips: the transfer's final reply; SIZE, SITE CHMOD and
+// RNFR together; the rename's RNTO (with DELE and RNFR before it when
+// DeleteTo) only when the transfer completed and the size matched.
+// Nothing is sent before the final reply is read: proftpd answers
+// commands that arrive during a transfer at once, before its 226.
 // Otherwise nothing is renamed, and the upload stays under its name for
 // the caller to remove. A failed SITE CHMOD does not stop the rename: it
 // is returned in modeErr.
@@ -170,9 +172,13 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (modeErr, err error) 
 	// failure is returned once every reply is read, so that the
 	// connection stays in step.
 	run := func(steps []step, final bool) error {
-		for _, s := range steps {
-			if err := c.send(ctx, s.line); err != nil {
-				return &Error{Op: s.op, Path: s.path, Err: err}
+		if len(steps) > 0 {
+			lines := make([]string, len(steps))
+			for i, s := range steps {
+				lines[i] = s.line
+			}
+			if err := c.sendAll(ctx, lines...); err != nil {
+				return &Error{Op: steps[0].op, Path: steps[0].path, Err: err}
 			}
 		}
 		var failed error
@@ -223,7 +229,10 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (modeErr, err error) 
 		}
 		return nil, &Error{Op: "stor", Path: from, Err: fmt.Errorf("short upload: %d bytes of %d", u.n, pl.Size)}
 	}
-	if err := run(first, true); err != nil {
+	if err := run(nil, true); err != nil {
+		return nil, err
+	}
+	if err := run(first, false); err != nil {
 		return modeErr, err
 	}
 	return modeErr, run(second, false)
@@ -286,11 +295,8 @@ func (p *Pool) Rename(ctx context.Context, from, to string) error {
 	return p.once(ctx, Metadata, func(c *Conn) error {
 		// Both at once, one round trip: a refused RNFR makes the server
 		// refuse the RNTO too (503), and its reply is the error.
-		if err := c.send(ctx, "RNFR "+from); err != nil {
+		if err := c.sendAll(ctx, "RNFR "+from, "RNTO "+to); err != nil {
 			return &Error{Op: "rename", Path: from, Err: err}
-		}
-		if err := c.send(ctx, "RNTO "+to); err != nil {
-			return &Error{Op: "rename", Path: to, Err: err}
 		}
 		_, ferr := c.check(ctx, "rename", from, []int{350})
 		if c.broken && ferr != nil {

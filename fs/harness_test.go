@@ -11,11 +11,9 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -181,102 +179,4 @@ func writeFile(t testing.TB, p string, b []byte) {
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// vsftpd is a vsftpd from the system serving root anonymously, read-only,
-// on a free loopback port; stopped by PID at cleanup.
-func startVsftpd(t testing.TB, root string, writable bool) string {
-	t.Helper()
-	bin, err := exec.LookPath("vsftpd")
-	if err != nil {
-		bin = "/usr/sbin/vsftpd"
-	}
-	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("vsftpd missing in CI: %v", err)
-		}
-		t.Skipf("vsftpd not installed: %v", err)
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("vsftpd tests run as root")
-	}
-	dir := t.TempDir()
-	empty := filepath.Join(dir, "empty")
-	if err := os.Mkdir(empty, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// vsftpd chroots anonymous sessions and refuses a root writable by
-	// its ftp user; the tree is root's and world-readable.
-	for _, p := range []string{dir, root} {
-		os.Chmod(p, 0o755)
-	}
-	port := freePort(t)
-	conf := filepath.Join(dir, "vsftpd.conf")
-	write := []string{"write_enable=NO"}
-	if writable {
-		// Anonymous uploads into up/, which the ftp user owns: the
-		// chroot itself must not be writable by it.
-		up := filepath.Join(root, "up")
-		if err := os.MkdirAll(up, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command("chown", ftpUser(t), up).CombinedOutput()
-		if err != nil {
-			t.Fatalf("chown: %v %s", err, out)
-		}
-		write = []string{"write_enable=YES", "anon_upload_enable=YES", "anon_mkdir_write_enable=YES",
-			"anon_other_write_enable=YES", "anon_umask=022"}
-	}
-	writeFile(t, conf, []byte(strings.Join(append(write, []string{
-		"listen=YES", "listen_ipv6=NO", "listen_address=127.0.0.1",
-		"listen_port=" + strconv.Itoa(port), "background=NO",
-		"anonymous_enable=YES", "no_anon_password=YES", "local_enable=NO",
-		"anon_root=" + root, "seccomp_sandbox=NO",
-		"secure_chroot_dir=" + empty, "xferlog_enable=NO", "connect_from_port_20=NO",
-		"ftp_username=" + ftpUser(t), "force_dot_files=YES", "",
-	}...), "\n")))
-	os.Chmod(conf, 0o600)
-	cmd := exec.Command(bin, conf)
-	var out syncBuf
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("vsftpd did not start: %v\n%s", err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// ftpUser is an unprivileged account for vsftpd's anonymous sessions.
-func ftpUser(t testing.TB) string {
-	for _, u := range []string{"ftp", "nobody"} {
-		if exec.Command("id", u).Run() == nil {
-			return u
-		}
-	}
-	t.Skip("no ftp or nobody account")
-	return ""
-}
-
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

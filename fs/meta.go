@@ -48,6 +48,9 @@ func (m *mount) fetch(ctx context.Context, remote string) ([]conn.Entry, error) 
 	if l.Unparsed > 0 {
 		m.log.Warn("listing lines not understood", "path", remote, "count", l.Unparsed, "samples", l.UnparsedSamples)
 	}
+	if m.feat.MLSD && hasBlindLinks(l.Entries) {
+		l.Entries = m.linkTargets(ctx, remote, l.Entries)
+	}
 	// Uploads in progress, ours or another mount's, are not files yet.
 	entries := l.Entries[:0]
 	for _, e := range l.Entries {
@@ -60,6 +63,50 @@ func (m *mount) fetch(ctx context.Context, remote string) ([]conn.Entry, error) 
 		m.log.Warn("listing names refused (/, NUL, CR, LF, . or ..)", "path", remote, "count", l.DroppedCount, "samples", l.Dropped)
 	}
 	return l.Entries, nil
+}
+
+// hasBlindLinks says whether a listing has symlinks without a target.
+func hasBlindLinks(es []conn.Entry) bool {
+	for _, e := range es {
+		if e.Type == conn.TypeSymlink && e.Target == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// linkTargets completes an MLSD listing whose symlinks lack their targets
+// from a LIST of the same directory, which also shows the dangling links
+// such an MLSD leaves out. Without it, the links stay as they are and
+// readlink fails with EIO.
+func (m *mount) linkTargets(ctx context.Context, remote string, es []conn.Entry) []conn.Entry {
+	var l *conn.Listing
+	reset := func() { l = conn.NewListing(time.Now(), time.UTC) }
+	if err := m.pool.ListLong(ctx, remote, reset, func(line string) error {
+		l.Add(line, false)
+		return nil
+	}); err != nil {
+		m.log.Warn("symlink targets unknown: LIST failed", "path", remote, "err", err)
+		return es
+	}
+	links := map[string]conn.Entry{}
+	for _, e := range l.Entries {
+		if e.Type == conn.TypeSymlink && e.Target != "" {
+			links[e.Name] = e
+		}
+	}
+	for i, e := range es {
+		if le, ok := links[e.Name]; ok {
+			if e.Type == conn.TypeSymlink && e.Target == "" {
+				es[i].Target = le.Target
+			}
+			delete(links, e.Name)
+		}
+	}
+	for _, le := range links {
+		es = append(es, le)
+	}
+	return es
 }
 
 // list returns the entries of dir sorted by name: readdir output must not

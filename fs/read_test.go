@@ -333,17 +333,6 @@ func TestStalledServer(t *testing.T) {
 	}
 }
 
-func TestRealVsftpd(t *testing.T) {
-	fuseOK(t)
-	root := t.TempDir()
-	sampleTree(t)(root)
-	// Anonymous sessions run as vsftpd's ftp user: every file readable.
-	os.Chmod(filepath.Join(root, "-leading-dash"), 0o644)
-	addr := startVsftpd(t, root, false)
-	_, mnt, _ := mountAt(t, addr, "anonymous", "test@")
-	compareTreesReadOnly(t, root, mnt)
-}
-
 // compareTreesReadOnly is compareTrees for an anonymous read-only login,
 // where modes lose their write bits.
 func compareTreesReadOnly(t *testing.T, local, mnt string) {

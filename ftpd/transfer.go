@@ -33,11 +33,16 @@ type transfer struct {
 	upload  bool
 	n       atomic.Int64 // bytes moved so far, for STAT
 	aborted atomic.Bool
+	// announced is closed once the 150 is out. With a reply delay the
+	// 150 waits on its own goroutine while the data flows, as over a
+	// network, and the final reply waits for it.
+	announced chan struct{}
 }
 
 type result struct {
 	code int
 	msg  string
+	at   time.Time // when the transfer ended
 }
 
 // runTransfer opens the prepared data connection, announces it with 150,
@@ -45,7 +50,7 @@ type result struct {
 // reading the control connection: ABOR ends the transfer (426, then 226),
 // STAT and NOOP are answered, anything else waits for the transfer's end.
 func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) (int, string)) {
-	x := &transfer{s: s, faults: s.srv.currentFaults(), upload: upload}
+	x := &transfer{s: s, faults: s.srv.currentFaults(), upload: upload, announced: make(chan struct{})}
 	x.ctx, x.cancel = context.WithCancel(s.ctx)
 	defer x.cancel()
 	done := make(chan result, 1)
@@ -53,7 +58,7 @@ func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) 
 	go func() {
 		defer s.srv.wg.Done()
 		code, msg := x.run(opening, fn)
-		done <- result{code, msg}
+		done <- result{code, msg, time.Now()}
 	}()
 	defer s.endTransfer()
 	for {
@@ -68,6 +73,13 @@ func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) 
 		}
 		select {
 		case r := <-done:
+			<-x.announced
+			if upload {
+				// The client's end of an upload reaches the server
+				// half a round trip after it closed, and the reply
+				// takes the other half: a round trip, as for a command.
+				s.delayReply(r.at)
+			}
 			s.reply(r.code, r.msg)
 			return
 		case lr := <-lines:
@@ -76,6 +88,7 @@ func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) 
 				// The control connection is gone: so is the transfer.
 				s.abortTransfer(x)
 				<-done
+				<-x.announced
 				s.pending = append(s.pending, lr)
 				return
 			}
@@ -87,12 +100,14 @@ func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) 
 			if !ok {
 				s.abortTransfer(x)
 				<-done
+				<-x.announced
 				return
 			}
 			switch verb {
 			case "ABOR":
 				s.abortTransfer(x)
 				r := <-done
+				<-x.announced
 				if r.code == 226 && !x.aborted.Load() {
 					s.reply(r.code, r.msg) // it had finished already
 				} else {
@@ -124,13 +139,22 @@ var errLogged = errors.New("already logged")
 func (x *transfer) run(opening string, fn func(x *transfer) (int, string)) (int, string) {
 	c, err := x.s.openData(x)
 	if err != nil {
+		close(x.announced)
 		if x.ctx.Err() == nil {
 			x.s.srv.log.Debug("data connection", "session", x.s.id, "err", err)
 		}
 		return 425, "Cannot open data connection."
 	}
 	defer c.Close()
-	x.s.reply(150, opening)
+	if x.faults.ReplyDelay > 0 {
+		go func() {
+			x.s.reply(150, opening)
+			close(x.announced)
+		}()
+	} else {
+		x.s.reply(150, opening)
+		close(x.announced)
+	}
 	if x.s.protP {
 		if c, err = x.s.startDataTLS(x, c); err != nil {
 			x.s.srv.log.Debug("data connection", "session", x.s.id, "err", err)
