@@ -218,6 +218,24 @@ func (t *transfer) write(p []byte) (int, error) {
 	return n, err
 }
 
+// closeData ends the data connection after a complete transfer. An
+// upload over TLS is closed gracefully: close_notify and a half-close,
+// then whatever the server still sends (TLS 1.3 session tickets, which an
+// upload never reads) until it closes. Closing with those unread would
+// make the kernel reset the connection, and the server could lose the end
+// of the upload (vsftpd answers 426).
+func (t *transfer) closeData() error {
+	if tc, ok := t.data.(*tls.Conn); ok && t.op == "stor" {
+		tc.SetDeadline(t.c.deadline(t.ctx))
+		if err := tc.CloseWrite(); err != nil {
+			tc.Close()
+			return err
+		}
+		io.Copy(io.Discard, tc)
+	}
+	return t.data.Close()
+}
+
 // finish closes the data connection after a complete transfer and reads
 // the final reply: only a 2xx means the server has it all.
 func (t *transfer) finish() error {
@@ -225,7 +243,7 @@ func (t *transfer) finish() error {
 		return nil
 	}
 	t.done = true
-	if err := t.data.Close(); err != nil {
+	if err := t.closeData(); err != nil {
 		// A TLS close_notify that could not be sent: the server may not
 		// have seen the end of an upload.
 		t.c.broken = true

@@ -138,7 +138,7 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (modeErr, err error) 
 	defer u.p.PutTransfer(u.c)
 	c, t, from := u.c, u.t, u.t.path
 	t.ctx, t.done = ctx, true
-	if err := t.data.Close(); err != nil {
+	if err := t.closeData(); err != nil {
 		// A TLS close_notify that could not be sent: the server may not
 		// have seen the end of the upload.
 		c.broken = true

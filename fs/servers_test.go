@@ -35,8 +35,9 @@ type served struct {
 type realServer struct {
 	name string
 	// start serves root, whose tree the test has written; it may change
-	// the owner of the files, never their content.
-	start func(t testing.TB, root string) served
+	// the owner of the files, never their content. With tc, the server
+	// requires TLS (explicit, AUTH TLS) for logins and data.
+	start func(t testing.TB, root string, tc *testCert) served
 }
 
 var realServers = []realServer{
@@ -69,7 +70,7 @@ func realRead(t *testing.T, rs realServer) {
 	sampleTree(t)(root)
 	// Servers that run sessions as an unprivileged user must read it all.
 	os.Chmod(filepath.Join(root, "-leading-dash"), 0o644)
-	s := rs.start(t, root)
+	s := rs.start(t, root, nil)
 	_, mnt, _ := mountAt(t, s.addr, s.user, s.pass, s.mods...)
 	compareTreesReadOnly(t, root, mnt)
 }
@@ -78,7 +79,7 @@ func realRead(t *testing.T, rs realServer) {
 // server's disk right after each returns.
 func realWrite(t *testing.T, rs realServer) {
 	root := t.TempDir()
-	s := rs.start(t, root)
+	s := rs.start(t, root, nil)
 	mods := append([]func(*Options){func(o *Options) {
 		o.Root, o.CacheDir = "/"+s.up, t.TempDir()
 	}}, s.mods...)
@@ -169,7 +170,7 @@ func realWrite(t *testing.T, rs realServer) {
 
 // startVsftpd serves root with the system's vsftpd to anonymous users:
 // read-only at the root, uploads into up/, which the ftp user owns.
-func startVsftpd(t testing.TB, root string) served {
+func startVsftpd(t testing.TB, root string, tc *testCert) served {
 	t.Helper()
 	bin, err := exec.LookPath("vsftpd")
 	if err != nil {
@@ -193,7 +194,7 @@ func startVsftpd(t testing.TB, root string) served {
 	chown(t, ftpUser(t), up)
 	port := freePort(t)
 	conf := filepath.Join(dir, "vsftpd.conf")
-	writeFile(t, conf, []byte(strings.Join([]string{
+	writeFile(t, conf, []byte(strings.Join(append([]string{
 		"write_enable=YES", "anon_upload_enable=YES", "anon_mkdir_write_enable=YES",
 		"anon_other_write_enable=YES", "anon_umask=022",
 		"listen=YES", "listen_ipv6=NO", "listen_address=127.0.0.1",
@@ -202,7 +203,7 @@ func startVsftpd(t testing.TB, root string) served {
 		"anon_root=" + root, "seccomp_sandbox=NO",
 		"secure_chroot_dir=" + empty, "xferlog_enable=NO", "connect_from_port_20=NO",
 		"ftp_username=" + ftpUser(t), "force_dot_files=YES", "",
-	}, "\n")))
+	}, tc.vsftpd()...), "\n")))
 	os.Chmod(conf, 0o600)
 	addr := runServer(t, "vsftpd", port, bin, conf)
 	// Anonymous sessions cannot SITE CHMOD on vsftpd: chmod=ignore.
@@ -213,7 +214,7 @@ func startVsftpd(t testing.TB, root string) served {
 
 // startProftpd serves root with proftpd to a user of its own password
 // file, who may write everywhere but in ro/.
-func startProftpd(t testing.TB, root string) served {
+func startProftpd(t testing.TB, root string, tc *testCert) served {
 	t.Helper()
 	bin := filepath.Join(testServersDir(), "usr/sbin/proftpd")
 	needServer(t, bin)
@@ -232,7 +233,7 @@ func startProftpd(t testing.TB, root string) served {
 	}
 	port := freePort(t)
 	conf := filepath.Join(dir, "proftpd.conf")
-	writeFile(t, conf, []byte(strings.Join([]string{
+	writeFile(t, conf, []byte(strings.Join(append([]string{
 		"ServerType standalone", `ServerName "ftpfs test"`,
 		"DefaultAddress 127.0.0.1", "Port " + strconv.Itoa(port), "UseIPv6 off",
 		"User root", "Group root", "RootLogin on", "Umask 022",
@@ -246,14 +247,14 @@ func startProftpd(t testing.TB, root string) served {
 		"DefaultRoot ~", "AllowOverwrite on", "ShowSymlinks on",
 		"ListOptions -a",
 		"<Directory " + ro + ">", "<Limit WRITE>", "DenyAll", "</Limit>", "</Directory>", "",
-	}, "\n")))
+	}, tc.proftpd(dir)...), "\n")))
 	addr := runServer(t, "proftpd", port, bin, "-n", "-q", "-c", conf)
 	return served{addr: addr, user: testUser, pass: testPass, refused: "ro"}
 }
 
 // startPureFtpd serves root with pure-ftpd to a virtual user (a PureDB
 // file), who runs as nobody: the tree is given to nobody, but for ro/.
-func startPureFtpd(t testing.TB, root string) served {
+func startPureFtpd(t testing.TB, root string, tc *testCert) served {
 	t.Helper()
 	base := testServersDir()
 	bin := filepath.Join(base, "usr/sbin/pure-ftpd")
@@ -278,9 +279,13 @@ func startPureFtpd(t testing.TB, root string) served {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	addr := runServer(t, "pure-ftpd", port, bin,
-		"-S", "127.0.0.1,"+strconv.Itoa(port), "-l", "puredb:"+filepath.Join(dir, "users.pdb"),
-		"-E", "-A", "-H", "-4", "-D", "-g", filepath.Join(dir, "pure-ftpd.pid"))
+	args := []string{"-S", "127.0.0.1," + strconv.Itoa(port), "-l", "puredb:" + filepath.Join(dir, "users.pdb"),
+		"-E", "-A", "-H", "-4", "-D", "-g", filepath.Join(dir, "pure-ftpd.pid")}
+	if tc != nil {
+		// TLS required for logins and data.
+		args = append(args, "-Y", "3", "-2", tc.certFile+","+tc.keyFile)
+	}
+	addr := runServer(t, "pure-ftpd", port, bin, args...)
 	return served{addr: addr, user: testUser, pass: testPass, refused: "ro"}
 }
 
