@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -91,6 +94,7 @@ var errNoTerminal = errors.New("no terminal")
 type mountFlags struct {
 	tls, tlsInsecure bool
 	tlsCA            string
+	tlsPin           string // --tls-fingerprint
 	user             string
 	passwordStdin    bool
 	timeout          time.Duration
@@ -113,6 +117,7 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.BoolVar(&f.tls, "tls", false, "explicit FTPS (AUTH TLS), verifying the server's certificate")
 	fset.BoolVar(&f.tlsInsecure, "tls-insecure", false, "like --tls, but without verifying the certificate (warns)")
 	fset.StringVar(&f.tlsCA, "tls-ca", "", "verify the server against the PEM CA bundle `FILE` (implies --tls)")
+	fset.StringVar(&f.tlsPin, "tls-fingerprint", "", "accept only the certificate whose SHA-256 is `sha256:HEX` (implies --tls)")
 	fset.StringVar(&f.user, "user", "", "log in as `NAME` (alternative to ftp://NAME@host)")
 	fset.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
 	fset.DurationVar(&f.timeout, "timeout", f.timeout, "bound every FTP exchange to `DUR`")
@@ -442,12 +447,18 @@ func parseServer(s string) (serverURL, error) {
 // --tls flags.
 func configureTLS(c *mountConfig, f *mountFlags) error {
 	cc := &c.opts.Conn
-	explicit := f.tls || f.tlsInsecure || f.tlsCA != ""
+	explicit := f.tls || f.tlsInsecure || f.tlsCA != "" || f.tlsPin != ""
+	verifiers := 0
+	for _, set := range []bool{f.tlsInsecure, f.tlsCA != "", f.tlsPin != ""} {
+		if set {
+			verifiers++
+		}
+	}
 	switch {
 	case c.server.implicitTLS && f.tls:
 		return errors.New("--tls is explicit TLS (AUTH TLS) and ftps:// is implicit TLS: use one of them")
-	case f.tlsInsecure && f.tlsCA != "":
-		return errors.New("--tls-insecure skips the verification that --tls-ca configures: use one of them")
+	case verifiers > 1:
+		return errors.New("--tls-insecure, --tls-ca and --tls-fingerprint each say how the certificate is checked: use one of them")
 	case c.server.implicitTLS:
 		cc.TLS = conn.TLSImplicit
 	case explicit:
@@ -467,11 +478,52 @@ func configureTLS(c *mountConfig, f *mountFlags) error {
 		}
 		cc.TLSConfig.RootCAs = pool
 	}
+	if f.tlsPin != "" {
+		pin, err := parseFingerprint(f.tlsPin)
+		if err != nil {
+			return err
+		}
+		pinCertificate(cc.TLSConfig, pin)
+	}
 	if f.tlsInsecure {
 		cc.TLSConfig.InsecureSkipVerify = true
 		c.warnings = append(c.warnings, "--tls-insecure: the server's certificate is not checked; anyone on the path can read the password and the data")
 	}
 	return nil
+}
+
+// parseFingerprint reads sha256:HEX, with or without colons between the
+// bytes (openssl x509 -fingerprint -sha256 prints them so).
+func parseFingerprint(s string) ([]byte, error) {
+	v, ok := strings.CutPrefix(strings.ToLower(s), "sha256:")
+	if !ok {
+		v = strings.ToLower(s)
+		if algo, _, found := strings.Cut(v, "="); found {
+			return nil, fmt.Errorf("--tls-fingerprint: %s is not SHA-256: give sha256:HEX", algo)
+		}
+	}
+	pin, err := hex.DecodeString(strings.ReplaceAll(v, ":", ""))
+	if err != nil || len(pin) != sha256.Size {
+		return nil, fmt.Errorf("--tls-fingerprint %q: want sha256: and 64 hex digits", s)
+	}
+	return pin, nil
+}
+
+// pinCertificate makes t accept exactly the server certificate whose
+// SHA-256 is pin, whoever signed it: for a server with a self-signed
+// certificate. Every connection checks it, data connections included.
+func pinCertificate(t *tls.Config, pin []byte) {
+	t.InsecureSkipVerify = true // the chain is not checked, the pin is
+	t.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("the server sent no certificate")
+		}
+		got := sha256.Sum256(cs.PeerCertificates[0].Raw)
+		if subtle.ConstantTimeCompare(got[:], pin) != 1 {
+			return fmt.Errorf("the server's certificate has SHA-256 %x, not the one --tls-fingerprint names", got)
+		}
+		return nil
+	}
 }
 
 // resolveCredentials finds the user, when none was named, and the

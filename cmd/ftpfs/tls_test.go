@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"math/big"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"ftpfs/conn"
+	"ftpfs/ftpd"
+)
+
+func TestParseFingerprint(t *testing.T) {
+	sum := sha256.Sum256([]byte("x"))
+	plain := fmt.Sprintf("%x", sum)
+	var colons []string
+	for _, b := range sum {
+		colons = append(colons, fmt.Sprintf("%02X", b))
+	}
+	for _, in := range []string{"sha256:" + plain, "SHA256:" + strings.ToUpper(plain), "sha256:" + strings.Join(colons, ":"), strings.Join(colons, ":")} {
+		pin, err := parseFingerprint(in)
+		if err != nil || string(pin) != string(sum[:]) {
+			t.Errorf("parseFingerprint(%q) = %x, %v", in, pin, err)
+		}
+	}
+	for _, in := range []string{"", "sha256:", "sha256:abcd", "sha1=AB:CD", "sha256:" + plain + "00", "sha256:zz" + plain[2:]} {
+		if _, err := parseFingerprint(in); err == nil {
+			t.Errorf("parseFingerprint(%q) accepted", in)
+		}
+	}
+	in := inputs("/home/u", nil)
+	c, err := parseMountArgs([]string{"--tls-fingerprint", "sha256:" + plain, "h", "/m"}, in)
+	if err != nil || c.opts.Conn.TLS != conn.TLSExplicit || c.opts.Conn.TLSConfig.VerifyConnection == nil {
+		t.Fatalf("--tls-fingerprint: %+v, %v", c.opts.Conn, err)
+	}
+	for _, args := range [][]string{
+		{"--tls-fingerprint", "sha256:" + plain, "--tls-insecure", "h", "/m"},
+		{"--tls-fingerprint", "sha256:" + plain, "--tls-ca", "/nonexistent", "h", "/m"},
+	} {
+		if _, err := parseMountArgs(args, in); err == nil || !strings.Contains(err.Error(), "use one of them") {
+			t.Errorf("%q: err = %v", args, err)
+		}
+	}
+}
+
+// TestPinnedCertificate logs in to ftpd over TLS and moves data with
+// the pin of its self-signed certificate, and is refused with any other.
+func TestPinnedCertificate(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "self-signed"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.2")}} // not the address dialled: only the pin vouches
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ftpd.New(ftpd.Config{Root: t.TempDir(), Listen: "127.0.0.1:0", Users: map[string]string{"u": "p"},
+		TLS: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	sum := sha256.Sum256(der)
+	for _, tc := range []struct {
+		pin string
+		ok  bool
+	}{{fmt.Sprintf("sha256:%x", sum), true}, {fmt.Sprintf("sha256:%064x", 1), false}} {
+		c, err := parseMountArgs([]string{"--tls-fingerprint", tc.pin, "ftp://u@" + srv.Addr().String() + "/", "/m"}, inputs("/home/u", map[string]string{"FTPFS_PASSWORD": "p"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.opts.Conn.Timeout = 5 * time.Second
+		p := conn.NewPool(c.opts.Conn)
+		// A listing needs a data connection: the pin holds there too.
+		err = p.List(context.Background(), "/", nil, func(string, bool) error { return nil })
+		p.Close()
+		if (err == nil) != tc.ok {
+			t.Errorf("pin %s: listing err = %v, want ok=%v", tc.pin[:20], err, tc.ok)
+		}
+	}
+}
