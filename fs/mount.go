@@ -36,9 +36,10 @@ type mount struct {
 	mtimeAsks *lru.Cache[string, int]
 	opened    *lru.Cache[string, string] // the version of each path at its last open
 
-	staged     atomic.Int64 // bytes in staging files of open write handles
-	chmodWorks atomic.Bool  // a SITE CHMOD succeeded: later ones may be deferred
-	streams    sync.Map     // *writeHandle with a streaming upload → struct{}
+	staged       atomic.Int64 // bytes in staging files of open write handles
+	chmodWorks   atomic.Bool  // a SITE CHMOD succeeded: later ones may be deferred
+	chmodRefused atomic.Bool  // the server refused one: created files keep its mode
+	streams      sync.Map     // *writeHandle with a streaming upload → struct{}
 
 	prefetch     chan string  // subdirectories to list ahead of the reader
 	files        chan fileJob // small files to read ahead of the reader

@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,6 +25,12 @@ type node struct {
 
 	wmu    sync.Mutex
 	writer *writeHandle // the handle writing this file, if any; GUARDED_BY(wmu)
+
+	// gone: unlinked, or replaced by a rename, while the kernel still
+	// knows the node (an open file): its link count is 0, and its
+	// attributes are the last ones its name had, if they were known.
+	gone     atomic.Bool
+	lastSeen atomic.Pointer[conn.Entry]
 }
 
 var (
@@ -145,6 +152,11 @@ func (m *mount) setTimeouts(out *fuse.EntryOut) {
 }
 
 func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	defer func() {
+		if n.gone.Load() {
+			out.Nlink = 0
+		}
+	}()
 	rel := n.rel()
 	if rel == "" {
 		n.m.rootAttr(&out.Attr)
@@ -163,6 +175,10 @@ func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut
 	}
 	if w != nil {
 		w.fillAttr(&out.Attr)
+		return 0
+	}
+	if e := n.lastSeen.Load(); e != nil && n.gone.Load() {
+		n.m.fillAttr(*e, rel, &out.Attr)
 		return 0
 	}
 	ctx, cancel := n.m.opCtx(ctx)

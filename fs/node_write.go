@@ -92,9 +92,15 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if ep == nil {
 		// The new name shows through this mount at once; the server
 		// has it once the first flush returns.
-		e = conn.Entry{Name: name, Type: conn.TypeFile, ModTime: time.Now().UTC(), Precision: conn.PrecisionSecond,
-			Mode: (0o666 & fsMode(mode)) &^ fsMode(n.m.o.Umask), HasMode: true}
+		perm := fsMode(mode) & 0o777 &^ fsMode(n.m.o.Umask)
+		e = conn.Entry{Name: name, Type: conn.TypeFile, ModTime: time.Now().UTC().Truncate(time.Second), Precision: conn.PrecisionSecond,
+			Mode: perm, HasMode: true}
 		n.m.dirs.Set(n.m.parentDir(rel), name, e)
+		// Servers create files 0644: another mode (0755, mkstemp's 0600)
+		// travels with the first upload, set before its rename.
+		if perm != 0o644 && !n.m.o.ChmodIgnore && !n.m.chmodRefused.Load() {
+			w.deferMode(uint32(perm))
+		}
 	}
 	e.Size = w.size
 	n.m.fillAttr(e, rel, &out.Attr)
@@ -258,12 +264,28 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	ctx, cancel := n.m.opCtx(ctx)
 	defer cancel()
 	rel := path.Join(n.rel(), name)
+	last, known := n.m.cachedEntry(rel)
 	if err := n.m.pool.Delete(ctx, n.m.remotePath(rel)); err != nil {
 		return toErrno(n.m.log, "unlink", rel, err)
 	}
 	n.m.dirs.Remove(n.m.parentDir(rel), name)
 	n.m.blocks.InvalidatePath(n.m.remotePath(rel))
+	markGone(&n.Inode, name, last, known)
 	return 0
+}
+
+// markGone notes that the child name of parent, if the kernel knows it,
+// no longer has a name: an fstat of it open says so, with the last
+// attributes the name had (last, when known).
+func markGone(parent *gofs.Inode, name string, last conn.Entry, known bool) {
+	if ch := parent.GetChild(name); ch != nil {
+		if c, ok := ch.Operations().(*node); ok {
+			if known {
+				c.lastSeen.Store(&last)
+			}
+			c.gone.Store(true)
+		}
+	}
 }
 
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
@@ -273,11 +295,13 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	ctx, cancel := n.m.opCtx(ctx)
 	defer cancel()
 	rel := path.Join(n.rel(), name)
+	last, known := n.m.cachedEntry(rel)
 	if err := n.m.pool.Rmdir(ctx, n.m.remotePath(rel)); err != nil {
 		return toErrno(n.m.log, "rmdir", rel, err)
 	}
 	n.m.dirs.Remove(n.m.parentDir(rel), name)
 	n.m.dirs.InvalidateTree(n.m.remotePath(rel))
+	markGone(&n.Inode, name, last, known)
 	return 0
 }
 
@@ -294,7 +318,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	if err := n.m.pool.Mkdir(ctx, n.m.remotePath(rel)); err != nil {
 		return nil, toErrno(n.m.log, "mkdir", rel, err)
 	}
-	e := conn.Entry{Name: name, Type: conn.TypeDir, ModTime: time.Now().UTC(), Precision: conn.PrecisionSecond,
+	e := conn.Entry{Name: name, Type: conn.TypeDir, ModTime: time.Now().UTC().Truncate(time.Second), Precision: conn.PrecisionSecond,
 		Mode: (0o777 & fsMode(mode)) &^ fsMode(n.m.o.Umask), HasMode: true}
 	n.m.dirs.Set(n.m.parentDir(rel), name, e)
 	// A new directory is empty: no need to ask.
@@ -338,7 +362,11 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 		}
 	}
 	rf, rt := n.m.remotePath(from), n.m.remotePath(to)
+	last, known := n.m.cachedEntry(to)
 	deleted, err := n.m.renameOver(ctx, rf, rt, e.Type == conn.TypeFile)
+	if err == nil {
+		markGone(newParent.EmbeddedInode(), newName, last, known)
+	}
 	if err != nil {
 		if deleted {
 			n.m.log.Error("rename failed after the target was removed; the file is still under its old name", "from", from, "to", to, "err", err)

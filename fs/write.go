@@ -379,7 +379,7 @@ func (w *writeHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Er
 func (w *writeHandle) fillAttr(a *fuse.Attr) {
 	st := w.attrs.Load()
 	rel := w.n.rel()
-	e := conn.Entry{Name: path.Base(rel), Type: conn.TypeFile, Size: st.size, ModTime: time.Now(), Mode: w.m.modeOf(rel), HasMode: true}
+	e := conn.Entry{Name: path.Base(rel), Type: conn.TypeFile, Size: st.size, ModTime: time.Now().Truncate(time.Second), Mode: w.m.modeOf(rel), HasMode: true}
 	if o, ok := w.m.cachedEntry(rel); ok && !st.dirty {
 		e.ModTime = o.ModTime
 	}
@@ -562,6 +562,9 @@ func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, si
 	modeErr, err := up.Commit(ctx, pl)
 	if modeErr != nil {
 		m.log.Warn("chmod of an upload failed; the content is in place", "path", rel, "err", modeErr)
+		if c := conn.Classify(modeErr); c == conn.ClassUnsupported || c == conn.ClassPermission {
+			m.chmodRefused.Store(true) // new files keep the server's mode from now on
+		}
 	}
 	var ce *conn.Error
 	if err != nil && pl.To != "" && errors.As(err, &ce) && ce.Op == "rename" && conn.Classify(err) == conn.ClassExists {
@@ -593,12 +596,22 @@ func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, si
 
 // renameOver renames from to to. A server that refuses to replace an
 // existing file (its reply says the target exists) gets a DELE of the
-// target first, for files only. deleted tells whether that happened, so
-// that a failure after it keeps from, then the only copy.
+// target first. A directory replaces only an empty one, as rename(2)
+// says: RMD, which fails on a full one. deleted tells whether a file was
+// deleted, so that a failure after it keeps from, then the only copy.
 func (m *mount) renameOver(ctx context.Context, from, to string, file bool) (deleted bool, err error) {
 	err = m.pool.Rename(ctx, from, to)
-	if err == nil || !file || conn.Classify(err) != conn.ClassExists {
+	if err == nil || conn.Classify(err) != conn.ClassExists {
 		return false, err
+	}
+	if !file {
+		if rerr := m.pool.Rmdir(ctx, to); rerr != nil {
+			if conn.Classify(rerr) == conn.ClassNotEmpty {
+				return false, rerr
+			}
+			return false, err
+		}
+		return false, m.pool.Rename(ctx, from, to)
 	}
 	return m.replaceExisting(ctx, from, to)
 }
