@@ -92,6 +92,7 @@ func run() error {
 			return err
 		}
 	}
+	b.rows = append(b.rows, [3]string{"peak RSS of the mounts (default cache sizes)", fmt.Sprintf("%d MiB", peakRSS>>10), "report"})
 	fmt.Printf("\nftpfs mount against ftpd on loopback (%d CPUs); FTP commands counted by the server\n", numCPU())
 	fmt.Printf("%-52s %-22s %s\n", "measure", "result", "goal")
 	for _, r := range b.rows {
@@ -202,6 +203,7 @@ func (b *bench) mount(extra ...string) (mnt string, unmount func(), err error) {
 
 // stop ends a mount as SIGTERM does for a user, lazily if it hangs.
 func stop(cmd *exec.Cmd, mnt string, done chan error) {
+	notePeakRSS(cmd.Process.Pid)
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-done:
@@ -209,6 +211,23 @@ func stop(cmd *exec.Cmd, mnt string, done chan error) {
 		syscall.Unmount(mnt, syscall.MNT_DETACH)
 		cmd.Process.Kill()
 		<-done
+	}
+}
+
+// peakRSS is the largest VmHWM of the mount processes so far, in KiB.
+var peakRSS int64
+
+func notePeakRSS(pid int) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			peakRSS = max(peakRSS, kb)
+		}
 	}
 }
 
