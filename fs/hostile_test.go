@@ -318,4 +318,3 @@ func names(t *testing.T, dir string) []string {
 	sort.Strings(out)
 	return out
 }
-
