@@ -114,6 +114,7 @@ func mountAt(t testing.TB, addr, user, pass string, mods ...func(*Options)) (*Mo
 		Conn:        conn.Config{Addr: addr, User: user, Password: pass, Timeout: 5 * time.Second},
 		Logger:      slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		DirCacheTTL: 10 * time.Second,
+		CacheDir:    t.TempDir(), // staged copies of failed uploads go here
 	}
 	for _, m := range mods {
 		m(&o)

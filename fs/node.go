@@ -142,10 +142,20 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 	}
 	n.m.fillAttr(e, rel, &out.Attr)
 	n.m.setTimeouts(out)
-	child := n.NewInode(ctx, &node{m: n.m}, gofs.StableAttr{Mode: modeType(e.Type), Ino: out.Attr.Ino})
-	return child, 0
+	if ch := n.GetChild(name); ch != nil {
+		if c, ok := ch.Operations().(*node); ok {
+			if w := c.currentWriter(); w != nil {
+				// Being written: its size is the writer's, not the
+				// listing's.
+				w.fillAttr(&out.Attr)
+			}
+		}
+	}
+	return n.NewInode(ctx, &node{m: n.m}, gofs.StableAttr{Mode: modeType(e.Type), Ino: out.Attr.Ino}), 0
 }
 
+// setTimeouts says how long the kernel may keep a name and its
+// attributes.
 func (m *mount) setTimeouts(out *fuse.EntryOut) {
 	out.SetEntryTimeout(m.o.DirCacheTTL)
 	out.SetAttrTimeout(m.o.DirCacheTTL)

@@ -53,6 +53,7 @@ type writeHandle struct {
 	// existing file, which some server filesystems (ext4) pay for by
 	// writing the whole upload out at once.
 	created, placed bool
+	uploaded        bool // an upload of this handle succeeded
 
 	// mode is a chmod made while the handle had data to upload: it goes
 	// with the upload, set on the temporary name before the rename.
@@ -164,7 +165,9 @@ func (n *node) openWrite(ctx context.Context, rel string, flags uint32, e *conn.
 	case e == nil:
 		w.dirty, w.created = true, true // it must reach the server even if empty
 	case flags&syscall.O_TRUNC != 0:
-		w.dirty = e.Size != 0
+		// Even a file the cache says is empty: the cache may know it
+		// from this mount alone (created, its upload failed).
+		w.dirty = true
 	default:
 		// The download may take longer than one operation's bound: it
 		// gets the time an upload of that size would.
@@ -386,9 +389,34 @@ func (w *writeHandle) fillAttr(a *fuse.Attr) {
 	w.m.fillAttr(e, rel, a)
 }
 
-func (w *writeHandle) Flush(ctx context.Context) syscall.Errno { return w.sync(ctx) }
+func (w *writeHandle) Flush(ctx context.Context) syscall.Errno {
+	return w.forgetIfNeverUploaded(w.sync(ctx))
+}
 
-func (w *writeHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno { return w.sync(ctx) }
+func (w *writeHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	return w.forgetIfNeverUploaded(w.sync(ctx))
+}
+
+// forgetIfNeverUploaded tells the kernel to forget the name of a file
+// this handle created when its upload failed and none ever succeeded:
+// the server has no such file, and a cached name would send the next
+// open(O_CREAT) of it to Open, not Create. Only from Flush and Fsync,
+// outside mu: a rename, which holds the kernel's lock on the directory,
+// also uploads, and a notification from there would wait for it forever.
+func (w *writeHandle) forgetIfNeverUploaded(errno syscall.Errno) syscall.Errno {
+	if errno == 0 {
+		return 0
+	}
+	w.mu.Lock()
+	forget := w.created && !w.uploaded
+	w.mu.Unlock()
+	if forget {
+		if name, parent := w.n.Parent(); parent != nil {
+			parent.NotifyEntry(name)
+		}
+	}
+	return errno
+}
 
 // sync uploads the stage when it changed. It returns 0 only when the
 // server acknowledged all of it under the file's name.
@@ -441,6 +469,7 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 	if err == nil {
 		w.placed = how == direct
 		w.mode = nil
+		w.uploaded = true
 	}
 	if err == nil && conflict {
 		w.m.log.Error("conflict: the file changed on the server since it was opened; this version was kept next to it", "path", w.rel, "kept as", target)
@@ -454,6 +483,11 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 	}
 	if err != nil {
 		w.failed = true
+		if w.created && !w.uploaded {
+			// The server has no such file: nor does the mount, from
+			// the moment close() says so.
+			w.m.dirs.Remove(w.m.parentDir(w.rel), path.Base(w.rel))
+		}
 		w.m.log.Error("upload failed; the data stays staged", "path", w.rel, "staged", w.stage.Name(), "err", err)
 		return toErrno(w.m.log, "upload", w.rel, err)
 	}
@@ -664,6 +698,11 @@ func (w *writeHandle) Release(ctx context.Context) syscall.Errno {
 		w.m.log.Error("closed after a failed staging write; staged copy removed", "path", w.rel)
 		w.discard()
 		return 0
+	}
+	if w.created && !w.uploaded {
+		// The name this handle made never reached the server: the
+		// mount must not show it any longer.
+		w.m.dirs.Remove(w.m.parentDir(w.rel), path.Base(w.rel))
 	}
 	if w.dirty || w.failed {
 		// Flush reported the failure; the bytes stay for a retry.

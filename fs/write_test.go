@@ -603,3 +603,29 @@ func TestTwoWriters(t *testing.T) {
 		t.Fatalf("after two saves: %q", got)
 	}
 }
+
+// TestFailedCreateLeavesNoName: a new file whose upload failed does not
+// show through the mount (the server has no such file), and the next
+// create of the name works.
+func TestFailedCreateLeavesNoName(t *testing.T) {
+	e := newEnv(t, func(string) {}, nil)
+	p := filepath.Join(e.mnt, "f")
+	e.srv.SetFaults(ftpd.Faults{StorFullAfter: 10})
+	_, err := writeAndClose(p, make([]byte, 1000))
+	e.srv.SetFaults(ftpd.Faults{})
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("upload into a full disk: %v", err)
+	}
+	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stat after the failed create: %v", err)
+	}
+	if got := names(t, e.mnt); len(got) != 0 {
+		t.Fatalf("listing after the failed create: %q", got)
+	}
+	if _, err := writeAndClose(p, nil); err != nil {
+		t.Fatalf("creating it again, empty: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(e.root, "f")); err != nil || fi.Size() != 0 {
+		t.Fatalf("on the server: %v %v", fi, err)
+	}
+}
