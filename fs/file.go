@@ -91,7 +91,10 @@ func (h *handle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
 }
 
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	ctx, cancel := h.m.opCtx(ctx)
+	// One timeout, not the two other operations get: after a failed
+	// read-ahead the kernel reads the page again, and the read(2) that
+	// waits for it must still end within two.
+	ctx, cancel := context.WithTimeout(ctx, h.m.o.Conn.Timeout)
 	defer cancel()
 	size := h.entry.Size
 	if off >= size || len(dest) == 0 {
@@ -127,9 +130,8 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		b := pos / bs
 		data, err := h.block(ctx, b)
 		if err != nil {
-			if n > 0 {
-				break
-			}
+			// Not the bytes read so far: the kernel would take a short
+			// reply for the end of the file.
 			return nil, toErrno(h.m.log, "read", h.rel, err)
 		}
 		in := pos - b*bs

@@ -131,8 +131,20 @@ func (s *stream) readAt(ctx context.Context, buf []byte, off int64) (int, error)
 	err := s.skip(ctx, from, off)
 	if err == nil {
 		n, err = readFull(ctx, s.st, buf)
-		if errors.Is(err, io.ErrUnexpectedEOF) && n > 0 {
-			err = nil // shorter than listed: the file changed
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			// The data ended before the listed size. The final reply
+			// tells a file that got shorter (226: a short read says
+			// where it ends now) from a transfer cut short (426: the
+			// kernel would take a short read for the end of the file).
+			s.mu.Lock()
+			s.closed = true
+			s.mu.Unlock()
+			s.idle.Stop()
+			if cerr := s.st.Close(); cerr != nil {
+				err = cerr
+			} else if n > 0 {
+				err = nil
+			}
 		}
 	}
 	atEnd := err == nil && off+int64(n) >= s.h.entry.Size

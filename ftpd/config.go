@@ -98,4 +98,12 @@ type Faults struct {
 	// is expressible).
 	Stall      bool
 	StallAfter int64
+	// RefuseVerb, when set, answers every command with that verb (upper
+	// case) with RefuseCode, without doing it: 450 and 451 for passing
+	// trouble, 502 for a command a server lacks.
+	RefuseVerb string
+	RefuseCode int
+	// NoOverwrite refuses an RNTO onto an existing file (553), as some
+	// servers do.
+	NoOverwrite bool
 }

@@ -299,6 +299,12 @@ func (s *session) cmdRNTO(arg string) {
 	if err == nil && rel == "." {
 		err = fs.ErrPermission
 	}
+	if err == nil && s.srv.currentFaults().NoOverwrite {
+		if fi, serr := s.srv.root.Lstat(rel); serr == nil && !fi.IsDir() {
+			s.reply(553, "Rename failed: the target file exists.")
+			return
+		}
+	}
 	if err == nil {
 		err = s.srv.root.Rename(from, rel)
 	}

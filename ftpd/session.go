@@ -368,6 +368,10 @@ func (s *session) dispatch(verb, arg string) {
 		return
 	}
 	cmd, ok := s.commands()[verb]
+	if f := s.srv.currentFaults(); f.RefuseVerb != "" && f.RefuseVerb == verb && f.RefuseCode != 0 {
+		s.reply(f.RefuseCode, "Refused (fault injection).")
+		return
+	}
 	switch {
 	case !ok:
 		s.reply(500, "Unknown command.")
