@@ -54,6 +54,15 @@ func (m *mount) opCtx(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, 2*m.o.Conn.Timeout)
 }
 
+// changeCtx is opCtx for operations that change the server (create,
+// setattr, unlink, mkdir, rmdir, rename): a signal to the caller does not
+// interrupt them. Once the command is sent the server may have done it,
+// and an EINTR would make the caller (Go's os.Rename, for one) try again
+// against a tree that has already changed, and get ENOENT.
+func (m *mount) changeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 2*m.o.Conn.Timeout)
+}
+
 // inoFor gives a path a stable inode number; the type is part of it, so
 // that a file replaced by a directory of the same name is a new inode.
 func inoFor(p string, t conn.Type) uint64 {

@@ -64,7 +64,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if errno := validName(name); errno != 0 {
 		return nil, nil, 0, errno
 	}
-	ctx, cancel := n.m.opCtx(ctx)
+	ctx, cancel := n.m.changeCtx(ctx)
 	defer cancel()
 	rel := path.Join(n.rel(), name)
 	// O_EXCL is checked against a fresh listing; FTP has no atomic
@@ -113,7 +113,7 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 	if errno := n.m.writable(); errno != 0 {
 		return errno
 	}
-	ctx, cancel := n.m.opCtx(ctx)
+	ctx, cancel := n.m.changeCtx(ctx)
 	defer cancel()
 	rel := n.rel()
 	w, _ := f.(*writeHandle)
@@ -261,7 +261,7 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	if errno := n.m.writable(); errno != 0 {
 		return errno
 	}
-	ctx, cancel := n.m.opCtx(ctx)
+	ctx, cancel := n.m.changeCtx(ctx)
 	defer cancel()
 	rel := path.Join(n.rel(), name)
 	last, known := n.m.cachedEntry(rel)
@@ -292,7 +292,7 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if errno := n.m.writable(); errno != 0 {
 		return errno
 	}
-	ctx, cancel := n.m.opCtx(ctx)
+	ctx, cancel := n.m.changeCtx(ctx)
 	defer cancel()
 	rel := path.Join(n.rel(), name)
 	last, known := n.m.cachedEntry(rel)
@@ -312,7 +312,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	if errno := validName(name); errno != 0 {
 		return nil, errno
 	}
-	ctx, cancel := n.m.opCtx(ctx)
+	ctx, cancel := n.m.changeCtx(ctx)
 	defer cancel()
 	rel := path.Join(n.rel(), name)
 	if err := n.m.pool.Mkdir(ctx, n.m.remotePath(rel)); err != nil {
@@ -338,7 +338,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	if errno := validName(newName); errno != 0 {
 		return errno
 	}
-	ctx, cancel := n.m.opCtx(ctx)
+	ctx, cancel := n.m.changeCtx(ctx)
 	defer cancel()
 	from := path.Join(n.rel(), name)
 	to := path.Join(newParent.EmbeddedInode().Path(n.Root()), newName)
