@@ -629,3 +629,50 @@ func TestFailedCreateLeavesNoName(t *testing.T) {
 		t.Fatalf("on the server: %v %v", fi, err)
 	}
 }
+
+// TestTwoMountsOneFile: two mounts of one server open the same file and
+// write it; the first close wins whole, the second finds the server's
+// copy changed since its open, keeps its version next to it and reports
+// the conflict. Never a mix of the two.
+func TestTwoMountsOneFile(t *testing.T) {
+	old := randBytes(71, 200<<10)
+	e := newEnv(t, func(root string) {
+		writeFile(t, filepath.Join(root, "doc"), old)
+		// An hour old: the first writer's upload then changes the time
+		// that MLST reports, even within the same second.
+		hour := time.Now().Add(-time.Hour)
+		os.Chtimes(filepath.Join(root, "doc"), hour, hour)
+	}, nil)
+	_, mnt2, _ := mountAt(t, e.srv.Addr().String(), testUser, testPass)
+	a, err := os.OpenFile(filepath.Join(e.mnt, "doc"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.OpenFile(filepath.Join(mnt2, "doc"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	va, vb := randBytes(72, 150<<10), randBytes(73, 250<<10)
+	a.WriteAt(va, 0)
+	b.WriteAt(vb, 0)
+	wantA := append(append([]byte{}, va...), old[len(va):]...)
+	wantB := vb
+	if err := a.Close(); err != nil {
+		t.Fatalf("first close: %v", err)
+	}
+	// The server's copy is now a's, with a new time: b must see the
+	// change.
+	if err := b.Close(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("second close over a changed file: %v, want EIO (conflict)", err)
+	}
+	if got := onServer(t, e, "doc"); !bytes.Equal(got, wantA) {
+		t.Fatalf("the server's copy is not the first writer's whole version (%d bytes)", len(got))
+	}
+	kept, _ := filepath.Glob(filepath.Join(e.root, "doc.conflict-*"))
+	if len(kept) != 1 {
+		t.Fatalf("conflict copies: %v", kept)
+	}
+	if got, _ := os.ReadFile(kept[0]); !bytes.Equal(got, wantB) {
+		t.Fatalf("the second writer's version, kept aside, is %d bytes of something else", len(got))
+	}
+}
