@@ -468,3 +468,30 @@ func TestStreamOrder(t *testing.T) {
 		t.Fatalf("first reads swapped: %d RETRs, want 1", got)
 	}
 }
+
+// TestMountOptions: allow_other comes with default_permissions (the
+// kernel then checks modes, as on a local disk), and is off by default.
+func TestMountOptions(t *testing.T) {
+	optsOf := func(mnt string) string {
+		t.Helper()
+		b, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) > 4 && f[4] == mnt {
+				return l
+			}
+		}
+		t.Fatalf("%s not in mountinfo", mnt)
+		return ""
+	}
+	e := newEnv(t, func(string) {}, nil)
+	if l := optsOf(e.mnt); strings.Contains(l, "allow_other") || strings.Contains(l, "default_permissions") {
+		t.Fatalf("default mount: %s", l)
+	}
+	_, mnt, _ := mountAt(t, e.srv.Addr().String(), testUser, testPass, func(o *Options) { o.AllowOther = true })
+	if l := optsOf(mnt); !strings.Contains(l, "allow_other") || !strings.Contains(l, "default_permissions") {
+		t.Fatalf("allow_other mount: %s", l)
+	}
+}
