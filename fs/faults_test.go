@@ -48,6 +48,7 @@ func TestFaultMatrix(t *testing.T) {
 		{name: "553 on STOR, at once", op: "write", fault: ftpd.Faults{RefuseVerb: "STOR", RefuseCode: 553}, fails: true, errno: syscall.EACCES},
 		{name: "RNTO over an existing file refused", op: "write", fault: ftpd.Faults{NoOverwrite: true}},
 		{name: "REST refused", op: "pread", fault: ftpd.Faults{RefuseVerb: "REST", RefuseCode: 502}},
+		{name: "426 and then 226 on abort", op: "pread", fault: ftpd.Faults{TwoAbortReplies: true}},
 		{name: "transfer stalls forever, RETR", op: "read", fault: ftpd.Faults{Stall: true, StallAfter: 100 << 10}, fails: true},
 		{name: "transfer stalls forever, STOR", op: "write", fault: ftpd.Faults{Stall: true, StallAfter: 100 << 10}, fails: true},
 	}

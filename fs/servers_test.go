@@ -30,6 +30,7 @@ type served struct {
 	// up is where uploads may go and refused a directory that refuses
 	// them, both below the served root ("" for the root itself).
 	up, refused string
+	implicitTLS bool // TLS from the first byte (ftps://), not AUTH TLS
 }
 
 type realServer struct {

@@ -102,7 +102,7 @@ func TestRealServersTLS(t *testing.T) {
 		t.Skip("the real-server tests run as root")
 	}
 	tc := newTestCert(t)
-	servers := append([]realServer{{"ftpd", startFtpdTLS}}, realServers...)
+	servers := append([]realServer{{"ftpd", startFtpdTLS}, {"ftpd implicit", startFtpdImplicitTLS}}, realServers...)
 	for _, rs := range servers {
 		t.Run(rs.name, func(t *testing.T) {
 			root := t.TempDir()
@@ -113,7 +113,7 @@ func TestRealServersTLS(t *testing.T) {
 			// The mount, with the certificate checked against its CA.
 			_, mnt, _ := mountAt(t, s.addr, s.user, s.pass, append([]func(*Options){func(o *Options) {
 				o.Root, o.CacheDir = "/"+s.up, t.TempDir()
-				o.Conn.TLS, o.Conn.TLSConfig = conn.TLSExplicit, &tls.Config{RootCAs: tc.roots}
+				o.Conn.TLS, o.Conn.TLSConfig = s.tlsMode(), &tls.Config{RootCAs: tc.roots}
 			}}, s.mods...)...)
 			data := randBytes(21, 3<<20)
 			if err := os.WriteFile(filepath.Join(mnt, "over-tls.bin"), data, 0o644); err != nil {
@@ -123,7 +123,7 @@ func TestRealServersTLS(t *testing.T) {
 				t.Fatalf("read over TLS: %v", err)
 			}
 			// A client that does not trust the certificate gets nowhere.
-			p := conn.NewPool(conn.Config{Addr: s.addr, User: s.user, Password: s.pass, Timeout: 5 * time.Second, TLS: conn.TLSExplicit})
+			p := conn.NewPool(conn.Config{Addr: s.addr, User: s.user, Password: s.pass, Timeout: 5 * time.Second, TLS: s.tlsMode()})
 			defer p.Close()
 			if _, err := p.Features(context.Background()); err == nil {
 				t.Fatal("a certificate nobody vouches for was accepted")
@@ -138,7 +138,7 @@ func TestRealServersTLS(t *testing.T) {
 func tlsStress(t *testing.T, s served, tc *testCert, version uint16, disk string) {
 	p := conn.NewPool(conn.Config{
 		Addr: s.addr, User: s.user, Password: s.pass, Timeout: 10 * time.Second, MaxConns: 4,
-		TLS:       conn.TLSExplicit,
+		TLS:       s.tlsMode(),
 		TLSConfig: &tls.Config{RootCAs: tc.roots, MinVersion: version, MaxVersion: version},
 	})
 	defer p.Close()
@@ -213,4 +213,21 @@ func startFtpdTLS(t testing.TB, root string, tc *testCert) served {
 		c.TLS = &tls.Config{Certificates: []tls.Certificate{tc.pair}}
 	})
 	return served{addr: cfg.Listen, user: testUser, pass: testPass}
+}
+
+// startFtpdImplicitTLS serves root with ftpd, with TLS from the first
+// byte (ftps://).
+func startFtpdImplicitTLS(t testing.TB, root string, tc *testCert) served {
+	srv, _ := startFtpd(t, root, func(c *ftpd.Config) {
+		c.TLS = &tls.Config{Certificates: []tls.Certificate{tc.pair}}
+		c.ImplicitTLSListen = "127.0.0.1:0"
+	})
+	return served{addr: srv.ImplicitTLSAddr().String(), user: testUser, pass: testPass, implicitTLS: true}
+}
+
+func (s served) tlsMode() conn.TLSMode {
+	if s.implicitTLS {
+		return conn.TLSImplicit
+	}
+	return conn.TLSExplicit
 }

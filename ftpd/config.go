@@ -106,4 +106,8 @@ type Faults struct {
 	// NoOverwrite refuses an RNTO onto an existing file (553), as some
 	// servers do.
 	NoOverwrite bool
+	// TwoAbortReplies follows the 426 of a transfer the client cut short
+	// with a 226, as some servers do: a client that reads one reply is
+	// then one reply behind.
+	TwoAbortReplies bool
 }

@@ -81,6 +81,9 @@ func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) 
 				s.delayReply(r.at)
 			}
 			s.reply(r.code, r.msg)
+			if r.code == 426 && s.srv.currentFaults().TwoAbortReplies {
+				s.reply(226, "Abort complete.")
+			}
 			return
 		case lr := <-lines:
 			s.requested = false
