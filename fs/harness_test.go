@@ -104,6 +104,23 @@ func startFtpd(t testing.TB, root string, mods ...func(*ftpd.Config)) (*ftpd.Ser
 	return srv, cfg
 }
 
+// restartFtpd starts a new server on the address of the env's stopped
+// one, with the same config less its faults, and stops it at cleanup.
+func (e *env) restartFtpd(t testing.TB) *ftpd.Server {
+	t.Helper()
+	cfg := e.srvCfg
+	cfg.Faults = ftpd.Faults{}
+	srv, err := ftpd.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
 // mountAt mounts addr on a new temp dir.
 func mountAt(t testing.TB, addr, user, pass string, mods ...func(*Options)) (*Mounted, string, *syncBuf) {
 	t.Helper()

@@ -7,8 +7,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"ftpfs/ftpd"
 )
 
 // TestServerOutage stops the server for 20 s and starts it again on the
@@ -67,15 +65,7 @@ func TestServerOutage(t *testing.T) {
 		t.Fatal("fsync succeeded with the server down")
 	}
 
-	cfg := e.srvCfg
-	srv2, err := ftpd.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv2.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv2.Close()
+	e.restartFtpd(t)
 	// The same mount, no remount: the staged write goes up on the next
 	// fsync, and reads work.
 	if err := f.Sync(); err != nil {

@@ -273,16 +273,7 @@ func TestServerRestartDuringRead(t *testing.T) {
 	}
 	// Kill the server mid-read and bring a new one up on the same port.
 	e.srv.Close()
-	cfg := e.srvCfg
-	cfg.Faults = ftpd.Faults{}
-	srv2, err := ftpd.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv2.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv2.Close()
+	e.restartFtpd(t)
 	// The reader gets the right bytes or an error, never wrong bytes.
 	off := int64(len(buf))
 	for {

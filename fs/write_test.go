@@ -346,15 +346,7 @@ func TestUploadRetryAfterOutage(t *testing.T) {
 	if len(staged) != 1 {
 		t.Fatalf("staged copies %v", staged)
 	}
-	cfg := e.srvCfg
-	srv2, err := ftpd.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv2.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv2.Close()
+	e.restartFtpd(t)
 	if err := f.Sync(); err != nil {
 		t.Fatalf("fsync after the server came back: %v", err)
 	}
