@@ -92,24 +92,23 @@ func startFtpd(t testing.TB, root string, mods ...func(*ftpd.Config)) (*ftpd.Ser
 	for _, m := range mods {
 		m(&cfg)
 	}
-	srv, err := ftpd.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := runFtpd(t, cfg)
 	cfg.Listen = srv.Addr().String()
 	return srv, cfg
 }
 
 // restartFtpd starts a new server on the address of the env's stopped
-// one, with the same config less its faults, and stops it at cleanup.
+// one, with the same config less its faults.
 func (e *env) restartFtpd(t testing.TB) *ftpd.Server {
 	t.Helper()
 	cfg := e.srvCfg
 	cfg.Faults = ftpd.Faults{}
+	return runFtpd(t, cfg)
+}
+
+// runFtpd starts ftpd with cfg and stops it at cleanup.
+func runFtpd(t testing.TB, cfg ftpd.Config) *ftpd.Server {
+	t.Helper()
 	srv, err := ftpd.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -165,16 +165,14 @@ func sameTree(want, got string) error {
 
 // binaryMount is the real binary mounting an in-process ftpd.
 type binaryMount struct {
-	srv       *ftpd.Server
-	root, mnt string
-	cmd       *exec.Cmd
-	done      chan error
-	bin       string
+	*mountedBinary
+	srv  *ftpd.Server
+	root string
 }
 
 func startBinaryMount(t *testing.T, fill func(root string), mod func(*ftpd.Config)) *binaryMount {
 	t.Helper()
-	e := &binaryMount{bin: buildBinary(t), root: t.TempDir(), mnt: t.TempDir()}
+	e := &binaryMount{root: t.TempDir()}
 	fill(e.root)
 	cfg := ftpd.Config{Root: e.root, Listen: "127.0.0.1:0", Users: map[string]string{"u": "p"}, LoginFailDelay: time.Millisecond}
 	mod(&cfg)
@@ -186,47 +184,8 @@ func startBinaryMount(t *testing.T, fill func(root string), mod func(*ftpd.Confi
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.srv.Close() })
-	e.cmd = exec.Command(e.bin, "mount", "-f", "--cache-dir", t.TempDir(), "ftp://u@"+e.srv.Addr().String()+"/", e.mnt)
-	e.cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "FTPFS_PASSWORD=p")
-	var logs bytes.Buffer
-	e.cmd.Stderr = &logs
-	if err := e.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	e.done = make(chan error, 1)
-	go func() { e.done <- e.cmd.Wait() }()
-	t.Cleanup(func() {
-		exec.Command(e.bin, "unmount", "--lazy", e.mnt).Run()
-		select {
-		case <-e.done:
-		case <-time.After(10 * time.Second):
-			e.cmd.Process.Kill()
-		}
-		if t.Failed() {
-			t.Logf("mount log:\n%s", logs.String())
-		}
-	})
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if ok, _ := inMountinfo(e.mnt); ok {
-			return e
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not mounted after 20 s:\n%s", logs.String())
-		}
-	}
-}
-
-// unmount unmounts and waits for the mount process to exit.
-func (e *binaryMount) unmount(t *testing.T) {
-	t.Helper()
-	if out, err := exec.Command(e.bin, "unmount", e.mnt).CombinedOutput(); err != nil {
-		t.Fatalf("unmount: %v %s", err, out)
-	}
-	select {
-	case <-e.done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the mount process did not exit after the unmount")
-	}
+	e.mountedBinary = mountBinary(t, buildBinary(t), "ftp://u@"+e.srv.Addr().String()+"/", "p")
+	return e
 }
 
 func randBytes(seed uint64, n int) []byte {

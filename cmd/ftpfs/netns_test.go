@@ -70,36 +70,7 @@ func TestLinkDown(t *testing.T) {
 			t.Fatalf("the server in the namespace does not listen: %v", err)
 		}
 	}
-	mnt := t.TempDir()
-	mount := exec.Command(bin, "mount", "-f", "--timeout", "2s", "--dir-cache-ttl", "1h", "--cache-dir", t.TempDir(),
-		"ftp://u@10.213.0.2:2121/", mnt)
-	mount.Env = append(os.Environ(), "FTPFS_PASSWORD=p", "HOME="+t.TempDir())
-	var logs bytes.Buffer
-	mount.Stderr = &logs
-	if err := mount.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- mount.Wait() }()
-	t.Cleanup(func() {
-		exec.Command(bin, "unmount", "--lazy", mnt).Run()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			mount.Process.Kill()
-		}
-		if t.Failed() {
-			t.Logf("mount log:\n%s", logs.String())
-		}
-	})
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if ok, _ := inMountinfo(mnt); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not mounted after 20 s:\n%s", logs.String())
-		}
-	}
+	mnt := mountBinary(t, bin, "ftp://u@10.213.0.2:2121/", "p", "--timeout", "2s", "--dir-cache-ttl", "1h").mnt
 	if got, err := os.ReadFile(filepath.Join(mnt, "cached")); err != nil || string(got) != "seen before" {
 		t.Fatalf("before: %q %v", got, err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -41,32 +40,8 @@ func TestLargeDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	mnt, cache := t.TempDir(), t.TempDir()
-	cmd := exec.Command(bin, "mount", "-f", "--cache-dir", cache, "ftp://"+srv.Addr().String()+"/", mnt)
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		exec.Command(bin, "unmount", "--lazy", mnt).Run()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-		}
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if ok, _ := inMountinfo(mnt); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("not mounted after 20 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	m := mountBinary(t, bin, "ftp://"+srv.Addr().String()+"/", "")
+	mnt := m.mnt
 	t0 := time.Now()
 	ents, err := os.ReadDir(filepath.Join(mnt, "big"))
 	d := time.Since(t0)
@@ -82,7 +57,7 @@ func TestLargeDirectory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	hwm := peakRSS(t, cmd.Process.Pid)
+	hwm := peakRSS(t, m.cmd.Process.Pid)
 	t.Logf("%d entries in %v; the mount's peak RSS %d MiB", n, d.Round(time.Millisecond), hwm>>20)
 	if hwm > 200<<20 {
 		t.Fatalf("peak RSS %d MiB", hwm>>20)
