@@ -25,7 +25,7 @@ func mountBinary(t *testing.T, bin, url, password string, args ...string) *mount
 	m := &mountedBinary{bin: bin, mnt: t.TempDir(), done: make(chan error, 1)}
 	args = append(append([]string{"mount", "-f", "--cache-dir", t.TempDir()}, args...), url, m.mnt)
 	m.cmd = exec.Command(bin, args...)
-	m.cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "FTPFS_PASSWORD="+password)
+	m.cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "FTPFS_PASSWORD="+password, "GOTRACEBACK=all")
 	var logs bytes.Buffer
 	m.cmd.Stderr = &logs
 	if err := m.cmd.Start(); err != nil {

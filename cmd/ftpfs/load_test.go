@@ -5,15 +5,17 @@ import (
 	"crypto/sha256"
 	"fmt"
 	mrand "math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
-
-	"ftpfs/ftpd"
 )
 
 // TestLoad runs 16 workers for 60 s through one mount (the real binary,
@@ -36,7 +38,7 @@ func TestLoad(t *testing.T) {
 			os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
 			os.WriteFile(filepath.Join(root, p), b, 0o644)
 		}
-	}, func(c *ftpd.Config) { c.MaxPerIP = 4 })
+	}, "--max-per-ip", "4")
 	src := t.TempDir()
 	for i := range 20 {
 		p := filepath.Join(src, fmt.Sprintf("d%d", i%3), fmt.Sprintf("s%02d", i))
@@ -45,7 +47,13 @@ func TestLoad(t *testing.T) {
 	}
 
 	deadline := time.Now().Add(run)
+	watch := watchStall(t, run+30*time.Second, e.cmd.Process.Pid, e.srvPID, os.Getpid())
 	var ops, failures atomic.Int64
+	var slowest struct {
+		sync.Mutex
+		d    time.Duration
+		what string
+	}
 	var mu sync.Mutex
 	var firstErr []string
 	fail := func(w int, err error) {
@@ -64,6 +72,7 @@ func TestLoad(t *testing.T) {
 			r := mrand.New(mrand.NewPCG(uint64(w), 9))
 			for i := 0; time.Now().Before(deadline); i++ {
 				var err error
+				t0 := time.Now()
 				switch w % 5 {
 				case 0: // reader
 					name := fmt.Sprintf("ro/f%02d", r.IntN(12))
@@ -101,6 +110,13 @@ func TestLoad(t *testing.T) {
 					}
 				}
 				ops.Add(1)
+				if d := time.Since(t0); d > 5*time.Second {
+					slowest.Lock()
+					if d > slowest.d {
+						slowest.d, slowest.what = d, fmt.Sprintf("worker %d op %d (kind %d) at %s", w, i, w%5, t0.Format("15:04:05.000"))
+					}
+					slowest.Unlock()
+				}
 				if err != nil {
 					fail(w, err)
 				}
@@ -108,14 +124,30 @@ func TestLoad(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	watch.stop(t)
 	t.Logf("%d operations by 16 workers in %v, %d failed", ops.Load(), run, failures.Load())
+	if slowest.d > 0 {
+		t.Logf("slowest operation: %v, %s", slowest.d.Round(time.Millisecond), slowest.what)
+	}
 	if failures.Load() > 0 {
 		t.Fatalf("%d operations failed; first: %q", failures.Load(), firstErr)
 	}
+	// The pool keeps its connections for a while: seeing them proves
+	// that the count below sees sessions.
+	if n, err := serverSessions(e.port); err != nil || n == 0 {
+		t.Fatalf("the server holds %d sessions of the mount (%v)", n, err)
+	}
 	e.unmount(t)
-	for t0 := time.Now(); e.srv.Sessions() > 0; time.Sleep(20 * time.Millisecond) {
+	for t0 := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		n, err := serverSessions(e.port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
 		if time.Since(t0) > 5*time.Second {
-			t.Fatalf("%d sessions left on the server after the unmount", e.srv.Sessions())
+			t.Fatalf("%d sessions left on the server after the unmount", n)
 		}
 	}
 }
@@ -163,29 +195,97 @@ func sameTree(want, got string) error {
 	})
 }
 
-// binaryMount is the real binary mounting an in-process ftpd.
+// binaryMount is the real binary mounting `ftpfs serve`, each in a process
+// of its own. The server stays out of the test's process: the workers'
+// FUSE calls wait on the mount, which waits on the server, and a Go
+// runtime with a thread stuck in a FUSE call can stop all its goroutines
+// (go-fuse's fs/api.go, "Deadlocks"). With the server in-process, a CI
+// run saw it answer nothing for 30 s at a time, the mount's timeout.
 type binaryMount struct {
 	*mountedBinary
-	srv  *ftpd.Server
-	root string
+	root   string
+	port   int
+	srvPID int
 }
 
-func startBinaryMount(t *testing.T, fill func(root string), mod func(*ftpd.Config)) *binaryMount {
+func startBinaryMount(t *testing.T, fill func(root string), serveArgs ...string) *binaryMount {
 	t.Helper()
 	e := &binaryMount{root: t.TempDir()}
 	fill(e.root)
-	cfg := ftpd.Config{Root: e.root, Listen: "127.0.0.1:0", Users: map[string]string{"u": "p"}, LoginFailDelay: time.Millisecond}
-	mod(&cfg)
-	var err error
-	if e.srv, err = ftpd.New(cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.srv.Close() })
-	e.mountedBinary = mountBinary(t, buildBinary(t), "ftp://u@"+e.srv.Addr().String()+"/", "p")
+	bin := buildBinary(t)
+	addr, pid := serveBinary(t, bin, e.root, serveArgs...)
+	e.srvPID = pid
+	_, port, _ := net.SplitHostPort(addr)
+	e.port, _ = strconv.Atoi(port)
+	e.mountedBinary = mountBinary(t, bin, "ftp://u@"+addr+"/", "p")
 	return e
+}
+
+// serveBinary runs bin serve on root for user u with password p, on a free
+// loopback port, and returns its address and PID once it serves. Cleanup
+// stops it by its PID.
+func serveBinary(t *testing.T, bin, root string, args ...string) (string, int) {
+	t.Helper()
+	args = append(append([]string{"serve", "--user", "u", "--listen", "127.0.0.1:0"}, args...), root)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), passwordEnv+"=p", "GOTRACEBACK=all")
+	stderr := &stderrCapture{addr: make(chan string, 1)}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", stderr)
+		}
+	})
+	select {
+	case addr := <-stderr.addr:
+		return addr, cmd.Process.Pid
+	case <-done:
+		t.Fatalf("ftpfs serve exited before serving:\n%s", stderr)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("ftpfs serve does not serve after 20 s:\n%s", stderr)
+	}
+	return "", 0
+}
+
+// serverSessions counts the control connections that the server on the
+// loopback port still holds open: its side of each, established or
+// closed by the client and not yet by the server.
+func serverSessions(port int) (int, error) {
+	n := 0
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return 0, err
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) < 4 {
+				continue
+			}
+			local, state := fields[1], fields[3]
+			i := strings.LastIndexByte(local, ':')
+			p, err := strconv.ParseUint(local[i+1:], 16, 16)
+			if err != nil || int(p) != port {
+				continue
+			}
+			if state == "01" || state == "08" { // ESTABLISHED, CLOSE_WAIT
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 func randBytes(seed uint64, n int) []byte {
