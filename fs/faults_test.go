@@ -41,6 +41,7 @@ func TestFaultMatrix(t *testing.T) {
 		{name: "data connection dropped mid-STOR", op: "write", fault: ftpd.Faults{DropDataAfter: 100 << 10}, fails: true, errno: syscall.EIO},
 		{name: "disk full mid-STOR (552)", op: "write", fault: ftpd.Faults{StorFullAfter: 100 << 10}, fails: true, errno: syscall.ENOSPC},
 		{name: "452 on STOR", op: "write", fault: ftpd.Faults{RefuseVerb: "STOR", RefuseCode: 452}, fails: true, errno: syscall.ENOSPC},
+		{name: "quota exceeded mid-STOR (552)", op: "write", fault: ftpd.Faults{QuotaAfter: 100 << 10}, fails: true, errno: syscall.EDQUOT},
 		{name: "data connection refused (425)", op: "read", fault: ftpd.Faults{RefuseVerb: "RETR", RefuseCode: 425}, fails: true},
 		{name: "450 on RETR, passing", op: "read", fault: ftpd.Faults{RefuseVerb: "RETR", RefuseCode: 450}, clear: 300 * time.Millisecond},
 		{name: "451 on MLSD, passing", op: "list", fault: ftpd.Faults{RefuseVerb: "MLSD", RefuseCode: 451}, clear: 300 * time.Millisecond},
@@ -51,6 +52,8 @@ func TestFaultMatrix(t *testing.T) {
 		{name: "426 and then 226 on abort", op: "pread", fault: ftpd.Faults{TwoAbortReplies: true}},
 		{name: "transfer stalls forever, RETR", op: "read", fault: ftpd.Faults{Stall: true, StallAfter: 100 << 10}, fails: true},
 		{name: "transfer stalls forever, STOR", op: "write", fault: ftpd.Faults{Stall: true, StallAfter: 100 << 10}, fails: true},
+		{name: "transfer stalls forever, listing", op: "list", fault: ftpd.Faults{Stall: true}, fails: true},
+		{name: "data connection dropped mid-listing", op: "list", fault: ftpd.Faults{DropDataAfter: 20}, fails: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

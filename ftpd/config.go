@@ -92,6 +92,9 @@ type Faults struct {
 	// StorFullAfter answers 552 to a STOR or APPE once it has written this
 	// many bytes (the bytes written stay on disk, as on a full disk).
 	StorFullAfter int64
+	// QuotaAfter answers 552 "Quota exceeded." the same way, as a server
+	// enforcing a user's quota does.
+	QuotaAfter int64
 	// StallAfter stops a transfer after this many bytes without closing
 	// anything, until the client gives up: the data connection and the
 	// final reply just never come. Set Stall to enable it (so that 0 bytes

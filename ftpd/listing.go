@@ -2,6 +2,7 @@ package ftpd
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
@@ -378,6 +379,21 @@ func (s *session) sendListing(target string, line func(*bufio.Writer, entry) err
 		return
 	}
 	s.runTransfer("Here comes the directory listing.", false, func(x *transfer) (int, string) {
+		if f := x.faults; f.Stall || f.DropDataAfter > 0 || f.DataRate > 0 {
+			// Listings meet the data faults too: rendered first, then
+			// pumped like a file.
+			var buf bytes.Buffer
+			w := bufio.NewWriter(&buf)
+			err := s.walkList(target, func(e entry) error { return line(w, e) })
+			if err == nil {
+				w.Flush()
+				err = x.pump(x.conn, &buf)
+			}
+			if err != nil {
+				return x.failure(err)
+			}
+			return 226, "Directory send OK."
+		}
 		w := bufio.NewWriterSize(x.deadlineWriter(), 32<<10)
 		err := s.walkList(target, func(e entry) error { return line(w, e) })
 		if err == nil {

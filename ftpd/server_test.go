@@ -642,6 +642,19 @@ func TestFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("listing dropped", func(t *testing.T) {
+		_, c := start(t, Faults{DropDataAfter: 10})
+		if _, err := c.List("/"); ftpCode(err) != 426 {
+			t.Fatalf("LIST with the data connection dropped: %v, want 426", err)
+		}
+	})
+	t.Run("quota after", func(t *testing.T) {
+		_, c := start(t, Faults{QuotaAfter: 65536})
+		err := c.Stor("up", bytes.NewReader(big))
+		if ftpCode(err) != 552 || !strings.Contains(err.Error(), "Quota") {
+			t.Fatalf("STOR over the quota: %v, want 552 Quota exceeded", err)
+		}
+	})
 	t.Run("close control after", func(t *testing.T) {
 		h, _ := start(t, Faults{CloseControlAfter: 2})
 		c2 := mustDial(t, h.Addr().String())

@@ -317,6 +317,7 @@ func (x *transfer) nextEvent() (error, int64) {
 	consider(f.Stall, f.StallAfter, context.DeadlineExceeded)
 	consider(f.DropDataAfter > 0, f.DropDataAfter, errDropped)
 	consider(x.upload && f.StorFullAfter > 0, f.StorFullAfter, errStorFull)
+	consider(x.upload && f.QuotaAfter > 0, f.QuotaAfter, syscall.EDQUOT)
 	return ev, at
 }
 

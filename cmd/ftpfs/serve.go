@@ -83,8 +83,20 @@ func (f *serveFlags) flagSet() *flag.FlagSet {
 	fs.Int64Var(&fl.DropDataAfter, "fault-drop-data-after", 0, "close data connections after `N` bytes (426)")
 	fs.IntVar(&fl.CloseControlAfter, "fault-close-control-after", 0, "drop the control connection, unanswered, at command `N`+1")
 	fs.IntVar(&fl.MaxSessions, "fault-max-sessions", 0, "answer 421 to sessions beyond `N`")
-	fs.Int64Var(&fl.StorFullAfter, "fault-stor-full-after", 0, "answer 552 (disk full) to uploads after `N` bytes")
+	fs.Int64Var(&fl.StorFullAfter, "fault-stor-full-after", 0, "answer 552 (storage allocation exceeded) to uploads after `N` bytes")
+	fs.Int64Var(&fl.QuotaAfter, "fault-quota-after", 0, "answer 552 \"Quota exceeded.\" to uploads after `N` bytes")
 	fs.Int64Var(&fl.StallAfter, "fault-stall-after", 0, "stall transfers after `N` bytes, forever (0 counts)")
+	fs.Func("fault-refuse", "answer every `VERB:CODE` command with CODE, without doing it", func(s string) error {
+		verb, code, ok := strings.Cut(s, ":")
+		n, err := strconv.Atoi(code)
+		if !ok || verb == "" || err != nil || n < 100 || n > 599 {
+			return errors.New("want VERB:CODE, e.g. RETR:451")
+		}
+		fl.RefuseVerb, fl.RefuseCode = strings.ToUpper(verb), n
+		return nil
+	})
+	fs.BoolVar(&fl.NoOverwrite, "fault-no-overwrite", false, "refuse an RNTO onto an existing file (553)")
+	fs.BoolVar(&fl.TwoAbortReplies, "fault-two-abort-replies", false, "follow the 426 of an aborted transfer with a 226")
 	return fs
 }
 
@@ -178,6 +190,7 @@ func checkServeNumbers(c *ftpd.Config) error {
 		{"fault-close-control-after", f.CloseControlAfter < 0},
 		{"fault-max-sessions", f.MaxSessions < 0},
 		{"fault-stor-full-after", f.StorFullAfter < 0},
+		{"fault-quota-after", f.QuotaAfter < 0},
 		{"fault-stall-after", f.StallAfter < 0},
 	} {
 		if v.bad {

@@ -151,6 +151,10 @@ func TestParseServeFlagsFaults(t *testing.T) {
 				"--fault-max-sessions", "2",
 				"--fault-stor-full-after", "8192",
 				"--fault-stall-after", "100",
+				"--fault-quota-after", "4096",
+				"--fault-refuse", "retr:451",
+				"--fault-no-overwrite",
+				"--fault-two-abort-replies",
 			},
 			want: ftpd.Faults{
 				ReplyDelay:        150 * time.Millisecond,
@@ -161,6 +165,11 @@ func TestParseServeFlagsFaults(t *testing.T) {
 				StorFullAfter:     8192,
 				Stall:             true,
 				StallAfter:        100,
+				QuotaAfter:        4096,
+				RefuseVerb:        "RETR",
+				RefuseCode:        451,
+				NoOverwrite:       true,
+				TwoAbortReplies:   true,
 			},
 		},
 		// Stalling before the first byte must be expressible.
@@ -219,6 +228,10 @@ func TestParseServeFlagsErrors(t *testing.T) {
 		{[]string{"--anonymous", "--fault-data-rate", "-5", "srv"}, "--fault-data-rate"},
 		{[]string{"--anonymous", "--fault-stall-after", "-1", "srv"}, "--fault-stall-after"},
 		{[]string{"--anonymous", "--max-sessions", "many", "srv"}, "max-sessions"},
+		{[]string{"--anonymous", "--fault-refuse", "RETR", "srv"}, "VERB:CODE"},
+		{[]string{"--anonymous", "--fault-refuse", "RETR:99", "srv"}, "VERB:CODE"},
+		{[]string{"--anonymous", "--fault-refuse", ":451", "srv"}, "VERB:CODE"},
+		{[]string{"--anonymous", "--fault-quota-after", "-1", "srv"}, "--fault-quota-after"},
 	} {
 		_, err := parseServeFlags(tc.args, env(nil))
 		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
