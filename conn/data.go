@@ -29,16 +29,7 @@ func (c *Conn) dataAddr(ctx context.Context) (string, error) {
 			return "", &Error{Op: "epsv", Err: err}
 		}
 		if r.code == 229 {
-			m := epsvRE.FindStringSubmatch(r.msg)
-			port, perr := 0, errors.New("no port")
-			if m != nil {
-				port, perr = strconv.Atoi(m[4])
-			}
-			if perr != nil || port <= 0 || port > 65535 {
-				c.broken = true
-				return "", &Error{Op: "epsv", Code: r.code, Msg: firstLine(r.msg)}
-			}
-			return net.JoinHostPort(peer.IP.String(), strconv.Itoa(port)), nil
+			return c.epsvAddr(r)
 		}
 		if r.code != 500 && r.code != 502 && r.code != 504 && r.code != 522 {
 			// A passing failure (421, 425, 450): not a reason to give
@@ -72,6 +63,44 @@ func (c *Conn) dataAddr(ctx context.Context) (string, error) {
 	return net.JoinHostPort(host, strconv.Itoa(n[4]<<8|n[5])), nil
 }
 
+// epsvAddr is the data address of a 229 reply: its port on the control
+// connection's peer.
+func (c *Conn) epsvAddr(r reply) (string, error) {
+	m := epsvRE.FindStringSubmatch(r.msg)
+	port, perr := 0, errors.New("no port")
+	if m != nil {
+		port, perr = strconv.Atoi(m[4])
+	}
+	if perr != nil || port <= 0 || port > 65535 {
+		c.broken = true
+		return "", &Error{Op: "epsv", Code: r.code, Msg: firstLine(r.msg)}
+	}
+	c.epsvOK = true
+	peer := c.raw.RemoteAddr().(*net.TCPAddr)
+	return net.JoinHostPort(peer.IP.String(), strconv.Itoa(port)), nil
+}
+
+// pipelineRefusal reads the replies to the REST and the command that
+// followed a pipelined EPSV whose port could not be reached. A refusal of
+// the command comes back as its error, with the connection still in step;
+// nil means there was none, and the connection is out of step.
+func (c *Conn) pipelineRefusal(ctx context.Context, op, path string, rest bool) error {
+	if rest {
+		if r, err := c.readReply(ctx); err != nil || r.code != 350 {
+			return nil
+		}
+	}
+	r, err := c.readReply(ctx)
+	if err != nil || r.code < 400 || r.code == 421 {
+		return nil
+	}
+	return &Error{Op: op, Path: path, Code: r.code, Msg: firstLine(r.msg)}
+}
+
+// errPipelinedEPSV is an EPSV refused on a connection where it had worked:
+// nothing of the transfer happened, and a fresh connection may do it.
+var errPipelinedEPSV = errors.New("pipelined EPSV refused")
+
 // transfer is one data connection in use: a RETR, STOR or listing. Its
 // reads and writes each have the connection's timeout.
 type transfer struct {
@@ -95,33 +124,86 @@ type transfer struct {
 // 150 is not waited for: the bytes go out at once, and the reply is read
 // with the final one, which saves a round trip per upload. A refusal then
 // shows as the final reply, or as a failed write of the data connection.
+//
+// Where EPSV (and REST) worked before on this connection, EPSV goes out
+// together with REST and cmd, and the data connection is opened once its
+// 229 is read: a round trip less per transfer. Should EPSV or REST fail
+// after all, the replies to what followed are not read, and the
+// connection is dropped.
 func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int64, lazy bool) (*transfer, error) {
-	addr, err := c.dataAddr(ctx)
-	if err != nil {
+	pipelined := c.epsvOK && !c.noEPSV && (off == 0 || c.restOK)
+	var addr string
+	var err error
+	if pipelined {
+		lines := []string{"EPSV"}
+		if off > 0 {
+			lines = append(lines, "REST "+strconv.FormatInt(off, 10))
+		}
+		if err := c.sendAll(ctx, append(lines, cmd)...); err != nil {
+			return nil, &Error{Op: op, Path: path, Err: err}
+		}
+		r, err := c.readReply(ctx)
+		if err != nil {
+			return nil, &Error{Op: "epsv", Err: err}
+		}
+		if r.code != 229 {
+			// Out of step now, and worth a retry: a fresh connection
+			// tries EPSV alone, then PASV.
+			c.broken = true
+			return nil, &Error{Op: "epsv", Err: fmt.Errorf("%w: %d %s", errPipelinedEPSV, r.code, clip(firstLine(r.msg)))}
+		}
+		if addr, err = c.epsvAddr(r); err != nil {
+			return nil, err
+		}
+	} else if addr, err = c.dataAddr(ctx); err != nil {
 		return nil, err
 	}
 	d := net.Dialer{Deadline: c.deadline(ctx)}
 	data, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
+		if pipelined {
+			// The server may have refused cmd already and closed
+			// its port (proftpd does): its reply says why.
+			if rerr := c.pipelineRefusal(ctx, op, path, off > 0); rerr != nil {
+				return nil, rerr
+			}
+		}
 		// The server still waits for our connection; it will give up
 		// on its own, and the next command tells us where we are.
 		c.broken = true
 		return nil, &Error{Op: op, Path: path, Err: fmt.Errorf("data connection: %w", err)}
 	}
 	if lazy && off == 0 && !c.protP {
-		if err := c.send(ctx, cmd); err != nil {
-			data.Close()
-			return nil, &Error{Op: op, Path: path, Err: err}
+		if !pipelined {
+			if err := c.send(ctx, cmd); err != nil {
+				data.Close()
+				return nil, &Error{Op: op, Path: path, Err: err}
+			}
 		}
 		return &transfer{c: c, ctx: ctx, data: data, op: op, path: path, prelim: true}, nil
 	}
 	if off > 0 {
-		if _, err := c.expect(ctx, op, path, []int{350}, "REST "+strconv.FormatInt(off, 10)); err != nil {
+		var err error
+		if pipelined {
+			_, err = c.check(ctx, op, path, []int{350})
+		} else {
+			_, err = c.expect(ctx, op, path, []int{350}, "REST "+strconv.FormatInt(off, 10))
+		}
+		c.restOK = c.restOK || err == nil
+		if err != nil {
+			if pipelined {
+				c.broken = true // cmd's reply is still to come
+			}
 			data.Close()
 			return nil, err
 		}
 	}
-	if _, err := c.expect(ctx, op, path, []int{125, 150}, cmd); err != nil {
+	if pipelined {
+		_, err = c.check(ctx, op, path, []int{125, 150})
+	} else {
+		_, err = c.expect(ctx, op, path, []int{125, 150}, cmd)
+	}
+	if err != nil {
 		data.Close()
 		return nil, err
 	}

@@ -34,6 +34,8 @@ type Conn struct {
 	feat    *Features
 	protP   bool
 	noEPSV  bool // EPSV failed once: use PASV
+	epsvOK  bool // EPSV succeeded once: it may lead a pipeline
+	restOK  bool // REST succeeded once: it may be in a pipeline
 	broken  bool // out of sync or dead: never reuse
 	used    time.Time
 }

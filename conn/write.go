@@ -49,20 +49,25 @@ func (p *Pool) TryStartUpload(ctx context.Context, path string) (*Upload, error)
 }
 
 func (p *Pool) startUpload(ctx context.Context, path string, off int64, appendTo, wait bool) (*Upload, error) {
-	c, err := p.get(ctx, Transfer, wait)
-	if err != nil {
-		return nil, err
-	}
 	cmd := "STOR " + path
 	if appendTo {
 		cmd, off = "APPE "+path, 0
 	}
-	t, err := c.startTransfer(ctx, "stor", path, cmd, off, true)
-	if err != nil {
-		p.PutTransfer(c)
-		return nil, err
+	for {
+		c, err := p.get(ctx, Transfer, wait)
+		if err != nil {
+			return nil, err
+		}
+		t, err := c.startTransfer(ctx, "stor", path, cmd, off, true)
+		if err != nil {
+			p.PutTransfer(c)
+			if errors.Is(err, errPipelinedEPSV) {
+				continue // that connection is dropped; the next one starts afresh
+			}
+			return nil, err
+		}
+		return &Upload{p: p, c: c, t: t}, nil
 	}
-	return &Upload{p: p, c: c, t: t}, nil
 }
 
 // Write sends b; ctx bounds this call only.
