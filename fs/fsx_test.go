@@ -27,7 +27,9 @@ func TestFsx(t *testing.T) {
 	if testing.Short() {
 		ops = 2000
 	}
-	e := newEnv(t, nil, nil, func(o *Options) { o.CacheDir = t.TempDir() })
+	// The mount's default timeout, not the harness's 5 s: this test is
+	// about bytes, and a loaded CI machine must not turn into a failure.
+	e := newEnv(t, nil, nil, func(o *Options) { o.CacheDir = t.TempDir(); o.Conn.Timeout = 30 * time.Second })
 	// The operations run in a child process: a page fault of an mmap on
 	// the mount is served by this process, and a faulting thread of its
 	// own could never be stopped by the Go runtime (go-fuse's

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -149,7 +150,7 @@ func mountAt(t testing.TB, addr, user, pass string, mods ...func(*Options)) (*Mo
 				syscall.Unmount(mnt, syscall.MNT_DETACH)
 			}
 		case <-time.After(15 * time.Second):
-			t.Errorf("unmount hung")
+			t.Errorf("unmount hung; where:\n%s", hangReport())
 			syscall.Unmount(mnt, syscall.MNT_DETACH)
 		}
 		if t.Failed() {
@@ -171,6 +172,32 @@ func newEnv(t testing.TB, fill func(root string), srvMods []func(*ftpd.Config), 
 	srv, cfg := startFtpd(t, root, srvMods...)
 	m, mnt, logs := mountAt(t, cfg.Listen, testUser, testPass, mntMods...)
 	return &env{t: t, srv: srv, srvCfg: cfg, root: root, mnt: mnt, m: m, logBuf: logs}
+}
+
+// hangReport is what a hung test needs: the goroutines of the mount and
+// of the server, and the kernel stacks of this process's threads that
+// wait on something other than the scheduler.
+func hangReport() string {
+	var b strings.Builder
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "ftpfs/") && !strings.Contains(g, "testing.tRunner") {
+			b.WriteString(g)
+			b.WriteString("\n\n")
+		}
+	}
+	tasks, _ := filepath.Glob("/proc/self/task/*")
+	for _, task := range tasks {
+		wchan, _ := os.ReadFile(task + "/wchan")
+		switch w := string(wchan); w {
+		case "futex_wait_queue", "futex_wait_queue_me", "do_epoll_wait", "hrtimer_nanosleep", "0":
+			continue
+		}
+		stack, _ := os.ReadFile(task + "/stack")
+		fmt.Fprintf(&b, "thread %s (%s):\n%s\n", filepath.Base(task), wchan, stack)
+	}
+	return b.String()
 }
 
 func tail(s string, n int) string {
