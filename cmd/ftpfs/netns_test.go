@@ -45,15 +45,25 @@ func TestLinkDown(t *testing.T) {
 	ip("link", "set", peer, "netns", ns)
 	ip("addr", "add", "10.213.0.1/30", "dev", host)
 	ip("link", "set", host, "up")
-	ip("netns", "exec", ns, "ip", "addr", "add", "10.213.0.2/30", "dev", peer)
-	ip("netns", "exec", ns, "ip", "link", "set", peer, "up")
+	// Into the namespace with nsenter --net, not ip netns exec: that one
+	// also makes a mount namespace, with a copy of every mount of the
+	// moment, other tests' FUSE mounts included, and an unmount here
+	// does not reach a private copy: their servers never see the end.
+	inNS := func(args ...string) *exec.Cmd {
+		return exec.Command("nsenter", append([]string{"--net=/run/netns/" + ns}, args...)...)
+	}
+	for _, args := range [][]string{{"ip", "addr", "add", "10.213.0.2/30", "dev", peer}, {"ip", "link", "set", peer, "up"}} {
+		if out, err := inNS(args...).CombinedOutput(); err != nil {
+			t.Fatalf("in the namespace, %s: %v %s", strings.Join(args, " "), err, out)
+		}
+	}
 
 	root := t.TempDir()
 	big := bytes.Repeat([]byte("0123456789abcdef"), 3<<16) // 3 MiB
 	os.WriteFile(filepath.Join(root, "cached"), []byte("seen before"), 0o644)
 	os.WriteFile(filepath.Join(root, "big"), big, 0o644)
 	os.Mkdir(filepath.Join(root, "dir"), 0o755)
-	srv := exec.Command("ip", "netns", "exec", ns, bin, "serve", "--user", "u", "--listen", "10.213.0.2:2121", root)
+	srv := inNS(bin, "serve", "--user", "u", "--listen", "10.213.0.2:2121", root)
 	srv.Env = append(os.Environ(), "FTPFS_PASSWORD=p")
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -69,6 +79,10 @@ func TestLinkDown(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the server in the namespace does not listen: %v", err)
 		}
+	}
+	mine, _ := os.Readlink("/proc/self/ns/mnt")
+	if its, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", srv.Process.Pid)); err != nil || its != mine {
+		t.Fatalf("the server runs in mount namespace %s (%v), not the test's %s", its, err, mine)
 	}
 	mnt := mountBinary(t, bin, "ftp://u@10.213.0.2:2121/", "p", "--timeout", "2s", "--dir-cache-ttl", "1h").mnt
 	if got, err := os.ReadFile(filepath.Join(mnt, "cached")); err != nil || string(got) != "seen before" {
