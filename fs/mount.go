@@ -2,10 +2,12 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -51,6 +53,8 @@ type Mounted struct {
 	server *fuse.Server
 	m      *mount
 	once   sync.Once
+	dev    string // the mount's device, "major:minor", as mountinfo shows it
+	conn   uint64 // the kernel's number for the FUSE connection (fusectl)
 }
 
 func (o *Options) fill() {
@@ -171,8 +175,15 @@ func Mount(ctx context.Context, mountpoint string, o Options) (*Mounted, error) 
 		m.pool.Close()
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
-	m.raiseReadAhead(mountpoint)
-	return &Mounted{server: server, m: m}, nil
+	mt := &Mounted{server: server, m: m}
+	var st syscall.Stat_t
+	if err := syscall.Stat(mountpoint, &st); err == nil {
+		major, minor := unix.Major(st.Dev), unix.Minor(st.Dev)
+		mt.dev = fmt.Sprintf("%d:%d", major, minor)
+		mt.conn = uint64(major)<<20 | uint64(minor)
+		m.raiseReadAhead(major, minor)
+	}
+	return mt, nil
 }
 
 // readAheadKB is the kernel read-ahead asked for the mount. The kernel
@@ -184,12 +195,8 @@ const readAheadKB = 4096
 
 // raiseReadAhead sets the mount's read-ahead through sysfs, which only
 // root may write; otherwise the kernel's default stays.
-func (m *mount) raiseReadAhead(mountpoint string) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(mountpoint, &st); err != nil {
-		return
-	}
-	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+func (m *mount) raiseReadAhead(major, minor uint32) {
+	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", major, minor)
 	if err := os.WriteFile(p, []byte(fmt.Sprint(readAheadKB)), 0); err != nil {
 		m.log.Debug("kernel read-ahead left at its default", "path", p, "err", err)
 	}
@@ -211,11 +218,70 @@ func (mt *Mounted) closePool() {
 
 // Unmount unmounts, waits for the FUSE server to end and closes the FTP
 // connections (QUIT). It never waits on the server for long.
+//
+// Nor on other mount namespaces: one made while the mount was there (ip
+// netns exec, unshare, a container) holds a copy of it, and where
+// propagation is private the kernel keeps the FUSE connection for that
+// copy after the unmount here, so the server would never end. Once the
+// mount is gone from this namespace, the connection is aborted through
+// fusectl: the copies fail with ENOTCONN, as they would once this process
+// exits.
 func (mt *Mounted) Unmount() error {
-	err := mt.server.Unmount()
-	if err == nil {
-		mt.server.Wait()
+	done := make(chan error, 1)
+	go func() { done <- mt.server.Unmount() }()
+	aborted := false
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				mt.server.Wait()
+			}
+			mt.closePool()
+			return err
+		case <-time.After(unmountGrace):
+		}
+		switch {
+		case aborted:
+			return fmt.Errorf("unmounted, but the kernel keeps the FUSE connection for another mount namespace, and aborting it did not end it")
+		case mt.dev != "" && !inMountinfo(mt.dev):
+			aborted = true
+			if err := abortConnection(mt.conn); err != nil {
+				mt.m.log.Warn("the mount lives on in another mount namespace and its connection could not be aborted", "err", err)
+			} else {
+				mt.m.log.Info("the mount lived on in another mount namespace; its connection was aborted")
+			}
+		}
 	}
-	mt.closePool()
-	return err
+}
+
+// unmountGrace is how long an unmount may take before its cause is looked
+// for.
+const unmountGrace = 2 * time.Second
+
+// inMountinfo says whether a mount of device dev ("major:minor") is in
+// this process's mount namespace.
+func inMountinfo(dev string) bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return true // cannot tell: assume so, and abort nothing
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[2] == dev {
+			return true
+		}
+	}
+	return false
+}
+
+// abortConnection ends FUSE connection n through fusectl, mounting it
+// first where nobody has (root only).
+func abortConnection(n uint64) error {
+	const dir = "/sys/fs/fuse/connections"
+	p := fmt.Sprintf("%s/%d/abort", dir, n)
+	if _, err := os.Stat(path.Dir(p)); err != nil {
+		if err := syscall.Mount("fusectl", dir, "fusectl", 0, ""); err != nil && !errors.Is(err, syscall.EBUSY) {
+			return fmt.Errorf("mount fusectl: %w", err)
+		}
+	}
+	return os.WriteFile(p, []byte("1"), 0)
 }

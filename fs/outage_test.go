@@ -3,7 +3,9 @@ package fs
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -100,5 +102,51 @@ func TestUnmountServerDead(t *testing.T) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(e.mnt, &st); err != nil || st.Type == 0x65735546 { // FUSE_SUPER_MAGIC
 		t.Fatalf("still mounted: %v", err)
+	}
+}
+
+// TestUnmountWithNamespaceCopy: a mount namespace made while the mount
+// was there keeps a private copy of it, and the kernel keeps the FUSE
+// connection for that copy. Unmount still ends, and the copy then fails
+// with ENOTCONN rather than being served by a process that is leaving.
+func TestUnmountWithNamespaceCopy(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare command")
+	}
+	e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "f"), []byte("x")) }, nil)
+	// The copy's holder waits for a line on stdin, then stats the
+	// copy, so it can say what it sees after the unmount.
+	holder := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+		`echo in; read go; stat -c %s "$1/f" 2>&1; true`, "sh", e.mnt)
+	stdin, _ := holder.StdinPipe()
+	out := &syncBuf{}
+	holder.Stdout, holder.Stderr = out, out
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); !strings.HasPrefix(out.String(), "in"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("unshare did not start: %q", out.String())
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.m.Unmount() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("unmount with a copy in another namespace: %v", err)
+		}
+	case <-time.After(3 * unmountGrace):
+		// Let the copy go, which ends the unmount, then fail.
+		stdin.Write([]byte("go\n"))
+		holder.Wait()
+		<-done
+		t.Fatal("unmount hung while another mount namespace held a copy")
+	}
+	stdin.Write([]byte("go\n"))
+	holder.Wait()
+	if got := out.String(); !strings.Contains(got, "not connected") {
+		t.Fatalf("the copy after the unmount: %q, want ENOTCONN", got)
 	}
 }
