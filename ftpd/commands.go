@@ -3,8 +3,10 @@ package ftpd
 import (
 	"crypto/subtle"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // command describes one verb: its handler and the checks made before it runs.
@@ -14,6 +16,7 @@ type command struct {
 	write   bool // refused with 550 on a read-only session
 	needArg bool // refused with 501 without an argument
 	full    bool // only in ProfileFull (the extensions vsftpd and IIS lack)
+	data    bool // prepares a data connection: refused before PROT P when TLS is required
 }
 
 // commandTable lists every verb the server knows, with its aliases.
@@ -34,10 +37,10 @@ func commandTable(p Profile) map[string]command {
 		"PWD":  {fn: (*session).cmdPWD, login: true},
 		"CWD":  {fn: (*session).cmdCWD, login: true},
 		"CDUP": {fn: (*session).cmdCDUP, login: true},
-		"PASV": {fn: (*session).cmdPASV, login: true},
-		"EPSV": {fn: (*session).cmdEPSV, login: true},
-		"PORT": {fn: (*session).cmdPORT, login: true, needArg: true},
-		"EPRT": {fn: (*session).cmdEPRT, login: true, needArg: true},
+		"PASV": {fn: (*session).cmdPASV, login: true, data: true},
+		"EPSV": {fn: (*session).cmdEPSV, login: true, data: true},
+		"PORT": {fn: (*session).cmdPORT, login: true, needArg: true, data: true},
+		"EPRT": {fn: (*session).cmdEPRT, login: true, needArg: true, data: true},
 		"LIST": {fn: (*session).cmdLIST, login: true},
 		"NLST": {fn: (*session).cmdNLST, login: true},
 		"MLSD": {fn: (*session).cmdMLSD, login: true, full: true},
@@ -77,7 +80,15 @@ func commandTable(p Profile) map[string]command {
 
 func (s *session) commands() map[string]command { return s.srv.cmds }
 
+// anonymousNames are the login names of anonymous FTP (RFC 1635).
+var anonymousNames = []string{"anonymous", "ftp"}
+
 func (s *session) cmdUSER(arg string) {
+	if s.srv.cfg.TLSRequired && !s.tlsOn {
+		// Refused before a password is sent in clear (RFC 4217 section 11).
+		s.reply(530, "TLS required: send AUTH TLS first.")
+		return
+	}
 	s.user, s.loggedIn, s.readOnly = arg, false, false
 	s.reply(331, "Please specify the password.")
 }
@@ -92,24 +103,47 @@ func (s *session) cmdPASS(arg string) {
 		return
 	}
 	cfg := &s.srv.cfg
-	anon := cfg.Anonymous && (s.user == "anonymous" || s.user == "ftp")
 	want, known := cfg.Users[s.user]
-	// Compare in constant time, and compare something even for unknown
-	// users, so that timing does not tell which names exist.
-	ok := subtle.ConstantTimeCompare([]byte(arg), []byte(want)) == 1 && known
-	if !ok && !anon {
-		s.failures++
-		s.srv.log.Info("login failed", "session", s.id, "user", s.user)
-		sleepCtx(s.ctx, cfg.LoginFailDelay)
-		if s.failures >= cfg.MaxLoginFailures {
-			s.reply(421, "Too many failed logins.")
-			s.quitting = true
-			return
-		}
-		s.reply(530, "Login incorrect.")
+	// A listed name always needs its password, even one that is also an
+	// anonymous name (New refuses that configuration anyway).
+	if cfg.Anonymous && !known && slices.Contains(anonymousNames, s.user) {
+		s.login(true)
 		return
 	}
-	s.loggedIn, s.readOnly, s.cwd = true, cfg.ReadOnly || (anon && !known), "/"
+	th := s.srv.throttle
+	at, reserved, ok := th.reserve(s.key, time.Now(), s.loginDeadline())
+	if !ok {
+		s.srv.log.Info("login refused: too many recent failures from the address", "session", s.id, "addr", s.key)
+		s.reply(421, "Too many failed logins from your address; try again later.")
+		s.quitting = true
+		return
+	}
+	if sleepCtx(s.ctx, time.Until(at)) != nil {
+		return
+	}
+	// Compare in constant time, and compare something even for unknown
+	// users, so that timing does not tell which names exist.
+	ok = subtle.ConstantTimeCompare([]byte(arg), []byte(want)) == 1 && known
+	th.result(s.key, reserved, ok, time.Now())
+	if ok {
+		s.login(false)
+		return
+	}
+	s.failures++
+	s.srv.log.Info("login failed", "session", s.id, "user", s.user)
+	sleepCtx(s.ctx, cfg.LoginFailDelay)
+	if s.failures >= cfg.MaxLoginFailures {
+		s.reply(421, "Too many failed logins.")
+		s.quitting = true
+		return
+	}
+	s.reply(530, "Login incorrect.")
+}
+
+// login ends a successful PASS.
+func (s *session) login(anonymous bool) {
+	s.loggedIn, s.readOnly, s.cwd = true, s.srv.cfg.ReadOnly || anonymous, "/"
+	s.srv.loggedIn(s)
 	s.reply(230, "Login successful.")
 }
 
@@ -278,6 +312,10 @@ func (s *session) cmdPROT(arg string) {
 		s.protP = true
 		s.reply(200, "PROT now Private.")
 	case "C":
+		if s.srv.cfg.TLSRequired {
+			s.reply(534, "PROT P required.")
+			return
+		}
 		s.protP = false
 		s.reply(200, "PROT now Clear.")
 	case "S", "E":

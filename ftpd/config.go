@@ -34,10 +34,16 @@ type Config struct {
 	ImplicitTLSListen string
 	// TLS enables AUTH TLS, PBSZ and PROT; nil means plain FTP only.
 	TLS *tls.Config
+	// TLSRequired refuses USER before AUTH TLS (530) and data connections
+	// before PROT P (521); PROT C is refused (534). Requires TLS. Implicit
+	// TLS sessions are protected from the start.
+	TLSRequired bool
 
-	// Users maps user names to passwords.
+	// Users maps user names to passwords. A listed name always needs its
+	// password.
 	Users map[string]string
 	// Anonymous allows "anonymous" and "ftp" with any password, read-only.
+	// New refuses it when Users lists one of those names.
 	Anonymous bool
 	// ReadOnly refuses every command that changes the tree, for everyone.
 	ReadOnly bool
@@ -47,14 +53,28 @@ type Config struct {
 	PassivePortMin, PassivePortMax int
 
 	// MaxSessions and MaxPerIP limit concurrent sessions (421 beyond);
-	// 0 means the defaults, 256 and 64; negative means unlimited.
+	// 0 means the defaults, 256 and 64; negative means unlimited. MaxPerIP
+	// counts an IPv6 client by its /64, which one host usually owns whole.
 	MaxSessions, MaxPerIP int
+	// MaxUnauthenticated limits the sessions not logged in yet, so that
+	// they cannot fill MaxSessions: beyond it, a new connection takes the
+	// place of the oldest such session of the address holding the most.
+	// 0 means MaxSessions/4 (at least 1; unlimited when MaxSessions is);
+	// negative means unlimited.
+	MaxUnauthenticated int
+	// LoginTimeout closes a session not logged in this long after it
+	// connected, whatever it sends meanwhile (default 30s).
+	LoginTimeout time.Duration
 	// IdleTimeout closes a control connection that sends no command
 	// (default 5m). DataTimeout bounds opening a data connection and any
 	// single read or write on it (default 30s).
 	IdleTimeout, DataTimeout time.Duration
 	// LoginFailDelay is slept after each failed login (default 500ms);
 	// MaxLoginFailures closes the session after that many (default 3).
+	// Failures also slow down every session of the client's address (or
+	// IPv6 /64): after n recent failures, the next password from there is
+	// checked no sooner than LoginFailDelay * 2^(n-1) (at most 64 times
+	// LoginFailDelay) after the previous one.
 	LoginFailDelay   time.Duration
 	MaxLoginFailures int
 

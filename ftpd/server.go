@@ -25,15 +25,18 @@ type Server struct {
 	faults atomic.Pointer[Faults]
 	wg     sync.WaitGroup // every goroutine the server started
 
-	mu        sync.Mutex // guards the fields below
+	throttle *loginThrottle
+
+	mu        sync.Mutex // guards the fields below, and session.authed
 	listeners []net.Listener
 	sessions  map[*session]struct{}
-	perIP     map[string]int
+	perIP     map[string]int // sessions per addrKey
+	preLogin  int            // sessions in sessions not logged in yet
 	nextID    uint64
 	closed    bool
 
 	countMu sync.Mutex
-	counts  map[string]int64
+	counts  map[string]int64 // per known verb, and otherVerbs
 
 	logMu sync.Mutex // one command log line at a time
 }
@@ -54,6 +57,10 @@ func New(cfg Config) (*Server, error) {
 		root.Close()
 		return nil, errors.New("ftpd: implicit TLS listener without a TLS configuration")
 	}
+	if err := checkLogins(&cfg); err != nil {
+		root.Close()
+		return nil, err
+	}
 	if cfg.PassivePortMin > cfg.PassivePortMax || cfg.PassivePortMin < 0 || cfg.PassivePortMax > 65535 {
 		root.Close()
 		return nil, fmt.Errorf("ftpd: bad passive port range %d-%d", cfg.PassivePortMin, cfg.PassivePortMax)
@@ -72,6 +79,13 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.IdleTimeout, 5*time.Minute)
 	setDefault(&cfg.DataTimeout, 30*time.Second)
 	setDefault(&cfg.LoginFailDelay, 500*time.Millisecond)
+	setDefault(&cfg.LoginTimeout, 30*time.Second)
+	if cfg.MaxUnauthenticated == 0 {
+		cfg.MaxUnauthenticated = -1
+		if cfg.MaxSessions > 0 {
+			cfg.MaxUnauthenticated = max(1, cfg.MaxSessions/4)
+		}
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -84,10 +98,27 @@ func New(cfg Config) (*Server, error) {
 		sessions: make(map[*session]struct{}),
 		perIP:    make(map[string]int),
 		counts:   make(map[string]int64),
+		throttle: newLoginThrottle(cfg.LoginFailDelay),
 	}
 	f := cfg.Faults
 	s.faults.Store(&f)
 	return s, nil
+}
+
+// checkLogins refuses configurations that would let someone in without
+// the password meant for them.
+func checkLogins(cfg *Config) error {
+	if cfg.TLSRequired && cfg.TLS == nil {
+		return errors.New("ftpd: TLS required without a TLS configuration")
+	}
+	if cfg.Anonymous {
+		for _, name := range anonymousNames {
+			if _, ok := cfg.Users[name]; ok {
+				return fmt.Errorf("ftpd: user %q is also an anonymous login name: with anonymous logins on, it could not be told apart", name)
+			}
+		}
+	}
+	return nil
 }
 
 func setDefault[T int | time.Duration](v *T, def T) {
@@ -171,7 +202,12 @@ func (s *Server) SetFaults(f Faults) { s.faults.Store(&f) }
 
 func (s *Server) currentFaults() Faults { return *s.faults.Load() }
 
-// Counts returns how many commands of each verb were received (upper case).
+// otherVerbs is the counter of every verb the server does not know: one
+// counter per verb sent would let a client grow the map without bound.
+const otherVerbs = "other"
+
+// Counts returns how many commands of each verb were received: known
+// verbs in upper case, the rest (and lines too long to parse) as "other".
 func (s *Server) Counts() map[string]int64 {
 	s.countMu.Lock()
 	defer s.countMu.Unlock()
@@ -219,7 +255,7 @@ func (s *Server) acceptLoop(ln net.Listener, implicitTLS bool) {
 // admit starts a session for c, or turns it away with 421 when a limit is
 // reached.
 func (s *Server) admit(c net.Conn, implicitTLS bool) {
-	ip := hostOf(c.RemoteAddr())
+	key := addrKey(c.RemoteAddr())
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -231,10 +267,10 @@ func (s *Server) admit(c net.Conn, implicitTLS bool) {
 	switch {
 	case f.MaxSessions > 0 && len(s.sessions) >= f.MaxSessions:
 		refuse = "421 Too many connections (injected limit).\r\n"
-	case s.cfg.MaxSessions > 0 && len(s.sessions) >= s.cfg.MaxSessions:
-		refuse = "421 Too many connections.\r\n"
-	case s.cfg.MaxPerIP > 0 && s.perIP[ip] >= s.cfg.MaxPerIP:
+	case s.cfg.MaxPerIP > 0 && s.perIP[key] >= s.cfg.MaxPerIP:
 		refuse = "421 Too many connections from your address.\r\n"
+	case s._full() && !s._dropPreLogin():
+		refuse = "421 Too many connections.\r\n"
 	}
 	if refuse != "" {
 		s.wg.Add(1)
@@ -253,26 +289,96 @@ func (s *Server) admit(c net.Conn, implicitTLS bool) {
 	}
 	s.nextID++
 	sess := newSession(s, c, "s"+strconv.FormatUint(s.nextID, 10), implicitTLS)
+	sess.key, sess.seq = key, s.nextID
 	s.sessions[sess] = struct{}{}
-	s.perIP[ip]++
+	s.perIP[key]++
+	s.preLogin++
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
 		sess.serve()
 		s.mu.Lock()
-		delete(s.sessions, sess)
-		if s.perIP[ip]--; s.perIP[ip] <= 0 {
-			delete(s.perIP, ip)
-		}
+		s._forget(sess)
 		s.mu.Unlock()
 	}()
 }
 
+// _full reports whether a new session needs a slot freed first; call with
+// mu held. Pre-login sessions are limited on their own, so that the
+// slots of MaxSessions beyond MaxUnauthenticated stay for clients that
+// log in.
+func (s *Server) _full() bool {
+	return s.cfg.MaxSessions > 0 && len(s.sessions) >= s.cfg.MaxSessions ||
+		s.cfg.MaxUnauthenticated > 0 && s.preLogin >= s.cfg.MaxUnauthenticated
+}
+
+// _dropPreLogin makes room for a new connection by ending the oldest
+// session not logged in of the address holding the most such sessions:
+// idle connections then cannot keep newcomers out, and the flooding
+// address pays first. It returns false when every session is logged in.
+// Call with mu held.
+func (s *Server) _dropPreLogin() bool {
+	perKey := make(map[string]int)
+	for sess := range s.sessions {
+		if !sess.authed {
+			perKey[sess.key]++
+		}
+	}
+	var victim *session
+	for sess := range s.sessions {
+		if sess.authed {
+			continue
+		}
+		if victim == nil || perKey[sess.key] > perKey[victim.key] ||
+			perKey[sess.key] == perKey[victim.key] && sess.seq < victim.seq {
+			victim = sess
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	s.log.Info("dropping a session not logged in, to make room", "session", victim.id, "addr", victim.key)
+	s._forget(victim)
+	victim.kill()
+	return true
+}
+
+// _forget removes sess from the session counts, once; call with mu held.
+func (s *Server) _forget(sess *session) {
+	if _, ok := s.sessions[sess]; !ok {
+		return
+	}
+	delete(s.sessions, sess)
+	if s.perIP[sess.key]--; s.perIP[sess.key] <= 0 {
+		delete(s.perIP, sess.key)
+	}
+	if !sess.authed {
+		s.preLogin--
+	}
+}
+
+// loggedIn moves sess from the pre-login count to the logged-in one.
+func (s *Server) loggedIn(sess *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sess.authed {
+		return
+	}
+	sess.authed = true
+	if _, ok := s.sessions[sess]; ok {
+		s.preLogin--
+	}
+}
+
 // logCommand counts a command and writes its command log line.
 func (s *Server) logCommand(sid, verb, arg string) {
+	key := verb
+	if _, ok := s.cmds[verb]; !ok {
+		key = otherVerbs
+	}
 	s.countMu.Lock()
-	s.counts[verb]++
+	s.counts[key]++
 	s.countMu.Unlock()
 	if s.cfg.CommandLog == nil {
 		return

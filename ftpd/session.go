@@ -20,6 +20,11 @@ const maxLine = 4096
 // replyTimeout bounds writing one reply to a client that does not read.
 const replyTimeout = 30 * time.Second
 
+// maxJunkBeforeLogin is how many unknown or unparsable commands a session
+// may send before login; the next one closes it. Clients probe a few
+// extensions; a flood of them before login is an attack.
+const maxJunkBeforeLogin = 10
+
 var errLineTooLong = errors.New("command line too long")
 
 type lineResult struct {
@@ -52,6 +57,10 @@ type session struct {
 	implicitTLS bool
 	ctx         context.Context
 	cancel      context.CancelFunc
+	key         string    // addrKey of the client
+	seq         uint64    // admission order
+	loginBy     time.Time // the login deadline
+	authed      bool      // logged in once; written under srv.mu, by the session loop only
 
 	ctrl net.Conn      // raw, or TLS over raw after AUTH TLS
 	r    *bufio.Reader // read by the reader goroutine, between want and lines
@@ -71,6 +80,7 @@ type session struct {
 	loggedIn   bool
 	readOnly   bool
 	failures   int
+	junk       int // unknown commands before login
 	cwd        string
 	binary     bool
 	rest       int64
@@ -107,6 +117,7 @@ func newSession(srv *Server, c net.Conn, id string, implicitTLS bool) *session {
 		r:           bufio.NewReaderSize(c, maxLine+2),
 		want:        make(chan struct{}),
 		lines:       make(chan lineResult, 1),
+		loginBy:     time.Now().Add(srv.cfg.LoginTimeout),
 		cwd:         "/",
 		binary:      true,
 		mlstFacts:   defaultFacts(),
@@ -222,7 +233,12 @@ func (s *session) nextLine() (lineResult, bool) {
 		return lr, lr.err == nil || errors.Is(lr.err, errLineTooLong) || errors.Is(lr.err, errLogged)
 	}
 	s.request()
-	idle := time.NewTimer(s.srv.cfg.IdleTimeout)
+	wait, why := s.srv.cfg.IdleTimeout, "Timeout."
+	if d := time.Until(s.loginBy); !s.authed && d < wait {
+		// An absolute deadline: commands before login do not extend it.
+		wait, why = d, "Login timeout."
+	}
+	idle := time.NewTimer(wait)
 	defer idle.Stop()
 	select {
 	case lr := <-s.lines:
@@ -232,7 +248,7 @@ func (s *session) nextLine() (lineResult, bool) {
 		}
 		return lr, true
 	case <-idle.C:
-		s.reply(421, "Timeout.")
+		s.reply(421, why)
 		return lineResult{}, false
 	case <-s.ctx.Done():
 		return lineResult{}, false
@@ -315,7 +331,7 @@ func (s *session) startTLS() error {
 func (s *session) handleLine(lr lineResult) {
 	if errors.Is(lr.err, errLineTooLong) {
 		s.srv.logCommand(s.id, "-", "(line too long)")
-		s.reply(500, "Command line too long.")
+		s.refuseJunk("Command line too long.")
 		return
 	}
 	var verb, arg string
@@ -364,7 +380,7 @@ func (s *session) delayReply(at time.Time) {
 
 func (s *session) dispatch(verb, arg string) {
 	if verb == "" {
-		s.reply(500, "Empty command.")
+		s.refuseJunk("Empty command.")
 		return
 	}
 	cmd, ok := s.commands()[verb]
@@ -374,9 +390,11 @@ func (s *session) dispatch(verb, arg string) {
 	}
 	switch {
 	case !ok:
-		s.reply(500, "Unknown command.")
+		s.refuseJunk("Unknown command.")
 	case cmd.login && !s.loggedIn:
 		s.reply(530, "Please login with USER and PASS.")
+	case cmd.data && s.srv.cfg.TLSRequired && !s.protP:
+		s.reply(521, "PROT P required.")
 	case cmd.write && s.readOnly:
 		s.reply(550, "Permission denied.")
 	case cmd.needArg && arg == "":
@@ -386,4 +404,26 @@ func (s *session) dispatch(verb, arg string) {
 	default:
 		cmd.fn(s, arg)
 	}
+}
+
+// refuseJunk answers 500 to a line that is no known command, and closes a
+// session that sends too many of them before login.
+func (s *session) refuseJunk(text string) {
+	if !s.loggedIn {
+		if s.junk++; s.junk >= maxJunkBeforeLogin {
+			s.reply(421, "Too many unknown commands.")
+			s.quitting = true
+			return
+		}
+	}
+	s.reply(500, text)
+}
+
+// loginDeadline is the time by which the session must log in, or zero
+// once it has.
+func (s *session) loginDeadline() time.Time {
+	if s.authed {
+		return time.Time{}
+	}
+	return s.loginBy
 }
