@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // netrcEntry is one "machine" (or the "default") entry of a netrc file.
@@ -44,8 +45,8 @@ func (n *netrc) lookup(host, user string) (netrcEntry, bool) {
 }
 
 // readNetrc reads the netrc file of the user: $NETRC when set (it must
-// exist), else home/.netrc (it may be absent: nil, nil). A file others can
-// read or write is refused rather than used: it holds passwords.
+// exist), else home/.netrc (it may be absent: nil, nil). A file others could
+// read or change is refused rather than used: it holds passwords.
 func readNetrc(lookupEnv func(string) (string, bool), home string) (*netrc, error) {
 	path, explicit := lookupEnv("NETRC")
 	name := path
@@ -55,10 +56,26 @@ func readNetrc(lookupEnv func(string) (string, bool), home string) (*netrc, erro
 		}
 		path, explicit, name = filepath.Join(home, ".netrc"), false, "~/.netrc"
 	}
-	f, err := os.Open(path)
+	data, err := readSecretFile(path, name)
 	if errors.Is(err, fs.ErrNotExist) && !explicit {
 		return nil, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	entries, err := parseNetrc(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s %w", name, err)
+	}
+	return &netrc{name: name, entries: entries}, nil
+}
+
+// readSecretFile reads a file of passwords (a netrc, a password file),
+// refusing it unless it is the caller's alone: owned by the caller, who
+// alone can then read or change it, with no group or other permission
+// bit. Errors start with name, how the caller calls the file.
+func readSecretFile(path, name string) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -71,22 +88,24 @@ func readNetrc(lookupEnv func(string) (string, bool), home string) (*netrc, erro
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if perm := st.Mode().Perm(); perm&0o066 != 0 {
-		what := "readable"
-		if perm&0o044 == 0 {
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		what := "accessible"
+		switch {
+		case perm&0o044 != 0:
+			what = "readable"
+		case perm&0o022 != 0:
 			what = "writable"
 		}
 		return nil, fmt.Errorf("%s is %s by group or others (mode %04o): chmod 600 it", name, what, perm)
 	}
-	data, err := io.ReadAll(f)
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Getuid() {
+		return nil, fmt.Errorf("%s is owned by uid %d, not by you (uid %d): chown it or use your own", name, sys.Uid, os.Getuid())
+	}
+	b, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	entries, err := parseNetrc(string(data))
-	if err != nil {
-		return nil, fmt.Errorf("%s %w", name, err)
-	}
-	return &netrc{name: name, entries: entries}, nil
+	return b, nil
 }
 
 // parseNetrc parses the netrc format of ftp(1): whitespace-separated

@@ -149,6 +149,7 @@ func TestReadNetrc(t *testing.T) {
 		{0o644, "~/.netrc is readable by group or others (mode 0644): chmod 600 it"},
 		{0o640, "~/.netrc is readable by group or others (mode 0640): chmod 600 it"},
 		{0o602, "~/.netrc is writable by group or others (mode 0602): chmod 600 it"},
+		{0o610, "~/.netrc is accessible by group or others (mode 0610): chmod 600 it"},
 	} {
 		if err := os.Chmod(p, tc.mode); err != nil {
 			t.Fatal(err)

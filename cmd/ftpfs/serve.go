@@ -59,13 +59,16 @@ func (f *serveFlags) flagSet() *flag.FlagSet {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `FILE`; enables explicit FTPS (AUTH TLS)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `FILE` for --tls-cert")
 	fs.StringVar(&c.ImplicitTLSListen, "implicit-tls-listen", "", "also listen for implicit FTPS on `HOST:PORT` (needs --tls-cert)")
+	fs.BoolVar(&c.TLSRequired, "tls-required", false, "refuse USER before AUTH TLS and data connections before PROT P (needs --tls-cert)")
 	fs.Func("pasv-ports", "`MIN-MAX` range of passive data ports (default any free port)", func(s string) error {
 		lo, hi, err := parsePortRange(s)
 		c.PassivePortMin, c.PassivePortMax = lo, hi
 		return err
 	})
 	fs.IntVar(&c.MaxSessions, "max-sessions", 0, "at most `N` concurrent sessions (0: 256, negative: unlimited)")
-	fs.IntVar(&c.MaxPerIP, "max-per-ip", 0, "at most `N` concurrent sessions per client address (0: 64, negative: unlimited)")
+	fs.IntVar(&c.MaxPerIP, "max-per-ip", 0, "at most `N` concurrent sessions per client address or IPv6 /64 (0: 64, negative: unlimited)")
+	fs.IntVar(&c.MaxUnauthenticated, "max-unauthenticated", 0, "at most `N` sessions not logged in (0: max-sessions/4, negative: unlimited)")
+	fs.DurationVar(&c.LoginTimeout, "login-timeout", 0, "close a session not logged in `DUR` after it connected (0: 30s)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 0, "close a session idle for `DUR` (0: 5m)")
 	fs.DurationVar(&c.DataTimeout, "data-timeout", 0, "bound each data connection open, read and write to `DUR` (0: 30s)")
 	fs.Func("profile", "server dialect to mimic: `full|vsftpd|dos` (default full)", func(s string) error {
@@ -132,6 +135,10 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool)) (*ser
 		return nil, err
 	}
 
+	if o.cfg.Anonymous && (f.user == "anonymous" || f.user == "ftp") {
+		// Anyone could log in as that user with any password.
+		return nil, fmt.Errorf("--user %s and --anonymous conflict: %s is an anonymous login name; pick another user name", f.user, f.user)
+	}
 	if f.passwordFile != "" && f.user == "" {
 		return nil, errors.New("--password-file needs --user")
 	}
@@ -152,6 +159,9 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool)) (*ser
 	if o.cfg.ImplicitTLSListen != "" && o.tlsCert == "" {
 		return nil, errors.New("--implicit-tls-listen needs --tls-cert and --tls-key")
 	}
+	if o.cfg.TLSRequired && o.tlsCert == "" {
+		return nil, errors.New("--tls-required needs --tls-cert and --tls-key")
+	}
 	return o, nil
 }
 
@@ -159,9 +169,9 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool)) (*ser
 // environment, because it was asked for explicitly. Errors never quote it.
 func password(user, file string, lookupEnv func(string) (string, bool)) (string, error) {
 	if file != "" {
-		b, err := os.ReadFile(file)
+		b, err := readSecretFile(file, "password file "+file)
 		if err != nil {
-			return "", fmt.Errorf("password file: %w", err)
+			return "", err
 		}
 		line, _, _ := strings.Cut(string(b), "\n")
 		if pw := strings.TrimSuffix(line, "\r"); pw != "" {
@@ -184,6 +194,7 @@ func checkServeNumbers(c *ftpd.Config) error {
 	}{
 		{"idle-timeout", c.IdleTimeout < 0},
 		{"data-timeout", c.DataTimeout < 0},
+		{"login-timeout", c.LoginTimeout < 0},
 		{"fault-reply-delay", f.ReplyDelay < 0},
 		{"fault-data-rate", f.DataRate < 0},
 		{"fault-drop-data-after", f.DropDataAfter < 0},

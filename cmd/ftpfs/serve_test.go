@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -66,12 +67,23 @@ func TestParseServeFlagsPassword(t *testing.T) {
 		{name: "empty file", args: []string{"--user", "u", "--password-file", "FILE:\n" + secret}, wantErr: "empty"},
 		{name: "no such file", args: []string{"--user", "u", "--password-file", "/nonexistent/pw"}, wantErr: "password file"},
 		{name: "file without user", args: []string{"--anonymous", "--password-file", "FILE:" + secret}, wantErr: "--password-file needs --user"},
+		{name: "file read-only", args: []string{"--user", "u", "--password-file", "FILE0400:" + secret}, want: secret},
+		{name: "file readable by others", args: []string{"--user", "u", "--password-file", "FILE0644:" + secret}, wantErr: "readable by group or others (mode 0644): chmod 600 it"},
+		{name: "file readable by group", args: []string{"--user", "u", "--password-file", "FILE0640:" + secret}, wantErr: "readable by group or others (mode 0640)"},
+		{name: "file writable by others", args: []string{"--user", "u", "--password-file", "FILE0602:" + secret}, wantErr: "writable by group or others (mode 0602)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string(nil), tc.args...)
 			for i, a := range args {
 				if content, ok := strings.CutPrefix(a, "FILE:"); ok {
 					args[i] = writeFile(t, "pw", content)
+				}
+				if rest, ok := strings.CutPrefix(a, "FILE0"); ok {
+					mode, _ := strconv.ParseUint(rest[:3], 8, 32)
+					args[i] = writeFile(t, "pw", rest[4:])
+					if err := os.Chmod(args[i], os.FileMode(mode)); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			o, err := parseServeFlags(append(args, "srv"), env(tc.env))
@@ -94,6 +106,36 @@ func TestParseServeFlagsPassword(t *testing.T) {
 	}
 }
 
+// TestPasswordFileOwner refuses a password file another user owns: that
+// user can read and change it whatever its mode.
+func TestPasswordFileOwner(t *testing.T) {
+	p := writeFile(t, "pw", "secret\n")
+	if os.Getuid() != 0 {
+		// Only root can give a file away; for others the mode check
+		// (tested above) is what stops a file they did not write.
+		t.Log("not root: cannot make a file owned by someone else")
+		return
+	}
+	if err := os.Chown(p, 65534, -1); err != nil {
+		t.Fatal(err)
+	}
+	_, err := parseServeFlags([]string{"--user", "u", "--password-file", p, "srv"}, env(nil))
+	if want := "password file " + p + " is owned by uid 65534, not by you (uid 0): chown it or use your own"; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	home := t.TempDir()
+	netrcPath := filepath.Join(home, ".netrc")
+	if err := os.WriteFile(netrcPath, []byte("default login u password p\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(netrcPath, 65534, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readNetrc(env(nil), home); err == nil || !strings.Contains(err.Error(), "owned by uid 65534") {
+		t.Errorf("netrc of another user: err = %v", err)
+	}
+}
+
 func TestParseServeFlagsConfig(t *testing.T) {
 	o, err := parseServeFlags([]string{
 		"--listen", "127.0.0.1:0",
@@ -102,9 +144,12 @@ func TestParseServeFlagsConfig(t *testing.T) {
 		"--log-commands", "-",
 		"--tls-cert", "c.pem", "--tls-key", "k.pem",
 		"--implicit-tls-listen", "127.0.0.1:990",
+		"--tls-required",
 		"--pasv-ports", "50000-50010",
 		"--max-sessions", "7",
 		"--max-per-ip", "-1",
+		"--max-unauthenticated", "3",
+		"--login-timeout", "10s",
 		"--idle-timeout", "90s",
 		"--data-timeout", "2s",
 		"--profile", "dos",
@@ -114,17 +159,20 @@ func TestParseServeFlagsConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := ftpd.Config{
-		Listen:            "127.0.0.1:0",
-		ImplicitTLSListen: "127.0.0.1:990",
-		Anonymous:         true,
-		ReadOnly:          true,
-		PassivePortMin:    50000,
-		PassivePortMax:    50010,
-		MaxSessions:       7,
-		MaxPerIP:          -1,
-		IdleTimeout:       90 * time.Second,
-		DataTimeout:       2 * time.Second,
-		Profile:           ftpd.ProfileDOS,
+		Listen:             "127.0.0.1:0",
+		ImplicitTLSListen:  "127.0.0.1:990",
+		TLSRequired:        true,
+		Anonymous:          true,
+		ReadOnly:           true,
+		PassivePortMin:     50000,
+		PassivePortMax:     50010,
+		MaxSessions:        7,
+		MaxPerIP:           -1,
+		MaxUnauthenticated: 3,
+		LoginTimeout:       10 * time.Second,
+		IdleTimeout:        90 * time.Second,
+		DataTimeout:        2 * time.Second,
+		Profile:            ftpd.ProfileDOS,
 	}
 	if !reflect.DeepEqual(o.cfg, want) {
 		t.Errorf("cfg =\n%+v\nwant\n%+v", o.cfg, want)
@@ -232,6 +280,11 @@ func TestParseServeFlagsErrors(t *testing.T) {
 		{[]string{"--anonymous", "--fault-refuse", "RETR:99", "srv"}, "VERB:CODE"},
 		{[]string{"--anonymous", "--fault-refuse", ":451", "srv"}, "VERB:CODE"},
 		{[]string{"--anonymous", "--fault-quota-after", "-1", "srv"}, "--fault-quota-after"},
+		{[]string{"--anonymous", "--tls-required", "srv"}, "--tls-required needs --tls-cert"},
+		{[]string{"--anonymous", "--login-timeout", "-1s", "srv"}, "--login-timeout"},
+		// Anyone could log in as that user with any password.
+		{[]string{"--anonymous", "--user", "ftp", "srv"}, "--user ftp and --anonymous conflict: ftp is an anonymous login name"},
+		{[]string{"--user", "anonymous", "--anonymous", "srv"}, "--user anonymous and --anonymous conflict"},
 	} {
 		_, err := parseServeFlags(tc.args, env(nil))
 		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
