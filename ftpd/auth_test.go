@@ -101,7 +101,7 @@ func TestUnknownVerbsBounded(t *testing.T) {
 		t.Errorf("counts[%q] = %d, want %d", otherVerbs, counts[otherVerbs], conns*perConn)
 	}
 	for verb := range counts {
-		if _, ok := h.cmds[verb]; !ok && verb != otherVerbs {
+		if _, ok := h.verbs[verb]; !ok && verb != otherVerbs {
 			t.Errorf("a counter for unknown verb %q", truncate([]byte(verb)))
 			break
 		}
@@ -128,6 +128,19 @@ func TestUnknownVerbsBeforeLogin(t *testing.T) {
 		c.expect(t, "XYZZY", 500)
 	}
 	c.expect(t, "NOOP", 200)
+}
+
+// TestCountsOfOtherProfiles keeps a counter for a verb the profile lacks:
+// tests check that a client does not send MLSD to a LIST-only server.
+func TestCountsOfOtherProfiles(t *testing.T) {
+	h := startHarness(t, func(c *Config) { c.Profile = ProfileVsftpd })
+	c := mustDial(t, h.Addr().String())
+	c.mustLogin(t)
+	c.expect(t, "MLSD", 500)
+	c.expect(t, "NOT-A-VERB", 500)
+	if got := h.Counts(); got["MLSD"] != 1 || got[otherVerbs] != 1 {
+		t.Errorf("counts %v, want MLSD 1 and %s 1", got, otherVerbs)
+	}
 }
 
 func TestLoginTimeout(t *testing.T) {

@@ -22,6 +22,7 @@ type Server struct {
 	log    *slog.Logger
 	root   *os.Root
 	cmds   map[string]command
+	verbs  map[string]command // every verb of every profile: the counters kept
 	faults atomic.Pointer[Faults]
 	wg     sync.WaitGroup // every goroutine the server started
 
@@ -95,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 		log:      log,
 		root:     root,
 		cmds:     commandTable(cfg.Profile),
+		verbs:    commandTable(ProfileFull),
 		sessions: make(map[*session]struct{}),
 		perIP:    make(map[string]int),
 		counts:   make(map[string]int64),
@@ -206,8 +208,9 @@ func (s *Server) currentFaults() Faults { return *s.faults.Load() }
 // counter per verb sent would let a client grow the map without bound.
 const otherVerbs = "other"
 
-// Counts returns how many commands of each verb were received: known
-// verbs in upper case, the rest (and lines too long to parse) as "other".
+// Counts returns how many commands of each verb were received: verbs of
+// the full profile in upper case (so that a test can tell MLSD was not sent
+// to a vsftpd profile), the rest (and lines too long to parse) as "other".
 func (s *Server) Counts() map[string]int64 {
 	s.countMu.Lock()
 	defer s.countMu.Unlock()
@@ -374,7 +377,7 @@ func (s *Server) loggedIn(sess *session) {
 // logCommand counts a command and writes its command log line.
 func (s *Server) logCommand(sid, verb, arg string) {
 	key := verb
-	if _, ok := s.cmds[verb]; !ok {
+	if _, ok := s.verbs[verb]; !ok {
 		key = otherVerbs
 	}
 	s.countMu.Lock()
