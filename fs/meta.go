@@ -60,7 +60,7 @@ func (m *mount) fetch(ctx context.Context, remote string) ([]conn.Entry, error) 
 	}
 	l.Entries = entries
 	if l.DroppedCount > 0 {
-		m.log.Warn("listing names refused (/, NUL, CR, LF, . or ..)", "path", remote, "count", l.DroppedCount, "samples", l.Dropped)
+		m.log.Warn("listing names refused (/, NUL, CR, LF, . or .., or over 255 bytes)", "path", remote, "count", l.DroppedCount, "samples", l.Dropped)
 	}
 	return l.Entries, nil
 }

@@ -86,10 +86,15 @@ func modeType(t conn.Type) uint32 {
 	return syscall.S_IFREG
 }
 
-// validName refuses names FTP cannot carry in a command line.
+// validName refuses names FTP cannot carry in a command line, and names
+// longer than listings may show (a file created with one would vanish
+// from its directory at the next listing).
 func validName(name string) syscall.Errno {
 	if strings.ContainsAny(name, "\r\n\x00") {
 		return syscall.EINVAL
+	}
+	if len(name) > conn.MaxName {
+		return syscall.ENAMETOOLONG
 	}
 	return 0
 }
