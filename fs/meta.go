@@ -51,10 +51,11 @@ func (m *mount) fetch(ctx context.Context, remote string) ([]conn.Entry, error) 
 	if m.feat.MLSD && hasBlindLinks(l.Entries) {
 		l.Entries = m.linkTargets(ctx, remote, l.Entries)
 	}
-	// Uploads in progress, ours or another mount's, are not files yet.
+	// Uploads in progress, ours or another mount's, are not files yet;
+	// the name links out of the tree point into must not exist.
 	entries := l.Entries[:0]
 	for _, e := range l.Entries {
-		if !strings.HasPrefix(e.Name, tmpPrefix) {
+		if !strings.HasPrefix(e.Name, tmpPrefix) && e.Name != outsideName {
 			entries = append(entries, e)
 		}
 	}

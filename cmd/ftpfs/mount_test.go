@@ -237,7 +237,7 @@ func TestParseMountArgsFlags(t *testing.T) {
 		"-oallow_other", // the FUSE spelling, after SERVER
 		"/mnt/site",
 		"-f",
-		"-o", "gid=7,umask=027,chmod=ignore",
+		"-o", "gid=7,umask=027,chmod=ignore,symlinks=raw",
 	}, inputs("/home/u", nil))
 	if err != nil {
 		t.Fatal(err)
@@ -264,6 +264,7 @@ func TestParseMountArgsFlags(t *testing.T) {
 		NoAtomicUpload: true,
 		CacheDir:       "/var/cache/x",
 		ChmodIgnore:    true,
+		RawSymlinks:    true,
 		Debug:          true,
 	}
 	if !reflect.DeepEqual(c.opts, want) {
@@ -307,6 +308,7 @@ func TestParseMountArgsErrors(t *testing.T) {
 		{[]string{"-o", "umask=999", "h", "/m"}, "-o umask=999: want an octal number"},
 		{[]string{"-o", "umask=1000", "h", "/m"}, "-o umask=1000: want an octal number"},
 		{[]string{"-o", "chmod=fail", "h", "/m"}, "-o chmod=fail: unknown option"},
+		{[]string{"-o", "symlinks=follow", "h", "/m"}, "-o symlinks=follow: unknown option"},
 		{[]string{"--tls", "ftps://h", "/m"}, "use one of them"},
 		{[]string{"--tls-insecure", "--tls-ca", "x.pem", "h", "/m"}, "use one of them"},
 		{[]string{"--tls-ca", "/nonexistent/ca.pem", "h", "/m"}, "--tls-ca"},
