@@ -157,13 +157,26 @@ func TestSymlinksOutside(t *testing.T) {
 // directory is made relative, as before.
 func TestSymlinksAbsolute(t *testing.T) {
 	fuseOK(t)
+	for _, mlsd := range []bool{true, false} {
+		t.Run(map[bool]string{true: "MLSD", false: "LIST"}[mlsd], func(t *testing.T) {
+			symlinksAbsolute(t, mlsd)
+		})
+	}
+}
+
+func symlinksAbsolute(t *testing.T, mlsd bool) {
 	dir, local := t.TempDir(), sentinel(t, t.TempDir())
-	link := func(name, target string) string {
+	file, link := "type=file;size=6;modify=20240101000000; file.txt\r\n", func(name, target string) string {
 		return "type=OS.unix=slink:" + target + ";modify=20240101000000; " + name + "\r\n"
 	}
-	e := &evilServer{mlsd: true, pasvHost: "127.0.0.1",
+	if !mlsd {
+		file, link = "-rw-r--r--   1 u g 6 Jan  1  2024 file.txt\r\n", func(name, target string) string {
+			return "lrwxrwxrwx   1 u g 1 Jan  1  2024 " + name + " -> " + target + "\r\n"
+		}
+	}
+	e := &evilServer{mlsd: mlsd, pasvHost: "127.0.0.1",
 		files: map[string]string{"/pub/file.txt": "inside"},
-		listings: map[string]string{"/pub": "type=file;size=6;modify=20240101000000; file.txt\r\n" +
+		listings: map[string]string{"/pub": file +
 			link("passwd", "/etc/passwd") + link("abs", local) + link("upload", dir) + link("inroot", "/pub/file.txt")},
 	}
 	addr := startEvil(t, e)
