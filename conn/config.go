@@ -38,12 +38,27 @@ type Config struct {
 	// TrustPASVIP uses the address in a PASV reply instead of the control
 	// connection's peer (needed only behind some NATs).
 	TrustPASVIP bool
+	// MaxListingEntries and MaxListingBytes bound one directory listing,
+	// in lines and in bytes (default 1,048,576 lines and 256 MiB): beyond
+	// either, the listing fails with ErrListingTooLarge, so that a server
+	// sending lines without end cannot take the client's memory.
+	MaxListingEntries int
+	MaxListingBytes   int64
 
 	Logger *slog.Logger
 	// Trace, when set, receives the control connection dialogue, PASS
 	// masked.
 	Trace io.Writer
 }
+
+const (
+	// DefaultMaxListingEntries fits a directory of a million entries.
+	DefaultMaxListingEntries = 1 << 20
+	// ListingBytesPerEntry is the byte cap of a listing per entry of its
+	// entry cap: a line of MLSD facts and a long name fits in 256 bytes
+	// on average, with room to spare.
+	ListingBytesPerEntry = 256
+)
 
 func (c *Config) fill() {
 	if c.User == "" {
@@ -63,6 +78,12 @@ func (c *Config) fill() {
 	}
 	if c.CheckAfter <= 0 {
 		c.CheckAfter = 10 * time.Second
+	}
+	if c.MaxListingEntries <= 0 {
+		c.MaxListingEntries = DefaultMaxListingEntries
+	}
+	if c.MaxListingBytes <= 0 {
+		c.MaxListingBytes = DefaultMaxListingEntries * ListingBytesPerEntry
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

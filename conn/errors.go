@@ -24,6 +24,7 @@ const (
 	ClassInterrupted              // the caller's context was cancelled: EINTR
 	ClassUnsupported              // 500, 502, 504: the server lacks the command
 	ClassNotEmpty                 // 550 "directory not empty": ENOTEMPTY
+	ClassTooLarge                 // a listing over the caps: EIO, not retried
 )
 
 // Error is a failed FTP exchange. It never carries credentials.
@@ -57,6 +58,10 @@ func (e *Error) Unwrap() error { return e.Err }
 // would break the command line it travels in.
 var ErrInvalidName = errors.New("name contains CR, LF or NUL")
 
+// ErrListingTooLarge ends a listing longer than Config.MaxListingEntries
+// lines or Config.MaxListingBytes bytes.
+var ErrListingTooLarge = errors.New("listing too large")
+
 // errTooMany is a 421 that asks for fewer connections.
 var errTooMany = errors.New("server refuses more connections")
 
@@ -72,6 +77,8 @@ func Classify(err error) Class {
 		return ClassTimeout
 	case errors.Is(err, ErrInvalidName):
 		return ClassInvalid
+	case errors.Is(err, ErrListingTooLarge):
+		return ClassTooLarge
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

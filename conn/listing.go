@@ -28,8 +28,8 @@ var (
 )
 
 // BadNameError is returned for a well-formed line whose name cannot be a
-// single path component here (empty, "." or ".." for a non-directory, or
-// containing '/', NUL, CR or LF). Such entries are hidden, and logged
+// single path component here (empty, "." or ".." for a non-directory,
+// longer than MaxName, or containing '/', NUL, CR or LF). Such entries are hidden, and logged
 // (SEMANTICS.md, "Names and attributes").
 type BadNameError struct {
 	Name string
@@ -39,6 +39,11 @@ type BadNameError struct {
 func (e *BadNameError) Error() string {
 	return fmt.Sprintf("unusable name %q in listing", e.Name)
 }
+
+// MaxName is the longest name a listing may give, in bytes: NAME_MAX on
+// Linux, and on every common file system. A longer name could not be
+// stored, copied or opened here, and FUSE would still pass it to programs.
+const MaxName = 255
 
 const (
 	// maxLine bounds one listing line. No sane entry comes near it (names
@@ -190,7 +195,7 @@ func trimLineEnd(b []byte) []byte {
 
 // usableName reports whether a server's name can be one path component.
 func usableName(name string) bool {
-	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00\r\n")
+	return name != "" && name != "." && name != ".." && len(name) <= MaxName && !strings.ContainsAny(name, "/\x00\r\n")
 }
 
 // checkName lets e through only if its name is usable. The "." and ".."

@@ -22,7 +22,7 @@ import (
 // checkInvariants fails t if e breaks a promise of the parsers.
 func checkInvariants(t *testing.T, e Entry) {
 	t.Helper()
-	if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00\r\n") {
+	if e.Name == "" || e.Name == "." || e.Name == ".." || len(e.Name) > MaxName || strings.ContainsAny(e.Name, "/\x00\r\n") {
 		t.Fatalf("unsafe name %q", e.Name)
 	}
 	if e.Size < 0 {

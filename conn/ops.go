@@ -3,6 +3,7 @@ package conn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -84,13 +85,48 @@ func (p *Pool) list(ctx context.Context, dir string, long bool, reset func(), fn
 		if err != nil {
 			return err
 		}
-		err = forEachLine(t, func(l string) error { return fn(l, mlsd) })
+		lc := &listingCap{r: t, maxBytes: p.cfg.MaxListingBytes, maxLines: p.cfg.MaxListingEntries}
+		err = forEachLine(lc, func(l string) error {
+			if err := lc.line(); err != nil {
+				return err
+			}
+			return fn(l, mlsd)
+		})
 		if err != nil {
+			if errors.Is(err, ErrListingTooLarge) {
+				err = &Error{Op: "list", Path: dir, Err: err}
+			}
 			t.abort()
 			return err
 		}
 		return t.finish()
 	})
+}
+
+// listingCap is a listing's data connection, counting what it reads
+// against the caps of one listing.
+type listingCap struct {
+	r               io.Reader
+	bytes, maxBytes int64
+	lines, maxLines int
+}
+
+// Read fails once the listing has sent more than its byte cap, counting
+// every byte: blank lines and the skipped parts of long lines, too.
+func (c *listingCap) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if c.bytes += int64(n); c.bytes > c.maxBytes {
+		return 0, fmt.Errorf("%w: more than %d bytes", ErrListingTooLarge, c.maxBytes)
+	}
+	return n, err
+}
+
+// line counts one line against the entry cap.
+func (c *listingCap) line() error {
+	if c.lines++; c.lines > c.maxLines {
+		return fmt.Errorf("%w: more than %d lines", ErrListingTooLarge, c.maxLines)
+	}
+	return nil
 }
 
 // maxListLine bounds one listing line; a longer one is skipped whole and

@@ -41,6 +41,9 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 		return syscall.ENOTSUP
 	case conn.ClassNotEmpty:
 		return syscall.ENOTEMPTY
+	case conn.ClassTooLarge:
+		log.Warn("listing refused: over the cap of --max-listing-entries", "op", op, "path", path, "err", err)
+		return syscall.EIO
 	}
 	log.Warn("server error", "op", op, "path", path, "err", err)
 	return syscall.EIO

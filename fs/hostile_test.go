@@ -29,6 +29,9 @@ type evilServer struct {
 	ln       net.Listener
 	mlsd     bool
 	listings map[string]string // directory → raw listing
+	// endless lists a directory with lines that never end: the i-th
+	// line of its listing, until the client closes the data connection.
+	endless  map[string]func(i int) string
 	files    map[string]string // path → content
 	replies  map[string]string // verb → a raw reply line in place of the normal one
 	pasvHost string            // the address PASV replies name
@@ -128,9 +131,12 @@ func (e *evilServer) serve(c net.Conn) {
 			say(fmt.Sprintf("227 Entering Passive Mode (%s,%d,%d)", h, port>>8, port&255))
 		case "MLSD", "LIST", "RETR":
 			body, ok := e.files[arg]
+			var endless func(int) string
 			if verb != "RETR" {
 				p := strings.TrimPrefix(arg, "-a ")
 				body, ok = e.listings[p]
+				endless = e.endless[p]
+				ok = ok || endless != nil
 			}
 			if !ok || data == nil {
 				say("550 no such thing")
@@ -143,6 +149,18 @@ func (e *evilServer) serve(c net.Conn) {
 			data = nil
 			if err != nil {
 				say("425 no data connection")
+				continue
+			}
+			if endless != nil {
+				dc.SetDeadline(time.Now().Add(30 * time.Second))
+				w := bufio.NewWriterSize(dc, 1<<16)
+				for i := 0; ; i++ {
+					if _, err := w.WriteString(endless(i)); err != nil {
+						break
+					}
+				}
+				dc.Close()
+				say("426 the client closed the data connection")
 				continue
 			}
 			dc.Write([]byte(body))

@@ -51,16 +51,17 @@ func (m *mount) fetch(ctx context.Context, remote string) ([]conn.Entry, error) 
 	if m.feat.MLSD && hasBlindLinks(l.Entries) {
 		l.Entries = m.linkTargets(ctx, remote, l.Entries)
 	}
-	// Uploads in progress, ours or another mount's, are not files yet.
+	// Uploads in progress, ours or another mount's, are not files yet;
+	// the name links out of the tree point into must not exist.
 	entries := l.Entries[:0]
 	for _, e := range l.Entries {
-		if !strings.HasPrefix(e.Name, tmpPrefix) {
+		if !strings.HasPrefix(e.Name, tmpPrefix) && e.Name != outsideName {
 			entries = append(entries, e)
 		}
 	}
 	l.Entries = entries
 	if l.DroppedCount > 0 {
-		m.log.Warn("listing names refused (/, NUL, CR, LF, . or ..)", "path", remote, "count", l.DroppedCount, "samples", l.Dropped)
+		m.log.Warn("listing names refused (/, NUL, CR, LF, . or .., or over 255 bytes)", "path", remote, "count", l.DroppedCount, "samples", l.Dropped)
 	}
 	return l.Entries, nil
 }

@@ -36,7 +36,8 @@ type mount struct {
 	mtimes    *lru.Cache[preciseKey, time.Time] // precise times on LIST-only servers
 	mtimeMu   sync.Mutex                        // makes a directory's ask count atomic
 	mtimeAsks *lru.Cache[string, int]
-	opened    *lru.Cache[string, string] // the version of each path at its last open
+	opened    *lru.Cache[string, string]   // the version of each path at its last open
+	linksOut  *lru.Cache[string, struct{}] // links out of the tree already logged
 
 	staged       atomic.Int64 // bytes in staging files of open write handles
 	chmodWorks   atomic.Bool  // a SITE CHMOD succeeded: later ones may be deferred
@@ -99,6 +100,7 @@ func Mount(ctx context.Context, mountpoint string, o Options) (*Mounted, error) 
 	}
 	m.mtimeAsks, _ = lru.New[string, int](4096)
 	m.opened, _ = lru.New[string, string](1 << 16)
+	m.linksOut, _ = lru.New[string, struct{}](linksOutLogged)
 	ctx, cancel := context.WithTimeout(ctx, 2*o.Conn.Timeout)
 	defer cancel()
 	feat, err := m.pool.Features(ctx)

@@ -86,10 +86,19 @@ func modeType(t conn.Type) uint32 {
 	return syscall.S_IFREG
 }
 
-// validName refuses names FTP cannot carry in a command line.
+// validName refuses names FTP cannot carry in a command line, names
+// longer than listings may show (a file created with one would vanish
+// from its directory at the next listing), and the name links out of the
+// tree point into, which must never exist (see safeLink).
 func validName(name string) syscall.Errno {
 	if strings.ContainsAny(name, "\r\n\x00") {
 		return syscall.EINVAL
+	}
+	if len(name) > conn.MaxName {
+		return syscall.ENAMETOOLONG
+	}
+	if name == outsideName {
+		return syscall.EPERM
 	}
 	return 0
 }
@@ -139,6 +148,9 @@ func (m *mount) rootAttr(a *fuse.Attr) {
 }
 
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if name == outsideName {
+		return nil, syscall.ENOENT
+	}
 	if errno := validName(name); errno != 0 {
 		return nil, errno
 	}
@@ -248,35 +260,6 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 		return nil, syscall.EIO
 	}
 	return []byte(t), 0
-}
-
-// linkTarget makes a symlink target usable through the mount: an absolute
-// server path inside the mounted tree becomes relative to the link, since
-// the kernel would resolve it against the local root.
-func (m *mount) linkTarget(rel, target string) string {
-	if !path.IsAbs(target) {
-		return target
-	}
-	root := path.Clean("/" + m.o.Root)
-	t := path.Clean(target)
-	if t != root && !strings.HasPrefix(t, strings.TrimSuffix(root, "/")+"/") {
-		return target
-	}
-	inTree := strings.TrimPrefix(strings.TrimPrefix(t, root), "/")
-	from := path.Dir(rel)
-	if from == "." {
-		from = ""
-	}
-	// Up from the link's directory to the mount root, then down.
-	up := ""
-	if from != "" {
-		up = strings.Repeat("../", strings.Count(from, "/")+1)
-	}
-	r := up + inTree
-	if r == "" {
-		return "."
-	}
-	return strings.TrimSuffix(r, "/")
 }
 
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {

@@ -39,6 +39,11 @@ type Options struct {
 	NoAtomicUpload bool
 	// ChmodIgnore makes chmod succeed without SITE CHMOD.
 	ChmodIgnore bool
+	// RawSymlinks shows symlink targets exactly as the server sends them,
+	// as sshfs does: the kernel then resolves absolute ones, and relative
+	// ones that climb out of the mount, against this machine's files.
+	// By default those show as dangling links inside the mount.
+	RawSymlinks bool
 
 	// Debug logs every FUSE request.
 	Debug  bool

@@ -105,6 +105,7 @@ type mountFlags struct {
 	noAtomicUpload   bool
 	cacheDir         string
 	trustPASVIP      bool
+	maxListing       int
 	debugFTP         bool
 	debugFUSE        bool
 	foreground       bool
@@ -137,11 +138,13 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.BoolVar(&f.noAtomicUpload, "no-atomic-upload", false, "upload under the file's own name, for servers that refuse a rename over a file (a failed upload then leaves a partial file)")
 	fset.StringVar(&f.cacheDir, "cache-dir", "", "cache and log `DIR` (default $XDG_CACHE_HOME/ftpfs or ~/.cache/ftpfs)")
 	fset.BoolVar(&f.trustPASVIP, "trust-pasv-ip", false, "connect to the address in PASV replies (some NATs need it)")
+	fset.IntVar(&f.maxListing, "max-listing-entries", conn.DefaultMaxListingEntries,
+		fmt.Sprintf("fail (EIO) a directory listing of more than `N` lines, or more than N×%d bytes", conn.ListingBytesPerEntry))
 	fset.BoolVar(&f.debugFTP, "debug-ftp", false, "trace the FTP control connections (PASS masked)")
 	fset.BoolVar(&f.debugFUSE, "debug-fuse", false, "log every FUSE request")
 	fset.BoolVar(&f.foreground, "foreground", false, "stay in the foreground, log to stderr")
 	fset.BoolVar(&f.foreground, "f", false, "same as --foreground")
-	fset.Func("o", "mount `OPTS`, comma-separated: ro, allow_other, uid=N, gid=N, umask=OCTAL, chmod=ignore", func(s string) error {
+	fset.Func("o", "mount `OPTS`, comma-separated: ro, allow_other, uid=N, gid=N, umask=OCTAL, chmod=ignore, symlinks=raw", func(s string) error {
 		f.o = append(f.o, s)
 		return nil
 	})
@@ -217,6 +220,8 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 		return nil, errors.New("--cache-size must be positive")
 	case f.stagingSize <= 0:
 		return nil, errors.New("--staging-size must be positive")
+	case f.maxListing < 1 || f.maxListing > maxListingEntries:
+		return nil, fmt.Errorf("--max-listing-entries must be from 1 to %d", maxListingEntries)
 	}
 
 	o := &c.opts
@@ -226,6 +231,9 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 		Timeout:     f.timeout,
 		MaxConns:    f.conns,
 		TrustPASVIP: f.trustPASVIP,
+
+		MaxListingEntries: f.maxListing,
+		MaxListingBytes:   int64(f.maxListing) * conn.ListingBytesPerEntry,
 	}
 	o.Root = srv.path
 	o.FsName = srv.String()
@@ -256,6 +264,10 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 	}
 	return c, nil
 }
+
+// maxListingEntries bounds --max-listing-entries: a listing of that many
+// lines may take 64 GiB.
+const maxListingEntries = 1 << 28
 
 // parseInterspersed parses flags before, between and after the positional
 // arguments, as sshfs users expect ("ftpfs mount host /mnt -o ro"); "--"
@@ -303,6 +315,10 @@ func applyMountOptions(o *fs.Options, s string) error {
 			o.AllowOther = true
 		case opt == "chmod=ignore":
 			o.ChmodIgnore = true
+		case opt == "symlinks=safe":
+			o.RawSymlinks = false
+		case opt == "symlinks=raw":
+			o.RawSymlinks = true
 		case hasVal && (name == "uid" || name == "gid"):
 			var n uint64
 			if n, err = strconv.ParseUint(val, 10, 32); err == nil {
@@ -322,7 +338,7 @@ func applyMountOptions(o *fs.Options, s string) error {
 				err = errors.New("want an octal number up to 0777")
 			}
 		default:
-			return fmt.Errorf("-o %s: unknown option (known: ro, allow_other, uid=N, gid=N, umask=OCTAL, chmod=ignore)", opt)
+			return fmt.Errorf("-o %s: unknown option (known: ro, allow_other, uid=N, gid=N, umask=OCTAL, chmod=ignore, symlinks=raw)", opt)
 		}
 		if err != nil {
 			return fmt.Errorf("-o %s: %v", opt, err)

@@ -185,6 +185,9 @@ func TestParseMountArgsDefaults(t *testing.T) {
 			Addr:     "example.org:21",
 			Timeout:  30 * time.Second,
 			MaxConns: 4,
+
+			MaxListingEntries: 1 << 20,
+			MaxListingBytes:   256 << 20,
 		},
 		Root:        "/pub",
 		FsName:      "ftp://example.org/pub",
@@ -226,6 +229,7 @@ func TestParseMountArgsFlags(t *testing.T) {
 		"--staging-size", "2G", "--no-atomic-upload",
 		"--cache-dir", "/var/cache/x",
 		"--trust-pasv-ip",
+		"--max-listing-entries", "1000",
 		"--debug-ftp",
 		"--debug-fuse",
 		"-o", "ro,uid=0",
@@ -233,7 +237,7 @@ func TestParseMountArgsFlags(t *testing.T) {
 		"-oallow_other", // the FUSE spelling, after SERVER
 		"/mnt/site",
 		"-f",
-		"-o", "gid=7,umask=027,chmod=ignore",
+		"-o", "gid=7,umask=027,chmod=ignore,symlinks=raw",
 	}, inputs("/home/u", nil))
 	if err != nil {
 		t.Fatal(err)
@@ -244,6 +248,9 @@ func TestParseMountArgsFlags(t *testing.T) {
 			Timeout:     5 * time.Second,
 			MaxConns:    8,
 			TrustPASVIP: true,
+
+			MaxListingEntries: 1000,
+			MaxListingBytes:   256_000,
 		},
 		FsName:         "ftp://[::1]:2121/",
 		ReadOnly:       true,
@@ -257,6 +264,7 @@ func TestParseMountArgsFlags(t *testing.T) {
 		NoAtomicUpload: true,
 		CacheDir:       "/var/cache/x",
 		ChmodIgnore:    true,
+		RawSymlinks:    true,
 		Debug:          true,
 	}
 	if !reflect.DeepEqual(c.opts, want) {
@@ -290,6 +298,8 @@ func TestParseMountArgsErrors(t *testing.T) {
 		{[]string{"--cache-size", "0", "h", "/m"}, "--cache-size must be positive"},
 		{[]string{"--staging-size", "0", "h", "/m"}, "--staging-size must be positive"},
 		{[]string{"--cache-size", "lots", "h", "/m"}, "byte count"},
+		{[]string{"--max-listing-entries", "0", "h", "/m"}, "--max-listing-entries must be from 1"},
+		{[]string{"--max-listing-entries", "1000000000", "h", "/m"}, "--max-listing-entries must be from 1 to"},
 		{[]string{"--user", "bob", "ftp://alice@h", "/m"}, "two different users"},
 		{[]string{"-o", "rw", "h", "/m"}, "-o rw: unknown option"},
 		{[]string{"-o", "ro,nonempty", "h", "/m"}, "-o nonempty: unknown option"},
@@ -298,6 +308,7 @@ func TestParseMountArgsErrors(t *testing.T) {
 		{[]string{"-o", "umask=999", "h", "/m"}, "-o umask=999: want an octal number"},
 		{[]string{"-o", "umask=1000", "h", "/m"}, "-o umask=1000: want an octal number"},
 		{[]string{"-o", "chmod=fail", "h", "/m"}, "-o chmod=fail: unknown option"},
+		{[]string{"-o", "symlinks=follow", "h", "/m"}, "-o symlinks=follow: unknown option"},
 		{[]string{"--tls", "ftps://h", "/m"}, "use one of them"},
 		{[]string{"--tls-insecure", "--tls-ca", "x.pem", "h", "/m"}, "use one of them"},
 		{[]string{"--tls-ca", "/nonexistent/ca.pem", "h", "/m"}, "--tls-ca"},
