@@ -87,7 +87,7 @@ func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) 
 			return
 		case lr := <-lines:
 			s.requested = false
-			if lr.err != nil && !errors.Is(lr.err, errLineTooLong) {
+			if lr.err != nil && !refused(lr.err) {
 				// The control connection is gone: so is the transfer.
 				s.abortTransfer(x)
 				<-done
@@ -95,7 +95,7 @@ func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) 
 				s.pending = append(s.pending, lr)
 				return
 			}
-			if errors.Is(lr.err, errLineTooLong) {
+			if refused(lr.err) {
 				s.pending = append(s.pending, lr)
 				continue
 			}
