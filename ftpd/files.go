@@ -331,7 +331,16 @@ func (s *session) cmdSITE(arg string) {
 			s.reply(501, "Usage: SITE CHMOD <octal mode> <path>")
 			return
 		}
+		if !s.srv.cfg.AllowSpecialModes {
+			// Setuid, setgid and sticky from an FTP writer would be
+			// setuid files of the server's user (root, perhaps).
+			mode &= 0o777
+		}
 		_, rel, err := s.resolve(p)
+		if err == nil && rel == "." {
+			// The served root is the server's, not the client's.
+			err = fs.ErrPermission
+		}
 		if err == nil {
 			err = s.srv.root.Chmod(rel, unixMode(uint32(mode)))
 		}
