@@ -11,10 +11,11 @@ import (
 )
 
 var (
-	errEscape  = errors.New("path leads outside the root")
-	errNotDir  = errors.New("not a directory")
-	errIsDir   = errors.New("is a directory")
-	errBadTime = errors.New("bad time")
+	errEscape     = errors.New("path leads outside the root")
+	errNotDir     = errors.New("not a directory")
+	errIsDir      = errors.New("is a directory")
+	errNotRegular = errors.New("not a regular file")
+	errBadTime    = errors.New("bad time")
 )
 
 // resolve turns a client's path into the virtual absolute path ("/a/b")
@@ -62,6 +63,8 @@ func (s *session) replyErr(err error, name string) {
 		s.reply(550, name+": Not a directory.")
 	case errors.Is(err, errIsDir), errno == syscall.EISDIR:
 		s.reply(550, name+": Is a directory.")
+	case errors.Is(err, errNotRegular):
+		s.reply(550, name+": Not a regular file.")
 	case errno == syscall.ENOTEMPTY:
 		s.reply(550, name+": Directory not empty.")
 	case errors.Is(err, fs.ErrExist):
