@@ -105,6 +105,7 @@ type mountFlags struct {
 	noAtomicUpload   bool
 	cacheDir         string
 	trustPASVIP      bool
+	rawIAC           bool
 	debugFTP         bool
 	debugFUSE        bool
 	foreground       bool
@@ -137,6 +138,7 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.BoolVar(&f.noAtomicUpload, "no-atomic-upload", false, "upload under the file's own name, for servers that refuse a rename over a file (a failed upload then leaves a partial file)")
 	fset.StringVar(&f.cacheDir, "cache-dir", "", "cache and log `DIR` (default $XDG_CACHE_HOME/ftpfs or ~/.cache/ftpfs)")
 	fset.BoolVar(&f.trustPASVIP, "trust-pasv-ip", false, "connect to the address in PASV replies (some NATs need it)")
+	fset.BoolVar(&f.rawIAC, "raw-iac", false, "send a 0xFF in a name as is, not doubled (for vsftpd and pure-ftpd, which keep both bytes)")
 	fset.BoolVar(&f.debugFTP, "debug-ftp", false, "trace the FTP control connections (PASS masked)")
 	fset.BoolVar(&f.debugFUSE, "debug-fuse", false, "log every FUSE request")
 	fset.BoolVar(&f.foreground, "foreground", false, "stay in the foreground, log to stderr")
@@ -226,6 +228,7 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 		Timeout:     f.timeout,
 		MaxConns:    f.conns,
 		TrustPASVIP: f.trustPASVIP,
+		RawIAC:      f.rawIAC,
 	}
 	o.Root = srv.path
 	o.FsName = srv.String()
