@@ -234,6 +234,12 @@ func (c *Conn) sendAll(ctx context.Context, lines ...string) error {
 	var b strings.Builder
 	for _, line := range lines {
 		c.trace("> ", line)
+		if !c.cfg.RawIAC {
+			// The control connection is Telnet: a 0xFF in a name goes
+			// doubled (RFC 959, RFC 2640 section 3.1), or the server
+			// may take it and the next byte for a Telnet command.
+			line = strings.ReplaceAll(line, "\xff", "\xff\xff")
+		}
 		b.WriteString(line)
 		b.WriteString("\r\n")
 	}
@@ -326,6 +332,10 @@ func (c *Conn) readLine() (string, error) {
 		}
 	}
 	l := strings.TrimRight(string(line), "\r\n")
+	if !c.cfg.RawIAC {
+		// Names in replies (MLST) have their 0xFF doubled as well.
+		l = strings.ReplaceAll(l, "\xff\xff", "\xff")
+	}
 	c.trace("< ", l)
 	return l, nil
 }

@@ -49,18 +49,24 @@ var realServers = []realServer{
 
 func TestRealServers(t *testing.T) {
 	fuseOK(t)
-	if os.Geteuid() != 0 {
-		// The servers chroot and change user, as in production.
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the real-server tests run as root in CI")
-		}
-		t.Skip("the real-server tests run as root")
-	}
+	needRoot(t)
 	for _, rs := range realServers {
 		t.Run(rs.name, func(t *testing.T) {
 			t.Run("read", func(t *testing.T) { realRead(t, rs) })
 			t.Run("write", func(t *testing.T) { realWrite(t, rs) })
 		})
+	}
+}
+
+// needRoot fails (in CI) or skips the test unless it runs as root: the
+// real servers chroot and change user, as in production.
+func needRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the real-server tests run as root in CI")
+		}
+		t.Skip("the real-server tests run as root")
 	}
 }
 

@@ -47,6 +47,9 @@ type Config struct {
 	Anonymous bool
 	// ReadOnly refuses every command that changes the tree, for everyone.
 	ReadOnly bool
+	// AllowSpecialModes lets SITE CHMOD set setuid, setgid and sticky;
+	// without it only the permission bits (0777) are set.
+	AllowSpecialModes bool
 
 	// PassivePortMin and PassivePortMax bound the ports of passive data
 	// listeners; 0 means any free port.

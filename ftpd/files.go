@@ -11,10 +11,11 @@ import (
 )
 
 var (
-	errEscape  = errors.New("path leads outside the root")
-	errNotDir  = errors.New("not a directory")
-	errIsDir   = errors.New("is a directory")
-	errBadTime = errors.New("bad time")
+	errEscape     = errors.New("path leads outside the root")
+	errNotDir     = errors.New("not a directory")
+	errIsDir      = errors.New("is a directory")
+	errNotRegular = errors.New("not a regular file")
+	errBadTime    = errors.New("bad time")
 )
 
 // resolve turns a client's path into the virtual absolute path ("/a/b")
@@ -62,6 +63,8 @@ func (s *session) replyErr(err error, name string) {
 		s.reply(550, name+": Not a directory.")
 	case errors.Is(err, errIsDir), errno == syscall.EISDIR:
 		s.reply(550, name+": Is a directory.")
+	case errors.Is(err, errNotRegular):
+		s.reply(550, name+": Not a regular file.")
 	case errno == syscall.ENOTEMPTY:
 		s.reply(550, name+": Directory not empty.")
 	case errors.Is(err, fs.ErrExist):
@@ -331,7 +334,16 @@ func (s *session) cmdSITE(arg string) {
 			s.reply(501, "Usage: SITE CHMOD <octal mode> <path>")
 			return
 		}
+		if !s.srv.cfg.AllowSpecialModes {
+			// Setuid, setgid and sticky from an FTP writer would be
+			// setuid files of the server's user (root, perhaps).
+			mode &= 0o777
+		}
 		_, rel, err := s.resolve(p)
+		if err == nil && rel == "." {
+			// The served root is the server's, not the client's.
+			err = fs.ErrPermission
+		}
 		if err == nil {
 			err = s.srv.root.Chmod(rel, unixMode(uint32(mode)))
 		}

@@ -25,6 +25,7 @@ func FuzzSession(f *testing.F) {
 		"RNFR f\r\nRNTO d/g\r\nRNFR d/g\r\nRNTO f", "STAT d", "OPTS MLST type;;size",
 		"\xff\xf4\xff\xf2ABOR", "TYPE L 8", "USER x\r\nPASS y", "STOR \x00", "DELE",
 		strings.Repeat("A", 5000), "PASV\r\nLIST", "AUTH TLS", "HELP",
+		"DELE f\xffZ", "RNFR f\r\nRNTO d\xff\xff\xf1", "MKD d/\xff\xff\r\nMLST d/\xff\xff",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -115,6 +116,7 @@ func isReplyLine(l string) bool {
 func FuzzReadLine(f *testing.F) {
 	f.Add([]byte("NOOP\r\nPWD\n"), 10)
 	f.Add([]byte("\xff\xf4\xff\xf2ABOR\r\n"), 1)
+	f.Add([]byte("DELE /important\xffZ\r\n"), 2)
 	f.Add(bytes.Repeat([]byte("x"), 9000), 3)
 	f.Fuzz(func(t *testing.T, in []byte, long int) {
 		long = (long%10000+10000)%10000 + 1
@@ -129,7 +131,7 @@ func FuzzReadLine(f *testing.F) {
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			if err != nil && !errors.Is(err, errLineTooLong) {
+			if err != nil && !refused(err) {
 				t.Fatal(err)
 			}
 			if len(line) > maxLine {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -103,7 +104,9 @@ func (s *session) walkList(target string, fn func(entry) error) error {
 		}
 		return fn(e)
 	}
-	d, err := s.srv.root.Open(rel)
+	// O_DIRECTORY: if the name became a FIFO since the stat, open(2)
+	// fails instead of waiting for a writer.
+	d, err := s.srv.root.OpenFile(rel, os.O_RDONLY|syscall.O_DIRECTORY, 0)
 	if err != nil {
 		return err
 	}

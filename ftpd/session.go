@@ -25,7 +25,27 @@ const replyTimeout = 30 * time.Second
 // extensions; a flood of them before login is an attack.
 const maxJunkBeforeLogin = 10
 
-var errLineTooLong = errors.New("command line too long")
+// refusedLine is a line the session answers without acting on it, then
+// reads on.
+type refusedLine struct {
+	code int
+	text string // the reply
+	log  string // what the command log shows instead of the line
+}
+
+func (e *refusedLine) Error() string { return e.text }
+
+var (
+	errLineTooLong = &refusedLine{500, "Command line too long.", "(line too long)"}
+	errTelnet      = &refusedLine{501, "Malformed Telnet sequence in the command line.", "(malformed telnet)"}
+)
+
+// refused reports whether err is a refusedLine: the line gets its reply
+// and the session goes on.
+func refused(err error) bool {
+	var r *refusedLine
+	return errors.As(err, &r)
+}
 
 type lineResult struct {
 	line string
@@ -198,30 +218,56 @@ func readLine(r *bufio.Reader) (string, error) {
 	if len(b) > maxLine {
 		return "", errLineTooLong
 	}
-	return string(stripTelnet(b)), nil
+	b, err = decodeTelnet(b)
+	return string(b), err
 }
 
-// stripTelnet drops the Telnet IP and Synch sequences that clients such as
-// lftp put before ABOR (RFC 959 section 4.1.3), and undoubles IAC.
-func stripTelnet(b []byte) []byte {
-	if bytes.IndexByte(b, 0xff) < 0 && (len(b) == 0 || b[0] != 0xf2) {
-		return b
+// Telnet bytes (RFC 854) that reach the control connection.
+const (
+	iac        = 0xff // interpret as command; doubled, a 0xFF data byte
+	telnetDM   = 0xf2 // Data Mark, the end of a Synch
+	telnetSE   = 0xf0 // the lowest command byte
+	telnetWill = 0xfb // WILL, WONT, DO and DONT (0xfb-0xfe) take an option byte
+)
+
+// decodeTelnet undoes the Telnet layer of a command line. IAC IAC is a
+// 0xFF data byte (RFC 959 and RFC 2640 section 3.1: how a name carries
+// 0xFF). Before the first data byte, Telnet commands are dropped: option
+// negotiation, and the IP and Synch that clients such as lftp put before
+// ABOR (RFC 959 section 4.1.3), whose Data Mark either arrives inline or
+// leaves the stream as urgent data and leaves its IAC alone. Any other
+// IAC is refused with the whole line (errTelnet): it comes from a client
+// that sent a name's 0xFF raw, and acting on what is left of the name
+// ("DELE /important\xffZ" as "DELE /important") would hit another file.
+func decodeTelnet(b []byte) ([]byte, error) {
+	if bytes.IndexByte(b, iac) < 0 && (len(b) == 0 || b[0] != telnetDM) {
+		return b, nil
 	}
 	out := make([]byte, 0, len(b))
 	for i := 0; i < len(b); i++ {
-		switch {
-		case b[i] == 0xff && i+1 < len(b) && b[i+1] == 0xff:
-			out = append(out, 0xff)
+		switch c := b[i]; {
+		case c == iac && i+1 < len(b) && b[i+1] == iac:
+			out = append(out, iac)
 			i++
-		case b[i] == 0xff:
-			i++ // IAC and the command byte after it
-		case b[i] == 0xf2 && len(out) == 0:
+		case c == iac && (len(out) > 0 || i+1 == len(b)):
+			return nil, errTelnet
+		case c == iac && b[i+1] >= telnetSE:
+			i++
+			if b[i] >= telnetWill {
+				if i+1 == len(b) {
+					return nil, errTelnet
+				}
+				i++ // the option
+			}
+		case c == iac:
+			// The Synch's IAC, its Data Mark gone as urgent data.
+		case c == telnetDM && len(out) == 0:
 			// The Data Mark, when urgent data arrived inline.
 		default:
-			out = append(out, b[i])
+			out = append(out, c)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // nextLine returns the next command line: one held back during a transfer,
@@ -230,7 +276,7 @@ func (s *session) nextLine() (lineResult, bool) {
 	if len(s.pending) > 0 {
 		lr := s.pending[0]
 		s.pending = s.pending[1:]
-		return lr, lr.err == nil || errors.Is(lr.err, errLineTooLong) || errors.Is(lr.err, errLogged)
+		return lr, lr.err == nil || refused(lr.err) || errors.Is(lr.err, errLogged)
 	}
 	s.request()
 	wait, why := s.srv.cfg.IdleTimeout, "Timeout."
@@ -243,7 +289,7 @@ func (s *session) nextLine() (lineResult, bool) {
 	select {
 	case lr := <-s.lines:
 		s.requested = false
-		if lr.err != nil && !errors.Is(lr.err, errLineTooLong) {
+		if lr.err != nil && !refused(lr.err) {
 			return lr, false
 		}
 		return lr, true
@@ -287,6 +333,9 @@ func (s *session) replyLines(code int, first string, body []string, last string)
 }
 
 func (s *session) write(msg string) {
+	// The control connection is Telnet: a 0xFF in a reply (a name in a
+	// 257, MLST or STAT reply) goes doubled (RFC 2640 section 3.1).
+	msg = strings.ReplaceAll(msg, "\xff", "\xff\xff")
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.delayPending {
@@ -329,9 +378,10 @@ func (s *session) startTLS() error {
 
 // handleLine parses, logs and executes one command line.
 func (s *session) handleLine(lr lineResult) {
-	if errors.Is(lr.err, errLineTooLong) {
-		s.srv.logCommand(s.id, "-", "(line too long)")
-		s.refuseJunk("Command line too long.")
+	var bad *refusedLine
+	if errors.As(lr.err, &bad) {
+		s.srv.logCommand(s.id, "-", bad.log)
+		s.refuseJunk(bad.code, bad.text)
 		return
 	}
 	var verb, arg string
@@ -380,7 +430,7 @@ func (s *session) delayReply(at time.Time) {
 
 func (s *session) dispatch(verb, arg string) {
 	if verb == "" {
-		s.refuseJunk("Empty command.")
+		s.refuseJunk(500, "Empty command.")
 		return
 	}
 	cmd, ok := s.commands()[verb]
@@ -390,7 +440,7 @@ func (s *session) dispatch(verb, arg string) {
 	}
 	switch {
 	case !ok:
-		s.refuseJunk("Unknown command.")
+		s.refuseJunk(500, "Unknown command.")
 	case cmd.login && !s.loggedIn:
 		s.reply(530, "Please login with USER and PASS.")
 	case cmd.data && s.srv.cfg.TLSRequired && !s.protP:
@@ -406,9 +456,9 @@ func (s *session) dispatch(verb, arg string) {
 	}
 }
 
-// refuseJunk answers 500 to a line that is no known command, and closes a
-// session that sends too many of them before login.
-func (s *session) refuseJunk(text string) {
+// refuseJunk answers a line that is no known command (or no command at
+// all), and closes a session that sends too many of them before login.
+func (s *session) refuseJunk(code int, text string) {
 	if !s.loggedIn {
 		if s.junk++; s.junk >= maxJunkBeforeLogin {
 			s.reply(421, "Too many unknown commands.")
@@ -416,7 +466,7 @@ func (s *session) refuseJunk(text string) {
 			return
 		}
 	}
-	s.reply(500, text)
+	s.reply(code, text)
 }
 
 // loginDeadline is the time by which the session must log in, or zero

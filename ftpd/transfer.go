@@ -87,7 +87,7 @@ func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) 
 			return
 		case lr := <-lines:
 			s.requested = false
-			if lr.err != nil && !errors.Is(lr.err, errLineTooLong) {
+			if lr.err != nil && !refused(lr.err) {
 				// The control connection is gone: so is the transfer.
 				s.abortTransfer(x)
 				<-done
@@ -95,7 +95,7 @@ func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) 
 				s.pending = append(s.pending, lr)
 				return
 			}
-			if errors.Is(lr.err, errLineTooLong) {
+			if refused(lr.err) {
 				s.pending = append(s.pending, lr)
 				continue
 			}
@@ -377,13 +377,11 @@ func (s *session) cmdRETR(arg string) {
 	var f *os.File
 	var fi fs.FileInfo
 	if err == nil {
-		f, err = s.srv.root.Open(rel)
+		f, err = s.openRegular(rel, os.O_RDONLY)
 	}
 	if err == nil {
 		defer f.Close()
-		if fi, err = f.Stat(); err == nil && !fi.Mode().IsRegular() {
-			err = errIsDir
-		}
+		fi, err = f.Stat()
 	}
 	if err == nil && offset > fi.Size() {
 		s.closeDataSetup()
@@ -460,7 +458,7 @@ func (s *session) store(arg string, flags int, offset int64, opening string) {
 		err = errIsDir
 	}
 	if err == nil {
-		f, err = s.srv.root.OpenFile(rel, flags, 0o644)
+		f, err = s.openRegular(rel, flags)
 	}
 	if err == nil {
 		defer f.Close()
@@ -496,4 +494,47 @@ func (s *session) store(arg string, flags int, offset int64, opening string) {
 		}
 		return 226, "Transfer complete."
 	})
+}
+
+// openRegular opens a regular file for a transfer without ever blocking:
+// open(2) of a FIFO waits for its other end (a RETR would hang with its
+// session, and shutdown with it), and a device may do anything.
+// O_NONBLOCK makes the open return at once; fstat of what was opened, not
+// a separate lstat that a swap could race, says whether it is a regular
+// file; then the descriptor goes back to blocking I/O.
+func (s *session) openRegular(rel string, flags int) (*os.File, error) {
+	f, err := s.srv.root.OpenFile(rel, flags|syscall.O_NONBLOCK, 0o644)
+	if errors.Is(err, syscall.ENXIO) {
+		return nil, errNotRegular // a FIFO without a reader
+	}
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+	case fi.IsDir():
+		err = errIsDir
+	case !fi.Mode().IsRegular():
+		err = errNotRegular
+	default:
+		err = setBlocking(f)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func setBlocking(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = syscall.SetNonblock(int(fd), false) }); err != nil {
+		return err
+	}
+	return serr
 }

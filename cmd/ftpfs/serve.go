@@ -55,6 +55,7 @@ func (f *serveFlags) flagSet() *flag.FlagSet {
 	fs.StringVar(&f.passwordFile, "password-file", "", "read the password of --user from the first line of `FILE`")
 	fs.BoolVar(&c.Anonymous, "anonymous", false, "allow read-only anonymous logins (users anonymous and ftp)")
 	fs.BoolVar(&c.ReadOnly, "read-only", false, "refuse every command that changes the tree, for every user")
+	fs.BoolVar(&c.AllowSpecialModes, "allow-special-modes", false, "let SITE CHMOD set setuid, setgid and sticky (otherwise only 0777)")
 	fs.StringVar(&f.commandLog, "log-commands", "", "append one line per command received to `FILE` (- for stderr)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `FILE`; enables explicit FTPS (AUTH TLS)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `FILE` for --tls-cert")

@@ -1,0 +1,185 @@
+package fs
+
+// Names with a 0xFF byte, which the control connection carries doubled
+// (IAC IAC, RFC 959 and RFC 2640 section 3.1), through conn against ftpd
+// and the real servers, and through the mount.
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"ftpfs/conn"
+)
+
+// keepsIAC names the real servers that do not undouble IAC IAC in
+// commands: they take the command's bytes as the name, so a client that
+// doubles 0xFF as RFC 959 says creates "d\xff\xff" for "d\xff". Their
+// listings and 257 replies show what they stored. With conn.Config.RawIAC
+// names with 0xFF round-trip on them. proftpd undoubles, as ftpd does.
+var keepsIAC = map[string]bool{"vsftpd": true, "pure-ftpd": true}
+
+func TestIACNames(t *testing.T) {
+	t.Run("ftpd", func(t *testing.T) {
+		root := t.TempDir()
+		_, cfg := startFtpd(t, root)
+		iacRoundTrip(t, conn.Config{Addr: cfg.Listen, User: testUser, Password: testPass}, "/", root)
+	})
+	for _, rs := range realServers {
+		t.Run(rs.name, func(t *testing.T) {
+			needRoot(t)
+			root := t.TempDir()
+			s := rs.start(t, root, nil)
+			cfg := conn.Config{Addr: s.addr, User: s.user, Password: s.pass}
+			dir, disk := "/"+s.up, filepath.Join(root, s.up)
+			if !keepsIAC[rs.name] {
+				iacRoundTrip(t, cfg, dir, disk)
+				return
+			}
+			t.Run("doubled", func(t *testing.T) { iacKept(t, cfg, dir, disk) })
+			cfg.RawIAC = true
+			t.Run("raw", func(t *testing.T) { iacRoundTrip(t, cfg, dir, disk) })
+		})
+	}
+}
+
+// iacRoundTrip creates, lists, stats, reads, renames and deletes names
+// with 0xFF in dir (disk on the server's disk) and checks the disk after
+// each step.
+func iacRoundTrip(t *testing.T, cfg conn.Config, dir, disk string) {
+	const sub, name, content = "d\xff", "f\xffile", "content"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg.Timeout = 5 * time.Second
+	p := conn.NewPool(cfg)
+	defer p.Close()
+	d := path.Join(dir, sub)
+	f := path.Join(d, name)
+	if err := p.Mkdir(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Store(ctx, f, strings.NewReader(content)); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(disk, sub, name)); err != nil || string(b) != content {
+		t.Fatalf("on disk: %q, %v", b, err)
+	}
+	if names := iacList(t, p, d); len(names) != 1 || names[0] != name {
+		t.Fatalf("listing of %q: %q, want %q", d, names, name)
+	}
+	feat, err := p.Features(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if feat.MLSD {
+		e, err := p.Stat(ctx, f)
+		if err != nil || !strings.HasSuffix(e.Name, name) || e.Size != int64(len(content)) {
+			t.Fatalf("MLST: %+v, %v", e, err)
+		}
+	}
+	if n, err := p.Size(ctx, f); err != nil || n != int64(len(content)) {
+		t.Fatalf("SIZE: %d, %v", n, err)
+	}
+	b := make([]byte, len(content))
+	if n, err := p.ReadAt(ctx, f, b, 0, int64(len(content))); err != nil || string(b[:n]) != content {
+		t.Fatalf("RETR: %q, %v", b[:n], err)
+	}
+	if err := p.Rename(ctx, f, f+"\xff2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(disk, sub, name+"\xff2")); err != nil {
+		t.Fatalf("after RNTO: %v", err)
+	}
+	if err := p.Delete(ctx, f+"\xff2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Rmdir(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(disk, sub)); !os.IsNotExist(err) {
+		t.Fatalf("%q after RMD: %v", sub, err)
+	}
+}
+
+// iacKept checks what a server that keeps IAC IAC does with a doubled
+// name: it stores and lists the doubled bytes.
+func iacKept(t *testing.T, cfg conn.Config, dir, disk string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg.Timeout = 5 * time.Second
+	p := conn.NewPool(cfg)
+	defer p.Close()
+	if err := p.Mkdir(ctx, path.Join(dir, "d\xff")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(disk, "d\xff\xff")); err != nil {
+		t.Fatalf("the doubled name on disk: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(disk, "d\xff")); !os.IsNotExist(err) {
+		t.Fatalf("the name as meant on disk: %v", err)
+	}
+	if names := iacList(t, p, dir); !slices.Contains(names, "d\xff\xff") {
+		t.Fatalf("listing of %q: %q", dir, names)
+	}
+}
+
+// iacList returns the names a listing of dir shows.
+func iacList(t *testing.T, p *conn.Pool, dir string) []string {
+	t.Helper()
+	l := conn.NewListing(time.Now(), nil)
+	if err := p.List(context.Background(), dir, func() { l = conn.NewListing(time.Now(), nil) }, func(line string, mlsd bool) error {
+		l.Add(line, mlsd)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range l.Entries {
+		names = append(names, e.Name)
+	}
+	return names
+}
+
+// TestMountIACNames does the same through the mount, against ftpd.
+func TestMountIACNames(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	const name, content = "f\xffile", "content"
+	p := filepath.Join(e.mnt, "d\xff", name)
+	if err := os.Mkdir(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(e.root, "d\xff", name)); err != nil || string(b) != content {
+		t.Fatalf("on the server's disk: %q, %v", b, err)
+	}
+	ents, err := os.ReadDir(filepath.Dir(p))
+	if err != nil || len(ents) != 1 || ents[0].Name() != name {
+		t.Fatalf("readdir: %v, %v", ents, err)
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Size() != int64(len(content)) {
+		t.Fatalf("stat: %v, %v", fi, err)
+	}
+	if b, err := os.ReadFile(p); err != nil || !bytes.Equal(b, []byte(content)) {
+		t.Fatalf("read: %q, %v", b, err)
+	}
+	if err := os.Rename(p, p+"\xff2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(p + "\xff2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Dir(p)); err != nil {
+		t.Fatal(err)
+	}
+	if ents, err := os.ReadDir(e.root); err != nil || len(ents) != 0 {
+		t.Fatalf("the server's root after the round trip: %v, %v", ents, err)
+	}
+}
