@@ -91,6 +91,11 @@ func (o *Options) fill() {
 // mountpoint and returns when the kernel answers requests.
 func Mount(ctx context.Context, mountpoint string, o Options) (*Mounted, error) {
 	o.fill()
+	// Before any connection: a cache dir that is not private refuses the
+	// mount rather than the first write.
+	if _, err := stagingDir(o.CacheDir); err != nil {
+		return nil, fmt.Errorf("cache dir: %w", err)
+	}
 	m := &mount{
 		o:       o,
 		log:     o.Logger,

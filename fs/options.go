@@ -28,7 +28,8 @@ type Options struct {
 	DirCacheTTL time.Duration
 	// CacheSize bounds the block cache in bytes.
 	CacheSize int64
-	// CacheDir holds staged writes, under staging/.
+	// CacheDir holds staged writes, under staging/; required. Both must
+	// be private to this user (package private), or Mount refuses.
 	CacheDir string
 	// StagingSize bounds the bytes staged for upload by open files
 	// together (default 4 GiB); a write beyond it gets ENOSPC.

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"ftpfs/internal/private"
 )
 
 // StagedCopy is the local copy of a file whose upload failed and whose
@@ -28,7 +30,7 @@ func sidecar(file string) string { return file + ".json" }
 // is reported at the next mount and by ftpfs status.
 func (m *mount) keepStaged(file, rel string, size int64) {
 	b, _ := json.Marshal(StagedCopy{Server: m.fsName, Path: rel, Size: size, Time: time.Now().UTC()})
-	if err := os.WriteFile(sidecar(file), b, 0o600); err != nil {
+	if err := private.WriteFile(sidecar(file), b); err != nil {
 		m.log.Error("staged copy not described", "staged", file, "err", err)
 	}
 }
@@ -37,10 +39,16 @@ func (m *mount) keepStaged(file, rel string, size int64) {
 // directory, oldest first.
 func StagedCopies(cacheDir string) ([]StagedCopy, error) {
 	dir := filepath.Join(cacheDir, "staging")
-	ents, err := os.ReadDir(dir)
+	// Checked before it is read: a staging dir another user could write
+	// would let them fake the copies reported.
+	err := private.CheckDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -70,11 +78,7 @@ func StagedCopies(cacheDir string) ([]StagedCopy, error) {
 // reportStaged logs, at mount time, the staged copies this server's
 // earlier mounts left behind.
 func (m *mount) reportStaged() {
-	dir := m.o.CacheDir
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "ftpfs")
-	}
-	copies, err := StagedCopies(dir)
+	copies, err := StagedCopies(m.o.CacheDir)
 	if err != nil {
 		return
 	}

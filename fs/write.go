@@ -19,6 +19,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"ftpfs/conn"
+	"ftpfs/internal/private"
 )
 
 // Writing: a file open for writing is staged in a local file in the cache
@@ -97,13 +98,21 @@ var (
 	_ = (gofs.FileGetattrer)((*writeHandle)(nil))
 )
 
-func (m *mount) stagingDir() (string, error) {
-	dir := m.o.CacheDir
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "ftpfs")
+func (m *mount) stagingDir() (string, error) { return stagingDir(m.o.CacheDir) }
+
+// stagingDir makes, or checks, cacheDir and its staging directory: both
+// private to this user (package private), or another local user could
+// read the staged bytes or redirect them.
+func stagingDir(cacheDir string) (string, error) {
+	if cacheDir == "" {
+		// No shared fallback under /tmp: another user could create it first.
+		return "", errors.New("no cache directory given")
 	}
-	dir = filepath.Join(dir, "staging")
-	return dir, os.MkdirAll(dir, 0o700)
+	dir := filepath.Join(cacheDir, "staging")
+	if err := private.MkdirAll(cacheDir); err != nil {
+		return "", err
+	}
+	return dir, private.MkdirAll(dir)
 }
 
 func randomName() string {

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"ftpfs/ftpd"
 )
 
 // mountedBinary is the built binary mounting a server in the foreground,
@@ -64,4 +66,18 @@ func (m *mountedBinary) unmount(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the mount process did not exit after the unmount")
 	}
+}
+
+// runFtpd starts ftpd with cfg and stops it at cleanup.
+func runFtpd(t *testing.T, cfg ftpd.Config) *ftpd.Server {
+	t.Helper()
+	srv, err := ftpd.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
 }

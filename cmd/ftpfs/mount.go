@@ -29,6 +29,7 @@ import (
 
 	"ftpfs/conn"
 	"ftpfs/fs"
+	"ftpfs/internal/private"
 )
 
 // daemonEnv marks the background child of "ftpfs mount" and names the file
@@ -680,8 +681,10 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) int {
 			return 1
 		}
 	}
-	// 0700: the cache holds file contents, the log holds paths.
-	if err := os.MkdirAll(c.opts.CacheDir, 0o700); err != nil {
+	// Private (0700, this user's, no symlink): the cache holds file
+	// contents, the log holds paths, and another user must not choose
+	// where they go.
+	if err := private.MkdirAll(c.opts.CacheDir); err != nil {
 		fmt.Fprintf(stderr, "ftpfs mount: cache dir: %s\n", oneLine(err))
 		return 1
 	}
@@ -704,9 +707,10 @@ func hostInputs() mountInputs {
 }
 
 // oneLine flattens an error message: the parent relays the child's reason
-// in one line, and every message of this command is one line.
+// in one line, and every message of this command is one line. What the
+// server put in it cannot drive the terminal: controls are escaped.
 func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
+	return escapeControl(strings.Join(strings.Fields(err.Error()), " "))
 }
 
 // fuseConfAllowsOther reports whether /etc/fuse.conf lets users mount with
@@ -726,7 +730,7 @@ func newMountLogger(w io.Writer, c *mountConfig) *slog.Logger {
 	if c.debugFTP || c.opts.Debug {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})).With("mountpoint", c.mountpoint)
+	return slog.New(newSafeTextHandler(w, level)).With("mountpoint", c.mountpoint)
 }
 
 // withLogging points the mount's logs, and the FTP trace when asked, at w.
@@ -735,7 +739,7 @@ func withLogging(c *mountConfig, w io.Writer) *slog.Logger {
 	c.opts.Logger = logger
 	c.opts.Conn.Logger = logger
 	if c.debugFTP {
-		c.opts.Conn.Trace = w
+		c.opts.Conn.Trace = traceWriter{w}
 	}
 	return logger
 }
@@ -817,7 +821,8 @@ func startDaemon(ctx context.Context, args []string, c *mountConfig) (*os.Proces
 	defer ours.Close()
 
 	logPath := filepath.Join(c.opts.CacheDir, daemonLog)
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	// Never through a symlink, nor into a file that is not ours alone.
+	logf, err := private.OpenAppend(logPath)
 	if err != nil {
 		theirs.Close()
 		return nil, fmt.Errorf("log: %w", err)

@@ -49,6 +49,8 @@ func TestMain(m *testing.M) {
 				return newFakeMount(func() { os.WriteFile(filepath.Join(dir, "unmounted"), nil, 0o600) }), nil
 			case "fail":
 				return nil, errors.New("530 Login\nincorrect")
+			case "hostile": // a reply that would drive a terminal
+				return nil, errors.New("530 \x1b]0;owned\a\rLogin\x7f")
 			case "crash":
 				os.Exit(3)
 			case "hang":

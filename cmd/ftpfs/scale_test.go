@@ -32,14 +32,7 @@ func TestLargeDirectory(t *testing.T) {
 		}
 		f.Close()
 	}
-	srv, err := ftpd.New(ftpd.Config{Root: root, Listen: "127.0.0.1:0", Anonymous: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := runFtpd(t, ftpd.Config{Root: root, Listen: "127.0.0.1:0", Anonymous: true})
 	m := mountBinary(t, bin, "ftp://"+srv.Addr().String()+"/", "")
 	mnt := m.mnt
 	t0 := time.Now()

@@ -43,14 +43,7 @@ func TestSecretsEndToEnd(t *testing.T) {
 	bin := buildBinary(t)
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "f.txt"), []byte("hello\n"), 0o644)
-	srv, err := ftpd.New(ftpd.Config{Root: root, Listen: "127.0.0.1:0", Users: map[string]string{"alice": secret}, LoginFailDelay: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := runFtpd(t, ftpd.Config{Root: root, Listen: "127.0.0.1:0", Users: map[string]string{"alice": secret}, LoginFailDelay: time.Millisecond})
 	url := "ftp://alice@" + srv.Addr().String() + "/"
 	mnt, cache := t.TempDir(), t.TempDir()
 	run := func(password string, args ...string) (string, error) {

@@ -35,9 +35,10 @@ func status(args []string, stdout, stderr io.Writer, in mountInputs) int {
 			return 2
 		}
 	}
+	// StagedCopies refuses a staging dir that is not private.
 	copies, err := fs.StagedCopies(*dir)
 	if err != nil {
-		fmt.Fprintln(stderr, "ftpfs status:", err)
+		fmt.Fprintln(stderr, "ftpfs status:", oneLine(err))
 		return 1
 	}
 	if len(copies) == 0 {
@@ -46,7 +47,8 @@ func status(args []string, stdout, stderr io.Writer, in mountInputs) int {
 	}
 	fmt.Fprintf(stdout, "%d file(s) not on the server; their bytes are kept here:\n", len(copies))
 	for _, c := range copies {
-		fmt.Fprintf(stdout, "%s  %s/%s  %d bytes  %s\n", c.Time.Local().Format("2006-01-02 15:04:05"), c.Server, c.Path, c.Size, c.File)
+		// The path is a name the server chose: escaped for the terminal.
+		fmt.Fprintf(stdout, "%s  %s/%s  %d bytes  %s\n", c.Time.Local().Format("2006-01-02 15:04:05"), escapeControl(c.Server), escapeControl(c.Path), c.Size, escapeControl(c.File))
 	}
 	return 0
 }

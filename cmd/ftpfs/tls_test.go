@@ -64,15 +64,8 @@ func TestPinnedCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ftpd.New(ftpd.Config{Root: t.TempDir(), Listen: "127.0.0.1:0", Users: map[string]string{"u": "p"},
+	srv := runFtpd(t, ftpd.Config{Root: t.TempDir(), Listen: "127.0.0.1:0", Users: map[string]string{"u": "p"},
 		TLS: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
 	sum := sha256.Sum256(der)
 	for _, tc := range []struct {
 		pin string
