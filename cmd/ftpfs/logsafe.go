@@ -13,7 +13,7 @@ import (
 
 // What the mount writes to its log, its trace and the terminal carries
 // text the server chose: names, reply lines, samples of listing lines it
-// sent. A CR or LF in it would forge log lines, an ESC would drive the
+// sent; what ftpfs serve logs carries the client's (user names). A CR or LF in it would forge log lines, an ESC would drive the
 // terminal of whoever reads the log. So every such text is escaped on its
 // way out, by one test: printable, or escaped as Go escapes it.
 

@@ -249,7 +249,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 // serve opens what o names, runs the server and closes it when ctx is done.
 // stderr must be safe for concurrent writes.
 func serve(ctx context.Context, o *serveOptions, stderr io.Writer) error {
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger := slog.New(newSafeTextHandler(stderr, slog.LevelInfo))
 	cfg := o.cfg
 	cfg.Logger = logger
 

@@ -437,6 +437,19 @@ func TestRunServe(t *testing.T) {
 	}
 	a.Quit()
 
+	// A user name is the client's text, and the server logs it on a
+	// failed login: a control character in it must reach stderr as text
+	// (slog's TextHandler alone writes a DEL as it is).
+	const hostile = "evil\x7f"
+	if c, err := ftp.Dial(addr, ftp.DialWithTimeout(5*time.Second)); err != nil {
+		t.Fatal(err)
+	} else {
+		if err := c.Login(hostile, "wrong"); err == nil {
+			t.Error("login with a wrong password succeeded")
+		}
+		c.Quit()
+	}
+
 	cancel() // what SIGINT does in main
 	select {
 	case code := <-done:
@@ -453,6 +466,9 @@ func TestRunServe(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m) RETR hello\.txt$`).Match(cmdlog) || !regexp.MustCompile(`(?m) PASS `).Match(cmdlog) {
 		t.Errorf("command log lacks RETR or PASS lines:\n%s", cmdlog)
+	}
+	if out := stderr.String(); strings.Contains(out, "\x7f") || !strings.Contains(out, `evil\x7f`) {
+		t.Errorf("stderr does not show the hostile user name escaped:\n%q", out)
 	}
 	for what, s := range map[string]string{"command log": string(cmdlog), "stderr": stderr.String()} {
 		if strings.Contains(s, secret) {
