@@ -31,9 +31,7 @@ func TestStagingDirRefused(t *testing.T) {
 			os.Chmod(filepath.Join(cache, "staging"), 0o777)
 		}, "writable by group or others"},
 		{"staging owned by nobody", func(t *testing.T, cache, _ string) {
-			if os.Geteuid() != 0 {
-				t.Fatal("needs root to chown")
-			}
+			needRoot(t) // to chown
 			os.Mkdir(filepath.Join(cache, "staging"), 0o700)
 			os.Chown(filepath.Join(cache, "staging"), 65534, 65534)
 		}, "owned by uid 65534"},

@@ -34,7 +34,11 @@ func TestMountRefusesCacheDir(t *testing.T) {
 		{"dangling symlink", func(t *testing.T, cache string) { os.Symlink(cache+".nowhere", cache) }, "is a symlink"},
 		{"owned by nobody", func(t *testing.T, cache string) {
 			if os.Geteuid() != 0 {
-				t.Fatal("needs root to chown")
+				// CI runs as root, so there the case always runs.
+				if os.Getenv("CI") == "true" {
+					t.Fatal("CI runs as root, to chown")
+				}
+				t.Skip("needs root to chown")
 			}
 			os.Mkdir(cache, 0o700)
 			os.Chown(cache, 65534, 65534)

@@ -7,10 +7,12 @@
 //
 // The rules: a private directory is a real directory (not a symlink),
 // owned by this user, not writable by group or others; every directory
-// above it, along the path as given and along its resolved path, is not
-// writable by group or others unless sticky (as /tmp is: others there
-// cannot rename or remove what is ours). Files inside are opened without
-// following symlinks.
+// above it, along the path as given and along its resolved path, is owned
+// by root or this user and not writable by group or others unless sticky
+// (as /tmp is: others there cannot rename or remove what is ours). Then
+// no one else can swap the directory or a parent after the check, so the
+// paths checked once stay ours. Files inside are opened without following
+// symlinks.
 package private
 
 import (
@@ -55,7 +57,7 @@ func CheckDir(dir string) error {
 		return fmt.Errorf("%s is owned by uid %d, not by this user (uid %d)", dir, uid, os.Geteuid())
 	}
 	if st.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("%s is writable by group or others (mode %#o)", dir, st.Mode().Perm())
+		return fmt.Errorf("%s is writable by group or others (mode %#o): chmod go-w it", dir, st.Mode().Perm())
 	}
 	return checkParents(dir)
 }
@@ -75,8 +77,12 @@ func checkParents(dir string) error {
 			if err != nil {
 				return err
 			}
+			if uid := owner(st); uid != 0 && uid != os.Geteuid() {
+				// Its owner can rename what is in it, sticky or not.
+				return fmt.Errorf("%s, above %s, is owned by uid %d, neither root nor this user (uid %d)", p, dir, uid, os.Geteuid())
+			}
 			if st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0 {
-				return fmt.Errorf("%s, above %s, is writable by group or others and not sticky (mode %#o)", p, dir, st.Mode().Perm())
+				return fmt.Errorf("%s, above %s, is writable by group or others and not sticky (mode %#o): chmod go-w it", p, dir, st.Mode().Perm())
 			}
 			if p == filepath.Dir(p) {
 				break

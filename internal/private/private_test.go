@@ -50,6 +50,20 @@ func TestCheckDir(t *testing.T) {
 		{"parent 0777", func(t *testing.T, d string) string {
 			return mkdir(t, mkdir(t, d, "p", 0o777), "c", 0o700)
 		}, "is writable by group or others and not sticky"},
+		{"parent of another user", func(t *testing.T, d string) string {
+			p := mkdir(t, d, "p", 0o755)
+			c := mkdir(t, p, "c", 0o700)
+			if os.Geteuid() != 0 {
+				if os.Getenv("CI") == "true" {
+					t.Fatal("CI runs as root, to chown")
+				}
+				t.Skip("needs root to chown")
+			}
+			if err := os.Chown(p, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}, "is owned by uid 65534, neither root nor this user"},
 		{"parent sticky", func(t *testing.T, d string) string {
 			return mkdir(t, mkdir(t, d, "p", 0o777|fs.ModeSticky), "c", 0o700)
 		}, ""},
