@@ -42,7 +42,7 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 	case conn.ClassNotEmpty:
 		return syscall.ENOTEMPTY
 	case conn.ClassTooLarge:
-		log.Warn("listing refused: over the cap of --max-listing-entries", "op", op, "path", path, "err", err)
+		log.Warn("listing refused: over its cap in lines or bytes (--max-listing-entries sets both)", "op", op, "path", path, "err", err)
 		return syscall.EIO
 	}
 	log.Warn("server error", "op", op, "path", path, "err", err)

@@ -147,7 +147,7 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.BoolVar(&f.debugFUSE, "debug-fuse", false, "log every FUSE request")
 	fset.BoolVar(&f.foreground, "foreground", false, "stay in the foreground, log to stderr")
 	fset.BoolVar(&f.foreground, "f", false, "same as --foreground")
-	fset.Func("o", "mount `OPTS`, comma-separated: ro, allow_other, uid=N, gid=N, umask=OCTAL, chmod=ignore, symlinks=raw", func(s string) error {
+	fset.Func("o", "mount `OPTS`, comma-separated: ro, allow_other, uid=N, gid=N, umask=OCTAL, chmod=ignore, symlinks=safe|raw", func(s string) error {
 		f.o = append(f.o, s)
 		return nil
 	})
@@ -342,7 +342,7 @@ func applyMountOptions(o *fs.Options, s string) error {
 				err = errors.New("want an octal number up to 0777")
 			}
 		default:
-			return fmt.Errorf("-o %s: unknown option (known: ro, allow_other, uid=N, gid=N, umask=OCTAL, chmod=ignore, symlinks=raw)", opt)
+			return fmt.Errorf("-o %s: unknown option (known: ro, allow_other, uid=N, gid=N, umask=OCTAL, chmod=ignore, symlinks=safe|raw)", opt)
 		}
 		if err != nil {
 			return fmt.Errorf("-o %s: %v", opt, err)
