@@ -44,11 +44,10 @@ type Config struct {
 	// sending lines without end cannot take the client's memory.
 	MaxListingEntries int
 	MaxListingBytes   int64
-	// RawIAC sends a 0xFF byte of a command as it is, and reads replies
-	// as they come, for servers that do not treat the control connection
-	// as Telnet (vsftpd and pure-ftpd keep an IAC IAC as two bytes of the
-	// name). By default 0xFF is doubled both ways, as RFC 959 says.
-	RawIAC bool
+	// TelnetIAC is how a 0xFF byte of a name travels on the control
+	// connection: by default (IACAuto) as the server's greeting says it
+	// expects, else doubled both ways as RFC 959 says.
+	TelnetIAC TelnetIAC
 
 	Logger *slog.Logger
 	// Trace, when set, receives the control connection dialogue, PASS

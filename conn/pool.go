@@ -145,7 +145,12 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 			}
 			p.mu.Lock()
 			if p.feat == nil {
+				// The pool's first connection: the others reach the
+				// same server and decide the same.
 				p.feat = c.feat
+				if p.cfg.TelnetIAC == IACAuto {
+					p.cfg.Logger.Info("telnet IAC mode chosen", "mode", c.iac.mode(), "why", c.iac.why)
+				}
 			}
 			p.mu.Unlock()
 			return c, nil

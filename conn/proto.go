@@ -33,10 +33,11 @@ type Conn struct {
 	tlsConf *tls.Config // this connection's, with its own session cache
 	feat    *Features
 	protP   bool
-	noEPSV  bool // EPSV failed once: use PASV
-	epsvOK  bool // EPSV succeeded once: it may lead a pipeline
-	restOK  bool // REST succeeded once: it may be in a pipeline
-	broken  bool // out of sync or dead: never reuse
+	noEPSV  bool    // EPSV failed once: use PASV
+	epsvOK  bool    // EPSV succeeded once: it may lead a pipeline
+	restOK  bool    // REST succeeded once: it may be in a pipeline
+	broken  bool    // out of sync or dead: never reuse
+	iac     iacRule // from the greeting, which is read raw
 	used    time.Time
 }
 
@@ -111,6 +112,7 @@ func (c *Conn) login(ctx context.Context) error {
 	if greet.code != 220 {
 		return &Error{Op: "greeting", Code: greet.code, Msg: greet.msg}
 	}
+	c.iac = iacFor(c.cfg.TelnetIAC, greet.msg)
 	if c.cfg.TLS == TLSExplicit {
 		// No silent downgrade: without AUTH TLS, USER and PASS are
 		// never sent.
@@ -234,7 +236,7 @@ func (c *Conn) sendAll(ctx context.Context, lines ...string) error {
 	var b strings.Builder
 	for _, line := range lines {
 		c.trace("> ", line)
-		if !c.cfg.RawIAC {
+		if c.iac.doubleCommands {
 			// The control connection is Telnet: a 0xFF in a name goes
 			// doubled (RFC 959, RFC 2640 section 3.1), or the server
 			// may take it and the next byte for a Telnet command.
@@ -332,7 +334,7 @@ func (c *Conn) readLine() (string, error) {
 		}
 	}
 	l := strings.TrimRight(string(line), "\r\n")
-	if !c.cfg.RawIAC {
+	if c.iac.undoubleReplies {
 		// Names in replies (MLST) have their 0xFF doubled as well.
 		l = strings.ReplaceAll(l, "\xff\xff", "\xff")
 	}

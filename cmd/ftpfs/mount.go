@@ -107,7 +107,7 @@ type mountFlags struct {
 	cacheDir         string
 	trustPASVIP      bool
 	maxListing       int
-	rawIAC           bool
+	telnetIAC        conn.TelnetIAC
 	debugFTP         bool
 	debugFUSE        bool
 	foreground       bool
@@ -142,7 +142,11 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.BoolVar(&f.trustPASVIP, "trust-pasv-ip", false, "connect to the address in PASV replies (some NATs need it)")
 	fset.IntVar(&f.maxListing, "max-listing-entries", conn.DefaultMaxListingEntries,
 		fmt.Sprintf("fail (EIO) a directory listing of more than `N` lines, or more than N×%d bytes", conn.ListingBytesPerEntry))
-	fset.BoolVar(&f.rawIAC, "raw-iac", false, "send a 0xFF in a name as is, not doubled (for vsftpd and pure-ftpd, which keep both bytes)")
+	fset.Func("telnet-iac", "send and read a 0xFF byte of a name per `MODE`: auto (from the server's greeting; default), double (RFC 959) or raw", func(s string) error {
+		m, err := conn.ParseTelnetIAC(s)
+		f.telnetIAC = m
+		return err
+	})
 	fset.BoolVar(&f.debugFTP, "debug-ftp", false, "trace the FTP control connections (PASS masked)")
 	fset.BoolVar(&f.debugFUSE, "debug-fuse", false, "log every FUSE request")
 	fset.BoolVar(&f.foreground, "foreground", false, "stay in the foreground, log to stderr")
@@ -237,7 +241,7 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 
 		MaxListingEntries: f.maxListing,
 		MaxListingBytes:   int64(f.maxListing) * conn.ListingBytesPerEntry,
-		RawIAC:            f.rawIAC,
+		TelnetIAC:         f.telnetIAC,
 	}
 	o.Root = srv.path
 	o.FsName = srv.String()

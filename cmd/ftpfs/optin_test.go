@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"ftpfs/conn"
+)
 
 // TestOptInFlags checks the flags that give up a safe default: each is
 // off unless given.
@@ -12,19 +16,11 @@ func TestOptInFlags(t *testing.T) {
 		}
 		return o.cfg.AllowSpecialModes, nil
 	}
-	mount := func(args ...string) (bool, error) {
-		c, err := parseMountArgs(append(args, "h", "/m"), inputs("/home/u", nil))
-		if err != nil {
-			return false, err
-		}
-		return c.opts.Conn.RawIAC, nil
-	}
 	for _, tc := range []struct {
 		flag  string
 		parse func(...string) (bool, error)
 	}{
 		{"--allow-special-modes", serve},
-		{"--raw-iac", mount},
 	} {
 		off, err := tc.parse()
 		if err != nil {
@@ -37,5 +33,33 @@ func TestOptInFlags(t *testing.T) {
 		if off || !on {
 			t.Errorf("%s: %v without it, %v with it", tc.flag, off, on)
 		}
+	}
+}
+
+// TestTelnetIACFlag checks --telnet-iac: auto unless given, each mode by
+// name, anything else refused.
+func TestTelnetIACFlag(t *testing.T) {
+	mode := func(args ...string) (conn.TelnetIAC, error) {
+		c, err := parseMountArgs(append(args, "h", "/m"), inputs("/home/u", nil))
+		if err != nil {
+			return 0, err
+		}
+		return c.opts.Conn.TelnetIAC, nil
+	}
+	for _, tc := range []struct {
+		args []string
+		want conn.TelnetIAC
+	}{
+		{nil, conn.IACAuto},
+		{[]string{"--telnet-iac=auto"}, conn.IACAuto},
+		{[]string{"--telnet-iac", "double"}, conn.IACDouble},
+		{[]string{"--telnet-iac=raw"}, conn.IACRaw},
+	} {
+		if got, err := mode(tc.args...); err != nil || got != tc.want {
+			t.Errorf("%q: %v, %v; want %v", tc.args, got, err, tc.want)
+		}
+	}
+	if _, err := mode("--telnet-iac=on"); err == nil {
+		t.Error("--telnet-iac=on accepted")
 	}
 }
