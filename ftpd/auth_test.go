@@ -394,6 +394,30 @@ func TestLoginBackoffUnderway(t *testing.T) {
 	c.expectReply(t, 530)
 }
 
+// TestReloginBackoffBounded logs in again on a session that was logged
+// in, while the address is in back-off: the wait is bounded by the login
+// timeout, as for a new session, instead of lasting the whole back-off
+// with no command read.
+func TestReloginBackoffBounded(t *testing.T) {
+	const base, timeout = 3 * time.Second, 300 * time.Millisecond
+	h := startHarness(t, func(c *Config) { c.LoginFailDelay, c.LoginTimeout = base, timeout })
+	c := mustDial(t, h.Addr().String())
+	c.mustLogin(t)
+	other := mustDial(t, h.Addr().String())
+	other.expect(t, "USER "+testUser, 331)
+	if err := other.send("PASS wrong"); err != nil {
+		t.Fatal(err)
+	}
+	waitEvents(t, h, "login failed", 1)
+	c.expect(t, "USER "+testUser, 331)
+	start := time.Now()
+	c.expect(t, "PASS "+testPass, 421)
+	if took := time.Since(start); took >= base/2 {
+		t.Errorf("421 after %v, want it without waiting for the back-off of %v", took, base)
+	}
+	expectClosed(t, c)
+}
+
 func TestLoginThrottleMemory(t *testing.T) {
 	th := newLoginThrottle(time.Millisecond)
 	now := time.Now()

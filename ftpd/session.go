@@ -469,11 +469,13 @@ func (s *session) refuseJunk(code int, text string) {
 	s.reply(code, text)
 }
 
-// loginDeadline is the time by which the session must log in, or zero
-// once it has.
+// loginDeadline is the time by which a password check must start. A
+// session that logged in once has no login deadline any more, but its
+// wait is bounded all the same: while cmdPASS waits out a back-off it
+// reads no command and its idle timer is stopped.
 func (s *session) loginDeadline() time.Time {
 	if s.authed {
-		return time.Time{}
+		return time.Now().Add(s.srv.cfg.LoginTimeout)
 	}
 	return s.loginBy
 }
