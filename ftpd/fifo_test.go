@@ -3,6 +3,7 @@ package ftpd
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -71,6 +72,9 @@ func TestListFIFORace(t *testing.T) {
 		t.Fatal(err)
 	}
 	link := filepath.Join(h.Root, "x")
+	if err := os.Symlink("dir", link); err != nil {
+		t.Fatal(err)
+	}
 	stop := make(chan struct{})
 	swapped := make(chan struct{})
 	go func() {
@@ -96,9 +100,23 @@ func TestListFIFORace(t *testing.T) {
 	c := mustDial(t, h.Addr().String())
 	c.timeout = 2 * time.Second
 	c.mustLogin(t)
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
-		if _, err := c.cmd("STAT x"); err != nil {
+	// A 550 "Not a directory" is the window hit: the stat saw the
+	// directory, the open the FIFO. Go on until it was hit a few times.
+	const wantHits = 3
+	hits, n := 0, 0
+	for deadline := time.Now().Add(20 * time.Second); hits < wantHits && time.Now().Before(deadline); n++ {
+		r, err := c.cmd("STAT x")
+		if err != nil {
 			t.Fatal(err)
 		}
+		if r.Code == 550 && strings.Contains(r.Text, "Not a directory") {
+			hits++
+		} else if r.Code != 213 {
+			t.Fatalf("STAT x: %q", r.Text)
+		}
+	}
+	t.Logf("%d of %d STATs hit the swap window", hits, n)
+	if hits < wantHits {
+		t.Errorf("the swap window was hit %d times in %d STATs, want %d: the race was not exercised", hits, n, wantHits)
 	}
 }
