@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"runtime"
@@ -494,4 +495,110 @@ func TestTLSRequired(t *testing.T) {
 	if got := retrAll(t, ic, "f", 0); string(got) != "private" {
 		t.Fatalf("implicit TLS RETR: %q", got)
 	}
+}
+
+// TestPreLoginDropChoice fills the pre-login slots: a newcomer ends the
+// newest session not logged in of the address holding the most, the
+// flooder's fresh connection rather than a user typing a password.
+func TestPreLoginDropChoice(t *testing.T) {
+	h := startHarness(t, func(c *Config) { c.MaxSessions, c.MaxUnauthenticated = 16, 3 })
+	addr := h.Addr().String()
+	first, _ := dialFrom(t, "127.0.0.2", addr)
+	user, _ := dialFrom(t, "127.0.0.3", addr)
+	fresh, _ := dialFrom(t, "127.0.0.2", addr)
+	// 127.0.0.2 holds two: its newest goes.
+	newer, greet := dialFrom(t, "127.0.0.4", addr)
+	if greet.Code != 220 {
+		t.Fatalf("newcomer: %q, want 220", greet.Text)
+	}
+	expectClosed(t, fresh)
+	first.expect(t, "NOOP", 200)
+	user.expect(t, "NOOP", 200)
+	// One each now: the newest of all goes, the one that came last.
+	if _, greet := dialFrom(t, "127.0.0.5", addr); greet.Code != 220 {
+		t.Fatalf("newcomer: %q, want 220", greet.Text)
+	}
+	expectClosed(t, newer)
+	first.expect(t, "NOOP", 200)
+	user.expect(t, "NOOP", 200)
+}
+
+// TestPreLoginDropSparesPASS keeps sessions whose password is being
+// checked: with every pre-login slot held by one, a newcomer is turned
+// away rather than cutting a login short.
+func TestPreLoginDropSparesPASS(t *testing.T) {
+	const base = time.Second
+	h := startHarness(t, func(c *Config) {
+		c.MaxSessions, c.MaxUnauthenticated, c.LoginFailDelay = 16, 2, base
+	})
+	addr := h.Addr().String()
+	failing, _ := dialFrom(t, "127.0.0.2", addr)
+	failing.expect(t, "USER "+testUser, 331)
+	if err := failing.send("PASS wrong"); err != nil {
+		t.Fatal(err)
+	}
+	waitEvents(t, h, "login failed", 1) // failing now sleeps LoginFailDelay
+	waiting, _ := dialFrom(t, "127.0.0.2", addr)
+	waiting.expect(t, "USER "+testUser, 331)
+	if err := waiting.send("PASS " + testPass); err != nil {
+		t.Fatal(err)
+	}
+	waitEvents(t, h, "password check delayed", 1) // waiting sleeps the back-off
+	if _, greet := dialFrom(t, "127.0.0.3", addr); greet.Code != 421 {
+		t.Errorf("newcomer with every pre-login session in PASS: %q, want 421", greet.Text)
+	}
+	failing.expectReply(t, 530)
+	waiting.expectReply(t, 230)
+}
+
+// TestPreLoginDropBlockedLog blocks the log writer on the line about a
+// dropped session: the server must go on admitting clients.
+func TestPreLoginDropBlockedLog(t *testing.T) {
+	w := &blockingWriter{on: "dropping", release: make(chan struct{})}
+	h := startHarness(t, func(c *Config) {
+		c.MaxSessions, c.MaxUnauthenticated = 16, 1
+		c.Logger = slog.New(slog.NewTextHandler(w, nil))
+	})
+	t.Cleanup(func() { close(w.release) }) // before the harness's Close
+	addr := h.Addr().String()
+	dialFrom(t, "127.0.0.2", addr)
+	for i := range 2 {
+		// Each newcomer drops the session before it, and logs it.
+		got := make(chan int, 1)
+		go func() {
+			c, greet, err := dialRaw(addr)
+			if err == nil {
+				c.Close()
+			}
+			got <- greet.Code
+		}()
+		select {
+		case code := <-got:
+			if code != 220 {
+				t.Fatalf("newcomer %d: code %d, want 220", i, code)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("newcomer %d: no greeting within 3s while the log writer is blocked", i)
+		}
+	}
+	done := make(chan int, 1)
+	go func() { done <- h.Sessions() }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Sessions blocked while the log writer is blocked")
+	}
+}
+
+// blockingWriter blocks writes holding on until release is closed.
+type blockingWriter struct {
+	on      string
+	release chan struct{}
+}
+
+func (w *blockingWriter) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), w.on) {
+		<-w.release
+	}
+	return len(p), nil
 }

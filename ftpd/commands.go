@@ -110,16 +110,22 @@ func (s *session) cmdPASS(arg string) {
 		s.login(true)
 		return
 	}
+	s.checking.Store(true)
+	defer s.checking.Store(false)
 	th := s.srv.throttle
-	at, reserved, ok := th.reserve(s.key, time.Now(), s.loginDeadline())
+	now := time.Now()
+	at, reserved, ok := th.reserve(s.key, now, s.loginDeadline())
 	if !ok {
 		s.srv.log.Info("login refused: too many recent failures from the address", "session", s.id, "addr", s.key)
 		s.reply(421, "Too many failed logins from your address; try again later.")
 		s.quitting = true
 		return
 	}
-	if sleepCtx(s.ctx, time.Until(at)) != nil {
-		return
+	if at.After(now) {
+		s.srv.log.Debug("password check delayed", "session", s.id, "addr", s.key, "delay", at.Sub(now))
+		if sleepCtx(s.ctx, time.Until(at)) != nil {
+			return
+		}
 	}
 	// Compare in constant time, and compare something even for unknown
 	// users, so that timing does not tell which names exist.
