@@ -21,20 +21,7 @@ func TestTransferFIFO(t *testing.T) {
 	c := mustDial(t, h.Addr().String())
 	c.timeout = 3 * time.Second
 	c.mustLogin(t)
-	transfer := func(cmd string) {
-		t.Helper()
-		data, err := c.passive(false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer data.Close()
-		t0 := time.Now()
-		c.expect(t, cmd, 550)
-		if d := time.Since(t0); d > time.Second {
-			t.Errorf("%s took %v", cmd, d)
-		}
-		c.expect(t, "NOOP", 200)
-	}
+	transfer := func(cmd string) { t.Helper(); refusedTransfer(t, c, cmd) }
 	transfer("RETR fifo")
 	// Without a reader, open(O_WRONLY) of a FIFO blocks; with one, it
 	// succeeds, and the file is still no regular file.
@@ -58,6 +45,23 @@ func TestTransferFIFO(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("Server.Close did not return within 3s")
 	}
+}
+
+// refusedTransfer sends a transfer command on a fresh passive data
+// connection and expects a prompt 550, the session going on.
+func refusedTransfer(t *testing.T, c *rawClient, cmd string) {
+	t.Helper()
+	data, err := c.passive(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer data.Close()
+	t0 := time.Now()
+	c.expect(t, cmd, 550)
+	if d := time.Since(t0); d > time.Second {
+		t.Errorf("%s took %v", cmd, d)
+	}
+	c.expect(t, "NOOP", 200)
 }
 
 // TestListFIFORace swaps a directory for a FIFO between the server's stat
