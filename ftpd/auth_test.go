@@ -131,6 +131,38 @@ func TestUnknownVerbsBeforeLogin(t *testing.T) {
 	c.expect(t, "NOOP", 200)
 }
 
+// TestUnimplementedVerbsBeforeLogin sends, before login, verbs of the
+// FTP RFCs that the server does not implement, as clients do (HOST of RFC
+// 7151, LANG, CLNT...): they get 502 and are not junk, nor counters of
+// their own. Unknown verbs still close the session at the limit.
+func TestUnimplementedVerbsBeforeLogin(t *testing.T) {
+	h := startHarness(t)
+	c := mustDial(t, h.Addr().String())
+	verbs := []string{
+		"HOST ftp.example.com", "LANG EN", "CLNT lftp 4.9", "ACCT x", "ALLO 100",
+		"REIN", "SMNT /mnt", "CCC", "XCRC f", "ADAT abc", "MIC abc", "CONF abc", "ENC abc",
+	}
+	for i := range 20 {
+		c.expect(t, verbs[i%len(verbs)], 502)
+	}
+	c.expect(t, "NOOP", 200)
+	counts := h.Counts()
+	if counts[otherVerbs] != 20 {
+		t.Errorf("counts[%q] = %d, want 20", otherVerbs, counts[otherVerbs])
+	}
+	for _, v := range verbs {
+		v, _, _ = strings.Cut(v, " ")
+		if _, ok := counts[v]; ok {
+			t.Errorf("a counter of its own for %s", v)
+		}
+	}
+	for i := 1; i < maxJunkBeforeLogin; i++ {
+		c.expect(t, "JUNK"+strconv.Itoa(i), 500)
+	}
+	c.expect(t, "JUNK", 421)
+	expectClosed(t, c)
+}
+
 // TestCountsOfOtherProfiles keeps a counter for a verb the profile lacks:
 // tests check that a client does not send MLSD to a LIST-only server.
 func TestCountsOfOtherProfiles(t *testing.T) {

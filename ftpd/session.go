@@ -446,6 +446,8 @@ func (s *session) dispatch(verb, arg string) {
 		return
 	}
 	switch {
+	case !ok && unimplemented[verb]:
+		s.reply(502, "Command not implemented.")
 	case !ok:
 		s.refuseJunk(500, "Unknown command.")
 	case cmd.login && !s.loggedIn:
