@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Server is an FTP server. Create it with New, start it with Start, stop it
@@ -414,15 +415,29 @@ func (s *Server) logCommand(sid, verb, arg string) {
 	}
 }
 
-// printable escapes control bytes so that a hostile line stays one log line.
+// printable escapes what could forge or hide log text, so that a hostile
+// line stays one readable log line: each rune strconv.IsPrint refuses (C0
+// and C1 controls, DEL, bidi overrides and other invisible formatting) and
+// each byte that is no valid UTF-8 becomes a Go escape (\x1b, \u202e,
+// \xfe). It is the rule of the mount's log (cmd/ftpfs/logsafe.go), which
+// ftpd does not import.
 func printable(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f {
-			q := strconv.Quote(s)
-			return q[1 : len(q)-1]
+	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case strconv.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
 		}
 	}
-	return s
+	return b.String()
 }
 
 func hostOf(a net.Addr) string {
