@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"runtime"
@@ -130,6 +131,38 @@ func TestUnknownVerbsBeforeLogin(t *testing.T) {
 	c.expect(t, "NOOP", 200)
 }
 
+// TestUnimplementedVerbsBeforeLogin sends, before login, verbs of the
+// FTP RFCs that the server does not implement, as clients do (HOST of RFC
+// 7151, LANG, CLNT...): they get 502 and are not junk, nor counters of
+// their own. Unknown verbs still close the session at the limit.
+func TestUnimplementedVerbsBeforeLogin(t *testing.T) {
+	h := startHarness(t)
+	c := mustDial(t, h.Addr().String())
+	verbs := []string{
+		"HOST ftp.example.com", "LANG EN", "CLNT lftp 4.9", "ACCT x", "ALLO 100",
+		"REIN", "SMNT /mnt", "CCC", "XCRC f", "ADAT abc", "MIC abc", "CONF abc", "ENC abc",
+	}
+	for i := range 20 {
+		c.expect(t, verbs[i%len(verbs)], 502)
+	}
+	c.expect(t, "NOOP", 200)
+	counts := h.Counts()
+	if counts[otherVerbs] != 20 {
+		t.Errorf("counts[%q] = %d, want 20", otherVerbs, counts[otherVerbs])
+	}
+	for _, v := range verbs {
+		v, _, _ = strings.Cut(v, " ")
+		if _, ok := counts[v]; ok {
+			t.Errorf("a counter of its own for %s", v)
+		}
+	}
+	for i := 1; i < maxJunkBeforeLogin; i++ {
+		c.expect(t, "JUNK"+strconv.Itoa(i), 500)
+	}
+	c.expect(t, "JUNK", 421)
+	expectClosed(t, c)
+}
+
 // TestCountsOfOtherProfiles keeps a counter for a verb the profile lacks:
 // tests check that a client does not send MLSD to a LIST-only server.
 func TestCountsOfOtherProfiles(t *testing.T) {
@@ -147,8 +180,10 @@ func TestLoginTimeout(t *testing.T) {
 	const timeout = 400 * time.Millisecond
 	h := startHarness(t, func(c *Config) { c.LoginTimeout = timeout })
 	t.Run("NOOP does not extend it", func(t *testing.T) {
-		c := mustDial(t, h.Addr().String())
+		// Before the dial: the deadline runs from the accept, and the
+		// greeting may be slow to come on a loaded machine.
 		start := time.Now()
+		c := mustDial(t, h.Addr().String())
 		for {
 			r, err := c.cmd("NOOP")
 			if err != nil {
@@ -307,6 +342,7 @@ func TestLoginBackoffAcrossSessions(t *testing.T) {
 		window   = 2 * time.Second
 	)
 	h := startHarness(t, func(c *Config) { c.LoginFailDelay = base })
+	start := time.Now()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -343,6 +379,8 @@ func TestLoginBackoffAcrossSessions(t *testing.T) {
 	time.Sleep(window)
 	// Every check ends in a "login failed" event: count those done so far.
 	guesses := strings.Count(h.events.String(), `msg="login failed"`)
+	// The time the guesses had, which a loaded machine's sleep exceeds.
+	elapsed := time.Since(start)
 	close(stop)
 	mu.Lock()
 	for _, c := range conns {
@@ -357,14 +395,14 @@ func TestLoginBackoffAcrossSessions(t *testing.T) {
 	bound, spent := sessions+1, time.Duration(0)
 	for k := 1; ; k++ {
 		spent += loginFailDelay(base, k)
-		if spent > window {
+		if spent > elapsed {
 			break
 		}
 		bound++
 	}
-	t.Logf("%d guesses from %d sessions in %v (bound %d)", guesses, sessions, window, bound)
+	t.Logf("%d guesses from %d sessions in %v (bound %d)", guesses, sessions, elapsed, bound)
 	if guesses > bound {
-		t.Errorf("%d guesses from %d sessions in %v, want at most %d", guesses, sessions, window, bound)
+		t.Errorf("%d guesses from %d sessions in %v, want at most %d", guesses, sessions, elapsed, bound)
 	}
 	if guesses == 0 {
 		t.Errorf("no guess was checked at all")
@@ -380,18 +418,43 @@ func TestLoginBackoffUnderway(t *testing.T) {
 	other.expect(t, "USER "+testUser, 331)
 	// The failure is recorded at once; its own 530 comes LoginFailDelay
 	// later.
+	start := time.Now()
 	if err := c.send("PASS wrong"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(base / 4)
+	waitEvents(t, h, "login failed", 1)
 	// Another session of the same address waits out the back-off, even
-	// with the right password, and then gets in.
-	start := time.Now()
+	// with the right password, and then gets in: not before the back-off
+	// has passed since the failure, which came after start.
 	other.expect(t, "PASS "+testPass, 230)
-	if took := time.Since(start); took < base/2 {
-		t.Errorf("right password %v after a failure elsewhere answered in %v, want the back-off of %v", base/4, took, loginFailDelay(base, 1))
+	if took, want := time.Since(start), loginFailDelay(base, 1); took < want {
+		t.Errorf("right password after a failure elsewhere answered %v after the failure, want the back-off of %v", took, want)
 	}
 	c.expectReply(t, 530)
+}
+
+// TestReloginBackoffBounded logs in again on a session that was logged
+// in, while the address is in back-off: the wait is bounded by the login
+// timeout, as for a new session, instead of lasting the whole back-off
+// with no command read.
+func TestReloginBackoffBounded(t *testing.T) {
+	const base, timeout = 3 * time.Second, 300 * time.Millisecond
+	h := startHarness(t, func(c *Config) { c.LoginFailDelay, c.LoginTimeout = base, timeout })
+	c := mustDial(t, h.Addr().String())
+	c.mustLogin(t)
+	other := mustDial(t, h.Addr().String())
+	other.expect(t, "USER "+testUser, 331)
+	if err := other.send("PASS wrong"); err != nil {
+		t.Fatal(err)
+	}
+	waitEvents(t, h, "login failed", 1)
+	c.expect(t, "USER "+testUser, 331)
+	start := time.Now()
+	c.expect(t, "PASS "+testPass, 421)
+	if took := time.Since(start); took >= base/2 {
+		t.Errorf("421 after %v, want it without waiting for the back-off of %v", took, base)
+	}
+	expectClosed(t, c)
 }
 
 func TestLoginThrottleMemory(t *testing.T) {
@@ -464,4 +527,110 @@ func TestTLSRequired(t *testing.T) {
 	if got := retrAll(t, ic, "f", 0); string(got) != "private" {
 		t.Fatalf("implicit TLS RETR: %q", got)
 	}
+}
+
+// TestPreLoginDropChoice fills the pre-login slots: a newcomer ends the
+// newest session not logged in of the address holding the most, the
+// flooder's fresh connection rather than a user typing a password.
+func TestPreLoginDropChoice(t *testing.T) {
+	h := startHarness(t, func(c *Config) { c.MaxSessions, c.MaxUnauthenticated = 16, 3 })
+	addr := h.Addr().String()
+	first, _ := dialFrom(t, "127.0.0.2", addr)
+	user, _ := dialFrom(t, "127.0.0.3", addr)
+	fresh, _ := dialFrom(t, "127.0.0.2", addr)
+	// 127.0.0.2 holds two: its newest goes.
+	newer, greet := dialFrom(t, "127.0.0.4", addr)
+	if greet.Code != 220 {
+		t.Fatalf("newcomer: %q, want 220", greet.Text)
+	}
+	expectClosed(t, fresh)
+	first.expect(t, "NOOP", 200)
+	user.expect(t, "NOOP", 200)
+	// One each now: the newest of all goes, the one that came last.
+	if _, greet := dialFrom(t, "127.0.0.5", addr); greet.Code != 220 {
+		t.Fatalf("newcomer: %q, want 220", greet.Text)
+	}
+	expectClosed(t, newer)
+	first.expect(t, "NOOP", 200)
+	user.expect(t, "NOOP", 200)
+}
+
+// TestPreLoginDropSparesPASS keeps sessions whose password is being
+// checked: with every pre-login slot held by one, a newcomer is turned
+// away rather than cutting a login short.
+func TestPreLoginDropSparesPASS(t *testing.T) {
+	const base = time.Second
+	h := startHarness(t, func(c *Config) {
+		c.MaxSessions, c.MaxUnauthenticated, c.LoginFailDelay = 16, 2, base
+	})
+	addr := h.Addr().String()
+	failing, _ := dialFrom(t, "127.0.0.2", addr)
+	failing.expect(t, "USER "+testUser, 331)
+	if err := failing.send("PASS wrong"); err != nil {
+		t.Fatal(err)
+	}
+	waitEvents(t, h, "login failed", 1) // failing now sleeps LoginFailDelay
+	waiting, _ := dialFrom(t, "127.0.0.2", addr)
+	waiting.expect(t, "USER "+testUser, 331)
+	if err := waiting.send("PASS " + testPass); err != nil {
+		t.Fatal(err)
+	}
+	waitEvents(t, h, "password check delayed", 1) // waiting sleeps the back-off
+	if _, greet := dialFrom(t, "127.0.0.3", addr); greet.Code != 421 {
+		t.Errorf("newcomer with every pre-login session in PASS: %q, want 421", greet.Text)
+	}
+	failing.expectReply(t, 530)
+	waiting.expectReply(t, 230)
+}
+
+// TestPreLoginDropBlockedLog blocks the log writer on the line about a
+// dropped session: the server must go on admitting clients.
+func TestPreLoginDropBlockedLog(t *testing.T) {
+	w := &blockingWriter{on: "dropping", release: make(chan struct{})}
+	h := startHarness(t, func(c *Config) {
+		c.MaxSessions, c.MaxUnauthenticated = 16, 1
+		c.Logger = slog.New(slog.NewTextHandler(w, nil))
+	})
+	t.Cleanup(func() { close(w.release) }) // before the harness's Close
+	addr := h.Addr().String()
+	dialFrom(t, "127.0.0.2", addr)
+	for i := range 2 {
+		// Each newcomer drops the session before it, and logs it.
+		got := make(chan int, 1)
+		go func() {
+			c, greet, err := dialRaw(addr)
+			if err == nil {
+				c.Close()
+			}
+			got <- greet.Code
+		}()
+		select {
+		case code := <-got:
+			if code != 220 {
+				t.Fatalf("newcomer %d: code %d, want 220", i, code)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("newcomer %d: no greeting within 3s while the log writer is blocked", i)
+		}
+	}
+	done := make(chan int, 1)
+	go func() { done <- h.Sessions() }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Sessions blocked while the log writer is blocked")
+	}
+}
+
+// blockingWriter blocks writes holding on until release is closed.
+type blockingWriter struct {
+	on      string
+	release chan struct{}
+}
+
+func (w *blockingWriter) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), w.on) {
+		<-w.release
+	}
+	return len(p), nil
 }

@@ -21,6 +21,12 @@ func TestSiteChmodModes(t *testing.T) {
 			if err := os.Mkdir(filepath.Join(h.Root, "d"), 0o755); err != nil {
 				t.Fatal(err)
 			}
+			// Symlinks that resolve to the root: os.Root.Chmod follows them.
+			for name, target := range map[string]string{"here": ".", "d/up": ".."} {
+				if err := os.Symlink(target, filepath.Join(h.Root, name)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			c := mustDial(t, h.Addr().String())
 			c.mustLogin(t)
 			for _, tc := range []struct {
@@ -51,8 +57,9 @@ func TestSiteChmodModes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, p := range []string{"/", ".", "d/..", "/d/../"} {
+			for _, p := range []string{"/", ".", "d/..", "/d/../", "here", "here/", "/d/up", "d/up/."} {
 				c.expect(t, "SITE CHMOD 777 "+p, 550)
+				c.expect(t, "SITE CHMOD 4777 "+p, 550)
 			}
 			if after, err := os.Stat(h.Root); err != nil || after.Mode() != before.Mode() {
 				t.Errorf("the root's mode went from %v to %v (%v)", before.Mode(), after.Mode(), err)

@@ -80,6 +80,18 @@ func commandTable(p Profile) map[string]command {
 
 func (s *session) commands() map[string]command { return s.srv.cmds }
 
+// unimplemented are verbs of the FTP RFCs (959, 2228, 2640, 7151) and
+// common extensions that the server does not implement. Clients send some
+// before login (HOST, LANG, CLNT): they get 502, not the junk count of an
+// unknown verb, and share the "other" counter.
+var unimplemented = map[string]bool{
+	"ACCT": true, "ALLO": true, "REIN": true, "SMNT": true, // RFC 959
+	"ADAT": true, "CCC": true, "CONF": true, "ENC": true, "MIC": true, // RFC 2228
+	"LANG": true, // RFC 2640
+	"HOST": true, // RFC 7151
+	"CLNT": true, "XCRC": true, "XMD5": true, "XSHA1": true, "HASH": true, "AVBL": true,
+}
+
 // anonymousNames are the login names of anonymous FTP (RFC 1635).
 var anonymousNames = []string{"anonymous", "ftp"}
 
@@ -110,16 +122,22 @@ func (s *session) cmdPASS(arg string) {
 		s.login(true)
 		return
 	}
+	s.checking.Store(true)
+	defer s.checking.Store(false)
 	th := s.srv.throttle
-	at, reserved, ok := th.reserve(s.key, time.Now(), s.loginDeadline())
+	now := time.Now()
+	at, reserved, ok := th.reserve(s.key, now, s.loginDeadline())
 	if !ok {
 		s.srv.log.Info("login refused: too many recent failures from the address", "session", s.id, "addr", s.key)
 		s.reply(421, "Too many failed logins from your address; try again later.")
 		s.quitting = true
 		return
 	}
-	if sleepCtx(s.ctx, time.Until(at)) != nil {
-		return
+	if at.After(now) {
+		s.srv.log.Debug("password check delayed", "session", s.id, "addr", s.key, "delay", at.Sub(now))
+		if sleepCtx(s.ctx, time.Until(at)) != nil {
+			return
+		}
 	}
 	// Compare in constant time, and compare something even for unknown
 	// users, so that timing does not tell which names exist.

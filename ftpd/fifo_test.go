@@ -3,6 +3,7 @@ package ftpd
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,20 +21,7 @@ func TestTransferFIFO(t *testing.T) {
 	c := mustDial(t, h.Addr().String())
 	c.timeout = 3 * time.Second
 	c.mustLogin(t)
-	transfer := func(cmd string) {
-		t.Helper()
-		data, err := c.passive(false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer data.Close()
-		t0 := time.Now()
-		c.expect(t, cmd, 550)
-		if d := time.Since(t0); d > time.Second {
-			t.Errorf("%s took %v", cmd, d)
-		}
-		c.expect(t, "NOOP", 200)
-	}
+	transfer := func(cmd string) { t.Helper(); refusedTransfer(t, c, cmd) }
 	transfer("RETR fifo")
 	// Without a reader, open(O_WRONLY) of a FIFO blocks; with one, it
 	// succeeds, and the file is still no regular file.
@@ -59,6 +47,23 @@ func TestTransferFIFO(t *testing.T) {
 	}
 }
 
+// refusedTransfer sends a transfer command on a fresh passive data
+// connection and expects a prompt 550, the session going on.
+func refusedTransfer(t *testing.T, c *rawClient, cmd string) {
+	t.Helper()
+	data, err := c.passive(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer data.Close()
+	t0 := time.Now()
+	c.expect(t, cmd, 550)
+	if d := time.Since(t0); d > time.Second {
+		t.Errorf("%s took %v", cmd, d)
+	}
+	c.expect(t, "NOOP", 200)
+}
+
 // TestListFIFORace swaps a directory for a FIFO between the server's stat
 // and its open of the directory: the open must fail, not wait for a
 // writer.
@@ -71,6 +76,9 @@ func TestListFIFORace(t *testing.T) {
 		t.Fatal(err)
 	}
 	link := filepath.Join(h.Root, "x")
+	if err := os.Symlink("dir", link); err != nil {
+		t.Fatal(err)
+	}
 	stop := make(chan struct{})
 	swapped := make(chan struct{})
 	go func() {
@@ -96,9 +104,23 @@ func TestListFIFORace(t *testing.T) {
 	c := mustDial(t, h.Addr().String())
 	c.timeout = 2 * time.Second
 	c.mustLogin(t)
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
-		if _, err := c.cmd("STAT x"); err != nil {
+	// A 550 "Not a directory" is the window hit: the stat saw the
+	// directory, the open the FIFO. Go on until it was hit a few times.
+	const wantHits = 3
+	hits, n := 0, 0
+	for deadline := time.Now().Add(20 * time.Second); hits < wantHits && time.Now().Before(deadline); n++ {
+		r, err := c.cmd("STAT x")
+		if err != nil {
 			t.Fatal(err)
 		}
+		if r.Code == 550 && strings.Contains(r.Text, "Not a directory") {
+			hits++
+		} else if r.Code != 213 {
+			t.Fatalf("STAT x: %q", r.Text)
+		}
+	}
+	t.Logf("%d of %d STATs hit the swap window", hits, n)
+	if hits < wantHits {
+		t.Errorf("the swap window was hit %d times in %d STATs, want %d: the race was not exercised", hits, n, wantHits)
 	}
 }

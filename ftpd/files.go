@@ -340,9 +340,8 @@ func (s *session) cmdSITE(arg string) {
 			mode &= 0o777
 		}
 		_, rel, err := s.resolve(p)
-		if err == nil && rel == "." {
-			// The served root is the server's, not the client's.
-			err = fs.ErrPermission
+		if err == nil {
+			err = s.notRoot(rel)
 		}
 		if err == nil {
 			err = s.srv.root.Chmod(rel, unixMode(uint32(mode)))
@@ -355,6 +354,29 @@ func (s *session) cmdSITE(arg string) {
 	default:
 		s.reply(500, "Unknown SITE command.")
 	}
+}
+
+// notRoot refuses rel when it is the served root, which is the server's,
+// not the client's: by name ("/", "d/..") or through a symlink such as
+// "here -> .", which os.Root.Chmod follows. A symlink swapped between this
+// check and the chmod could still reach the root, but only someone who can
+// write the tree locally can make one: FTP has no command for it.
+func (s *session) notRoot(rel string) error {
+	if rel == "." {
+		return fs.ErrPermission
+	}
+	fi, err := s.srv.root.Stat(rel)
+	if err != nil {
+		return err
+	}
+	top, err := s.srv.root.Stat(".")
+	if err != nil {
+		return err
+	}
+	if os.SameFile(fi, top) {
+		return fs.ErrPermission
+	}
+	return nil
 }
 
 // unixMode converts permission bits as chmod(2) takes them to an os.FileMode.

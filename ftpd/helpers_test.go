@@ -696,6 +696,16 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bo
 	}
 }
 
+// waitEvents waits until the server has logged n events with message msg,
+// which must hold a space (TextHandler then quotes it).
+func waitEvents(t *testing.T, h *harness, msg string, n int) {
+	t.Helper()
+	waitUntil(t, 10*time.Second, fmt.Sprintf("%d %q events", n, msg), func() (bool, string) {
+		got := strings.Count(h.events.String(), "msg="+strconv.Quote(msg))
+		return got >= n, fmt.Sprintf("%d of them", got)
+	})
+}
+
 // openFDs counts this process's open descriptors, or -1 without /proc.
 func openFDs() int {
 	ents, err := os.ReadDir("/proc/self/fd")

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Server is an FTP server. Create it with New, start it with Start, stop it
@@ -267,13 +268,20 @@ func (s *Server) admit(c net.Conn, implicitTLS bool) {
 	}
 	f := s.currentFaults()
 	var refuse string
+	var victim *session
 	switch {
 	case f.MaxSessions > 0 && len(s.sessions) >= f.MaxSessions:
 		refuse = "421 Too many connections (injected limit).\r\n"
 	case s.cfg.MaxPerIP > 0 && s.perIP[key] >= s.cfg.MaxPerIP:
 		refuse = "421 Too many connections from your address.\r\n"
-	case s._full() && !s._dropPreLogin():
-		refuse = "421 Too many connections.\r\n"
+	case s._full():
+		if victim = s._dropPreLogin(); victim == nil {
+			refuse = "421 Too many connections.\r\n"
+		}
+	}
+	if victim != nil {
+		// Outside mu; the victim's own goroutine logs why it ended.
+		defer victim.kill()
 	}
 	if refuse != "" {
 		s.wg.Add(1)
@@ -316,12 +324,14 @@ func (s *Server) _full() bool {
 		s.cfg.MaxUnauthenticated > 0 && s.preLogin >= s.cfg.MaxUnauthenticated
 }
 
-// _dropPreLogin makes room for a new connection by ending the oldest
-// session not logged in of the address holding the most such sessions:
-// idle connections then cannot keep newcomers out, and the flooding
-// address pays first. It returns false when every session is logged in.
-// Call with mu held.
-func (s *Server) _dropPreLogin() bool {
+// _dropPreLogin makes room for a new connection: it forgets the newest
+// session not logged in of the address holding the most such sessions,
+// and returns it for the caller to kill once mu is released. Idle
+// connections then cannot keep newcomers out, the flooding address pays
+// first, and of its sessions the freshest, rather than one whose user has
+// been typing a password. A session whose password is being checked is
+// never chosen. It returns nil when no session can go. Call with mu held.
+func (s *Server) _dropPreLogin() *session {
 	perKey := make(map[string]int)
 	for sess := range s.sessions {
 		if !sess.authed {
@@ -330,21 +340,19 @@ func (s *Server) _dropPreLogin() bool {
 	}
 	var victim *session
 	for sess := range s.sessions {
-		if sess.authed {
+		if sess.authed || sess.checking.Load() {
 			continue
 		}
 		if victim == nil || perKey[sess.key] > perKey[victim.key] ||
-			perKey[sess.key] == perKey[victim.key] && sess.seq < victim.seq {
+			perKey[sess.key] == perKey[victim.key] && sess.seq > victim.seq {
 			victim = sess
 		}
 	}
-	if victim == nil {
-		return false
+	if victim != nil {
+		victim.dropped.Store(true)
+		s._forget(victim)
 	}
-	s.log.Info("dropping a session not logged in, to make room", "session", victim.id, "addr", victim.key)
-	s._forget(victim)
-	victim.kill()
-	return true
+	return victim
 }
 
 // _forget removes sess from the session counts, once; call with mu held.
@@ -407,15 +415,29 @@ func (s *Server) logCommand(sid, verb, arg string) {
 	}
 }
 
-// printable escapes control bytes so that a hostile line stays one log line.
+// printable escapes what could forge or hide log text, so that a hostile
+// line stays one readable log line: each rune strconv.IsPrint refuses (C0
+// and C1 controls, DEL, bidi overrides and other invisible formatting) and
+// each byte that is no valid UTF-8 becomes a Go escape (\x1b, \u202e,
+// \xfe). It is the rule of the mount's log (cmd/ftpfs/logsafe.go), which
+// ftpd does not import.
 func printable(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f {
-			q := strconv.Quote(s)
-			return q[1 : len(q)-1]
+	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case strconv.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
 		}
 	}
-	return s
+	return b.String()
 }
 
 func hostOf(a net.Addr) string {

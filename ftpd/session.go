@@ -77,10 +77,12 @@ type session struct {
 	implicitTLS bool
 	ctx         context.Context
 	cancel      context.CancelFunc
-	key         string    // addrKey of the client
-	seq         uint64    // admission order
-	loginBy     time.Time // the login deadline
-	authed      bool      // logged in once; written under srv.mu, by the session loop only
+	key         string      // addrKey of the client
+	seq         uint64      // admission order
+	loginBy     time.Time   // the login deadline
+	authed      bool        // logged in once; written under srv.mu, by the session loop only
+	checking    atomic.Bool // in cmdPASS, checking a password: never dropped for room
+	dropped     atomic.Bool // ended by the server to make room for a newcomer
 
 	ctrl net.Conn      // raw, or TLS over raw after AUTH TLS
 	r    *bufio.Reader // read by the reader goroutine, between want and lines
@@ -169,6 +171,11 @@ func (s *session) serve() {
 	defer func() {
 		s.kill()
 		close(s.want)
+		if s.dropped.Load() {
+			// Logged here, not by admit: a slow log writer must not hold
+			// up the accept loop.
+			log.Info("dropping a session not logged in, to make room", "addr", s.key)
+		}
 		log.Debug("session end")
 	}()
 	if s.implicitTLS {
@@ -439,6 +446,8 @@ func (s *session) dispatch(verb, arg string) {
 		return
 	}
 	switch {
+	case !ok && unimplemented[verb]:
+		s.reply(502, "Command not implemented.")
 	case !ok:
 		s.refuseJunk(500, "Unknown command.")
 	case cmd.login && !s.loggedIn:
@@ -469,11 +478,13 @@ func (s *session) refuseJunk(code int, text string) {
 	s.reply(code, text)
 }
 
-// loginDeadline is the time by which the session must log in, or zero
-// once it has.
+// loginDeadline is the time by which a password check must start. A
+// session that logged in once has no login deadline any more, but its
+// wait is bounded all the same: while cmdPASS waits out a back-off it
+// reads no command and its idle timer is stopped.
 func (s *session) loginDeadline() time.Time {
 	if s.authed {
-		return time.Time{}
+		return time.Now().Add(s.srv.cfg.LoginTimeout)
 	}
 	return s.loginBy
 }

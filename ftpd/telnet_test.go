@@ -184,3 +184,31 @@ func TestTelnetUrgentAbort(t *testing.T) {
 	c.expect(t, "ABOR", 225, 226)
 	c.expect(t, "NOOP", 200)
 }
+
+// TestCommandLogEscapes sends lines whose bytes could forge or hide log
+// text: C0 and C1 controls, DEL, bidi overrides, invalid UTF-8. The
+// command log shows them as Go escapes, as the mount's log does; printable
+// text, UTF-8 included, stays as it is.
+func TestCommandLogEscapes(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain name.txt":        "plain name.txt",
+		"h\u00e9t\u00e9 \u65e5": "h\u00e9t\u00e9 \u65e5",
+		"a\tb\x1b[31m":          `a\tb\x1b[31m`,
+		"del\x7f":               `del\x7f`,
+		"c1\u0085\u009b":        `c1\u0085\u009b`,
+		"bidi\u202etxt.exe":     `bidi\u202etxt.exe`,
+		"repl\ufffd ok":         "repl\ufffd ok",
+		"bad\xc3(\xfe":          `bad\xc3(\xfe`,
+	} {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+	h := startHarness(t)
+	c := mustDial(t, h.Addr().String())
+	c.mustLogin(t)
+	c.expect(t, "SIZE evil\u202egpj.exe\u0085", 550)
+	if got, want := h.Log.args("SIZE"), `evil\u202egpj.exe\u0085`; len(got) != 1 || got[0] != want {
+		t.Errorf("command log has SIZE %q, want %q", got, want)
+	}
+}

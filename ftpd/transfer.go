@@ -496,13 +496,25 @@ func (s *session) store(arg string, flags int, offset int64, opening string) {
 	})
 }
 
-// openRegular opens a regular file for a transfer without ever blocking:
-// open(2) of a FIFO waits for its other end (a RETR would hang with its
-// session, and shutdown with it), and a device may do anything.
-// O_NONBLOCK makes the open return at once; fstat of what was opened, not
-// a separate lstat that a swap could race, says whether it is a regular
-// file; then the descriptor goes back to blocking I/O.
+// openRegular opens a regular file for a transfer without ever blocking
+// or touching anything else: open(2) of a FIFO waits for its other end (a
+// RETR would hang with its session, and shutdown with it), and the open
+// of a device may act on it. So a stat through the root first refuses
+// what is no regular file, unopened; as the name can be swapped after the
+// stat, the open also takes O_NONBLOCK, so that it returns at once, and
+// fstat of what was opened decides; then the descriptor goes back to
+// blocking I/O.
 func (s *session) openRegular(rel string, flags int) (*os.File, error) {
+	fi, err := s.srv.root.Stat(rel)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && flags&os.O_CREATE != 0:
+	case err != nil:
+		return nil, err
+	default:
+		if err := regular(fi); err != nil {
+			return nil, err
+		}
+	}
 	f, err := s.srv.root.OpenFile(rel, flags|syscall.O_NONBLOCK, 0o644)
 	if errors.Is(err, syscall.ENXIO) {
 		return nil, errNotRegular // a FIFO without a reader
@@ -510,14 +522,10 @@ func (s *session) openRegular(rel string, flags int) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	fi, err := f.Stat()
-	switch {
-	case err != nil:
-	case fi.IsDir():
-		err = errIsDir
-	case !fi.Mode().IsRegular():
-		err = errNotRegular
-	default:
+	if fi, err = f.Stat(); err == nil {
+		err = regular(fi)
+	}
+	if err == nil {
 		err = setBlocking(f)
 	}
 	if err != nil {
@@ -525,6 +533,17 @@ func (s *session) openRegular(rel string, flags int) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// regular refuses what a transfer must not open.
+func regular(fi fs.FileInfo) error {
+	switch {
+	case fi.IsDir():
+		return errIsDir
+	case !fi.Mode().IsRegular():
+		return errNotRegular
+	}
+	return nil
 }
 
 func setBlocking(f *os.File) error {
