@@ -318,6 +318,42 @@ func TestPerAddressIPv6Prefix(t *testing.T) {
 	}
 }
 
+// TestLoginBackoffIPv6Prefix fails a login from one address of a /64:
+// another address of that /64 then waits out the back-off, even with the
+// right password, while an address of the next /64 gets in at once.
+func TestLoginBackoffIPv6Prefix(t *testing.T) {
+	const base = 400 * time.Millisecond
+	h := startHarness(t, func(c *Config) { c.LoginFailDelay = base })
+	connect := func(ip string) *rawClient {
+		t.Helper()
+		client, server := net.Pipe()
+		t.Cleanup(func() { client.Close() })
+		h.admit(pipeConn{server, &net.TCPAddr{IP: net.ParseIP(ip), Port: 40000}}, false)
+		c := &rawClient{conn: client, r: bufio.NewReader(client), timeout: 5 * time.Second}
+		c.expectReply(t, 220)
+		c.expect(t, "USER "+testUser, 331)
+		return c
+	}
+	guesser := connect("2001:db8:0:1::1")
+	neighbour := connect("2001:db8:0:1:ffff::2")
+	stranger := connect("2001:db8:0:2::1")
+	start := time.Now()
+	if err := guesser.send("PASS wrong"); err != nil {
+		t.Fatal(err)
+	}
+	waitEvents(t, h, "login failed", 1)
+	began := time.Now()
+	stranger.expect(t, "PASS "+testPass, 230)
+	if took := time.Since(began); took >= base/2 {
+		t.Errorf("another /64 waited %v for its login, want no back-off", took)
+	}
+	neighbour.expect(t, "PASS "+testPass, 230)
+	if took, want := time.Since(start), loginFailDelay(base, 1); took < want {
+		t.Errorf("the same /64 got in %v after the failure, want the back-off of %v", took, want)
+	}
+	guesser.expectReply(t, 530)
+}
+
 func TestAddrKey(t *testing.T) {
 	for ip, want := range map[string]string{
 		"192.0.2.7":            "192.0.2.7",
