@@ -212,4 +212,15 @@ func symlinksAbsolute(t *testing.T, mlsd bool) {
 	if n := strings.Count(logs.String(), "symlink target outside the mount"); n != 3 {
 		t.Errorf("%d log lines for 3 links out:\n%s", n, tail(logs.String(), 20))
 	}
+	// -o symlinks=raw: the server's absolute targets as they are, which the
+	// kernel resolves against this machine's files, as sshfs's do.
+	_, raw, _ := mountAt(t, addr, "u", "p", func(o *Options) { o.Root, o.RawSymlinks = "/pub", true })
+	for name, want := range map[string]string{"passwd": "/etc/passwd", "abs": local, "upload": dir, "inroot": "/pub/file.txt"} {
+		if got, err := os.Readlink(filepath.Join(raw, name)); err != nil || got != want {
+			t.Errorf("raw: readlink %s: %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(raw, "abs")); err != nil || !strings.Contains(string(b), "SENTINEL") {
+		t.Errorf("raw: abs reads %q, %v; want the local file, as the kernel resolves the raw target", b, err)
+	}
 }
