@@ -304,7 +304,7 @@ func parseFacts(line string) (e Entry, self bool, err error) {
 				e.Size = n
 			}
 		case "modify":
-			if t, ok := parseFactTime(v); ok {
+			if t, ok := parseTimeVal(v); ok {
 				e.ModTime, e.Precision = t, PrecisionSecond
 			}
 		case "unique":
@@ -380,27 +380,6 @@ func parseSize(v string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	return n, err == nil
-}
-
-// parseFactTime reads YYYYMMDDHHMMSS[.fraction] in UTC (RFC 3659 2.3),
-// keeping up to nanoseconds of the fraction.
-func parseFactTime(v string) (time.Time, bool) {
-	main, frac, hasFrac := strings.Cut(v, ".")
-	if len(main) != 14 || !allDigits(main) || hasFrac && (frac == "" || !allDigits(frac)) {
-		return time.Time{}, false
-	}
-	t, err := time.ParseInLocation("20060102150405", main, time.UTC)
-	if err != nil {
-		return time.Time{}, false
-	}
-	var ns int
-	for i := range 9 {
-		ns *= 10
-		if i < len(frac) {
-			ns += int(frac[i] - '0')
-		}
-	}
-	return t.Add(time.Duration(ns)), true
 }
 
 // parseOctalMode reads UNIX.mode: octal permission bits with setuid,

@@ -202,31 +202,13 @@ func (p *Pool) ModTime(ctx context.Context, path string) (time.Time, error) {
 		if err != nil {
 			return err
 		}
-		t, err = parseMDTM(strings.TrimSpace(r.msg))
-		if err != nil {
+		var ok bool
+		if t, ok = parseTimeVal(strings.TrimSpace(r.msg)); !ok {
 			return &Error{Op: "mdtm", Path: path, Code: r.code, Msg: r.msg}
 		}
 		return nil
 	})
 	return t, err
-}
-
-// parseMDTM reads YYYYMMDDHHMMSS[.fff] in UTC.
-func parseMDTM(v string) (time.Time, error) {
-	main, frac, _ := strings.Cut(v, ".")
-	t, err := time.ParseInLocation("20060102150405", main, time.UTC)
-	if err != nil {
-		return t, err
-	}
-	if frac != "" && len(frac) <= 9 && strings.Trim(frac, "0123456789") == "" {
-		frac += strings.Repeat("0", 9-len(frac))
-		var ns int
-		for _, d := range frac {
-			ns = ns*10 + int(d-'0')
-		}
-		t = t.Add(time.Duration(ns))
-	}
-	return t, nil
 }
 
 // Stat asks MLST for one entry (servers with MLSD only).
