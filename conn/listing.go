@@ -8,10 +8,8 @@ package conn
 // a wrong entry.
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"strconv"
 	"strings"
@@ -46,10 +44,6 @@ func (e *BadNameError) Error() string {
 const MaxName = 255
 
 const (
-	// maxLine bounds one listing line. No sane entry comes near it (names
-	// are at most 255 bytes on common file systems); a longer line is
-	// counted as unparsed without ever being held whole.
-	maxLine = 64 << 10
 	// maxSamples bounds the unparsed lines and dropped names kept for the
 	// log, so that a hostile listing cannot grow them without limit.
 	maxSamples = 8
@@ -97,9 +91,9 @@ func NewListing(now time.Time, loc *time.Location) *Listing {
 
 // Add parses one line, without its line ending, as MLSD when mlsd is set
 // and as LIST otherwise, and files the result. It fits the callback of
-// Pool.List.
+// Pool.List. LongLine, and any line over 64 KiB, counts as unparsed.
 func (l *Listing) Add(line string, mlsd bool) {
-	if len(line) > maxLine {
+	if line == LongLine || len(line) > maxLine {
 		l.unparsed(line)
 		return
 	}
@@ -145,52 +139,6 @@ func clipSample(s string) string {
 		return strings.Clone(s[:maxSampleLen]) + "..."
 	}
 	return strings.Clone(s)
-}
-
-// ParseListing reads a whole listing from r, as MLSD or as LIST: it is
-// NewListing followed by ReadLines.
-func ParseListing(r io.Reader, mlsd bool, now time.Time, loc *time.Location) (*Listing, error) {
-	l := NewListing(now, loc)
-	return l, l.ReadLines(r, mlsd)
-}
-
-// ReadLines adds every line of r, ended by LF or CRLF, as Add does. It
-// holds one line at a time, at most 64 KiB: a longer line is read past
-// and counted as unparsed, so a server sending an endless line costs no
-// memory. The error is r's, never a parse error; the lines read before it
-// stay in l.
-func (l *Listing) ReadLines(r io.Reader, mlsd bool) error {
-	// Room for a maximal line and its CRLF, so that such a line is whole.
-	br := bufio.NewReaderSize(r, maxLine+2)
-	for {
-		b, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			l.unparsed(string(b[:maxSampleLen+1]))
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = br.ReadSlice('\n')
-			}
-		} else if len(b) > 0 {
-			l.Add(string(trimLineEnd(b)), mlsd)
-		}
-		switch {
-		case err == io.EOF:
-			return nil
-		case err != nil:
-			return fmt.Errorf("read listing: %w", err)
-		}
-	}
-}
-
-// trimLineEnd strips LF or CRLF, and a lone CR at the end of the data
-// (a CRLF cut short).
-func trimLineEnd(b []byte) []byte {
-	if n := len(b); n > 0 && b[n-1] == '\n' {
-		b = b[:n-1]
-	}
-	if n := len(b); n > 0 && b[n-1] == '\r' {
-		b = b[:n-1]
-	}
-	return b
 }
 
 // usableName reports whether a server's name can be one path component.
