@@ -112,21 +112,33 @@ func FuzzParseMLSD(f *testing.F) {
 	})
 }
 
-func FuzzParseListing(f *testing.F) {
+// FuzzReadListing reads a listing as Pool.List does, through readListing
+// and Add, under caps of capLines lines and capBytes bytes (0: the
+// defaults): a listing within the caps has every line accounted for
+// exactly once, and the same as when its lines are added one by one; one
+// over a cap fails with ErrListingTooLarge, having handed on only lines
+// within the caps.
+func FuzzReadListing(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "list", "*.txt"))
 	for _, file := range files {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(b, strings.HasPrefix(filepath.Base(file), "mlsd-"))
+		f.Add(b, strings.HasPrefix(filepath.Base(file), "mlsd-"), uint16(0), uint32(0))
+		f.Add(b, strings.HasPrefix(filepath.Base(file), "mlsd-"), uint16(5), uint32(200))
 	}
-	f.Add([]byte("total 0\r\n\r\n\n\r"), false)
-	f.Fuzz(func(t *testing.T, data []byte, mlsd bool) {
-		l, err := ParseListing(bytes.NewReader(data), mlsd, listNow, time.UTC)
-		if err != nil {
-			t.Fatal(err)
-		}
+	f.Add([]byte("total 0\r\n\r\n\n\r"), false, uint16(0), uint32(0))
+	f.Add([]byte("total 0\r\n\r\n\n\r"), false, uint16(3), uint32(11))
+	f.Fuzz(func(t *testing.T, data []byte, mlsd bool, capLines uint16, capBytes uint32) {
+		var c Config
+		c.MaxListingEntries, c.MaxListingBytes = int(capLines), int64(capBytes)
+		c.fill()
+		l := NewListing(listNow, time.UTC)
+		err := readListing(bytes.NewReader(data), c.MaxListingBytes, c.MaxListingEntries, func(line string) error {
+			l.Add(line, mlsd)
+			return nil
+		})
 		for _, e := range l.Entries {
 			checkInvariants(t, e)
 		}
@@ -134,16 +146,36 @@ func FuzzParseListing(f *testing.F) {
 		if lines[len(lines)-1] == "" {
 			lines = lines[:len(lines)-1]
 		}
-		if n := len(l.Entries) + l.Skipped + l.DroppedCount + l.Unparsed; n != len(lines) {
+		n := len(l.Entries) + l.Skipped + l.DroppedCount + l.Unparsed
+		over := len(lines) > c.MaxListingEntries || int64(len(data)) > c.MaxListingBytes
+		switch {
+		case over && !errors.Is(err, ErrListingTooLarge), !over && err != nil:
+			t.Fatalf("%d lines, %d bytes, caps %d, %d: %v", len(lines), len(data), c.MaxListingEntries, c.MaxListingBytes, err)
+		case !over && n != len(lines):
 			t.Fatalf("%d lines, %d outcomes: %+v", len(lines), n, l)
+		case n > c.MaxListingEntries || n > len(lines):
+			t.Fatalf("%d lines handed on; %d lines, cap %d", n, len(lines), c.MaxListingEntries)
+		}
+		if n > 0 {
+			// The bytes read up to the end of the last line handed on.
+			read := len(strings.Join(lines[:n], "\n"))
+			if n < len(lines) || bytes.HasSuffix(data, []byte("\n")) {
+				read++
+			}
+			if int64(read) > c.MaxListingBytes {
+				t.Fatalf("%d lines handed on, %d bytes, cap %d", n, read, c.MaxListingBytes)
+			}
 		}
 		if len(l.Dropped) > maxSamples || len(l.UnparsedSamples) > maxSamples {
 			t.Fatalf("%d dropped and %d unparsed samples kept", len(l.Dropped), len(l.UnparsedSamples))
 		}
-		// Reading the stream and adding its lines one by one agree.
+		// Reading the stream and adding the lines it handed on one by one agree.
 		l2 := NewListing(listNow, time.UTC)
-		for _, line := range lines {
-			l2.Add(strings.TrimSuffix(line, "\r"), mlsd)
+		for _, line := range lines[:n] {
+			if line = strings.TrimSuffix(line, "\r"); len(line) > maxLine {
+				line = LongLine
+			}
+			l2.Add(line, mlsd)
 		}
 		if a, b := dumpListing(l), dumpListing(l2); a != b {
 			t.Fatalf("stream and lines differ:\n%s\n%s", a, b)

@@ -11,7 +11,6 @@ import (
 	"net/textproto"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -418,7 +417,7 @@ func TestListing(t *testing.T) {
 	}
 	in.WriteString("-rw-r--r-- 1 0 0 5 Nov 24 13:59 " + strings.Repeat("n", 1000) + "/\n")
 	in.WriteString("-rw-r--r--    1 0 0 5 Nov 24 13:59 no newline at the end\r")
-	l, err := ParseListing(strings.NewReader(in.String()), false, listNow, nil)
+	l, err := parseListing(strings.NewReader(in.String()), false, listNow, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,111 +451,6 @@ func TestListing(t *testing.T) {
 	}
 }
 
-// TestListingReadError keeps what was read before the reader failed.
-func TestListingReadError(t *testing.T) {
-	boom := errors.New("connection reset")
-	r := io.MultiReader(strings.NewReader("type=file; a\ntype=file; b\n"), failingReader{boom})
-	l, err := ParseListing(r, true, listNow, nil)
-	if !errors.Is(err, boom) || len(l.Entries) != 2 {
-		t.Fatalf("got %d entries, %v", len(l.Entries), err)
-	}
-}
-
-type failingReader struct{ err error }
-
-func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
-
-// lineSource produces n identical listing lines on demand, so that the
-// input never exists in memory as a whole. check, when set, runs before
-// each Read with the number of bytes handed out so far.
-type lineSource struct {
-	line  []byte
-	n     int
-	pos   int // offset in the whole stream
-	check func(produced int)
-}
-
-func (s *lineSource) Read(p []byte) (int, error) {
-	total := len(s.line) * s.n
-	if s.pos >= total {
-		return 0, io.EOF
-	}
-	if s.check != nil {
-		s.check(s.pos)
-	}
-	k := 0
-	for k < len(p) && s.pos < total {
-		c := copy(p[k:], s.line[s.pos%len(s.line):])
-		if rest := total - s.pos; c > rest {
-			c = rest
-		}
-		k += c
-		s.pos += c
-	}
-	return k, nil
-}
-
-// TestListing100k parses a 100,000-entry listing and checks that it is
-// parsed as it arrives: the reader is never more than a buffer ahead of
-// the entries.
-func TestListing100k(t *testing.T) {
-	const n = 100_000
-	line := []byte("-rw-r--r--    1 1000     1000         1234 Nov 24 13:59 a file name.txt\r\n")
-	l := NewListing(listNow, nil)
-	ahead := 0
-	src := &lineSource{line: line, n: n, check: func(produced int) {
-		ahead = max(ahead, produced-len(l.Entries)*len(line))
-	}}
-	if err := l.ReadLines(src, false); err != nil {
-		t.Fatal(err)
-	}
-	if len(l.Entries) != n || l.Unparsed != 0 || l.DroppedCount != 0 {
-		t.Fatalf("%d entries, %d unparsed, %d dropped", len(l.Entries), l.Unparsed, l.DroppedCount)
-	}
-	if ahead > maxLine+2 {
-		t.Fatalf("the reader was %d bytes ahead of the parsed entries", ahead)
-	}
-	if e := l.Entries[n-1]; e.Name != "a file name.txt" || e.Size != 1234 {
-		t.Fatalf("last entry %+v", e)
-	}
-}
-
-// TestListingHugeLine sends 10 MB without a newline: it must cost about
-// one buffer, not 10 MB, and count as one unparsed line.
-func TestListingHugeLine(t *testing.T) {
-	const huge = 10 << 20
-	good := "-rw-r--r-- 1 0 0 5 Nov 24 13:59 after\n"
-	for _, tc := range []struct {
-		name    string
-		tail    string
-		entries int
-	}{
-		{"then a line", "\n" + good, 1},
-		{"to the end", "", 0},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := io.MultiReader(&lineSource{line: bytes.Repeat([]byte("x"), 4096), n: huge / 4096}, strings.NewReader(tc.tail))
-			var before, after runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&before)
-			l, err := ParseListing(r, false, listNow, nil)
-			runtime.ReadMemStats(&after)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if l.Unparsed != 1 || len(l.Entries) != tc.entries {
-				t.Fatalf("%d unparsed, %d entries", l.Unparsed, len(l.Entries))
-			}
-			if len(l.UnparsedSamples[0]) > maxSampleLen+3 {
-				t.Fatalf("sample of %d bytes kept", len(l.UnparsedSamples[0]))
-			}
-			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 2<<20 {
-				t.Fatalf("allocated %d bytes for a %d-byte line", alloc, huge)
-			}
-		})
-	}
-}
-
 // TestListingGolden parses each testdata/list/*.txt (as MLSD when its name
 // starts with "mlsd-", as LIST otherwise, at listNow in UTC) and compares
 // a dump of the result with the .golden file beside it. Run with -update
@@ -574,7 +468,7 @@ func TestListingGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			l, err := ParseListing(f, strings.HasPrefix(name, "mlsd-"), listNow, time.UTC)
+			l, err := parseListing(f, strings.HasPrefix(name, "mlsd-"), listNow, time.UTC)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -718,7 +612,7 @@ func TestListingFromFtpd(t *testing.T) {
 			defer srv.Close()
 			mlsd := strings.HasPrefix(tc.cmd, "MLSD")
 			data := ftpdData(t, srv.Addr().String(), "lister", "listing-pw", tc.cmd)
-			l, err := ParseListing(bytes.NewReader(data), mlsd, time.Now(), time.UTC)
+			l, err := parseListing(bytes.NewReader(data), mlsd, time.Now(), time.UTC)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,7 +3,6 @@ package conn
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -85,11 +84,7 @@ func (p *Pool) list(ctx context.Context, dir string, long bool, reset func(), fn
 		if err != nil {
 			return err
 		}
-		lc := &listingCap{r: t, maxBytes: p.cfg.MaxListingBytes, maxLines: p.cfg.MaxListingEntries}
-		err = forEachLine(lc, func(l string) error {
-			if err := lc.line(); err != nil {
-				return err
-			}
+		err = readListing(t, p.cfg.MaxListingBytes, p.cfg.MaxListingEntries, func(l string) error {
 			return fn(l, mlsd)
 		})
 		if err != nil {
@@ -103,97 +98,6 @@ func (p *Pool) list(ctx context.Context, dir string, long bool, reset func(), fn
 	})
 }
 
-// listingCap is a listing's data connection, counting what it reads
-// against the caps of one listing.
-type listingCap struct {
-	r               io.Reader
-	bytes, maxBytes int64
-	lines, maxLines int
-}
-
-// Read fails once the listing has sent more than its byte cap, counting
-// every byte: blank lines and the skipped parts of long lines, too.
-func (c *listingCap) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	if c.bytes += int64(n); c.bytes > c.maxBytes {
-		return 0, fmt.Errorf("%w: more than %d bytes", ErrListingTooLarge, c.maxBytes)
-	}
-	return n, err
-}
-
-// line counts one line against the entry cap.
-func (c *listingCap) line() error {
-	if c.lines++; c.lines > c.maxLines {
-		return fmt.Errorf("%w: more than %d lines", ErrListingTooLarge, c.maxLines)
-	}
-	return nil
-}
-
-// maxListLine bounds one listing line; a longer one is skipped whole and
-// reported to fn as a line of its own marker.
-const maxListLine = 64 << 10
-
-// LongLine is what List passes for a line longer than 64 KiB.
-const LongLine = "\x00line too long"
-
-// forEachLine splits r into lines without ever holding more than one
-// bounded line.
-func forEachLine(r io.Reader, fn func(string) error) error {
-	buf := make([]byte, 32<<10)
-	var line []byte
-	skipping := false
-	for {
-		n, err := r.Read(buf)
-		chunk := buf[:n]
-		for len(chunk) > 0 {
-			i := indexByte(chunk, '\n')
-			if i < 0 {
-				if !skipping {
-					line = append(line, chunk...)
-					if len(line) > maxListLine {
-						line, skipping = line[:0], true
-					}
-				}
-				break
-			}
-			if skipping {
-				skipping = false
-				if ferr := fn(LongLine); ferr != nil {
-					return ferr
-				}
-			} else {
-				line = append(line, chunk[:i]...)
-				if ferr := fn(strings.TrimSuffix(string(line), "\r")); ferr != nil {
-					return ferr
-				}
-			}
-			line = line[:0]
-			chunk = chunk[i+1:]
-		}
-		if err == io.EOF {
-			if skipping {
-				return fn(LongLine)
-			}
-			if len(line) > 0 {
-				return fn(strings.TrimSuffix(string(line), "\r"))
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
-
 // ModTime asks MDTM for a file's modification time, to the second.
 func (p *Pool) ModTime(ctx context.Context, path string) (time.Time, error) {
 	var t time.Time
@@ -202,31 +106,13 @@ func (p *Pool) ModTime(ctx context.Context, path string) (time.Time, error) {
 		if err != nil {
 			return err
 		}
-		t, err = parseMDTM(strings.TrimSpace(r.msg))
-		if err != nil {
+		var ok bool
+		if t, ok = parseTimeVal(strings.TrimSpace(r.msg)); !ok {
 			return &Error{Op: "mdtm", Path: path, Code: r.code, Msg: r.msg}
 		}
 		return nil
 	})
 	return t, err
-}
-
-// parseMDTM reads YYYYMMDDHHMMSS[.fff] in UTC.
-func parseMDTM(v string) (time.Time, error) {
-	main, frac, _ := strings.Cut(v, ".")
-	t, err := time.ParseInLocation("20060102150405", main, time.UTC)
-	if err != nil {
-		return t, err
-	}
-	if frac != "" && len(frac) <= 9 && strings.Trim(frac, "0123456789") == "" {
-		frac += strings.Repeat("0", 9-len(frac))
-		var ns int
-		for _, d := range frac {
-			ns = ns*10 + int(d-'0')
-		}
-		t = t.Add(time.Duration(ns))
-	}
-	return t, nil
 }
 
 // Stat asks MLST for one entry (servers with MLSD only).
