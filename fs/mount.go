@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,6 +20,7 @@ import (
 
 	"ftpfs/cache"
 	"ftpfs/conn"
+	"ftpfs/internal/mountinfo"
 )
 
 // mount is the state shared by every node of one mount.
@@ -268,16 +269,11 @@ const unmountGrace = 2 * time.Second
 // inMountinfo says whether a mount of device dev ("major:minor") is in
 // this process's mount namespace.
 func inMountinfo(dev string) bool {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	ms, err := mountinfo.ReadFile(mountinfo.Self)
 	if err != nil {
 		return true // cannot tell: assume so, and abort nothing
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) > 2 && f[2] == dev {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(ms, func(m mountinfo.Mount) bool { return m.Dev == dev })
 }
 
 // abortConnection ends FUSE connection n through fusectl, mounting it

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +30,7 @@ import (
 
 	"ftpfs/conn"
 	"ftpfs/fs"
+	"ftpfs/internal/mountinfo"
 	"ftpfs/internal/private"
 )
 
@@ -1034,42 +1036,16 @@ func isMountPoint(p string) (bool, error) {
 }
 
 // mountinfoPath is read by inMountinfo; a variable for tests.
-var mountinfoPath = "/proc/self/mountinfo"
+var mountinfoPath = mountinfo.Self
 
 // inMountinfo reports whether p (absolute, clean) is a mount point listed
-// in /proc/self/mountinfo.
+// in this process's mount table.
 func inMountinfo(p string) (bool, error) {
-	b, err := os.ReadFile(mountinfoPath)
+	ms, err := mountinfo.ReadFile(mountinfoPath)
 	if err != nil {
 		return false, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		// Fields: ID PARENT MAJ:MIN ROOT MOUNTPOINT ...
-		f := strings.Fields(line)
-		if len(f) > 4 && unescapeMountinfo(f[4]) == p {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// unescapeMountinfo undoes the kernel's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return slices.ContainsFunc(ms, func(m mountinfo.Mount) bool { return m.Point == p }), nil
 }
 
 // promptPassword asks on the terminal with echo off, as ssh does: on
