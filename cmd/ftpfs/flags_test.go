@@ -1,0 +1,193 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"ftpfs/conn"
+	"ftpfs/fs"
+)
+
+func TestParseMountArgsDefaults(t *testing.T) {
+	home := t.TempDir()
+	c, err := parseMountArgs([]string{"ftp://example.org/pub", "mnt"}, inputs(home, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cwd, _ := os.Getwd()
+	want := fs.Options{
+		Conn: conn.Config{
+			Addr:     "example.org:21",
+			Timeout:  30 * time.Second,
+			MaxConns: 4,
+
+			MaxListingEntries: 1 << 20,
+			MaxListingBytes:   256 << 20,
+		},
+		Root:        "/pub",
+		FsName:      "ftp://example.org/pub",
+		UID:         1000,
+		GID:         100,
+		Umask:       0o022,
+		DirCacheTTL: 10 * time.Second,
+		CacheSize:   256 << 20,
+		StagingSize: 4 << 30,
+		CacheDir:    filepath.Join(home, ".cache", "ftpfs"),
+	}
+	if !reflect.DeepEqual(c.opts, want) {
+		t.Errorf("opts =\n%+v\nwant\n%+v", c.opts, want)
+	}
+	if c.mountpoint != filepath.Join(cwd, "mnt") || c.foreground || c.debugFTP || len(c.warnings) != 0 {
+		t.Errorf("config = %+v", c)
+	}
+
+	// $XDG_CACHE_HOME counts when absolute, as the spec says.
+	c, _ = parseMountArgs([]string{"h", "/m"}, inputs(home, map[string]string{"XDG_CACHE_HOME": "/xdg"}))
+	if c.opts.CacheDir != "/xdg/ftpfs" {
+		t.Errorf("XDG_CACHE_HOME: cache dir %q", c.opts.CacheDir)
+	}
+	c, _ = parseMountArgs([]string{"h", "/m"}, inputs(home, map[string]string{"XDG_CACHE_HOME": "rel"}))
+	if c.opts.CacheDir != filepath.Join(home, ".cache", "ftpfs") {
+		t.Errorf("relative XDG_CACHE_HOME: cache dir %q", c.opts.CacheDir)
+	}
+	if _, err := parseMountArgs([]string{"h", "/m"}, inputs("", nil)); err == nil || !strings.Contains(err.Error(), "--cache-dir") {
+		t.Errorf("no home: err = %v, want one asking for --cache-dir", err)
+	}
+}
+
+func TestParseMountArgsFlags(t *testing.T) {
+	c, err := parseMountArgs([]string{
+		"--timeout", "5s",
+		"--connections", "8",
+		"--dir-cache-ttl", "1m",
+		"--cache-size", "1G",
+		"--staging-size", "2G", "--no-atomic-upload",
+		"--cache-dir", "/var/cache/x",
+		"--trust-pasv-ip",
+		"--max-listing-entries", "1000",
+		"--debug-ftp",
+		"--debug-fuse",
+		"-o", "ro,uid=0",
+		"[::1]:2121",
+		"-oallow_other", // the FUSE spelling, after SERVER
+		"/mnt/site",
+		"-f",
+		"-o", "gid=7,umask=027,chmod=ignore,symlinks=raw",
+	}, inputs("/home/u", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fs.Options{
+		Conn: conn.Config{
+			Addr:        "[::1]:2121",
+			Timeout:     5 * time.Second,
+			MaxConns:    8,
+			TrustPASVIP: true,
+
+			MaxListingEntries: 1000,
+			MaxListingBytes:   256_000,
+		},
+		FsName:         "ftp://[::1]:2121/",
+		ReadOnly:       true,
+		AllowOther:     true,
+		UID:            0,
+		GID:            7,
+		Umask:          0o027,
+		DirCacheTTL:    time.Minute,
+		CacheSize:      1 << 30,
+		StagingSize:    2 << 30,
+		NoAtomicUpload: true,
+		CacheDir:       "/var/cache/x",
+		ChmodIgnore:    true,
+		RawSymlinks:    true,
+		Debug:          true,
+	}
+	if !reflect.DeepEqual(c.opts, want) {
+		t.Errorf("opts =\n%+v\nwant\n%+v", c.opts, want)
+	}
+	if !c.foreground || !c.debugFTP || c.mountpoint != "/mnt/site" {
+		t.Errorf("config = %+v", c)
+	}
+
+	c, err = parseMountArgs([]string{"--foreground", "--", "h", "/m"}, inputs("/home/u", nil))
+	if err != nil || !c.foreground {
+		t.Errorf("--foreground --: %+v, %v", c, err)
+	}
+}
+
+func TestParseMountArgsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{nil, "missing SERVER and MOUNTPOINT"},
+		{[]string{"h"}, "missing MOUNTPOINT"},
+		{[]string{"h", "/m", "x"}, "want SERVER MOUNTPOINT, got 3"},
+		{[]string{"--password", "pw", "h", "/m"}, "passwords are not taken from the command line"},
+		{[]string{"h", "/m", "--password=pw"}, "passwords are not taken from the command line"},
+		{[]string{"--no-such", "h", "/m"}, "no-such"},
+		{[]string{"--timeout", "0s", "h", "/m"}, "--timeout must be positive"},
+		{[]string{"--timeout", "5", "h", "/m"}, "timeout"},
+		{[]string{"--connections", "0", "h", "/m"}, "--connections"},
+		{[]string{"--dir-cache-ttl", "0s", "h", "/m"}, "--dir-cache-ttl must be positive"},
+		{[]string{"--cache-size", "0", "h", "/m"}, "--cache-size must be positive"},
+		{[]string{"--staging-size", "0", "h", "/m"}, "--staging-size must be positive"},
+		{[]string{"--cache-size", "lots", "h", "/m"}, "byte count"},
+		{[]string{"--max-listing-entries", "0", "h", "/m"}, "--max-listing-entries must be from 1"},
+		{[]string{"--max-listing-entries", "1000000000", "h", "/m"}, "--max-listing-entries must be from 1 to"},
+		{[]string{"--user", "bob", "ftp://alice@h", "/m"}, "two different users"},
+		{[]string{"-o", "rw", "h", "/m"}, "-o rw: unknown option"},
+		{[]string{"-o", "ro,nonempty", "h", "/m"}, "-o nonempty: unknown option"},
+		{[]string{"-o", "uid=alice", "h", "/m"}, "-o uid=alice: want a number"},
+		{[]string{"-o", "gid=-1", "h", "/m"}, "-o gid=-1: want a number"},
+		{[]string{"-o", "umask=999", "h", "/m"}, "-o umask=999: want an octal number"},
+		{[]string{"-o", "umask=1000", "h", "/m"}, "-o umask=1000: want an octal number"},
+		{[]string{"-o", "chmod=fail", "h", "/m"}, "-o chmod=fail: unknown option"},
+		{[]string{"-o", "symlinks=follow", "h", "/m"}, "-o symlinks=follow: unknown option"},
+		{[]string{"--tls", "ftps://h", "/m"}, "use one of them"},
+		{[]string{"--tls-insecure", "--tls-ca", "x.pem", "h", "/m"}, "use one of them"},
+		{[]string{"--tls-ca", "/nonexistent/ca.pem", "h", "/m"}, "--tls-ca"},
+	} {
+		_, err := parseMountArgs(tc.args, inputs("/home/u", nil))
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%q: err = %v, want one containing %q", tc.args, err, tc.wantErr)
+			continue
+		}
+		if strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "pw") {
+			t.Errorf("%q: error %q is not one line without the password", tc.args, err)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+	}{
+		{"0", 0},
+		{"4096", 4096},
+		{"512K", 512 << 10},
+		{"512k", 512 << 10},
+		{"256M", 256 << 20},
+		{"256MiB", 256 << 20},
+		{"256MB", 256 << 20},
+		{"1G", 1 << 30},
+		{"2T", 2 << 40},
+		{"100B", 100},
+		{"8388607T", 8388607 << 40},
+	} {
+		got, err := parseSize(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+	for _, in := range []string{"", "M", "1.5G", "-1", "1X", "1 G", "1GG", "8388608T", "99999999999999999999"} {
+		if n, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", in, n)
+		}
+	}
+}
