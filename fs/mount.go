@@ -59,34 +59,6 @@ type Mounted struct {
 	conn   uint64 // the kernel's number for the FUSE connection (fusectl)
 }
 
-func (o *Options) fill() {
-	if o.Root == "" {
-		o.Root = "/"
-	}
-	o.Root = path.Clean("/" + o.Root)
-	if o.DirCacheTTL == 0 {
-		o.DirCacheTTL = 10 * time.Second
-	}
-	if o.CacheSize == 0 {
-		o.CacheSize = 256 << 20
-	}
-	if o.StagingSize <= 0 {
-		o.StagingSize = 4 << 30
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Conn.Logger == nil {
-		o.Conn.Logger = o.Logger
-	}
-	if o.Conn.Timeout <= 0 {
-		o.Conn.Timeout = 30 * time.Second
-	}
-	if o.Conn.MaxConns <= 0 {
-		o.Conn.MaxConns = 4
-	}
-}
-
 // Mount connects (logging in once, so that a bad password or an
 // unreachable host fails here, before anything is mounted), mounts at
 // mountpoint and returns when the kernel answers requests.

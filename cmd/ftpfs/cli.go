@@ -4,7 +4,6 @@ import (
 	"flag"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 )
@@ -40,18 +39,6 @@ func parseInterspersed(fset *flag.FlagSet, args []string) ([]string, error) {
 		}
 		pos, args = append(pos, rest[0]), rest[1:]
 	}
-}
-
-// defaultCacheDir follows the XDG base directory spec, which ignores a
-// relative $XDG_CACHE_HOME.
-func defaultCacheDir(in mountInputs) string {
-	if d, ok := in.lookupEnv("XDG_CACHE_HOME"); ok && filepath.IsAbs(d) {
-		return filepath.Join(d, "ftpfs")
-	}
-	if in.home == "" {
-		return ""
-	}
-	return filepath.Join(in.home, ".cache", "ftpfs")
 }
 
 // hostInputs are the mountInputs of this process, without stdin or prompt.

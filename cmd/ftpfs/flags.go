@@ -8,22 +8,12 @@ import (
 	"math"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"ftpfs/conn"
 	"ftpfs/fs"
-)
-
-// Defaults of "ftpfs mount", also quoted by the usage text and README.
-const (
-	defaultTimeout     = 30 * time.Second
-	defaultConns       = 4
-	defaultDirCacheTTL = 10 * time.Second
-	defaultCacheSize   = 256 << 20
-	defaultStagingSize = 4 << 30
-	defaultUmask       = 0o022
 )
 
 // mountConfig is a parsed "ftpfs mount" command line.
@@ -38,67 +28,53 @@ type mountConfig struct {
 	warnings []string
 }
 
-// mountFlags holds the flag values before they are checked.
+// mountFlags holds the flag values before they are checked. The flags of
+// mount options write straight into opts, which starts as
+// fs.DefaultOptions: a flag's default, the default its help shows and the
+// library's are one value.
 type mountFlags struct {
+	opts             fs.Options
 	tls, tlsInsecure bool
 	tlsCA            string
 	tlsPin           string // --tls-fingerprint
 	user             string
 	passwordStdin    bool
-	timeout          time.Duration
-	conns            int
-	dirCacheTTL      time.Duration
-	cacheSize        int64
-	stagingSize      int64
-	noAtomicUpload   bool
 	cacheDir         string
-	trustPASVIP      bool
-	maxListing       int
-	telnetIAC        conn.TelnetIAC
 	debugFTP         bool
-	debugFUSE        bool
 	foreground       bool
 	o                []string // -o values, split later
 }
 
 func (f *mountFlags) flagSet() *flag.FlagSet {
+	f.opts = fs.DefaultOptions()
+	o, cc := &f.opts, &f.opts.Conn
 	fset := flag.NewFlagSet("ftpfs mount", flag.ContinueOnError)
-	f.timeout, f.conns, f.dirCacheTTL, f.cacheSize = defaultTimeout, defaultConns, defaultDirCacheTTL, defaultCacheSize
 	fset.BoolVar(&f.tls, "tls", false, "explicit FTPS (AUTH TLS), verifying the server's certificate")
 	fset.BoolVar(&f.tlsInsecure, "tls-insecure", false, "like --tls, but without verifying the certificate (warns)")
 	fset.StringVar(&f.tlsCA, "tls-ca", "", "verify the server against the PEM CA bundle `FILE` (implies --tls)")
 	fset.StringVar(&f.tlsPin, "tls-fingerprint", "", "accept only the certificate whose SHA-256 is `sha256:HEX` (implies --tls)")
 	fset.StringVar(&f.user, "user", "", "log in as `NAME` (alternative to ftp://NAME@host)")
 	fset.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
-	fset.DurationVar(&f.timeout, "timeout", f.timeout, "bound every FTP exchange to `DUR`")
-	fset.IntVar(&f.conns, "connections", f.conns, "at most `N` FTP connections")
-	fset.DurationVar(&f.dirCacheTTL, "dir-cache-ttl", f.dirCacheTTL, "trust a directory listing for `DUR`")
-	fset.Func("cache-size", "bound the block cache to `BYTES` (suffix K, M, G, T; default 256M)", func(s string) error {
-		n, err := parseSize(s)
-		f.cacheSize = n
-		return err
-	})
-	f.stagingSize = defaultStagingSize
-	fset.Func("staging-size", "bound the files staged for upload in the cache dir to `BYTES` (default 4G); beyond, writes get ENOSPC", func(s string) error {
-		n, err := parseSize(s)
-		f.stagingSize = n
-		return err
-	})
-	fset.BoolVar(&f.noAtomicUpload, "no-atomic-upload", false, "upload under the file's own name, for servers that refuse a rename over a file (a failed upload then leaves a partial file)")
+	fset.DurationVar(&cc.Timeout, "timeout", cc.Timeout, "bound every FTP exchange to `DUR`")
+	fset.IntVar(&cc.MaxConns, "connections", cc.MaxConns, "at most `N` FTP connections")
+	fset.DurationVar(&o.DirCacheTTL, "dir-cache-ttl", o.DirCacheTTL, "trust a directory listing for `DUR`")
+	fset.Var((*byteSize)(&o.CacheSize), "cache-size", "bound the block cache to `BYTES`; suffixes K, M, G, T for powers of 1024")
+	fset.Var((*byteSize)(&o.StagingSize), "staging-size", "bound the files staged for upload in the cache dir to `BYTES`; beyond, writes get ENOSPC")
+	fset.BoolVar(&o.NoAtomicUpload, "no-atomic-upload", o.NoAtomicUpload, "upload under the file's own name, for servers that refuse a rename over a file (a failed upload then leaves a partial file)")
 	fset.StringVar(&f.cacheDir, "cache-dir", "", "cache and log `DIR` (default $XDG_CACHE_HOME/ftpfs or ~/.cache/ftpfs)")
-	fset.BoolVar(&f.trustPASVIP, "trust-pasv-ip", false, "connect to the address in PASV replies (some NATs need it)")
-	fset.IntVar(&f.maxListing, "max-listing-entries", conn.DefaultMaxListingEntries,
+	fset.BoolVar(&cc.TrustPASVIP, "trust-pasv-ip", cc.TrustPASVIP, "connect to the address in PASV replies (some NATs need it)")
+	fset.IntVar(&cc.MaxListingEntries, "max-listing-entries", cc.MaxListingEntries,
 		fmt.Sprintf("fail (EIO) a directory listing of more than `N` lines, or more than N×%d bytes", conn.ListingBytesPerEntry))
 	fset.Func("telnet-iac", "send and read a 0xFF byte of a name per `MODE`: auto (from the server's greeting; default), double (RFC 959) or raw", func(s string) error {
 		m, err := conn.ParseTelnetIAC(s)
-		f.telnetIAC = m
+		cc.TelnetIAC = m
 		return err
 	})
 	fset.BoolVar(&f.debugFTP, "debug-ftp", false, "trace the FTP control connections (PASS masked)")
-	fset.BoolVar(&f.debugFUSE, "debug-fuse", false, "log every FUSE request")
+	fset.BoolVar(&o.Debug, "debug-fuse", o.Debug, "log every FUSE request")
 	fset.BoolVar(&f.foreground, "foreground", false, "stay in the foreground, log to stderr")
 	fset.BoolVar(&f.foreground, "f", false, "same as --foreground")
-	fset.Func("o", "mount `OPTS`, comma-separated: ro, allow_other, uid=N, gid=N, umask=OCTAL, chmod=ignore, symlinks=safe|raw", func(s string) error {
+	fset.Func("o", fmt.Sprintf("mount `OPTS`, comma-separated: ro, allow_other, uid=N, gid=N, umask=OCTAL (default %03o), chmod=ignore, symlinks=safe|raw", o.Umask), func(s string) error {
 		f.o = append(f.o, s)
 		return nil
 	})
@@ -150,7 +126,7 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &mountConfig{server: srv, foreground: f.foreground, debugFTP: f.debugFTP, passwordStdin: f.passwordStdin}
+	c := &mountConfig{server: srv, opts: f.opts, foreground: f.foreground, debugFTP: f.debugFTP, passwordStdin: f.passwordStdin}
 	if c.mountpoint, err = filepath.Abs(pos[1]); err != nil {
 		return nil, err
 	}
@@ -162,42 +138,31 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 		c.server.user = f.user
 	}
 
+	o := &c.opts
 	switch {
-	case f.timeout <= 0:
+	case o.Conn.Timeout <= 0:
 		return nil, errors.New("--timeout must be positive")
-	case f.conns < 1:
+	case o.Conn.MaxConns < 1:
 		return nil, errors.New("--connections must be at least 1")
-	case f.dirCacheTTL <= 0:
+	case o.DirCacheTTL <= 0:
 		// fs.Options reads 0 as "the default", so 0 cannot mean "no cache".
 		return nil, errors.New("--dir-cache-ttl must be positive")
-	case f.cacheSize <= 0:
+	case o.CacheSize <= 0:
 		return nil, errors.New("--cache-size must be positive")
-	case f.stagingSize <= 0:
+	case o.StagingSize <= 0:
 		return nil, errors.New("--staging-size must be positive")
-	case f.maxListing < 1 || f.maxListing > maxListingEntries:
+	case o.Conn.MaxListingEntries < 1 || o.Conn.MaxListingEntries > maxListingEntries:
 		return nil, fmt.Errorf("--max-listing-entries must be from 1 to %d", maxListingEntries)
 	}
 
-	o := &c.opts
-	o.Conn = conn.Config{
-		Addr:        net.JoinHostPort(srv.host, strconv.Itoa(srv.port)),
-		User:        c.server.user,
-		Timeout:     f.timeout,
-		MaxConns:    f.conns,
-		TrustPASVIP: f.trustPASVIP,
-
-		MaxListingEntries: f.maxListing,
-		MaxListingBytes:   int64(f.maxListing) * conn.ListingBytesPerEntry,
-		TelnetIAC:         f.telnetIAC,
+	o.Conn.Addr = net.JoinHostPort(srv.host, strconv.Itoa(srv.port))
+	o.Conn.User = c.server.user
+	o.Conn.MaxListingBytes = int64(o.Conn.MaxListingEntries) * conn.ListingBytesPerEntry
+	if srv.path != "" {
+		o.Root = srv.path
 	}
-	o.Root = srv.path
 	o.FsName = srv.String()
-	o.DirCacheTTL = f.dirCacheTTL
-	o.CacheSize = f.cacheSize
-	o.StagingSize = f.stagingSize
-	o.NoAtomicUpload = f.noAtomicUpload
-	o.Debug = f.debugFUSE
-	o.UID, o.GID, o.Umask = in.uid, in.gid, defaultUmask
+	o.UID, o.GID = in.uid, in.gid
 	for _, s := range f.o {
 		if err := applyMountOptions(o, s); err != nil {
 			return nil, err
@@ -210,7 +175,7 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 
 	o.CacheDir = f.cacheDir
 	if o.CacheDir == "" {
-		if o.CacheDir = defaultCacheDir(in); o.CacheDir == "" {
+		if o.CacheDir = fs.DefaultCacheDir(in.lookupEnv, in.home); o.CacheDir == "" {
 			return nil, errors.New("no home directory for the cache: give --cache-dir")
 		}
 	}
@@ -285,6 +250,27 @@ func applyMountOptions(o *fs.Options, s string) error {
 	return nil
 }
 
+// byteSize is a flag of a byte count, set as parseSize reads it and shown
+// as formatSize writes it.
+type byteSize int64
+
+func (b *byteSize) String() string { return formatSize(int64(*b)) }
+
+func (b *byteSize) Set(s string) error {
+	n, err := parseSize(s)
+	*b = byteSize(n)
+	return err
+}
+
+// sizeUnit is a suffix of a byte count.
+type sizeUnit struct {
+	suffix string
+	shift  uint
+}
+
+// sizeUnits are the suffixes, largest first.
+var sizeUnits = []sizeUnit{{"T", 40}, {"G", 30}, {"M", 20}, {"K", 10}, {"", 0}}
+
 // parseSize parses a byte count with an optional binary suffix: 1048576,
 // 512K, 256M, 1G, 2T; "MiB" and "MB" mean M as well.
 func parseSize(s string) (int64, error) {
@@ -302,12 +288,24 @@ func parseSize(s string) (int64, error) {
 	} else if t, ok := strings.CutSuffix(suffix, "B"); ok {
 		suffix = t
 	}
-	shift, ok := map[string]uint{"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[suffix]
-	if !ok {
+	i = slices.IndexFunc(sizeUnits, func(u sizeUnit) bool { return u.suffix == suffix })
+	if i < 0 {
 		return 0, errors.New("want a byte count like 268435456, 256M or 1G")
 	}
+	shift := sizeUnits[i].shift
 	if n > math.MaxInt64>>shift {
 		return 0, errors.New("too large")
 	}
 	return n << shift, nil
+}
+
+// formatSize writes n with the largest suffix that keeps it whole: 256M,
+// 4G, 1536K.
+func formatSize(n int64) string {
+	for _, u := range sizeUnits {
+		if n != 0 && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }

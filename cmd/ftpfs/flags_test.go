@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,9 +24,11 @@ func TestParseMountArgsDefaults(t *testing.T) {
 	cwd, _ := os.Getwd()
 	want := fs.Options{
 		Conn: conn.Config{
-			Addr:     "example.org:21",
-			Timeout:  30 * time.Second,
-			MaxConns: 4,
+			Addr:        "example.org:21",
+			Timeout:     30 * time.Second,
+			MaxConns:    4,
+			IdleTimeout: 60 * time.Second,
+			CheckAfter:  10 * time.Second,
 
 			MaxListingEntries: 1 << 20,
 			MaxListingBytes:   256 << 20,
@@ -86,11 +91,14 @@ func TestParseMountArgsFlags(t *testing.T) {
 			Addr:        "[::1]:2121",
 			Timeout:     5 * time.Second,
 			MaxConns:    8,
+			IdleTimeout: 60 * time.Second,
+			CheckAfter:  10 * time.Second,
 			TrustPASVIP: true,
 
 			MaxListingEntries: 1000,
 			MaxListingBytes:   256_000,
 		},
+		Root:           "/",
 		FsName:         "ftp://[::1]:2121/",
 		ReadOnly:       true,
 		AllowOther:     true,
@@ -188,6 +196,64 @@ func TestParseSize(t *testing.T) {
 	for _, in := range []string{"", "M", "1.5G", "-1", "1X", "1 G", "1GG", "8388608T", "99999999999999999999"} {
 		if n, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) = %d, want an error", in, n)
+		}
+	}
+}
+
+// TestFormatSize: the help shows a default as it would be typed, and
+// what it shows parses back to the same count.
+func TestFormatSize(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0", 100: "100", 4096: "4K", 1536 << 10: "1536K", 256 << 20: "256M",
+		4 << 30: "4G", 2 << 40: "2T", 1<<30 + 1: "1073741825",
+	} {
+		got := formatSize(n)
+		if got != want {
+			t.Errorf("formatSize(%d) = %q, want %q", n, got, want)
+		}
+		if back, err := parseSize(got); err != nil || back != n {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", got, back, err, n)
+		}
+	}
+}
+
+// TestDefaultsAreTheLibrarys: what ftpfs mount uses when no flag is
+// given, and what its help says it uses, is fs.DefaultOptions; only what
+// the command line and the environment supply differs.
+func TestDefaultsAreTheLibrarys(t *testing.T) {
+	home := t.TempDir()
+	c, err := parseMountArgs([]string{"h", "/m"}, inputs(home, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fs.DefaultOptions()
+	want.Conn.Addr = "h:21"
+	want.FsName = "ftp://h/"
+	want.UID, want.GID = 1000, 100
+	want.CacheDir = fs.DefaultCacheDir(env(nil), home)
+	if !reflect.DeepEqual(c.opts, want) {
+		t.Errorf("opts =\n%+v\nwant fs.DefaultOptions with the server's\n%+v", c.opts, want)
+	}
+	if want.Conn.MaxListingBytes != int64(want.Conn.MaxListingEntries)*conn.ListingBytesPerEntry {
+		t.Errorf("conn's default listing caps %d lines, %d bytes: not the %d bytes a line that --max-listing-entries gives", want.Conn.MaxListingEntries, want.Conn.MaxListingBytes, conn.ListingBytesPerEntry)
+	}
+
+	var help bytes.Buffer
+	printHelp(&help, mountHelp)
+	d := fs.DefaultOptions()
+	for flag, def := range map[string]string{
+		"--timeout DUR":           d.Conn.Timeout.String(),
+		"--connections N":         strconv.Itoa(d.Conn.MaxConns),
+		"--dir-cache-ttl DUR":     d.DirCacheTTL.String(),
+		"--cache-size BYTES":      formatSize(d.CacheSize),
+		"--staging-size BYTES":    formatSize(d.StagingSize),
+		"--max-listing-entries N": strconv.Itoa(d.Conn.MaxListingEntries),
+		"-o OPTS":                 fmt.Sprintf("%03o", d.Umask),
+	} {
+		_, rest, ok := strings.Cut(help.String(), "\n  "+flag+"\n        ")
+		text, _, _ := strings.Cut(rest, "\n")
+		if !ok || !strings.Contains(text, "(default "+def+")") {
+			t.Errorf("help of %s does not show the default %s:\n%s", flag, def, help.String())
 		}
 	}
 }

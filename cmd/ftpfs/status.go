@@ -37,7 +37,7 @@ func status(args []string, stdout, stderr io.Writer, in mountInputs) int {
 		return 2
 	}
 	if dir == "" {
-		if dir = defaultCacheDir(in); dir == "" {
+		if dir = fs.DefaultCacheDir(in.lookupEnv, in.home); dir == "" {
 			fmt.Fprintln(stderr, "ftpfs status: no home directory: give --cache-dir")
 			return 2
 		}
