@@ -82,6 +82,11 @@ func flagItems(fset *flag.FlagSet, keep func(*flag.Flag) bool) []helpItem {
 	return items
 }
 
+// flagList is the lists of a command whose flags make one list.
+func flagList(flagSet func() *flag.FlagSet) func() []helpList {
+	return func() []helpList { return []helpList{{"flags", flagItems(flagSet(), nil)}} }
+}
+
 // mainHelp is "ftpfs help": the commands.
 func mainHelp() help {
 	return help{
@@ -104,10 +109,7 @@ var mountHelp = help{
 		"or ftps://... for implicit TLS (port 990). The password comes from $" + passwordEnv + ",\n" +
 		"--password-stdin, ~/.netrc (or $NETRC) or a prompt, never from the command line.\n" +
 		"The mount runs in the background (log: CACHE_DIR/" + daemonLog + ") until 'ftpfs unmount MOUNTPOINT'.\n",
-	lists: func() []helpList {
-		var f mountFlags
-		return []helpList{{"flags", flagItems(f.flagSet(), nil)}}
-	},
+	lists: flagList(func() *flag.FlagSet { return new(mountFlags).flagSet() }),
 }
 
 var unmountHelp = help{
@@ -115,10 +117,7 @@ var unmountHelp = help{
 	args:    "[--lazy] MOUNTPOINT",
 	summary: "unmount a mount made by ftpfs mount",
 	about:   "Unmounts with fusermount3 -u, fusermount -u, or umount(2) when root.\n",
-	lists: func() []helpList {
-		var lazy bool
-		return []helpList{{"flags", flagItems(unmountFlagSet(&lazy), nil)}}
-	},
+	lists:   flagList(func() *flag.FlagSet { return unmountFlagSet(new(bool)) }),
 }
 
 var serveHelp = help{
@@ -143,8 +142,5 @@ var statusHelp = help{
 	args:    "[--cache-dir DIR]",
 	summary: "list files whose upload failed, kept in the cache dir",
 	about:   "Lists the files whose upload failed and whose bytes are kept in DIR/staging.\n",
-	lists: func() []helpList {
-		var dir string
-		return []helpList{{"flags", flagItems(statusFlagSet(&dir), nil)}}
-	},
+	lists:   flagList(func() *flag.FlagSet { return statusFlagSet(new(string)) }),
 }
