@@ -22,8 +22,9 @@ const (
 	// them. It is also a multiple of the 128 KiB requests the kernel sends
 	// for read-ahead, so a sequential reader uses every byte fetched.
 	DefaultBlockSize = 256 << 10
-	// DefaultBlockCacheBytes bounds the data cached: 256 blocks by default.
-	DefaultBlockCacheBytes = 64 << 20
+	// DefaultBlockCacheBytes bounds the data cached: 1024 blocks of the
+	// default size. The mount's --cache-size defaults to it.
+	DefaultBlockCacheBytes = 256 << 20
 )
 
 // minBlockCharge is what a block counts against MaxBytes at least, so that

@@ -16,7 +16,8 @@ const (
 	TLSImplicit         // TLS from the first byte (ftps://)
 )
 
-// Config is what the pool needs to reach and log in to one server.
+// Config is what the pool needs to reach and log in to one server. A
+// number left zero (or negative) takes its value from DefaultConfig.
 type Config struct {
 	Addr     string // host:port
 	User     string // "anonymous" when empty
@@ -26,22 +27,22 @@ type Config struct {
 	TLSConfig *tls.Config // ServerName, RootCAs, ...; cloned per connection
 
 	// Timeout bounds every exchange: one command and its reply, opening a
-	// data connection, each read or write of data. Default 30s.
+	// data connection, each read or write of data.
 	Timeout time.Duration
-	// MaxConns bounds the control connections (default 4). One of them is
-	// kept for metadata, so listings never wait behind long transfers.
+	// MaxConns bounds the control connections. One of them is kept for
+	// metadata, so listings never wait behind long transfers.
 	MaxConns int
-	// IdleTimeout closes connections unused for that long (default 60s);
-	// a connection idle for more than CheckAfter (default 10s) is checked
-	// with NOOP before it is used again.
+	// IdleTimeout closes connections unused for that long; a connection
+	// idle for more than CheckAfter is checked with NOOP before it is used
+	// again.
 	IdleTimeout, CheckAfter time.Duration
 	// TrustPASVIP uses the address in a PASV reply instead of the control
 	// connection's peer (needed only behind some NATs).
 	TrustPASVIP bool
 	// MaxListingEntries and MaxListingBytes bound one directory listing,
-	// in lines and in bytes (default 1,048,576 lines and 256 MiB): beyond
-	// either, the listing fails with ErrListingTooLarge, so that a server
-	// sending lines without end cannot take the client's memory.
+	// in lines and in bytes: beyond either, the listing fails with
+	// ErrListingTooLarge, so that a server sending lines without end
+	// cannot take the client's memory.
 	MaxListingEntries int
 	MaxListingBytes   int64
 	// TelnetIAC is how a 0xFF byte of a name travels on the control
@@ -64,6 +65,21 @@ const (
 	ListingBytesPerEntry = 256
 )
 
+// DefaultConfig holds the values that the zero fields of a Config stand
+// for: the one place they are set. The server and the login are left
+// out.
+func DefaultConfig() Config {
+	return Config{
+		Timeout:     30 * time.Second,
+		MaxConns:    4,
+		IdleTimeout: 60 * time.Second,
+		CheckAfter:  10 * time.Second,
+
+		MaxListingEntries: DefaultMaxListingEntries,
+		MaxListingBytes:   DefaultMaxListingEntries * ListingBytesPerEntry,
+	}
+}
+
 func (c *Config) fill() {
 	if c.User == "" {
 		c.User = "anonymous"
@@ -71,23 +87,24 @@ func (c *Config) fill() {
 			c.Password = "ftpfs@"
 		}
 	}
+	d := DefaultConfig()
 	if c.Timeout <= 0 {
-		c.Timeout = 30 * time.Second
+		c.Timeout = d.Timeout
 	}
 	if c.MaxConns <= 0 {
-		c.MaxConns = 4
+		c.MaxConns = d.MaxConns
 	}
 	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 60 * time.Second
+		c.IdleTimeout = d.IdleTimeout
 	}
 	if c.CheckAfter <= 0 {
-		c.CheckAfter = 10 * time.Second
+		c.CheckAfter = d.CheckAfter
 	}
 	if c.MaxListingEntries <= 0 {
-		c.MaxListingEntries = DefaultMaxListingEntries
+		c.MaxListingEntries = d.MaxListingEntries
 	}
 	if c.MaxListingBytes <= 0 {
-		c.MaxListingBytes = DefaultMaxListingEntries * ListingBytesPerEntry
+		c.MaxListingBytes = d.MaxListingBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,6 +20,7 @@ import (
 
 	"ftpfs/cache"
 	"ftpfs/conn"
+	"ftpfs/internal/mountinfo"
 )
 
 // mount is the state shared by every node of one mount.
@@ -56,34 +57,6 @@ type Mounted struct {
 	once   sync.Once
 	dev    string // the mount's device, "major:minor", as mountinfo shows it
 	conn   uint64 // the kernel's number for the FUSE connection (fusectl)
-}
-
-func (o *Options) fill() {
-	if o.Root == "" {
-		o.Root = "/"
-	}
-	o.Root = path.Clean("/" + o.Root)
-	if o.DirCacheTTL == 0 {
-		o.DirCacheTTL = 10 * time.Second
-	}
-	if o.CacheSize == 0 {
-		o.CacheSize = 256 << 20
-	}
-	if o.StagingSize <= 0 {
-		o.StagingSize = 4 << 30
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Conn.Logger == nil {
-		o.Conn.Logger = o.Logger
-	}
-	if o.Conn.Timeout <= 0 {
-		o.Conn.Timeout = 30 * time.Second
-	}
-	if o.Conn.MaxConns <= 0 {
-		o.Conn.MaxConns = 4
-	}
 }
 
 // Mount connects (logging in once, so that a bad password or an
@@ -268,16 +241,11 @@ const unmountGrace = 2 * time.Second
 // inMountinfo says whether a mount of device dev ("major:minor") is in
 // this process's mount namespace.
 func inMountinfo(dev string) bool {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	ms, err := mountinfo.ReadFile(mountinfo.Self)
 	if err != nil {
 		return true // cannot tell: assume so, and abort nothing
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) > 2 && f[2] == dev {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(ms, func(m mountinfo.Mount) bool { return m.Dev == dev })
 }
 
 // abortConnection ends FUSE connection n through fusectl, mounting it

@@ -2,13 +2,17 @@ package fs
 
 import (
 	"log/slog"
+	"path"
+	"path/filepath"
 	"time"
 
+	"ftpfs/cache"
 	"ftpfs/conn"
 )
 
 // Options configure a mount. Conn is the server and login; the rest are
-// filesystem semantics.
+// filesystem semantics. A number left zero takes its value from
+// DefaultOptions, except Umask, UID and GID, where zero is a value.
 type Options struct {
 	Conn conn.Config
 	// Root is the server directory mounted ("/" by default).
@@ -28,11 +32,12 @@ type Options struct {
 	DirCacheTTL time.Duration
 	// CacheSize bounds the block cache in bytes.
 	CacheSize int64
-	// CacheDir holds staged writes, under staging/; required. Both must
-	// be private to this user (package private), or Mount refuses.
+	// CacheDir holds staged writes, under staging/; required (see
+	// DefaultCacheDir). Both must be private to this user (package
+	// private), or Mount refuses.
 	CacheDir string
 	// StagingSize bounds the bytes staged for upload by open files
-	// together (default 4 GiB); a write beyond it gets ENOSPC.
+	// together; a write beyond it gets ENOSPC.
 	StagingSize int64
 	// NoAtomicUpload uploads under the file's own name instead of a
 	// temporary name renamed over it, for servers that forbid that; a
@@ -50,3 +55,69 @@ type Options struct {
 	Debug  bool
 	Logger *slog.Logger
 }
+
+// DefaultOptions are the defaults of a mount, the one set that ftpfs
+// mount's flags, their help text and Mount's zero fields all read: conn's
+// for the connections, cache's for the block cache, fs's for the rest.
+// What only the caller knows is left empty: the server and login, CacheDir,
+// UID and GID.
+func DefaultOptions() Options {
+	return Options{
+		Conn:        conn.DefaultConfig(),
+		Root:        "/",
+		Umask:       0o022,
+		DirCacheTTL: 10 * time.Second,
+		CacheSize:   cache.DefaultBlockCacheBytes,
+		StagingSize: 4 << 30,
+	}
+}
+
+// fill gives the zero fields of o their defaults.
+func (o *Options) fill() {
+	d := DefaultOptions()
+	if o.Root == "" {
+		o.Root = d.Root
+	}
+	o.Root = path.Clean("/" + o.Root)
+	if o.DirCacheTTL == 0 {
+		o.DirCacheTTL = d.DirCacheTTL
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = d.CacheSize
+	}
+	if o.StagingSize <= 0 {
+		o.StagingSize = d.StagingSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Conn.Logger == nil {
+		o.Conn.Logger = o.Logger
+	}
+	// Mount bounds its first exchanges by these before conn fills the rest.
+	if o.Conn.Timeout <= 0 {
+		o.Conn.Timeout = d.Conn.Timeout
+	}
+	if o.Conn.MaxConns <= 0 {
+		o.Conn.MaxConns = d.Conn.MaxConns
+	}
+}
+
+// DefaultCacheDir is the cache directory of a user with home directory home
+// (may be "") and environment lookupEnv, as the XDG base directory spec
+// says: $XDG_CACHE_HOME/ftpfs when that is absolute (the spec ignores a
+// relative one), else ~/.cache/ftpfs; "" when neither is known. There is
+// no shared fallback under /tmp: another user could create it first.
+func DefaultCacheDir(lookupEnv func(string) (string, bool), home string) string {
+	if d, ok := lookupEnv("XDG_CACHE_HOME"); ok && filepath.IsAbs(d) {
+		return filepath.Join(d, "ftpfs")
+	}
+	if home == "" {
+		return ""
+	}
+	return filepath.Join(home, ".cache", "ftpfs")
+}
+
+// stagingPath is where a mount whose cache directory is cacheDir stages
+// writes, and where the staged copies of failed uploads stay.
+func stagingPath(cacheDir string) string { return filepath.Join(cacheDir, "staging") }

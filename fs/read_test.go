@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/mountinfo"
 )
 
 // sampleTree writes a tree with the names that break FTP clients.
@@ -465,13 +466,13 @@ func TestStreamOrder(t *testing.T) {
 func TestMountOptions(t *testing.T) {
 	optsOf := func(mnt string) string {
 		t.Helper()
-		b, err := os.ReadFile("/proc/self/mountinfo")
+		ms, err := mountinfo.ReadFile(mountinfo.Self)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, l := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(l); len(f) > 4 && f[4] == mnt {
-				return l
+		for _, m := range ms {
+			if m.Point == mnt {
+				return m.Options + " " + m.SuperOpts
 			}
 		}
 		t.Fatalf("%s not in mountinfo", mnt)

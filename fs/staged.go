@@ -38,7 +38,7 @@ func (m *mount) keepStaged(file, rel string, size int64) {
 // StagedCopies lists the staged copies of failed uploads kept in a cache
 // directory, oldest first.
 func StagedCopies(cacheDir string) ([]StagedCopy, error) {
-	dir := filepath.Join(cacheDir, "staging")
+	dir := stagingPath(cacheDir)
 	// Checked before it is read: a staging dir another user could write
 	// would let them fake the copies reported.
 	err := private.CheckDir(dir)

@@ -6,6 +6,7 @@
 //	ftpfs mount [flags] SERVER MOUNTPOINT    mount an FTP server
 //	ftpfs unmount [--lazy] MOUNTPOINT        unmount it
 //	ftpfs serve [flags] DIR                  serve DIR over FTP
+//	ftpfs status [--cache-dir DIR]           list uploads that failed
 //
 // Each subcommand parses its own flags; "ftpfs SUBCOMMAND -h" lists them.
 package main
@@ -22,18 +23,16 @@ import (
 // A command is one subcommand. run gets the arguments after the subcommand
 // name and returns the exit status; ctx is cancelled on SIGINT or SIGTERM.
 type command struct {
-	name    string
-	args    string // synopsis after the name, for the usage text
-	summary string
-	run     func(ctx context.Context, args []string, stderr io.Writer) int
+	help help // its name, synopsis and help text
+	run  func(ctx context.Context, args []string, stderr io.Writer) int
 }
 
 // commands is the dispatch table.
 var commands = []command{
-	{"mount", "[flags] SERVER MOUNTPOINT", "mount an FTP server (in the background unless -f)", runMount},
-	{"unmount", "[--lazy] MOUNTPOINT", "unmount a mount made by ftpfs mount", runUnmount},
-	{"serve", "[flags] DIR", "serve DIR over FTP (the server the tests and benchmarks use)", runServe},
-	{"status", "[--cache-dir DIR]", "list files whose upload failed, kept in the cache dir", runStatus},
+	{mountHelp, runMount},
+	{unmountHelp, runUnmount},
+	{serveHelp, runServe},
+	{statusHelp, runStatus},
 }
 
 func main() {
@@ -59,7 +58,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 0
 	}
 	for _, c := range commands {
-		if c.name == args[0] {
+		if c.help.name == args[0] {
 			return c.run(ctx, args[1:], stderr)
 		}
 	}
@@ -67,13 +66,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 2
 }
 
+// usage lists the commands.
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: ftpfs COMMAND [flags] ARGS")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "commands:")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %s %s\n        %s\n", c.name, c.args, c.summary)
-	}
+	printHelp(w, mainHelp())
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'ftpfs COMMAND -h' for the flags of a command.")
 }

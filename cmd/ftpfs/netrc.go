@@ -3,12 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // netrcEntry is one "machine" (or the "default") entry of a netrc file.
@@ -68,44 +65,6 @@ func readNetrc(lookupEnv func(string) (string, bool), home string) (*netrc, erro
 		return nil, fmt.Errorf("%s %w", name, err)
 	}
 	return &netrc{name: name, entries: entries}, nil
-}
-
-// readSecretFile reads a file of passwords (a netrc, a password file),
-// refusing it unless it is the caller's alone: owned by the caller, who
-// alone can then read or change it, with no group or other permission
-// bit. Errors start with name, how the caller calls the file.
-func readSecretFile(path, name string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the path is in name already
-		}
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		what := "accessible"
-		switch {
-		case perm&0o044 != 0:
-			what = "readable"
-		case perm&0o022 != 0:
-			what = "writable"
-		}
-		return nil, fmt.Errorf("%s is %s by group or others (mode %04o): chmod 600 it", name, what, perm)
-	}
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Getuid() {
-		return nil, fmt.Errorf("%s is owned by uid %d, not by you (uid %d): chown it or use your own", name, sys.Uid, os.Getuid())
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return b, nil
 }
 
 // parseNetrc parses the netrc format of ftp(1): whitespace-separated

@@ -13,14 +13,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 
 	"ftpfs/ftpd"
 )
-
-// passwordEnv names the environment variable holding the password of
-// --user: a password on argv would be visible to every local user in ps.
-const passwordEnv = "FTPFS_PASSWORD"
 
 // serveOptions is a parsed "ftpfs serve" command line. Files other than the
 // password file are only named here and opened by serve, so that parsing
@@ -232,7 +227,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	stderr = &syncWriter{w: stderr}
 	o, err := parseServeFlags(args, os.LookupEnv)
 	if errors.Is(err, flag.ErrHelp) {
-		serveUsage(stderr)
+		printHelp(stderr, serveHelp)
 		return 0
 	}
 	if err != nil {
@@ -306,48 +301,4 @@ func serve(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	<-ctx.Done()
 	logger.Info("shutting down", "sessions", srv.Sessions())
 	return srv.Close()
-}
-
-// serveUsage prints the help text, flags spelled with the double dash that
-// the documentation uses (the flag package accepts both).
-func serveUsage(w io.Writer) {
-	fmt.Fprintf(w, "usage: ftpfs serve [flags] DIR\n\n")
-	fmt.Fprintf(w, "Serves DIR over FTP until SIGINT or SIGTERM. The password of --user\n")
-	fmt.Fprintf(w, "comes from $%s or --password-file, never from the command line.\n", passwordEnv)
-	var f serveFlags
-	fs := f.flagSet()
-	section := func(title string, faults bool) {
-		fmt.Fprintf(w, "\n%s:\n", title)
-		fs.VisitAll(func(fl *flag.Flag) {
-			if strings.HasPrefix(fl.Name, "fault-") != faults {
-				return
-			}
-			arg, help := flag.UnquoteUsage(fl)
-			if arg != "" {
-				arg = " " + arg
-			}
-			fmt.Fprintf(w, "  --%s%s\n        %s", fl.Name, arg, help)
-			switch fl.DefValue {
-			case "", "0", "0s", "false":
-			default:
-				fmt.Fprintf(w, " (default %s)", fl.DefValue)
-			}
-			fmt.Fprintln(w)
-		})
-	}
-	section("flags", false)
-	section("fault injection", true)
-}
-
-// syncWriter serialises writes: the logger, the command log and the
-// readiness line can all go to stderr from different goroutines.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

@@ -293,18 +293,6 @@ func TestParseServeFlagsErrors(t *testing.T) {
 	}
 }
 
-func TestRunServeUsage(t *testing.T) {
-	var out bytes.Buffer
-	if code := runServe(context.Background(), []string{"-h"}, &out); code != 0 {
-		t.Errorf("exit %d, want 0", code)
-	}
-	for _, s := range []string{"usage: ftpfs serve", "--listen HOST:PORT", "--pasv-ports MIN-MAX", "--fault-stall-after N", passwordEnv} {
-		if !strings.Contains(out.String(), s) {
-			t.Errorf("usage lacks %q:\n%s", s, out.String())
-		}
-	}
-}
-
 // TestRunServeMissingPassword checks the exit status and the single line a
 // user sees when the password is missing.
 func TestRunServeMissingPassword(t *testing.T) {
@@ -316,20 +304,6 @@ func TestRunServeMissingPassword(t *testing.T) {
 	}
 	if got := out.String(); strings.Count(got, "\n") != 1 || !strings.HasPrefix(got, "ftpfs serve: ") || !strings.Contains(got, passwordEnv) {
 		t.Errorf("output %q, want one line naming %s", got, passwordEnv)
-	}
-}
-
-func TestDispatch(t *testing.T) {
-	var out, errOut bytes.Buffer
-	if code := dispatch(context.Background(), nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "serve") {
-		t.Errorf("no args: exit %d, stderr %q", code, errOut.String())
-	}
-	errOut.Reset()
-	if code := dispatch(context.Background(), []string{"frobnicate"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "frobnicate") {
-		t.Errorf("unknown command: exit %d, stderr %q", code, errOut.String())
-	}
-	if code := dispatch(context.Background(), []string{"help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "serve [flags] DIR") {
-		t.Errorf("help: exit %d, stdout %q", code, out.String())
 	}
 }
 

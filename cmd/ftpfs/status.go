@@ -17,26 +17,33 @@ func runStatus(_ context.Context, args []string, stderr io.Writer) int {
 	return status(args, os.Stdout, stderr, hostInputs())
 }
 
-func status(args []string, stdout, stderr io.Writer, in mountInputs) int {
+// statusFlagSet binds the flags of "ftpfs status".
+func statusFlagSet(dir *string) *flag.FlagSet {
 	fset := flag.NewFlagSet("ftpfs status", flag.ContinueOnError)
+	fset.StringVar(dir, "cache-dir", "", "the cache `DIR` the mounts used (default $XDG_CACHE_HOME/ftpfs or ~/.cache/ftpfs)")
+	return fset
+}
+
+func status(args []string, stdout, stderr io.Writer, in mountInputs) int {
+	var dir string
+	fset := statusFlagSet(&dir)
 	fset.SetOutput(io.Discard)
-	dir := fset.String("cache-dir", "", "the cache directory the mounts used")
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: ftpfs status [--cache-dir DIR]\n\nLists the files whose upload failed and whose bytes are kept in DIR/staging.")
+			printHelp(stdout, statusHelp)
 			return 0
 		}
 		fmt.Fprintln(stderr, "ftpfs status:", err)
 		return 2
 	}
-	if *dir == "" {
-		if *dir = defaultCacheDir(in); *dir == "" {
+	if dir == "" {
+		if dir = fs.DefaultCacheDir(in.lookupEnv, in.home); dir == "" {
 			fmt.Fprintln(stderr, "ftpfs status: no home directory: give --cache-dir")
 			return 2
 		}
 	}
 	// StagedCopies refuses a staging dir that is not private.
-	copies, err := fs.StagedCopies(*dir)
+	copies, err := fs.StagedCopies(dir)
 	if err != nil {
 		fmt.Fprintln(stderr, "ftpfs status:", oneLine(err))
 		return 1

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net"
@@ -83,5 +84,62 @@ func TestPinnedCertificate(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("pin %s: listing err = %v, want ok=%v", tc.pin[:20], err, tc.ok)
 		}
+	}
+}
+
+// selfSignedPEM returns a PEM certificate for tests of --tls-ca.
+func selfSignedPEM(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "test CA"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IsCA:         true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func TestParseMountArgsTLS(t *testing.T) {
+	in := inputs("/home/u", nil)
+	c, err := parseMountArgs([]string{"h", "/m"}, in)
+	if err != nil || c.opts.Conn.TLS != conn.TLSNone || c.opts.Conn.TLSConfig != nil {
+		t.Errorf("plain: %+v, %v", c.opts.Conn, err)
+	}
+
+	c, err = parseMountArgs([]string{"--tls", "h.example:2121", "/m"}, in)
+	if err != nil || c.opts.Conn.TLS != conn.TLSExplicit || c.opts.Conn.TLSConfig.ServerName != "h.example" || c.opts.Conn.TLSConfig.InsecureSkipVerify {
+		t.Errorf("--tls: %+v, %v", c.opts.Conn, err)
+	}
+
+	c, err = parseMountArgs([]string{"ftps://[::1]", "/m"}, in)
+	if err != nil || c.opts.Conn.TLS != conn.TLSImplicit || c.opts.Conn.Addr != "[::1]:990" || c.opts.Conn.TLSConfig.ServerName != "::1" {
+		t.Errorf("ftps://: %+v, %v", c.opts.Conn, err)
+	}
+
+	c, err = parseMountArgs([]string{"--tls-insecure", "h", "/m"}, in)
+	if err != nil || c.opts.Conn.TLS != conn.TLSExplicit || !c.opts.Conn.TLSConfig.InsecureSkipVerify {
+		t.Errorf("--tls-insecure: %+v, %v", c.opts.Conn, err)
+	}
+	if len(c.warnings) != 1 || !strings.Contains(c.warnings[0], "not checked") {
+		t.Errorf("--tls-insecure: warnings %q", c.warnings)
+	}
+
+	ca := writeFile(t, "ca.pem", string(selfSignedPEM(t)))
+	c, err = parseMountArgs([]string{"--tls-ca", ca, "h", "/m"}, in)
+	if err != nil || c.opts.Conn.TLS != conn.TLSExplicit || c.opts.Conn.TLSConfig.RootCAs == nil {
+		t.Errorf("--tls-ca: %+v, %v", c.opts.Conn, err)
+	}
+	notPEM := writeFile(t, "ca.pem", "not a certificate")
+	if _, err := parseMountArgs([]string{"--tls-ca", notPEM, "h", "/m"}, in); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Errorf("--tls-ca garbage: err = %v", err)
 	}
 }

@@ -14,18 +14,22 @@ import (
 	"syscall"
 )
 
+// unmountFlagSet binds the flags of "ftpfs unmount".
+func unmountFlagSet(lazy *bool) *flag.FlagSet {
+	fset := flag.NewFlagSet("ftpfs unmount", flag.ContinueOnError)
+	fset.BoolVar(lazy, "lazy", false, "detach now; the kernel finishes once no file there is in use (fusermount -z, MNT_DETACH)")
+	fset.BoolVar(lazy, "z", false, "same as --lazy")
+	return fset
+}
+
 // runUnmount is the "unmount" subcommand.
 func runUnmount(_ context.Context, args []string, stderr io.Writer) int {
-	fset := flag.NewFlagSet("ftpfs unmount", flag.ContinueOnError)
-	fset.SetOutput(io.Discard)
 	var lazy bool
-	fset.BoolVar(&lazy, "lazy", false, "detach now, finish when the mount is no longer busy (fusermount -z, MNT_DETACH)")
-	fset.BoolVar(&lazy, "z", false, "same as --lazy")
+	fset := unmountFlagSet(&lazy)
+	fset.SetOutput(io.Discard)
 	pos, err := parseInterspersed(fset, args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stderr, "usage: ftpfs unmount [--lazy|-z] MOUNTPOINT")
-		fmt.Fprintln(stderr, "\nUnmounts with fusermount3 -u, fusermount -u, or umount(2) when root.")
-		fmt.Fprintln(stderr, "  -z, --lazy\n        detach now; the kernel finishes once no file there is in use")
+		printHelp(stderr, unmountHelp)
 		return 0
 	}
 	if err == nil && len(pos) != 1 {

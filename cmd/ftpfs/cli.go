@@ -1,0 +1,68 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"os"
+	"strings"
+	"sync"
+)
+
+// passwordEnv names the environment variable holding the password of
+// --user: a password on argv would be visible to every local user in ps.
+const passwordEnv = "FTPFS_PASSWORD"
+
+// mountInputs is everything parsing reads besides the arguments, so that
+// tests control it.
+type mountInputs struct {
+	lookupEnv func(string) (string, bool)
+	stdin     io.Reader // for --password-stdin
+	home      string    // for ~/.netrc and ~/.cache; "" if unknown
+	uid, gid  uint32    // defaults of -o uid=, gid=
+	// prompt asks for a password on the terminal without echo; nil or
+	// errNoTerminal when there is none.
+	prompt func(msg string) (string, error)
+}
+
+// parseInterspersed parses flags before, between and after the positional
+// arguments, as sshfs users expect ("ftpfs mount host /mnt -o ro"); "--"
+// ends the flags.
+func parseInterspersed(fset *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fset.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fset.Args()
+		if n := len(args) - len(rest); len(rest) == 0 || (n > 0 && args[n-1] == "--") {
+			return append(pos, rest...), nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
+
+// hostInputs are the mountInputs of this process, without stdin or prompt.
+func hostInputs() mountInputs {
+	home, _ := os.UserHomeDir()
+	return mountInputs{lookupEnv: os.LookupEnv, home: home, uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
+}
+
+// oneLine flattens an error message: the parent relays the child's reason
+// in one line, and every message of this command is one line. What the
+// server put in it cannot drive the terminal: controls are escaped.
+func oneLine(err error) string {
+	return escapeControl(strings.Join(strings.Fields(err.Error()), " "))
+}
+
+// syncWriter serialises writes: the logger, the command log and the
+// readiness line can all go to stderr from different goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
