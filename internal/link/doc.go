@@ -1,0 +1,88 @@
+// Package link emulates a network link in front of an FTP server, for the
+// tests and benchmarks of the mount: a relay on loopback that delays every
+// byte of the control connection and of every data connection as a link of
+// a given round-trip time (RTT) would, and counts the round trips clients
+// spend.
+//
+//	l, err := link.Start("127.0.0.1:2121", link.Options{RTT: 20 * time.Millisecond})
+//	defer l.Close()
+//	// point the client at l.Addr(); l.Reset(); ...; l.Stats().RoundTrips
+//
+// # Model
+//
+// Let R be the RTT and h = R/2 the one-way delay.
+//
+//   - Delay. A chunk of bytes the relay reads from one end at t is written
+//     to the other end at t+h, in order and with its boundaries, each
+//     direction on its own. Commands sent together arrive together: a
+//     pipelined burst costs one round trip, not one per line.
+//   - Handshake. On loopback the client's connect returns at once (t0),
+//     where a real one returns after R. The relay dials the server at
+//     t0+3h, when the handshake's last leg (the ACK, carrying the client's
+//     first bytes) would reach it, and delivers no client byte before that.
+//     So a greeting reaches the client at t0+2R, and a client that writes
+//     at once after connect is answered at t0+2R, both as over real TCP.
+//     What differs is only the connect call itself: a client that, having
+//     connected, acts on another connection does so R early; a server that
+//     answers there before accepting the data connection answers R early.
+//   - Window. Each direction of each connection has at most Window bytes
+//     in flight: a byte counts from the read that took it from the sender
+//     until h after the write that delivered it (its ACK's way back), and
+//     the relay reads from the sender only within the window. One stream
+//     thus moves at most Window per RTT, and a slow receiver holds the
+//     window longer. There is no slow start and no loss.
+//   - Rate. With Options.Rate, a token bucket caps each direction of each
+//     connection, as servers that throttle every connection do.
+//   - Close. An end's FIN reaches the other end h later, after the bytes
+//     before it; a failed write (reset) closes both ends at once.
+//
+// A transfer on a logged-in connection thus costs: EPSV answered at R,
+// data connect at R (returns at once), RETR sent; the server accepts the
+// data connection at R+3h and the first byte arrives at 3R, as on a real
+// link where the client connects (returning at 2R) and then sends RETR.
+//
+// # Passive replies, and what is refused
+//
+// Replies on a control connection are read line by line: a 227 (PASV) or
+// 229 (EPSV) reply, single- or multi-line, pipelined with others or split
+// across reads, gets the port of a listener of the relay, which relays the
+// one connection it accepts to the port the server announced, on the
+// server's host (the address in a 227 is ignored, as most clients do).
+// Lines of other replies are never rewritten, even when a multi-line reply
+// carries text that looks like a passive reply.
+//
+// The relay must read the control connection, so it stays plain: the
+// relay answers AUTH itself with 534 (no TLS through the emulator), rather
+// than let encrypted passive replies send data connections around it.
+// Likewise PORT and EPRT get 502: an active data connection would run from
+// the server to the client outside the emulator. Implicit TLS (ftps://)
+// is not supported.
+//
+// # Counting
+//
+// Stats counts FTP verbs, connections, bytes each way, client flights and
+// round trips. A flight is what a client sends on one connection after
+// something was delivered to it on that connection (a connect is one).
+// RoundTrips is the depth of the critical path, robust to parallel
+// connections: every chunk carries a round number, a client's chunk one
+// more than the highest round delivered to any client before it was sent,
+// a server's chunk the highest round delivered to any server before it was
+// sent. A connect is a round and its handshake's last leg the next, so a
+// login (connect, greeting, USER, PASS) is 4, a NOOP 1, N pipelined NOOPs
+// 1, EPSV+RETR 3, and operations on several connections at once overlap.
+// Over a real link, an operation of n round trips takes at least n*R;
+// unrelated activity on other connections can only add to the count.
+//
+// # Goroutines and locks
+//
+// The accept loop runs in its own goroutine, and each passive listener in
+// one until it accepted its connection. Each relayed connection has a
+// goroutine that dials the server and waits for the pair to end, and each
+// direction a reader and a writer. Link.mu guards the set of live
+// connections; relay.mu a connection's server side and passive listener;
+// relay.ctl orders the replies the link gives among the server's; pipe.mu
+// one direction's queue and window; meter.mu the counters. Lock order:
+// relay.ctl before the others, which are never held together. Close
+// closes every listener and connection, which ends every blocking call,
+// and waits for all goroutines.
+package link

@@ -1,0 +1,430 @@
+package link
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultWindow is the window of each direction of each connection when
+// Options.Window is 0.
+const DefaultWindow = 4 << 20
+
+// Options describe the emulated link. The zero value is a counting relay
+// without delay.
+type Options struct {
+	// RTT is the round-trip time; each direction delays by RTT/2.
+	RTT time.Duration
+	// Window is how many bytes each direction of each connection keeps in
+	// flight at most (default DefaultWindow).
+	Window int
+	// Rate caps each direction of each connection, in bytes per second;
+	// 0 means no cap.
+	Rate int64
+	// Listen is where clients connect (default "127.0.0.1:0"; "[::1]:0"
+	// for IPv6). Passive listeners use the address a client connected to.
+	Listen string
+	// Logger receives connection events and, at debug level, every
+	// command with its round; nil discards them.
+	Logger *slog.Logger
+}
+
+// Link relays FTP to one upstream server over an emulated link.
+type Link struct {
+	opt      Options
+	upstream string
+	ln       net.Listener
+	log      *slog.Logger
+	meter    *meter
+	ctx      context.Context // ends with Close: dials to the server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	nextID   atomic.Int64
+
+	mu     sync.Mutex
+	closed bool
+	relays map[*relay]struct{} // GUARDED_BY(mu)
+}
+
+// Start listens and relays every connection to upstream ("host:port").
+func Start(upstream string, opt Options) (*Link, error) {
+	if opt.RTT < 0 || opt.Window < 0 || opt.Rate < 0 {
+		return nil, fmt.Errorf("link: negative RTT, window or rate")
+	}
+	if opt.Window == 0 {
+		opt.Window = DefaultWindow
+	}
+	if opt.Listen == "" {
+		opt.Listen = "127.0.0.1:0"
+	}
+	if _, _, err := net.SplitHostPort(upstream); err != nil {
+		return nil, fmt.Errorf("link: upstream %q: %w", upstream, err)
+	}
+	ln, err := net.Listen("tcp", opt.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("link: %w", err)
+	}
+	l := &Link{opt: opt, upstream: upstream, ln: ln, log: opt.Logger, meter: newMeter(),
+		relays: map[*relay]struct{}{}}
+	if l.log == nil {
+		l.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	l.wg.Add(1)
+	go l.acceptLoop()
+	return l, nil
+}
+
+// Addr is the address clients connect to, as "host:port".
+func (l *Link) Addr() string { return l.ln.Addr().String() }
+
+// Options returns the options in effect, defaults filled in.
+func (l *Link) Options() Options { return l.opt }
+
+// Stats returns the counters since Start or the last Reset.
+func (l *Link) Stats() Stats { return l.meter.snapshot() }
+
+// Reset zeroes the counters; RoundTrips counts from the highest round so
+// far. Call it when no operation is under way.
+func (l *Link) Reset() { l.meter.reset() }
+
+// Close stops listening, closes every connection the link relays and
+// waits for all its goroutines. The clients and servers see their
+// connections closed.
+func (l *Link) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	relays := make([]*relay, 0, len(l.relays))
+	for r := range l.relays {
+		relays = append(relays, r)
+	}
+	l.mu.Unlock()
+	err := l.ln.Close()
+	l.cancel()
+	for _, r := range relays {
+		r.fail()
+	}
+	l.wg.Wait()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil // closed before
+	}
+	return err
+}
+
+func (l *Link) acceptLoop() {
+	defer l.wg.Done()
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of descriptors, say: the client's connect waits in the
+			// backlog meanwhile.
+			l.log.Warn("link accept", "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.serve(c, l.upstream, false)
+		}()
+	}
+}
+
+// track registers a relay so that Close ends it; false once closed.
+func (l *Link) track(r *relay) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.relays[r] = struct{}{}
+	return true
+}
+
+func (l *Link) untrack(r *relay) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.relays, r)
+}
+
+// relay is one relayed connection: the client's, and the link's to the
+// server.
+type relay struct {
+	l      *Link
+	id     int64
+	data   bool
+	client net.Conn
+	up     *pipe
+	down   *pipe
+	quit   chan struct{} // closed by fail
+
+	replied atomic.Bool // something reached the client since its last flight
+	flights atomic.Int64
+
+	// Control connections only; each used by one reader goroutine.
+	cmds    *commandScanner
+	replies *replyRewriter
+	round   int // of the client bytes being scanned, for the log
+
+	// ctl orders the replies the link gives after the server's earlier
+	// ones: the server's replies are scanned and queued under it.
+	ctl     sync.Mutex
+	finals  int     // GUARDED_BY(ctl): final replies the server sent
+	pending []chunk // GUARDED_BY(ctl): replies of the link waiting for them
+
+	mu     sync.Mutex
+	failed bool         // GUARDED_BY(mu)
+	server net.Conn     // GUARDED_BY(mu)
+	dataLn net.Listener // GUARDED_BY(mu): the passive listener announced last
+}
+
+// serve relays one accepted connection to target until both directions
+// ended or the link closes.
+func (l *Link) serve(client net.Conn, target string, data bool) {
+	round, t0 := l.meter.connect(l.opt.RTT, data)
+	r := &relay{l: l, id: l.nextID.Add(1), data: data, client: client, quit: make(chan struct{})}
+	if !data {
+		r.cmds = &commandScanner{count: func(verb string) {
+			l.meter.command(verb)
+			l.log.Debug("link command", "conn", r.id, "verb", verb, "round", r.round)
+		}}
+		r.replies = &replyRewriter{passive: r.passive, final: r._final}
+	}
+	if !l.track(r) {
+		client.Close()
+		return
+	}
+	defer l.untrack(r)
+	l.log.Debug("link connect", "conn", r.id, "data", data, "round", round)
+
+	var wg sync.WaitGroup
+	r.up = newPipe(r, true, client)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.up.readLoop()
+	}()
+	// The client's first bytes ride the handshake's last leg, which
+	// reaches the server 1.5 RTT after the connect started.
+	if r.sleepUntil(t0.Add(3 * l.opt.RTT / 2)) {
+		d := net.Dialer{Timeout: 30 * time.Second}
+		server, err := d.DialContext(l.ctx, "tcp", target)
+		if err == nil && !r.setServer(server) {
+			err = net.ErrClosed
+		}
+		if err != nil {
+			l.log.Warn("link dial", "conn", r.id, "target", target, "err", err)
+			r.fail()
+		} else {
+			l.meter.handshakeDone(round)
+			r.up.dst = server
+			r.down = newPipe(r, false, server)
+			r.down.dst = client
+			wg.Add(3)
+			for _, f := range []func(){r.up.writeLoop, r.down.readLoop, r.down.writeLoop} {
+				go func() {
+					defer wg.Done()
+					f()
+				}()
+			}
+		}
+	}
+	wg.Wait()
+	r.fail()
+	l.log.Debug("link closed", "conn", r.id, "flights", r.flights.Load())
+}
+
+func (r *relay) setServer(c net.Conn) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failed {
+		c.Close()
+		return false
+	}
+	r.server = c
+	return true
+}
+
+// fail ends the relay: both connections close at once, as a reset does.
+func (r *relay) fail() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failed {
+		return
+	}
+	r.failed = true
+	close(r.quit)
+	r.client.Close()
+	if r.server != nil {
+		r.server.Close()
+	}
+	if r.dataLn != nil {
+		r.dataLn.Close()
+	}
+}
+
+func (r *relay) stopped() bool {
+	select {
+	case <-r.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// sleepUntil waits until t; false if the relay ended meanwhile.
+func (r *relay) sleepUntil(t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return !r.stopped()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-r.quit:
+		return false
+	}
+}
+
+// arrived queues bytes read at now with their round; control streams
+// pass through their scanners first.
+func (r *relay) arrived(p *pipe, data []byte, now time.Time) {
+	if !p.up {
+		round := r.l.meter.serverSends()
+		if r.replies == nil {
+			p.push(chunk{data: data, at: now, round: round})
+			return
+		}
+		r.ctl.Lock()
+		defer r.ctl.Unlock()
+		if data = r.replies.feed(data); len(data) > 0 {
+			p.push(chunk{data: data, at: now, round: round})
+		}
+		return
+	}
+	newFlight := r.replied.Swap(false)
+	if newFlight {
+		r.flights.Add(1)
+	}
+	r.round = r.l.meter.clientSends(now, newFlight)
+	if r.cmds == nil {
+		p.push(chunk{data: data, at: now, round: r.round})
+		return
+	}
+	for _, pc := range r.cmds.feed(data) {
+		p.push(chunk{data: pc.data, reply: pc.reply, after: pc.after, at: now, round: r.round})
+	}
+}
+
+// ended queues the end of a stream read at now, after any line a scanner
+// held.
+func (r *relay) ended(p *pipe, now time.Time) {
+	var rest []byte
+	round := r.round
+	switch {
+	case p.up && r.cmds != nil:
+		rest = r.cmds.flush()
+	case !p.up && r.replies != nil:
+		r.ctl.Lock()
+		defer r.ctl.Unlock()
+		rest, round = r.replies.flush(), r.l.meter.serverSends()
+	}
+	if len(rest) > 0 {
+		p.push(chunk{data: rest, at: now, round: round})
+	}
+	p.push(chunk{eof: true, at: now})
+}
+
+// answer gives a reply in the server's place, when the command reached
+// the server: at once if the server answered every command before, else
+// right after its answer to the last of them.
+func (r *relay) answer(c chunk) {
+	r.ctl.Lock()
+	defer r.ctl.Unlock()
+	if r.finals >= c.after {
+		r.down.push(chunk{data: c.reply, at: time.Now(), round: c.round})
+		return
+	}
+	r.pending = append(r.pending, c)
+}
+
+// _final counts a final reply of the server and returns the replies of
+// the link due after it.
+func (r *relay) _final() []byte {
+	r.finals++
+	var out []byte
+	for len(r.pending) > 0 && r.pending[0].after <= r.finals {
+		out = append(out, r.pending[0].reply...)
+		r.pending = r.pending[1:]
+	}
+	return out
+}
+
+// delivering records a chunk about to be written.
+func (r *relay) delivering(up bool, round, n int) {
+	r.l.meter.delivered(up, round, n)
+	if !up {
+		r.replied.Store(true)
+	}
+}
+
+// closeWrite passes an end of stream on: a FIN, the connection left open
+// for the other direction.
+func (r *relay) closeWrite(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.CloseWrite()
+		return
+	}
+	c.Close()
+}
+
+// passive listens for the data connection a passive reply announces and
+// returns the address to announce instead of the server's.
+func (r *relay) passive(v4 bool, serverPort int) (net.IP, int, error) {
+	ip := r.client.LocalAddr().(*net.TCPAddr).IP
+	if v4 && ip.To4() == nil {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: ip})
+	if err != nil {
+		r.l.log.Warn("link passive listen", "conn", r.id, "err", err)
+		return nil, 0, err
+	}
+	r.mu.Lock()
+	if r.failed {
+		r.mu.Unlock()
+		ln.Close()
+		return nil, 0, net.ErrClosed
+	}
+	// A new passive reply abandons the previous listener, as servers do.
+	if r.dataLn != nil {
+		r.dataLn.Close()
+	}
+	r.dataLn = ln
+	host := r.server.RemoteAddr().(*net.TCPAddr).IP.String()
+	r.mu.Unlock()
+	target := net.JoinHostPort(host, strconv.Itoa(serverPort))
+	// Called from a reader of this relay, itself counted: wg is not zero.
+	r.l.wg.Add(1)
+	go func() {
+		defer r.l.wg.Done()
+		c, err := ln.Accept()
+		ln.Close()
+		if err == nil {
+			r.l.serve(c, target, true)
+		}
+	}()
+	return ip, ln.Addr().(*net.TCPAddr).Port, nil
+}
