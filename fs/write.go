@@ -495,7 +495,7 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 		if w.created && !w.uploaded {
 			// The server has no such file: nor does the mount, from
 			// the moment close() says so.
-			w.m.dirs.Remove(w.m.parentDir(w.rel), path.Base(w.rel))
+			w.m.dropEntry(w.rel)
 		}
 		w.m.log.Error("upload failed; the data stays staged", "path", w.rel, "staged", w.stage.Name(), "err", err)
 		return toErrno(w.m.log, "upload", w.rel, err)
@@ -527,8 +527,7 @@ const (
 )
 
 // upload stores size bytes of f under rel: to a hidden temporary name,
-// checked with SIZE where the server has it, then renamed over rel
-// (unless how is direct).
+// then put in place by commit (unless how is direct).
 func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64, how replace, mode *uint32) error {
 	tmp := m.uploadName(rel)
 	if how == direct {
@@ -552,10 +551,10 @@ func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64, 
 }
 
 // changedSince tells whether the server's copy of rel differs from base
-// (size or modification time), asking MLST; without MLST, or for a new
-// file, it cannot tell and says no.
+// (size or modification time). For a new file, or on a server that
+// cannot tell one file's entry alone, it cannot tell and says no.
 func (m *mount) changedSince(ctx context.Context, rel string, base *conn.Entry) bool {
-	if base == nil || !m.feat.MLSD {
+	if base == nil {
 		return false
 	}
 	now, err := m.pool.Stat(ctx, m.remotePath(rel))
@@ -584,16 +583,16 @@ func (m *mount) uploadName(rel string) string {
 	if m.o.NoAtomicUpload {
 		return rel
 	}
-	dir, name := path.Split(rel)
-	return path.Join(dir, tmpPrefix+randomName()+"-"+name)
+	return path.Join(parent(rel), tmpPrefix+randomName()+"-"+path.Base(rel))
 }
 
-// commit ends an upload to tmp, checks its size, applies a pending mode
-// and renames it over rel, pipelined on the upload's connection (two
-// round trips). Whatever fails, tmp does not stay behind.
+// commit ends an upload to tmp, which conn checks, chmods when a mode
+// goes with it, and renames over rel, pipelined on the upload's
+// connection. Whatever fails, tmp does not stay behind, unless it has
+// become the only copy on the server.
 func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, size int64, how replace, mode *uint32) error {
-	remoteTmp, remote := m.remotePath(tmp), m.remotePath(rel)
-	pl := conn.Placement{Size: size, CheckSize: m.feat.Size}
+	remote := m.remotePath(rel)
+	pl := conn.Placement{Size: size}
 	if mode != nil {
 		pl.Mode, pl.HasMode = *mode, true
 	}
@@ -602,31 +601,26 @@ func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, si
 		// the rename then fails (the stage has the content).
 		pl.To, pl.DeleteTo = remote, how == overPlaceholder
 	}
-	modeErr, err := up.Commit(ctx, pl)
-	if modeErr != nil {
-		m.log.Warn("chmod of an upload failed; the content is in place", "path", rel, "err", modeErr)
-		if c := conn.Classify(modeErr); c == conn.ClassUnsupported || c == conn.ClassPermission {
+	placed, err := up.Commit(ctx, pl)
+	if placed.ModeErr != nil {
+		m.log.Warn("chmod of an upload failed; the content is in place", "path", rel, "err", placed.ModeErr)
+		if c := conn.Classify(placed.ModeErr); c == conn.ClassUnsupported || c == conn.ClassPermission {
 			m.chmodRefused.Store(true) // new files keep the server's mode from now on
 		}
 	}
-	var ce *conn.Error
-	if err != nil && pl.To != "" && errors.As(err, &ce) && ce.Op == "rename" && conn.Classify(err) == conn.ClassExists {
-		// A server that refuses to replace a file.
-		deleted, rerr := m.replaceExisting(ctx, remoteTmp, remote)
-		if rerr != nil && deleted {
-			// The old content is gone: the upload under its temporary
-			// name is now the only copy on the server. Keep it.
-			m.log.Error("rename over the target failed after removing it; the new content is on the server under a temporary name", "path", rel, "temporary", tmp, "err", rerr)
-			m.dirs.Remove(m.parentDir(rel), path.Base(rel))
-			return rerr
-		}
-		err = rerr
+	if err != nil && placed.Removed {
+		// The server refused to rename over the old content, which is
+		// gone now: the upload under its temporary name is the only
+		// copy on the server. Keep it.
+		m.log.Error("rename over the target failed after removing it; the new content is on the server under a temporary name", "path", rel, "temporary", tmp, "err", err)
+		m.dropEntry(rel)
+		return err
 	}
 	if err != nil {
 		m.removeTmp(tmp)
 		return err
 	}
-	m.dirs.Set(m.remotePath(path.Dir("/"+rel)), path.Base(rel), conn.Entry{
+	m.setEntry(rel, conn.Entry{
 		Name: path.Base(rel), Type: conn.TypeFile, Size: size,
 		// The server set the time; asking would cost a command per
 		// upload. A guess, marked as one until the next listing.
@@ -637,38 +631,6 @@ func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, si
 	return nil
 }
 
-// renameOver renames from to to. A server that refuses to replace an
-// existing file (its reply says the target exists) gets a DELE of the
-// target first. A directory replaces only an empty one, as rename(2)
-// says: RMD, which fails on a full one. deleted tells whether a file was
-// deleted, so that a failure after it keeps from, then the only copy.
-func (m *mount) renameOver(ctx context.Context, from, to string, file bool) (deleted bool, err error) {
-	err = m.pool.Rename(ctx, from, to)
-	if err == nil || conn.Classify(err) != conn.ClassExists {
-		return false, err
-	}
-	if !file {
-		if rerr := m.pool.Rmdir(ctx, to); rerr != nil {
-			if conn.Classify(rerr) == conn.ClassNotEmpty {
-				return false, rerr
-			}
-			return false, err
-		}
-		return false, m.pool.Rename(ctx, from, to)
-	}
-	return m.replaceExisting(ctx, from, to)
-}
-
-// replaceExisting deletes the file to, then renames from to it, for a
-// server that refused to rename over it. err is the first refusal when
-// the DELE fails.
-func (m *mount) replaceExisting(ctx context.Context, from, to string) (deleted bool, err error) {
-	if derr := m.pool.Delete(ctx, to); derr != nil {
-		return false, fmt.Errorf("rename over an existing file refused, and it could not be removed: %w", derr)
-	}
-	return true, m.pool.Rename(ctx, from, to)
-}
-
 // removeTmp deletes a temporary upload name, best effort.
 func (m *mount) removeTmp(tmp string) {
 	ctx, cancel := context.WithTimeout(context.Background(), m.o.Conn.Timeout)
@@ -676,22 +638,6 @@ func (m *mount) removeTmp(tmp string) {
 	if err := m.pool.Delete(ctx, m.remotePath(tmp)); err != nil && conn.Classify(err) != conn.ClassNotFound {
 		m.log.Warn("temporary upload not removed", "path", tmp, "err", err)
 	}
-}
-
-// cachedEntry is rel's entry in its parent's cached listing, fresh or not.
-func (m *mount) cachedEntry(rel string) (conn.Entry, bool) {
-	if l, _ := m.dirs.Get(m.remotePath(path.Dir("/" + rel))); l != nil {
-		return l.Lookup(path.Base(rel))
-	}
-	return conn.Entry{}, false
-}
-
-// modeOf is the cached mode of rel, or 0644 less the umask.
-func (m *mount) modeOf(rel string) os.FileMode {
-	if e, ok := m.cachedEntry(rel); ok && e.HasMode {
-		return e.Mode
-	}
-	return 0o644 &^ os.FileMode(m.o.Umask)
 }
 
 func (w *writeHandle) Release(ctx context.Context) syscall.Errno {
@@ -711,7 +657,7 @@ func (w *writeHandle) Release(ctx context.Context) syscall.Errno {
 	if w.created && !w.uploaded {
 		// The name this handle made never reached the server: the
 		// mount must not show it any longer.
-		w.m.dirs.Remove(w.m.parentDir(w.rel), path.Base(w.rel))
+		w.m.dropEntry(w.rel)
 	}
 	if w.dirty || w.failed {
 		// Flush reported the failure; the bytes stay for a retry.
