@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"path"
 	"syscall"
 	"time"
@@ -75,7 +76,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		return nil, nil, 0, syscall.EISDIR
 	case err == nil:
 		ep = &existing
-	case err != syscall.ENOENT:
+	case !errors.Is(err, syscall.ENOENT):
 		return nil, nil, 0, toErrno(n.m.log, "create", rel, err)
 	}
 	child := &node{m: n.m}
@@ -200,18 +201,14 @@ func (n *node) chmod(ctx context.Context, rel string, w *writeHandle, mode uint3
 		}
 	}
 	err := n.m.pool.Chmod(ctx, n.m.remotePath(rel), mode)
-	if err == nil {
-		n.m.chmodWorks.Store(true)
-	}
 	if err != nil {
+		op := "chmod"
 		if n.m.o.ChmodIgnore {
-			return 0
+			op = "chmod ignored"
 		}
-		if conn.Classify(err) == conn.ClassUnsupported {
-			return syscall.EPERM
-		}
-		return toErrno(n.m.log, "chmod", rel, err)
+		return toErrno(n.m.log, op, rel, err)
 	}
+	n.m.chmodWorks.Store(true)
 	n.m.setCachedMode(rel, mode)
 	return 0
 }
@@ -233,13 +230,15 @@ func (n *node) utimens(ctx context.Context, rel string, w *writeHandle, t time.T
 		}
 	}
 	if err := n.m.pool.SetTime(ctx, n.m.remotePath(rel), t); err != nil {
-		// A server without a way to set times, or one that sets them on
-		// files only (vsftpd): the mount keeps the time until the next
-		// listing and says so, rather than fail rsync -a.
-		c := conn.Classify(err)
-		e, eerr := n.m.entry(ctx, rel)
-		if c != conn.ClassUnsupported && !(eerr == nil && e.Type == conn.TypeDir && c != conn.ClassTimeout && c != conn.ClassUnavailable) {
-			return toErrno(n.m.log, "utimens", rel, err)
+		// A server that cannot set this time may leave it to the mount
+		// (see errno.go), which keeps it until the next listing and says
+		// so.
+		op := "utimens"
+		if e, eerr := n.m.entry(ctx, rel); eerr == nil && e.Type == conn.TypeDir {
+			op = "utimens dir"
+		}
+		if errno := toErrno(n.m.log, op, rel, err); errno != 0 {
+			return errno
 		}
 		n.m.log.Info("the server does not set this time; the mount keeps it until the next listing", "path", rel, "err", err)
 	}

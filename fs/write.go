@@ -283,14 +283,6 @@ func (w *writeHandle) settle() error {
 	return stageErr
 }
 
-// stageErrno is what a program is told after a failed staging write.
-func stageErrno(err error) syscall.Errno {
-	if errors.Is(err, syscall.ENOSPC) {
-		return syscall.ENOSPC
-	}
-	return syscall.EIO
-}
-
 // yieldStreams makes the streaming uploads of open files that are not
 // busy right now give their connections back. A busy one gives its own up
 // at its next write, seeing that someone waits.
@@ -467,7 +459,7 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 		w.up = nil
 		w.m.streams.Delete(w)
 		err = w.m.commit(ctx, up, tmp, target, w.size, how, w.mode)
-		if err != nil && conn.Classify(err) != conn.ClassNoSpace && conn.Classify(err) != conn.ClassQuota {
+		if err != nil && !serverFull(err) {
 			// The stream failed at its end: one more try from the stage.
 			w.m.log.Debug("streamed upload failed; uploading the stage", "path", w.rel, "err", err)
 			err = w.m.upload(ctx, target, w.stage, w.size, how, w.mode)
@@ -503,6 +495,12 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 	w.dirty, w.failed = false, false
 	w.publish()
 	return 0
+}
+
+// serverFull says whether an upload failed because the server has no
+// room for it: uploading it again cannot help.
+func serverFull(err error) bool {
+	return errors.Is(err, conn.ClassNoSpace) || errors.Is(err, conn.ClassQuota)
 }
 
 // uploadTimeout bounds one upload: the exchange timeout for the commands,
@@ -604,7 +602,7 @@ func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, si
 	placed, err := up.Commit(ctx, pl)
 	if placed.ModeErr != nil {
 		m.log.Warn("chmod of an upload failed; the content is in place", "path", rel, "err", placed.ModeErr)
-		if c := conn.Classify(placed.ModeErr); c == conn.ClassUnsupported || c == conn.ClassPermission {
+		if errors.Is(placed.ModeErr, conn.ClassUnsupported) || errors.Is(placed.ModeErr, conn.ClassPermission) {
 			m.chmodRefused.Store(true) // new files keep the server's mode from now on
 		}
 	}
@@ -635,7 +633,7 @@ func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, si
 func (m *mount) removeTmp(tmp string) {
 	ctx, cancel := context.WithTimeout(context.Background(), m.o.Conn.Timeout)
 	defer cancel()
-	if err := m.pool.Delete(ctx, m.remotePath(tmp)); err != nil && conn.Classify(err) != conn.ClassNotFound {
+	if err := m.pool.Delete(ctx, m.remotePath(tmp)); err != nil && !errors.Is(err, conn.ClassNotFound) {
 		m.log.Warn("temporary upload not removed", "path", tmp, "err", err)
 	}
 }
