@@ -75,13 +75,17 @@ func TestErrnoTable(t *testing.T) {
 			t.Errorf("%s: no error became %v", op, got)
 		}
 	}
-	for err, errno := range map[error]syscall.Errno{
-		&os.PathError{Op: "write", Path: "stage", Err: syscall.ENOSPC}: syscall.ENOSPC,
-		&os.PathError{Op: "write", Path: "stage", Err: syscall.EBADF}:  syscall.EIO,
-		errors.New("short write"):                                      syscall.EIO,
+	for _, tc := range []struct {
+		err   error
+		errno syscall.Errno
+	}{
+		{&os.PathError{Op: "write", Path: "stage", Err: syscall.ENOSPC}, syscall.ENOSPC},
+		{errStagingFull, syscall.ENOSPC},
+		{&os.PathError{Op: "write", Path: "stage", Err: syscall.EBADF}, syscall.EIO},
+		{errors.New("short write"), syscall.EIO},
 	} {
-		if got := stageErrno(err); got != errno {
-			t.Errorf("stageErrno(%v) = %v, want %v", err, got, errno)
+		if got := stageErrno(tc.err); got != tc.errno {
+			t.Errorf("stageErrno(%v) = %v, want %v", tc.err, got, tc.errno)
 		}
 	}
 }
