@@ -8,7 +8,10 @@ import (
 	"strings"
 )
 
-// Class is what an error means to a caller that must pick an errno.
+// Class is what an error means to a caller that must pick an errno. A
+// Class is an error itself, so that errors.Is(err, ClassNotFound) asks
+// whether an *Error is of that class, and an *Error may wrap one to state
+// its class where there was no reply to read it from.
 type Class int
 
 const (
@@ -26,6 +29,29 @@ const (
 	ClassNotEmpty                 // 550 "directory not empty": ENOTEMPTY
 	ClassTooLarge                 // a listing over the caps: EIO, not retried
 )
+
+var classNames = [...]string{
+	ClassOther:       "failed",
+	ClassNotFound:    "not found",
+	ClassPermission:  "permission denied",
+	ClassNoSpace:     "no space left",
+	ClassQuota:       "quota exceeded",
+	ClassExists:      "already exists",
+	ClassInvalid:     "invalid name",
+	ClassTimeout:     "timed out",
+	ClassUnavailable: "server unavailable",
+	ClassInterrupted: "interrupted",
+	ClassUnsupported: "not offered by the server",
+	ClassNotEmpty:    "directory not empty",
+	ClassTooLarge:    "listing too large",
+}
+
+func (c Class) Error() string {
+	if c >= 0 && int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return fmt.Sprintf("class %d", int(c))
+}
 
 // Error is a failed FTP exchange. It never carries credentials.
 type Error struct {
@@ -54,6 +80,13 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Is makes errors.Is(err, class) true when the exchange failed in that
+// class, as Classify tells it.
+func (e *Error) Is(target error) bool {
+	c, ok := target.(Class)
+	return ok && Classify(e) == c
+}
+
 // ErrInvalidName is returned, before anything is sent, for a path that
 // would break the command line it travels in.
 var ErrInvalidName = errors.New("name contains CR, LF or NUL")
@@ -65,7 +98,8 @@ var ErrListingTooLarge = errors.New("listing too large")
 // errTooMany is a 421 that asks for fewer connections.
 var errTooMany = errors.New("server refuses more connections")
 
-// Classify says what err means, for errno mapping and retries.
+// Classify says what err means, for errno mapping and retries. For an
+// *Error, errors.Is(err, class) says the same.
 func Classify(err error) Class {
 	if err == nil {
 		return ClassOther
@@ -79,6 +113,10 @@ func Classify(err error) Class {
 		return ClassInvalid
 	case errors.Is(err, ErrListingTooLarge):
 		return ClassTooLarge
+	}
+	var c Class
+	if errors.As(err, &c) {
+		return c
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

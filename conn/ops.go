@@ -115,10 +115,18 @@ func (p *Pool) ModTime(ctx context.Context, path string) (time.Time, error) {
 	return t, err
 }
 
-// Stat asks MLST for one entry (servers with MLSD only).
+// Stat asks MLST for one entry. A server without it cannot tell one
+// entry alone: that is an error of ClassUnsupported, and no command.
 func (p *Pool) Stat(ctx context.Context, path string) (Entry, error) {
 	var e Entry
-	err := p.do(ctx, Metadata, func(c *Conn) error {
+	f, err := p.Features(ctx)
+	if err != nil {
+		return e, err
+	}
+	if !f.MLSD {
+		return e, &Error{Op: "mlst", Path: path, Err: ClassUnsupported}
+	}
+	err = p.do(ctx, Metadata, func(c *Conn) error {
 		r, err := c.expect(ctx, "mlst", path, []int{250}, "MLST "+path)
 		if err != nil {
 			return err

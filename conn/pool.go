@@ -66,6 +66,31 @@ func (p *Pool) Features(ctx context.Context) (Features, error) {
 	return *f, nil
 }
 
+// Times says how exact the server's modification times are.
+type Times struct {
+	Listed bool // listings give them to the second (else minutes, or days for old files)
+	Asked  bool // ModTime gives one file's to the second, a command per file
+}
+
+// Times is what the server offers for modification times, known once a
+// connection has logged in (one is made when none has yet).
+func (p *Pool) Times(ctx context.Context) (Times, error) {
+	f, err := p.Features(ctx)
+	return Times{Listed: f.MLSD, Asked: f.MDTM}, err
+}
+
+// logTimes says, once per pool, how exact times will be when listings do
+// not give seconds.
+func (p *Pool) logTimes(f *Features) {
+	switch {
+	case f.MLSD:
+	case f.MDTM:
+		p.cfg.Logger.Info("server has no MLSD: listings give minutes; exact times come from MDTM for files whose attributes are asked for")
+	default:
+		p.cfg.Logger.Warn("server has neither MLSD nor MDTM: modification times are only as precise as its listings (minutes, or days for old files)")
+	}
+}
+
 // Stats counts connections, for tests and status output.
 type Stats struct{ Open, Idle, Dials, Ceiling int }
 
@@ -148,6 +173,7 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 				// The pool's first connection: the others reach the
 				// same server and decide the same.
 				p.feat = c.feat
+				p.logTimes(c.feat)
 				if p.cfg.TelnetIAC == IACAuto {
 					p.cfg.Logger.Info("telnet IAC mode chosen", "mode", c.iac.mode(), "why", c.iac.why)
 				}

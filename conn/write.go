@@ -118,26 +118,38 @@ func (u *Upload) finish(ctx context.Context) error {
 
 // Placement says how Commit puts a finished upload in place.
 type Placement struct {
-	Size      int64  // the bytes the server must hold
-	CheckSize bool   // ask SIZE before anything is renamed
-	Mode      uint32 // SITE CHMOD the upload to Mode before the rename
-	HasMode   bool
-	To        string // rename the upload to To; "" leaves it where it is
-	DeleteTo  bool   // DELE To before the rename
+	Size     int64  // the bytes the server must hold
+	Mode     uint32 // SITE CHMOD the upload to Mode before the rename
+	HasMode  bool
+	To       string // rename the upload to To; "" leaves it where it is
+	DeleteTo bool   // DELE To before the rename
 }
 
-// Commit ends the upload and puts it in place on its own connection, in
-// three round trips: the transfer's final reply; SIZE, SITE CHMOD and
-// RNFR together; the rename's RNTO (with DELE and RNFR before it when
-// DeleteTo) only when the transfer completed and the size matched.
+// Placed is what Commit did besides succeeding or failing.
+type Placed struct {
+	// ModeErr is a failed SITE CHMOD, which stops nothing: the content
+	// is in place regardless.
+	ModeErr error
+	// Removed: the server refused to rename over the file at To, which
+	// was deleted to make room. With an error, the upload under its own
+	// name is then the only copy on the server.
+	Removed bool
+}
+
+// Commit ends the upload, checks it and puts it in place on its own
+// connection, in three round trips: the transfer's final reply; SIZE
+// (where the server has it: the bytes it holds must be Size), SITE CHMOD
+// and RNFR together; the rename's RNTO (with DELE and RNFR before it
+// when DeleteTo) only when the transfer completed and the size matched.
 // Nothing is sent before the final reply is read: proftpd answers
 // commands that arrive during a transfer at once, before its 226.
 // Otherwise nothing is renamed, and the upload stays under its name for
-// the caller to remove. A failed SITE CHMOD does not stop the rename: it
-// is returned in modeErr.
-func (u *Upload) Commit(ctx context.Context, pl Placement) (modeErr, err error) {
+// the caller to remove. A server that refuses to rename over an existing
+// file gets a DELE of it and the rename again (see Placed.Removed).
+func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
+	var done Placed
 	if u.closed {
-		return nil, errors.New("upload already ended")
+		return done, errors.New("upload already ended")
 	}
 	u.closed = true
 	defer u.p.PutTransfer(u.c)
@@ -147,14 +159,14 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (modeErr, err error) 
 		// A TLS close_notify that could not be sent: the server may not
 		// have seen the end of the upload.
 		c.broken = true
-		return nil, &Error{Op: "stor", Path: from, Err: err}
+		return done, &Error{Op: "stor", Path: from, Err: err}
 	}
 	type step struct {
 		op, path, line string
 		codes          []int
 	}
 	var first []step
-	if pl.CheckSize {
+	if c.feat.Size {
 		first = append(first, step{"size", from, "SIZE " + from, []int{213}})
 	}
 	if pl.HasMode {
@@ -221,7 +233,7 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (modeErr, err error) 
 				}
 			}
 			if serr != nil && s.op == "chmod" {
-				modeErr = serr
+				done.ModeErr = serr
 			} else if serr != nil && failed == nil {
 				failed = serr
 			}
@@ -230,17 +242,38 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (modeErr, err error) 
 	}
 	if u.n != pl.Size {
 		if err := run(nil, true); err != nil {
-			return nil, err
+			return done, err
 		}
-		return nil, &Error{Op: "stor", Path: from, Err: fmt.Errorf("short upload: %d bytes of %d", u.n, pl.Size)}
+		return done, &Error{Op: "stor", Path: from, Err: fmt.Errorf("short upload: %d bytes of %d", u.n, pl.Size)}
 	}
 	if err := run(nil, true); err != nil {
-		return nil, err
+		return done, err
 	}
 	if err := run(first, false); err != nil {
-		return modeErr, err
+		return done, err
 	}
-	return modeErr, run(second, false)
+	err := run(second, false)
+	if refusedOver(err) {
+		done.Removed, err = c.replaceFile(ctx, from, pl.To)
+	}
+	return done, err
+}
+
+// refusedOver says whether a rename failed because its target exists:
+// the reply to RNTO of a server that does not replace files.
+func refusedOver(err error) bool {
+	var fe *Error
+	return errors.As(err, &fe) && fe.Op == "rename" && Classify(err) == ClassExists
+}
+
+// replaceFile deletes the file to, then renames from to it, for a server
+// that refused to rename over it. removed says whether to was deleted;
+// the error is the DELE's, said to follow a refusal, when it fails.
+func (c *Conn) replaceFile(ctx context.Context, from, to string) (removed bool, err error) {
+	if err := c.delete(ctx, to); err != nil {
+		return false, fmt.Errorf("rename over an existing file refused, and it could not be removed: %w", err)
+	}
+	return true, c.rename(ctx, from, to)
 }
 
 // CopyFrom sends all of r. On failure the upload is aborted and its
@@ -295,32 +328,65 @@ func (p *Pool) Size(ctx context.Context, path string) (int64, error) {
 }
 
 // Rename renames from to to (RNFR, RNTO). Most servers replace an
-// existing file at to; see ReplaceFile for those that do not.
+// existing file at to; RenameOver also deals with those that do not.
 func (p *Pool) Rename(ctx context.Context, from, to string) error {
-	return p.once(ctx, Metadata, func(c *Conn) error {
-		// Both at once, one round trip: a refused RNFR makes the server
-		// refuse the RNTO too (503), and its reply is the error.
-		if err := c.sendAll(ctx, "RNFR "+from, "RNTO "+to); err != nil {
-			return &Error{Op: "rename", Path: from, Err: err}
+	return p.once(ctx, Metadata, func(c *Conn) error { return c.rename(ctx, from, to) })
+}
+
+func (c *Conn) rename(ctx context.Context, from, to string) error {
+	// Both at once, one round trip: a refused RNFR makes the server
+	// refuse the RNTO too (503), and its reply is the error.
+	if err := c.sendAll(ctx, "RNFR "+from, "RNTO "+to); err != nil {
+		return &Error{Op: "rename", Path: from, Err: err}
+	}
+	_, ferr := c.check(ctx, "rename", from, []int{350})
+	if c.broken && ferr != nil {
+		return ferr
+	}
+	_, terr := c.check(ctx, "rename", to, []int{250, 200})
+	if ferr != nil {
+		return ferr
+	}
+	return terr
+}
+
+// RenameOver renames from to to, replacing what to names as rename(2)
+// does. A server that refuses to replace an existing file (its reply
+// says the target exists) gets a DELE of the target and the rename
+// again. Anything but a file (file unset) replaces only an empty
+// directory: RMD, which fails on a full one, then the rename. removed
+// says whether the file at to was deleted: with an error, from is then
+// the only copy of either.
+func (p *Pool) RenameOver(ctx context.Context, from, to string, file bool) (removed bool, err error) {
+	err = p.Rename(ctx, from, to)
+	if !refusedOver(err) {
+		return false, err
+	}
+	if !file {
+		if rerr := p.Rmdir(ctx, to); rerr != nil {
+			if Classify(rerr) == ClassNotEmpty {
+				return false, rerr
+			}
+			return false, err
 		}
-		_, ferr := c.check(ctx, "rename", from, []int{350})
-		if c.broken && ferr != nil {
-			return ferr
-		}
-		_, terr := c.check(ctx, "rename", to, []int{250, 200})
-		if ferr != nil {
-			return ferr
-		}
-		return terr
+		return false, p.Rename(ctx, from, to)
+	}
+	err = p.once(ctx, Metadata, func(c *Conn) error {
+		var rerr error
+		removed, rerr = c.replaceFile(ctx, from, to)
+		return rerr
 	})
+	return removed, err
 }
 
 // Delete removes a file (DELE).
 func (p *Pool) Delete(ctx context.Context, path string) error {
-	return p.once(ctx, Metadata, func(c *Conn) error {
-		_, err := c.expect(ctx, "delete", path, []int{250, 200}, "DELE "+path)
-		return err
-	})
+	return p.once(ctx, Metadata, func(c *Conn) error { return c.delete(ctx, path) })
+}
+
+func (c *Conn) delete(ctx context.Context, path string) error {
+	_, err := c.expect(ctx, "delete", path, []int{250, 200}, "DELE "+path)
+	return err
 }
 
 // Mkdir creates a directory (MKD).

@@ -168,11 +168,11 @@ func TestCommitPipelined(t *testing.T) {
 	const delay = 200 * time.Millisecond
 	s.SetFaults(ftpd.Faults{ReplyDelay: delay})
 	t0 := time.Now()
-	modeErr, err := u.Commit(ctx, Placement{Size: int64(len(data)), CheckSize: true, Mode: 0o600, HasMode: true, To: "/target"})
+	placed, err := u.Commit(ctx, Placement{Size: int64(len(data)), Mode: 0o600, HasMode: true, To: "/target"})
 	d := time.Since(t0)
 	s.SetFaults(ftpd.Faults{})
-	if err != nil || modeErr != nil {
-		t.Fatalf("Commit: %v, mode: %v", err, modeErr)
+	if err != nil || placed.ModeErr != nil || placed.Removed {
+		t.Fatalf("Commit: %v, %+v", err, placed)
 	}
 	// 226, SIZE+SITE+RNFR, RNTO: three round trips, not five.
 	if d < 3*delay || d >= 4*delay {
@@ -189,14 +189,14 @@ func TestCommitPipelined(t *testing.T) {
 	// A size that does not match renames nothing.
 	u, _ = p.StartUpload(ctx, "/tmp2.part", 0, false)
 	u.Write(ctx, data[:100])
-	_, err = u.Commit(ctx, Placement{Size: 99, CheckSize: true, To: "/target"})
+	_, err = u.Commit(ctx, Placement{Size: 99, To: "/target"})
 	if err == nil {
 		t.Fatal("a short count went unnoticed")
 	}
 	// DELE of the target first, then the rename.
 	u, _ = p.StartUpload(ctx, "/tmp3.part", 0, false)
 	u.Write(ctx, data[:100])
-	if _, err := u.Commit(ctx, Placement{Size: 100, CheckSize: true, To: "/target", DeleteTo: true}); err != nil {
+	if _, err := u.Commit(ctx, Placement{Size: 100, To: "/target", DeleteTo: true}); err != nil {
 		t.Fatalf("Commit with DeleteTo: %v", err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(s.root, "target")); !bytes.Equal(got, data[:100]) {

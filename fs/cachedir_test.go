@@ -40,9 +40,9 @@ func TestStagingDirRefused(t *testing.T) {
 			cache, elsewhere := t.TempDir(), t.TempDir()
 			tc.make(t, cache, elsewhere)
 			m := &mount{o: Options{CacheDir: cache}}
-			f, err := m.newStage("dir/file.txt")
+			st, err := m.newStage("dir/file.txt")
 			if err == nil {
-				f.Close()
+				st.discard()
 				t.Fatal("staged")
 			}
 			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), cache) {
@@ -89,12 +89,13 @@ func TestSidecarSymlink(t *testing.T) {
 	cache := t.TempDir()
 	logs := &syncBuf{}
 	m := &mount{o: Options{CacheDir: cache}, log: slog.New(slog.NewTextHandler(logs, nil)), fsName: "ftp://h/"}
-	f, err := m.newStage("docs/report.txt")
+	st, err := m.newStage("docs/report.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString("bytes")
-	f.Close()
+	st.WriteAt([]byte("bytes"), 0)
+	st.f.Close()
+	f := st.f
 	victim := filepath.Join(t.TempDir(), "bashrc")
 	os.WriteFile(victim, []byte("rc\n"), 0o644)
 	if err := os.Symlink(victim, sidecar(f.Name())); err != nil {

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -24,6 +25,46 @@ func (m *mount) remotePath(rel string) string {
 	return path.Join("/", m.o.Root, rel)
 }
 
+// parent is the directory that holds rel, both below the mount root: ""
+// for the names in the root. Every parent in fs is computed here.
+func parent(rel string) string {
+	return strings.TrimPrefix(path.Dir("/"+rel), "/")
+}
+
+// The cached entry of a path below the root lives in its parent's
+// listing, under its last name.
+
+// cachedEntry is rel's entry in its parent's cached listing, fresh or not.
+func (m *mount) cachedEntry(rel string) (conn.Entry, bool) {
+	if l, _ := m.dirs.Get(m.remotePath(parent(rel))); l != nil {
+		return l.Lookup(path.Base(rel))
+	}
+	return conn.Entry{}, false
+}
+
+// modeOf is the cached mode of rel, or 0644 less the umask.
+func (m *mount) modeOf(rel string) os.FileMode {
+	if e, ok := m.cachedEntry(rel); ok && e.HasMode {
+		return e.Mode
+	}
+	return 0o644 &^ os.FileMode(m.o.Umask)
+}
+
+// setEntry shows e under rel in its parent's cached listing.
+func (m *mount) setEntry(rel string, e conn.Entry) {
+	m.dirs.Set(m.remotePath(parent(rel)), path.Base(rel), e)
+}
+
+// dropEntry removes rel from its parent's cached listing.
+func (m *mount) dropEntry(rel string) {
+	m.dirs.Remove(m.remotePath(parent(rel)), path.Base(rel))
+}
+
+// updateEntry changes rel's entry in its parent's cached listing.
+func (m *mount) updateEntry(rel string, fn func(e conn.Entry, ok bool) (conn.Entry, bool)) {
+	m.dirs.Update(m.remotePath(parent(rel)), path.Base(rel), fn)
+}
+
 // listing returns the listing of dir (below the root), fetching it when
 // it is older than maxAge (the TTL when maxAge is 0).
 func (m *mount) listing(ctx context.Context, dir string, maxAge time.Duration) (*cache.Listing[conn.Entry], error) {
@@ -35,79 +76,21 @@ func (m *mount) listing(ctx context.Context, dir string, maxAge time.Duration) (
 	return m.dirs.Fetch(ctx, remote, fetch)
 }
 
-// fetch reads and parses one listing, logging what it could not use.
+// fetch reads one listing. Uploads in progress, ours or another
+// mount's, are not files yet, and the name links out of the tree point
+// into must not exist: both are left out.
 func (m *mount) fetch(ctx context.Context, remote string) ([]conn.Entry, error) {
-	var l *conn.Listing
-	reset := func() { l = conn.NewListing(time.Now(), time.UTC) }
-	if err := m.pool.List(ctx, remote, reset, func(line string, mlsd bool) error {
-		l.Add(line, mlsd)
-		return nil
-	}); err != nil {
+	es, err := m.pool.ReadDir(ctx, remote)
+	if err != nil {
 		return nil, err
 	}
-	if l.Unparsed > 0 {
-		m.log.Warn("listing lines not understood", "path", remote, "count", l.Unparsed, "samples", l.UnparsedSamples)
-	}
-	if m.feat.MLSD && hasBlindLinks(l.Entries) {
-		l.Entries = m.linkTargets(ctx, remote, l.Entries)
-	}
-	// Uploads in progress, ours or another mount's, are not files yet;
-	// the name links out of the tree point into must not exist.
-	entries := l.Entries[:0]
-	for _, e := range l.Entries {
+	entries := es[:0]
+	for _, e := range es {
 		if !strings.HasPrefix(e.Name, tmpPrefix) && e.Name != outsideName {
 			entries = append(entries, e)
 		}
 	}
-	l.Entries = entries
-	if l.DroppedCount > 0 {
-		m.log.Warn("listing names refused (/, NUL, CR, LF, . or .., or over 255 bytes)", "path", remote, "count", l.DroppedCount, "samples", l.Dropped)
-	}
-	return l.Entries, nil
-}
-
-// hasBlindLinks says whether a listing has symlinks without a target.
-func hasBlindLinks(es []conn.Entry) bool {
-	for _, e := range es {
-		if e.Type == conn.TypeSymlink && e.Target == "" {
-			return true
-		}
-	}
-	return false
-}
-
-// linkTargets completes an MLSD listing whose symlinks lack their targets
-// from a LIST of the same directory, which also shows the dangling links
-// such an MLSD leaves out. Without it, the links stay as they are and
-// readlink fails with EIO.
-func (m *mount) linkTargets(ctx context.Context, remote string, es []conn.Entry) []conn.Entry {
-	var l *conn.Listing
-	reset := func() { l = conn.NewListing(time.Now(), time.UTC) }
-	if err := m.pool.ListLong(ctx, remote, reset, func(line string) error {
-		l.Add(line, false)
-		return nil
-	}); err != nil {
-		m.log.Warn("symlink targets unknown: LIST failed", "path", remote, "err", err)
-		return es
-	}
-	links := map[string]conn.Entry{}
-	for _, e := range l.Entries {
-		if e.Type == conn.TypeSymlink && e.Target != "" {
-			links[e.Name] = e
-		}
-	}
-	for i, e := range es {
-		if le, ok := links[e.Name]; ok {
-			if e.Type == conn.TypeSymlink && e.Target == "" {
-				es[i].Target = le.Target
-			}
-			delete(links, e.Name)
-		}
-	}
-	for _, le := range links {
-		es = append(es, le)
-	}
-	return es
+	return entries, nil
 }
 
 // list returns the entries of dir sorted by name: readdir output must not
@@ -135,33 +118,33 @@ func (m *mount) entry(ctx context.Context, rel string) (conn.Entry, error) {
 }
 
 func (m *mount) entryMaxAge(ctx context.Context, rel string, maxAge time.Duration) (conn.Entry, error) {
-	dir, name := path.Split(rel)
-	l, err := m.listing(ctx, path.Clean("/" + dir)[1:], maxAge)
+	l, err := m.listing(ctx, parent(rel), maxAge)
 	if err != nil {
 		return conn.Entry{}, err
 	}
-	e, ok := l.Lookup(name)
+	e, ok := l.Lookup(path.Base(rel))
 	if !ok {
 		return conn.Entry{}, syscall.ENOENT
 	}
-	if e.Type == conn.TypeFile && e.Precision != conn.PrecisionSecond && m.feat.MDTM {
+	if e.Type == conn.TypeFile && e.Precision != conn.PrecisionSecond && m.times.Asked {
 		e = m.precise(ctx, rel, e)
 	}
 	return e, nil
 }
 
 // precise fills in a file's modification time to the second on servers
-// whose listings only give minutes or days (LIST without MLSD): rsync and
-// make compare seconds. Times are cached per path and version of the
-// listing line; the first stat in a directory asks MDTM for that file,
-// the next ones for all its files at once, in parallel over the pool.
+// whose listings only give minutes or days, but which tell one file's
+// exactly when asked: rsync and make compare seconds. Times are cached
+// per path and version of the listing line; the first stat in a
+// directory asks for that file, the next ones for all its files at once,
+// in parallel over the pool.
 func (m *mount) precise(ctx context.Context, rel string, e conn.Entry) conn.Entry {
 	key := preciseKey{rel, e.Size, e.ModTime}
 	if t, ok := m.mtimes.Get(key); ok {
 		e.ModTime, e.Precision = t, conn.PrecisionSecond
 		return e
 	}
-	dir := path.Dir(rel)
+	dir := parent(rel)
 	m.mtimeMu.Lock()
 	asks, _ := m.mtimeAsks.Get(dir)
 	m.mtimeAsks.Add(dir, asks+1)
@@ -177,7 +160,7 @@ func (m *mount) precise(ctx context.Context, rel string, e conn.Entry) conn.Entr
 	t, err := m.pool.ModTime(ctx, m.remotePath(rel))
 	if err != nil {
 		// The listing's time is still a time: keep it, say why.
-		m.log.Debug("MDTM failed; keeping the listing's time", "path", rel, "err", err)
+		m.log.Debug("exact time not told; keeping the listing's time", "path", rel, "err", err)
 		return e
 	}
 	m.mtimes.Add(key, t)
@@ -191,8 +174,8 @@ type preciseKey struct {
 	list time.Time
 }
 
-// preciseDir fetches MDTM for every file of dir not yet known, a few at a
-// time, leaving one connection for other metadata.
+// preciseDir asks the exact time of every file of dir not yet known, a
+// few at a time, leaving one connection for other metadata.
 func (m *mount) preciseDir(ctx context.Context, dir string) {
 	l, err := m.listing(ctx, dir, 0)
 	if err != nil {
@@ -313,8 +296,7 @@ func (m *mount) prefetchSiblings(rel string, e conn.Entry) {
 	if e.Size > int64(m.blocks.BlockSize()) {
 		return
 	}
-	dir, name := path.Split(rel)
-	dir = path.Clean("/" + dir)[1:]
+	dir, name := parent(rel), path.Base(rel)
 	l, fresh := m.dirs.Get(m.remotePath(dir))
 	if l == nil || !fresh {
 		return

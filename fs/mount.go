@@ -28,7 +28,7 @@ type mount struct {
 	o       Options
 	log     *slog.Logger
 	pool    *conn.Pool
-	feat    conn.Features
+	times   conn.Times // how exact the server's modification times are
 	dirs    *cache.Dirs[conn.Entry]
 	blocks  *cache.Blocks
 	started time.Time
@@ -81,19 +81,12 @@ func Mount(ctx context.Context, mountpoint string, o Options) (*Mounted, error) 
 	m.linksOut, _ = lru.New[string, struct{}](linksOutLogged)
 	ctx, cancel := context.WithTimeout(ctx, 2*o.Conn.Timeout)
 	defer cancel()
-	feat, err := m.pool.Features(ctx)
+	times, err := m.pool.Times(ctx)
 	if err != nil {
 		m.pool.Close()
 		return nil, fmt.Errorf("%s: %w", o.Conn.Addr, err)
 	}
-	m.feat = feat
-	if !feat.MLSD {
-		if feat.MDTM {
-			m.log.Info("server has no MLSD: listings give minutes; exact times come from MDTM for files whose attributes are asked for")
-		} else {
-			m.log.Warn("server has neither MLSD nor MDTM: modification times are only as precise as its listings (minutes, or days for old files)")
-		}
-	}
+	m.times = times
 	m.dirs = cache.NewDirs(func(e conn.Entry) string { return e.Name }, cache.DirsOptions{TTL: o.DirCacheTTL})
 	m.blocks = cache.NewBlocks(cache.BlocksOptions{MaxBytes: o.CacheSize})
 	// Listing the root proves it exists, and the first ls is then free.
@@ -128,9 +121,9 @@ func Mount(ctx context.Context, mountpoint string, o Options) (*Mounted, error) 
 			// As root, mount without fusermount, which a fresh machine
 			// may lack.
 			DirectMount: os.Geteuid() == 0,
-			// On LIST-only servers every attribute may cost an MDTM:
-			// let plain readdir (ls, find) go without attributes.
-			DisableReadDirPlus: !feat.MLSD && feat.MDTM,
+			// Where every attribute may cost a command of its own, let
+			// plain readdir (ls, find) go without attributes.
+			DisableReadDirPlus: !times.Listed && times.Asked,
 			// open(O_TRUNC) arrives as one OPEN with the flag, not as a
 			// separate truncate to size 0 that would have to reach the
 			// server before the new content does.

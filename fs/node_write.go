@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"path"
 	"syscall"
 	"time"
@@ -54,9 +55,6 @@ func (m *mount) writable() syscall.Errno {
 	return 0
 }
 
-// parentDir is the remote path of the listing that holds rel.
-func (m *mount) parentDir(rel string) string { return m.remotePath(path.Dir("/" + rel)) }
-
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
 	if errno := n.m.writable(); errno != 0 {
 		return nil, nil, 0, errno
@@ -78,7 +76,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		return nil, nil, 0, syscall.EISDIR
 	case err == nil:
 		ep = &existing
-	case err != syscall.ENOENT:
+	case !errors.Is(err, syscall.ENOENT):
 		return nil, nil, 0, toErrno(n.m.log, "create", rel, err)
 	}
 	child := &node{m: n.m}
@@ -95,7 +93,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		perm := fsMode(mode) & 0o777 &^ fsMode(n.m.o.Umask)
 		e = conn.Entry{Name: name, Type: conn.TypeFile, ModTime: time.Now().UTC().Truncate(time.Second), Precision: conn.PrecisionSecond,
 			Mode: perm, HasMode: true}
-		n.m.dirs.Set(n.m.parentDir(rel), name, e)
+		n.m.setEntry(rel, e)
 		// Servers create files 0644: another mode (0755, mkstemp's 0600)
 		// travels with the first upload, set before its rename.
 		if perm != 0o644 && !n.m.o.ChmodIgnore && !n.m.chmodRefused.Load() {
@@ -203,33 +201,28 @@ func (n *node) chmod(ctx context.Context, rel string, w *writeHandle, mode uint3
 		}
 	}
 	err := n.m.pool.Chmod(ctx, n.m.remotePath(rel), mode)
-	if err == nil {
-		n.m.chmodWorks.Store(true)
-	}
 	if err != nil {
+		op := "chmod"
 		if n.m.o.ChmodIgnore {
-			return 0
+			op = "chmod ignored"
 		}
-		if conn.Classify(err) == conn.ClassUnsupported {
-			return syscall.EPERM
-		}
-		return toErrno(n.m.log, "chmod", rel, err)
+		return toErrno(n.m.log, op, rel, err)
 	}
+	n.m.chmodWorks.Store(true)
 	n.m.setCachedMode(rel, mode)
 	return 0
 }
 
 // setCachedMode shows mode for rel in its parent's cached listing.
 func (m *mount) setCachedMode(rel string, mode uint32) {
-	m.dirs.Update(m.parentDir(rel), path.Base(rel), func(e conn.Entry, ok bool) (conn.Entry, bool) {
+	m.updateEntry(rel, func(e conn.Entry, ok bool) (conn.Entry, bool) {
 		e.Mode, e.HasMode = fsMode(mode), true
 		return e, ok
 	})
 }
 
-// utimens sets the modification time on the server (MFMT, or the MDTM
-// set form), after uploading what an open handle holds, since the upload
-// would set the time anew.
+// utimens sets the modification time on the server, after uploading
+// what an open handle holds, since the upload would set the time anew.
 func (n *node) utimens(ctx context.Context, rel string, w *writeHandle, t time.Time) syscall.Errno {
 	if w != nil {
 		if errno := w.sync(ctx); errno != 0 {
@@ -237,17 +230,19 @@ func (n *node) utimens(ctx context.Context, rel string, w *writeHandle, t time.T
 		}
 	}
 	if err := n.m.pool.SetTime(ctx, n.m.remotePath(rel), t); err != nil {
-		// A server without a way to set times, or one that sets them on
-		// files only (vsftpd's MDTM set form): the mount keeps the time
-		// until the next listing and says so, rather than fail rsync -a.
-		c := conn.Classify(err)
-		e, eerr := n.m.entry(ctx, rel)
-		if c != conn.ClassUnsupported && !(eerr == nil && e.Type == conn.TypeDir && c != conn.ClassTimeout && c != conn.ClassUnavailable) {
-			return toErrno(n.m.log, "utimens", rel, err)
+		// A server that cannot set this time may leave it to the mount
+		// (see errno.go), which keeps it until the next listing and says
+		// so.
+		op := "utimens"
+		if e, eerr := n.m.entry(ctx, rel); eerr == nil && e.Type == conn.TypeDir {
+			op = "utimens dir"
+		}
+		if errno := toErrno(n.m.log, op, rel, err); errno != 0 {
+			return errno
 		}
 		n.m.log.Info("the server does not set this time; the mount keeps it until the next listing", "path", rel, "err", err)
 	}
-	n.m.dirs.Update(n.m.parentDir(rel), path.Base(rel), func(e conn.Entry, ok bool) (conn.Entry, bool) {
+	n.m.updateEntry(rel, func(e conn.Entry, ok bool) (conn.Entry, bool) {
 		e.ModTime, e.Precision = t.UTC().Truncate(time.Second), conn.PrecisionSecond
 		if e.Unique == guessedTime {
 			e.Unique = "" // the time is known now
@@ -268,7 +263,7 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	if err := n.m.pool.Delete(ctx, n.m.remotePath(rel)); err != nil {
 		return toErrno(n.m.log, "unlink", rel, err)
 	}
-	n.m.dirs.Remove(n.m.parentDir(rel), name)
+	n.m.dropEntry(rel)
 	n.m.blocks.InvalidatePath(n.m.remotePath(rel))
 	markGone(&n.Inode, name, last, known)
 	return 0
@@ -299,7 +294,7 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if err := n.m.pool.Rmdir(ctx, n.m.remotePath(rel)); err != nil {
 		return toErrno(n.m.log, "rmdir", rel, err)
 	}
-	n.m.dirs.Remove(n.m.parentDir(rel), name)
+	n.m.dropEntry(rel)
 	n.m.dirs.InvalidateTree(n.m.remotePath(rel))
 	markGone(&n.Inode, name, last, known)
 	return 0
@@ -320,7 +315,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	}
 	e := conn.Entry{Name: name, Type: conn.TypeDir, ModTime: time.Now().UTC().Truncate(time.Second), Precision: conn.PrecisionSecond,
 		Mode: (0o777 & fsMode(mode)) &^ fsMode(n.m.o.Umask), HasMode: true}
-	n.m.dirs.Set(n.m.parentDir(rel), name, e)
+	n.m.setEntry(rel, e)
 	// A new directory is empty: no need to ask.
 	n.m.dirs.Put(n.m.remotePath(rel), nil)
 	n.m.fillAttr(e, rel, &out.Attr)
@@ -363,20 +358,18 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	}
 	rf, rt := n.m.remotePath(from), n.m.remotePath(to)
 	last, known := n.m.cachedEntry(to)
-	deleted, err := n.m.renameOver(ctx, rf, rt, e.Type == conn.TypeFile)
-	if err == nil {
-		markGone(newParent.EmbeddedInode(), newName, last, known)
-	}
+	removed, err := n.m.pool.RenameOver(ctx, rf, rt, e.Type == conn.TypeFile)
 	if err != nil {
-		if deleted {
+		if removed {
 			n.m.log.Error("rename failed after the target was removed; the file is still under its old name", "from", from, "to", to, "err", err)
-			n.m.dirs.Remove(n.m.parentDir(to), newName)
+			n.m.dropEntry(to)
 		}
 		return toErrno(n.m.log, "rename", from, err)
 	}
-	n.m.dirs.Remove(n.m.parentDir(from), name)
+	markGone(newParent.EmbeddedInode(), newName, last, known)
+	n.m.dropEntry(from)
 	e.Name = newName
-	n.m.dirs.Set(n.m.parentDir(to), newName, e)
+	n.m.setEntry(to, e)
 	n.m.blocks.InvalidatePath(rf)
 	n.m.blocks.InvalidatePath(rt)
 	if e.Type == conn.TypeDir {

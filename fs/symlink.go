@@ -59,7 +59,7 @@ func safeLink(root, rel, target string) (string, bool) {
 		return "", false
 	}
 	root = path.Clean("/" + root)
-	dir := path.Dir(rel)
+	dir := parent(rel)
 	var server string // the server path of the target
 	if path.IsAbs(target) {
 		server = path.Clean(target)
@@ -81,7 +81,7 @@ func safeLink(root, rel, target string) (string, bool) {
 }
 
 // climbs says whether target, followed from dir (below the mount root;
-// "." for the root), goes above the root at some point.
+// "" for the root), goes above the root at some point.
 func climbs(dir, target string) bool {
 	depth := depth(dir)
 	for _, c := range strings.Split(target, "/") {

@@ -132,6 +132,10 @@ type Faults struct {
 	// NoOverwrite refuses an RNTO onto an existing file (553), as some
 	// servers do.
 	NoOverwrite bool
+	// BlindMLSDLinks lists symlinks in MLSD without their targets and
+	// leaves dangling ones out, as proftpd and pure-ftpd do; LIST still
+	// shows both, with their targets.
+	BlindMLSDLinks bool
 	// TwoAbortReplies follows the 426 of a transfer the client cut short
 	// with a 226, as some servers do: a client that reads one reply is
 	// then one reply behind.

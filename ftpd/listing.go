@@ -335,7 +335,8 @@ func (s *session) cmdMLSD(arg string) {
 	if arg == "" {
 		arg = "."
 	}
-	if _, fi, err := s.stat(arg); err != nil || !fi.IsDir() {
+	dir, fi, err := s.stat(arg)
+	if err != nil || !fi.IsDir() {
 		if err == nil {
 			err = errNotDir
 		}
@@ -343,7 +344,14 @@ func (s *session) cmdMLSD(arg string) {
 		s.replyErr(err, arg)
 		return
 	}
+	blind := s.srv.currentFaults().BlindMLSDLinks
 	s.sendListing(arg, func(w *bufio.Writer, e entry) error {
+		if blind && e.fi.Mode()&fs.ModeSymlink != 0 {
+			if _, _, err := s.stat(path.Join(dir, e.name)); err != nil {
+				return nil // dangling: left out
+			}
+			e.target = ""
+		}
 		_, err := w.WriteString(s.factsLine(e, e.name) + "\r\n")
 		return err
 	})

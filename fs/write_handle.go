@@ -2,14 +2,9 @@ package fs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,19 +14,13 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"ftpfs/conn"
-	"ftpfs/internal/private"
 )
 
 // Writing: a file open for writing is staged in a local file in the cache
-// directory; flush and fsync upload it to a hidden temporary name in the
-// same directory and rename that over the target once the server has
-// acknowledged every byte. So close() returns 0 only when the bytes are on
-// the server, a failed upload leaves the old content (or nothing) under
-// the name, and the staged copy survives the failure for a retry.
-
-// tmpPrefix starts the hidden names of uploads in progress; listings never
-// show them.
-const tmpPrefix = ".ftpfs-upload-"
+// directory (stage.go); flush and fsync commit it to the server
+// (commit.go). So close() returns 0 only when the bytes are on the
+// server, a failed upload leaves the old content (or nothing) under the
+// name, and the staged copy survives the failure for a retry.
 
 // writeHandle is a file open for writing (and maybe reading).
 type writeHandle struct {
@@ -41,11 +30,11 @@ type writeHandle struct {
 
 	mu     sync.Mutex // guards the fields below
 	rel    string     // may change with a rename while open
-	stage  *os.File
+	stage  *stage
 	q      *writeQueue // writes on their way to the stage and the stream
-	size   int64
-	dirty  bool // the stage differs from the server's copy
-	failed bool // the last upload failed: keep the stage file
+	size   int64       // the stage counts as many bytes
+	dirty  bool        // the stage differs from the server's copy
+	failed bool        // the last upload failed: keep the stage file
 
 	// created: the file did not exist when this handle made it. placed:
 	// a flush before any write put it on the server empty (a shell's
@@ -98,38 +87,6 @@ var (
 	_ = (gofs.FileGetattrer)((*writeHandle)(nil))
 )
 
-func (m *mount) stagingDir() (string, error) { return stagingDir(m.o.CacheDir) }
-
-// stagingDir makes, or checks, cacheDir and its staging directory: both
-// private to this user (package private), or another local user could
-// read the staged bytes or redirect them.
-func stagingDir(cacheDir string) (string, error) {
-	if cacheDir == "" {
-		// No shared fallback under /tmp: another user could create it first.
-		return "", errors.New("no cache directory given")
-	}
-	dir := filepath.Join(cacheDir, "staging")
-	if err := private.MkdirAll(cacheDir); err != nil {
-		return "", err
-	}
-	return dir, private.MkdirAll(dir)
-}
-
-func randomName() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// newStage creates an empty staging file.
-func (m *mount) newStage(rel string) (*os.File, error) {
-	dir, err := m.stagingDir()
-	if err != nil {
-		return nil, err
-	}
-	return os.OpenFile(filepath.Join(dir, randomName()+"-"+path.Base(rel)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-}
-
 // deferMode keeps mode for the next upload when there is one to make,
 // and says whether it did.
 func (w *writeHandle) deferMode(mode uint32) bool {
@@ -180,13 +137,13 @@ func (n *node) openWrite(ctx context.Context, rel string, flags uint32, e *conn.
 	default:
 		// The download may take longer than one operation's bound: it
 		// gets the time an upload of that size would.
-		if !m.reserve(e.Size) {
+		if !st.count(e.Size) {
 			w.discard()
 			return nil, syscall.ENOSPC
 		}
-		w.size = e.Size // reserved: discard returns it
+		w.size = e.Size
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.uploadTimeout(e.Size))
-		got, err := m.download(dctx, rel, *e, st)
+		got, err := st.download(dctx, m.remotePath(rel), *e)
 		cancel()
 		if err == nil && got != e.Size {
 			err = fmt.Errorf("downloaded %d bytes of %d: the file changed meanwhile", got, e.Size)
@@ -200,37 +157,6 @@ func (n *node) openWrite(ctx context.Context, rel string, flags uint32, e *conn.
 	w.publish()
 	n.setWriter(w)
 	return w, 0
-}
-
-// download copies the server's file into f and returns its length.
-func (m *mount) download(ctx context.Context, rel string, e conn.Entry, f *os.File) (int64, error) {
-	if e.Size == 0 {
-		return 0, nil
-	}
-	s, err := m.pool.OpenStream(ctx, m.remotePath(rel), 0)
-	if err != nil {
-		return 0, err
-	}
-	buf := make([]byte, 256<<10)
-	var off int64
-	for {
-		k, rerr := s.Read(ctx, buf)
-		if k > 0 {
-			if _, err := f.WriteAt(buf[:k], off); err != nil {
-				s.Close()
-				return off, err
-			}
-			off += int64(k)
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			s.Close()
-			return off, rerr
-		}
-	}
-	return off, s.Close()
 }
 
 func (w *writeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -255,14 +181,14 @@ func (w *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 	if w.append {
 		off = w.size
 	}
-	grow := max(0, off+int64(len(data))-w.size)
-	if grow > 0 && !w.m.reserve(grow) {
+	end := max(w.size, off+int64(len(data)))
+	if !w.stage.count(end) {
 		w.m.log.Warn("staging full (--staging-size)", "path", w.rel)
 		return 0, syscall.ENOSPC
 	}
 	// Before the size moves: the stream continues from it.
 	w.q.add(data, off, w.streamFor(ctx, off))
-	w.size, w.dirty = max(w.size, off+int64(len(data))), true
+	w.size, w.dirty = end, true
 	w.publish()
 	return uint32(len(data)), 0
 }
@@ -278,17 +204,9 @@ func (w *writeHandle) settle() error {
 		w.dropStream()
 	}
 	if stageErr != nil {
-		w.m.log.Error("staging write failed", "path", w.rel, "staged", w.stage.Name(), "err", stageErr)
+		w.m.log.Error("staging write failed", "path", w.rel, "staged", w.stage.name(), "err", stageErr)
 	}
 	return stageErr
-}
-
-// stageErrno is what a program is told after a failed staging write.
-func stageErrno(err error) syscall.Errno {
-	if errors.Is(err, syscall.ENOSPC) {
-		return syscall.ENOSPC
-	}
-	return syscall.EIO
 }
 
 // yieldStreams makes the streaming uploads of open files that are not
@@ -303,15 +221,6 @@ func (m *mount) yieldStreams() {
 		}
 		return true
 	})
-}
-
-// reserve counts n more staged bytes, unless that passes the limit.
-func (m *mount) reserve(n int64) bool {
-	if m.staged.Add(n) > m.o.StagingSize {
-		m.staged.Add(-n)
-		return false
-	}
-	return true
 }
 
 // streamFor returns the upload that takes a write at off: the stream,
@@ -360,17 +269,8 @@ func (w *writeHandle) truncate(size int64) syscall.Errno {
 	if err := w.settle(); err != nil {
 		return stageErrno(err)
 	}
-	if size > w.size && !w.m.reserve(size-w.size) {
-		return syscall.ENOSPC
-	}
-	if err := w.stage.Truncate(size); err != nil {
-		if size > w.size {
-			w.m.staged.Add(w.size - size)
-		}
-		return syscall.EIO
-	}
-	if size < w.size {
-		w.m.staged.Add(size - w.size)
+	if err := w.stage.truncate(size); err != nil {
+		return stageErrno(err)
 	}
 	if size != w.size {
 		w.dropStream()
@@ -461,19 +361,20 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 	case w.created && w.size == 0 && !conflict:
 		how = direct
 	}
+	c := &commit{m: w.m, rel: target, size: w.size, how: how, mode: w.mode}
 	var err error
 	if w.up != nil {
 		up, tmp := w.up, w.upTmp
 		w.up = nil
 		w.m.streams.Delete(w)
-		err = w.m.commit(ctx, up, tmp, target, w.size, how, w.mode)
-		if err != nil && conn.Classify(err) != conn.ClassNoSpace && conn.Classify(err) != conn.ClassQuota {
+		err = c.finish(ctx, up, tmp)
+		if err != nil && !serverFull(err) {
 			// The stream failed at its end: one more try from the stage.
 			w.m.log.Debug("streamed upload failed; uploading the stage", "path", w.rel, "err", err)
-			err = w.m.upload(ctx, target, w.stage, w.size, how, w.mode)
+			err = c.upload(ctx, w.stage)
 		}
 	} else {
-		err = w.m.upload(ctx, target, w.stage, w.size, how, w.mode)
+		err = c.upload(ctx, w.stage)
 	}
 	if err == nil {
 		w.placed = how == direct
@@ -495,203 +396,14 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 		if w.created && !w.uploaded {
 			// The server has no such file: nor does the mount, from
 			// the moment close() says so.
-			w.m.dirs.Remove(w.m.parentDir(w.rel), path.Base(w.rel))
+			w.m.dropEntry(w.rel)
 		}
-		w.m.log.Error("upload failed; the data stays staged", "path", w.rel, "staged", w.stage.Name(), "err", err)
+		w.m.log.Error("upload failed; the data stays staged", "path", w.rel, "staged", w.stage.name(), "err", err)
 		return toErrno(w.m.log, "upload", w.rel, err)
 	}
 	w.dirty, w.failed = false, false
 	w.publish()
 	return 0
-}
-
-// uploadTimeout bounds one upload: the exchange timeout for the commands,
-// plus time for the bytes at a modest 1 MiB/s; each read or write of the
-// data connection has the exchange timeout of its own anyway.
-func (m *mount) uploadTimeout(size int64) time.Duration {
-	return 4*m.o.Conn.Timeout + time.Duration(size>>20)*time.Second
-}
-
-// replace is how an upload takes the place of its target.
-type replace int
-
-const (
-	// viaTemp: a hidden temporary name, renamed over the target.
-	viaTemp replace = iota
-	// direct: the target itself; for a new, empty file, which has no old
-	// content to keep and cannot be left half uploaded.
-	direct
-	// overPlaceholder: a temporary name; the target is the empty file
-	// this handle put there, deleted before the rename.
-	overPlaceholder
-)
-
-// upload stores size bytes of f under rel: to a hidden temporary name,
-// checked with SIZE where the server has it, then renamed over rel
-// (unless how is direct).
-func (m *mount) upload(ctx context.Context, rel string, f *os.File, size int64, how replace, mode *uint32) error {
-	tmp := m.uploadName(rel)
-	if how == direct {
-		tmp = rel
-	}
-	up, err := m.pool.TryStartUpload(ctx, m.remotePath(tmp))
-	if errors.Is(err, conn.ErrBusy) {
-		// Streams of files still open hold the connections: they give
-		// them up, their data is staged anyway.
-		m.yieldStreams()
-		up, err = m.pool.StartUpload(ctx, m.remotePath(tmp), 0, false)
-	}
-	if err != nil {
-		return err
-	}
-	if err := up.CopyFrom(ctx, io.NewSectionReader(f, 0, size)); err != nil {
-		m.removeTmp(tmp)
-		return err
-	}
-	return m.commit(ctx, up, tmp, rel, size, how, mode)
-}
-
-// changedSince tells whether the server's copy of rel differs from base
-// (size or modification time), asking MLST; without MLST, or for a new
-// file, it cannot tell and says no.
-func (m *mount) changedSince(ctx context.Context, rel string, base *conn.Entry) bool {
-	if base == nil || !m.feat.MLSD {
-		return false
-	}
-	now, err := m.pool.Stat(ctx, m.remotePath(rel))
-	if err != nil {
-		return false // gone or unknown: nothing to overwrite by mistake
-	}
-	if base.Unique == guessedTime {
-		return now.Size != base.Size
-	}
-	return now.Size != base.Size || !now.ModTime.Equal(base.ModTime)
-}
-
-// guessedTime marks an entry whose time this mount guessed after its own
-// upload: the two-writers check then compares sizes only.
-const guessedTime = "ftpfs:guessed-time"
-
-// conflictName is where a version that lost a two-writers race goes.
-func conflictName(rel string) string {
-	return rel + ".conflict-" + time.Now().UTC().Format("20060102-150405")
-}
-
-// uploadName is where an upload of rel goes before it is renamed over
-// rel: a hidden name in the same directory, or rel itself with
-// NoAtomicUpload.
-func (m *mount) uploadName(rel string) string {
-	if m.o.NoAtomicUpload {
-		return rel
-	}
-	dir, name := path.Split(rel)
-	return path.Join(dir, tmpPrefix+randomName()+"-"+name)
-}
-
-// commit ends an upload to tmp, checks its size, applies a pending mode
-// and renames it over rel, pipelined on the upload's connection (two
-// round trips). Whatever fails, tmp does not stay behind.
-func (m *mount) commit(ctx context.Context, up *conn.Upload, tmp, rel string, size int64, how replace, mode *uint32) error {
-	remoteTmp, remote := m.remotePath(tmp), m.remotePath(rel)
-	pl := conn.Placement{Size: size, CheckSize: m.feat.Size}
-	if mode != nil {
-		pl.Mode, pl.HasMode = *mode, true
-	}
-	if tmp != rel {
-		// Our own empty placeholder is deleted first: nothing is lost if
-		// the rename then fails (the stage has the content).
-		pl.To, pl.DeleteTo = remote, how == overPlaceholder
-	}
-	modeErr, err := up.Commit(ctx, pl)
-	if modeErr != nil {
-		m.log.Warn("chmod of an upload failed; the content is in place", "path", rel, "err", modeErr)
-		if c := conn.Classify(modeErr); c == conn.ClassUnsupported || c == conn.ClassPermission {
-			m.chmodRefused.Store(true) // new files keep the server's mode from now on
-		}
-	}
-	var ce *conn.Error
-	if err != nil && pl.To != "" && errors.As(err, &ce) && ce.Op == "rename" && conn.Classify(err) == conn.ClassExists {
-		// A server that refuses to replace a file.
-		deleted, rerr := m.replaceExisting(ctx, remoteTmp, remote)
-		if rerr != nil && deleted {
-			// The old content is gone: the upload under its temporary
-			// name is now the only copy on the server. Keep it.
-			m.log.Error("rename over the target failed after removing it; the new content is on the server under a temporary name", "path", rel, "temporary", tmp, "err", rerr)
-			m.dirs.Remove(m.parentDir(rel), path.Base(rel))
-			return rerr
-		}
-		err = rerr
-	}
-	if err != nil {
-		m.removeTmp(tmp)
-		return err
-	}
-	m.dirs.Set(m.remotePath(path.Dir("/"+rel)), path.Base(rel), conn.Entry{
-		Name: path.Base(rel), Type: conn.TypeFile, Size: size,
-		// The server set the time; asking would cost a command per
-		// upload. A guess, marked as one until the next listing.
-		ModTime: time.Now().UTC().Truncate(time.Second), Precision: conn.PrecisionSecond,
-		Mode: m.modeOf(rel), HasMode: true, Unique: guessedTime,
-	})
-	m.blocks.InvalidatePath(remote)
-	return nil
-}
-
-// renameOver renames from to to. A server that refuses to replace an
-// existing file (its reply says the target exists) gets a DELE of the
-// target first. A directory replaces only an empty one, as rename(2)
-// says: RMD, which fails on a full one. deleted tells whether a file was
-// deleted, so that a failure after it keeps from, then the only copy.
-func (m *mount) renameOver(ctx context.Context, from, to string, file bool) (deleted bool, err error) {
-	err = m.pool.Rename(ctx, from, to)
-	if err == nil || conn.Classify(err) != conn.ClassExists {
-		return false, err
-	}
-	if !file {
-		if rerr := m.pool.Rmdir(ctx, to); rerr != nil {
-			if conn.Classify(rerr) == conn.ClassNotEmpty {
-				return false, rerr
-			}
-			return false, err
-		}
-		return false, m.pool.Rename(ctx, from, to)
-	}
-	return m.replaceExisting(ctx, from, to)
-}
-
-// replaceExisting deletes the file to, then renames from to it, for a
-// server that refused to rename over it. err is the first refusal when
-// the DELE fails.
-func (m *mount) replaceExisting(ctx context.Context, from, to string) (deleted bool, err error) {
-	if derr := m.pool.Delete(ctx, to); derr != nil {
-		return false, fmt.Errorf("rename over an existing file refused, and it could not be removed: %w", derr)
-	}
-	return true, m.pool.Rename(ctx, from, to)
-}
-
-// removeTmp deletes a temporary upload name, best effort.
-func (m *mount) removeTmp(tmp string) {
-	ctx, cancel := context.WithTimeout(context.Background(), m.o.Conn.Timeout)
-	defer cancel()
-	if err := m.pool.Delete(ctx, m.remotePath(tmp)); err != nil && conn.Classify(err) != conn.ClassNotFound {
-		m.log.Warn("temporary upload not removed", "path", tmp, "err", err)
-	}
-}
-
-// cachedEntry is rel's entry in its parent's cached listing, fresh or not.
-func (m *mount) cachedEntry(rel string) (conn.Entry, bool) {
-	if l, _ := m.dirs.Get(m.remotePath(path.Dir("/" + rel))); l != nil {
-		return l.Lookup(path.Base(rel))
-	}
-	return conn.Entry{}, false
-}
-
-// modeOf is the cached mode of rel, or 0644 less the umask.
-func (m *mount) modeOf(rel string) os.FileMode {
-	if e, ok := m.cachedEntry(rel); ok && e.HasMode {
-		return e.Mode
-	}
-	return 0o644 &^ os.FileMode(m.o.Umask)
 }
 
 func (w *writeHandle) Release(ctx context.Context) syscall.Errno {
@@ -711,14 +423,12 @@ func (w *writeHandle) Release(ctx context.Context) syscall.Errno {
 	if w.created && !w.uploaded {
 		// The name this handle made never reached the server: the
 		// mount must not show it any longer.
-		w.m.dirs.Remove(w.m.parentDir(w.rel), path.Base(w.rel))
+		w.m.dropEntry(w.rel)
 	}
 	if w.dirty || w.failed {
 		// Flush reported the failure; the bytes stay for a retry.
-		w.m.log.Error("closed with an upload not done; staged copy kept", "path", w.rel, "staged", w.stage.Name())
-		w.m.keepStaged(w.stage.Name(), w.rel, w.size)
-		w.m.staged.Add(-w.size)
-		w.stage.Close()
+		w.m.log.Error("closed with an upload not done; staged copy kept", "path", w.rel, "staged", w.stage.name())
+		w.stage.keep(w.rel)
 		return 0
 	}
 	w.discard()
@@ -726,9 +436,6 @@ func (w *writeHandle) Release(ctx context.Context) syscall.Errno {
 }
 
 func (w *writeHandle) discard() {
-	w.m.staged.Add(-w.size)
+	w.stage.discard()
 	w.size = 0
-	name := w.stage.Name()
-	w.stage.Close()
-	os.Remove(name)
 }
