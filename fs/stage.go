@@ -37,7 +37,7 @@ func stagingDir(cacheDir string) (string, error) {
 		// No shared fallback under /tmp: another user could create it first.
 		return "", errors.New("no cache directory given")
 	}
-	dir := filepath.Join(cacheDir, "staging")
+	dir := stagingPath(cacheDir)
 	if err := private.MkdirAll(cacheDir); err != nil {
 		return "", err
 	}
