@@ -12,6 +12,9 @@ lint:
 	@unformatted=$$(gofmt -l .); \
 	if [ -n "$$unformatted" ]; then echo "gofmt -l: not formatted:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	@mains=$$($(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./...) || exit 1; \
+	dead=$$($(GO) tool deadcode $$mains) || exit 1; \
+	if [ -n "$$dead" ]; then echo "deadcode: no binary reaches these (remove them, or move test helpers into _test.go files):"; echo "$$dead"; exit 1; fi
 
 # The race detector needs cgo and a C compiler (.ci/run installs gcc). The
 # GOMAXPROCS=1 pass finds tests that only pass when goroutines run in parallel.

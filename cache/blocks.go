@@ -28,7 +28,7 @@ const (
 )
 
 // minBlockCharge is what a block counts against MaxBytes at least, so that
-// a crowd of tiny files cannot pile up bookkeeping behind a small Bytes():
+// a crowd of tiny files cannot pile up bookkeeping behind a small byte count:
 // it bounds the number of blocks to MaxBytes/4 KiB.
 const minBlockCharge = 4 << 10
 
@@ -181,37 +181,6 @@ func (b *Blocks) InvalidatePath(path string) {
 			delete(b.flights, k)
 		}
 	}
-}
-
-// InvalidateTree drops the blocks of prefix and of every path below it,
-// as InvalidatePath does, after a rename or removal of a directory.
-func (b *Blocks) InvalidateTree(prefix string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for p := range b.byPath {
-		if inTree(p, prefix) {
-			b._dropPath(p)
-		}
-	}
-	for k := range b.flights {
-		if inTree(k.path, prefix) {
-			delete(b.flights, k)
-		}
-	}
-}
-
-// Len returns the number of blocks cached.
-func (b *Blocks) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.lru.Len()
-}
-
-// Bytes returns the number of bytes of data cached.
-func (b *Blocks) Bytes() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.bytes
 }
 
 // _add caches data under k and evicts down to the bound. Call with mu held.

@@ -58,9 +58,6 @@ func TestBlocksInvalidate(t *testing.T) {
 	}{
 		{"path", func(b *Blocks) { b.InvalidatePath("/a") }, []string{"/a/b", "/a/b/c", "/ab", "/b"}},
 		{"path absent", func(b *Blocks) { b.InvalidatePath("/zz") }, paths},
-		{"tree /a", func(b *Blocks) { b.InvalidateTree("/a") }, []string{"/ab", "/b"}},
-		{"tree /a/b", func(b *Blocks) { b.InvalidateTree("/a/b") }, []string{"/a", "/ab", "/b"}},
-		{"tree root", func(b *Blocks) { b.InvalidateTree("/") }, []string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,7 +231,6 @@ func TestBlocksInvalidateDuringFetch(t *testing.T) {
 		wantCached bool
 	}{
 		{"InvalidatePath", func(b *Blocks) { b.InvalidatePath("/d/f") }, false},
-		{"InvalidateTree", func(b *Blocks) { b.InvalidateTree("/d") }, false},
 		{"other path", func(b *Blocks) { b.InvalidatePath("/d/g") }, true},
 	}
 	for _, tt := range tests {
@@ -350,9 +346,6 @@ func TestBlocksConcurrent(t *testing.T) {
 				case 4:
 					b.InvalidatePath(p)
 				case 5:
-					if rng.IntN(10) == 0 {
-						b.InvalidateTree(p)
-					}
 					b.Len()
 					b.Bytes()
 				}

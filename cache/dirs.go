@@ -106,9 +106,6 @@ func NewDirs[E any](name func(E) string, opts DirsOptions) *Dirs[E] {
 	return d
 }
 
-// TTL returns the configured TTL.
-func (d *Dirs[E]) TTL() time.Duration { return d.ttl }
-
 // fresh reports whether l may answer for a caller that accepts data up to
 // maxAge old, at time now.
 func (d *Dirs[E]) fresh(l *Listing[E], maxAge time.Duration, now time.Time) bool {
@@ -127,19 +124,6 @@ func (d *Dirs[E]) Get(dir string) (l *Listing[E], fresh bool) {
 		return nil, false
 	}
 	return l, d.fresh(l, d.ttl, now)
-}
-
-// Lookup answers "is there an entry name in dir" from a fresh listing.
-// known is false when there is none: the caller must fetch. found is false
-// with known true when the answer is a definite no, which costs no FTP
-// command (ENOENT for editors and shells probing missing names).
-func (d *Dirs[E]) Lookup(dir, name string) (e E, found, known bool) {
-	l, fresh := d.Get(dir)
-	if !fresh {
-		return e, false, false
-	}
-	e, found = l.Lookup(name)
-	return e, found, true
 }
 
 // Fetch returns a fresh listing of dir: the cached one if it is younger
@@ -254,15 +238,6 @@ func (d *Dirs[E]) Remove(dir, name string) bool {
 	return d.Update(dir, name, func(e E, _ bool) (E, bool) { return e, false })
 }
 
-// Invalidate forgets dir's listing and any fetch of it in progress, so
-// that the next lookup asks the server.
-func (d *Dirs[E]) Invalidate(dir string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.lru.Remove(dir)
-	d._detach(dir, nil)
-}
-
 // InvalidateTree forgets the listings of prefix and of every directory
 // below it, and the fetches of them in progress: after a rename or rmdir
 // of prefix, they are listings of paths that no longer mean the same
@@ -282,20 +257,6 @@ func (d *Dirs[E]) InvalidateTree(prefix string) {
 			delete(d.flights, dir)
 		}
 	}
-}
-
-// Len returns the number of listings cached.
-func (d *Dirs[E]) Len() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.lru.Len()
-}
-
-// Entries returns the number of entries over all cached listings.
-func (d *Dirs[E]) Entries() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.entries
 }
 
 // _store makes l dir's listing and enforces the bounds. Call with mu held.

@@ -327,7 +327,6 @@ func TestInvalidateDuringFetch(t *testing.T) {
 		want      []string // names of /d's cached listing afterwards; nil for none
 		wantFresh bool
 	}{
-		{"Invalidate", func(d *Dirs[ent]) { d.Invalidate("/d") }, nil, false},
 		{"InvalidateTree of dir", func(d *Dirs[ent]) { d.InvalidateTree("/d") }, nil, false},
 		{"InvalidateTree of root", func(d *Dirs[ent]) { d.InvalidateTree("/") }, nil, false},
 		{"Set", func(d *Dirs[ent]) { d.Set("/d", "created", ent{name: "created"}) }, []string{"created", "old"}, false},
@@ -335,7 +334,6 @@ func TestInvalidateDuringFetch(t *testing.T) {
 		{"Remove of absent name", func(d *Dirs[ent]) { d.Remove("/d", "nope") }, []string{"old"}, false},
 		{"Put", func(d *Dirs[ent]) { d.Put("/d", ents("put")) }, []string{"put"}, true},
 		// Changes elsewhere leave the fetch alone.
-		{"Invalidate other", func(d *Dirs[ent]) { d.Invalidate("/other") }, []string{"server"}, true},
 		{"InvalidateTree sibling", func(d *Dirs[ent]) { d.InvalidateTree("/dd") }, []string{"server"}, true},
 		{"Set other", func(d *Dirs[ent]) { d.Set("/other", "x", ent{name: "x"}) }, []string{"server"}, true},
 	}
@@ -573,8 +571,7 @@ func TestInvalidate(t *testing.T) {
 		do   func(d *Dirs[ent])
 		want []string // directories left
 	}{
-		{"Invalidate one", func(d *Dirs[ent]) { d.Invalidate("/a") }, []string{"/", "/a/b", "/a/b/c", "/ab", "/b"}},
-		{"Invalidate absent", func(d *Dirs[ent]) { d.Invalidate("/zz") }, dirs},
+		{"tree absent", func(d *Dirs[ent]) { d.InvalidateTree("/zz") }, dirs},
 		{"tree /a", func(d *Dirs[ent]) { d.InvalidateTree("/a") }, []string{"/", "/ab", "/b"}},
 		{"tree /a/", func(d *Dirs[ent]) { d.InvalidateTree("/a/") }, []string{"/", "/ab", "/b"}},
 		{"tree /a/b", func(d *Dirs[ent]) { d.InvalidateTree("/a/b") }, []string{"/", "/a", "/ab", "/b"}},
@@ -737,9 +734,7 @@ func TestDirsConcurrent(t *testing.T) {
 					d.Set(dir, name, ent{name: name, size: int64(i)})
 				case 5:
 					d.Remove(dir, name)
-				case 6:
-					d.Invalidate(dir)
-				case 7:
+				case 6, 7:
 					d.InvalidateTree(dir)
 				case 8:
 					d.Put(dir, ents(name))

@@ -22,10 +22,10 @@
 // Listings never change once handed out, so it can keep the one it read
 // and answer from it for as long as it is open.
 //
-// Only a fresh listing answers Lookup. Its answer is definite both ways:
+// Only a fresh listing answers a lookup. Its answer is definite both ways:
 // a name absent from a fresh listing is ENOENT without any FTP command, so
-// repeated probes of a missing name cost nothing. Lookup reports
-// known=false when there is no fresh listing; the caller then calls Fetch,
+// repeated probes of a missing name cost nothing. Get reports fresh=false
+// when there is no fresh listing; the caller then calls Fetch,
 // which coalesces concurrent fetches of one directory into one call (ls -l
 // triggers many lookups at once) and stores the result. FetchMaxAge asks
 // for a tighter age than the TTL: open() uses it to revalidate (close to
@@ -56,7 +56,7 @@
 // A fetch that began before a change may have read the directory before
 // the change; once the change is made, that result must not be stored
 // over the patched listing. Each directory has at most
-// one fetch in progress, registered in a map; Invalidate, InvalidateTree,
+// one fetch in progress, registered in a map; InvalidateTree,
 // Put and the patches take that fetch out of the map ("detach" it). A
 // detached fetch still answers the callers that were waiting for it, whose
 // requests overlapped the change, but its result is not stored, and later

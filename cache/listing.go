@@ -73,10 +73,6 @@ func (l *Listing[E]) Lookup(name string) (E, bool) {
 // Len returns the number of entries.
 func (l *Listing[E]) Len() int { return l.n }
 
-// Fetched returns when the fetch that produced l began. The listing is at
-// least this new; local patches do not change it.
-func (l *Listing[E]) Fetched() time.Time { return l.fetched }
-
 // Names returns the names in byte-wise sorted order, so that readdir is
 // deterministic. The slice is shared: do not modify it.
 func (l *Listing[E]) Names() []string {

@@ -17,7 +17,7 @@
 // # Connections
 //
 // A Conn carries one exchange at a time and is owned by one caller between
-// Pool.Get and Pool.Put. Any failure in the middle of an exchange marks it
+// Pool.get and Pool.put. Any failure in the middle of an exchange marks it
 // broken: its replies could no longer be matched to its commands, so it is
 // closed, never reused. At most Config.MaxConns connections exist; while
 // more than one is allowed, transfers may hold all but one, so that a

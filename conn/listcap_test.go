@@ -41,12 +41,7 @@ func TestListingCap(t *testing.T) {
 					attempts, lines, size := 0, 0, 0
 					reset := func() { attempts, lines, size = attempts+1, 0, 0 }
 					add := func(l string) error { lines, size = lines+1, size+len(l)+2; return nil }
-					var err error
-					if long {
-						err = p.ListLong(context.Background(), "/d", reset, add)
-					} else {
-						err = p.List(context.Background(), "/d", reset, func(l string, _ bool) error { return add(l) })
-					}
+					err := p.list(context.Background(), "/d", long, reset, func(l string, _ bool) error { return add(l) })
 					switch {
 					case tc.lines == -1:
 						if err != nil || lines < files {

@@ -72,7 +72,7 @@ func NewListing(now time.Time, loc *time.Location) *Listing {
 
 // Add parses one line, without its line ending, as MLSD when mlsd is set
 // and as LIST otherwise, and files the result. It fits the callback of
-// Pool.List. LongLine, and any line over 64 KiB, counts as unparsed.
+// Pool.list. LongLine, and any line over 64 KiB, counts as unparsed.
 func (l *Listing) Add(line string, mlsd bool) {
 	if line == LongLine || len(line) > maxLine {
 		l.unparsed(line)

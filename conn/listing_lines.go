@@ -1,6 +1,6 @@
 package conn
 
-// Splitting a listing into lines. Pool.List reads every listing through
+// Splitting a listing into lines. Pool.list reads every listing through
 // readListing, and the golden, memory and fuzz tests call it too, so that
 // they prove the splitter the mount runs.
 
@@ -15,7 +15,7 @@ import (
 // comes near it (names are at most 255 bytes on common file systems).
 const maxLine = 64 << 10
 
-// LongLine is what List passes for a line longer than 64 KiB: such a line
+// LongLine is what Pool.list passes for a line longer than 64 KiB: such a line
 // is read past, never held whole.
 const LongLine = "\x00line too long"
 

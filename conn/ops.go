@@ -36,7 +36,7 @@ func (p *Pool) doHold(ctx context.Context, kind Kind, hold **Conn, fn func(c *Co
 			backoff *= 4
 		}
 		var c *Conn
-		c, err = p.Get(ctx, kind)
+		c, err = p.get(ctx, kind, true)
 		if err == nil {
 			err = fn(c)
 			if err == nil && hold != nil {
@@ -53,23 +53,15 @@ func (p *Pool) doHold(ctx context.Context, kind Kind, hold **Conn, fn func(c *Co
 	return err
 }
 
-// List reads a directory with MLSD where the server has it, LIST
-// otherwise, and hands each raw line to fn. Paths are absolute, so that
-// LIST's options can never be mistaken for a name starting with '-'.
-// reset, when set, is called before each attempt: a retry after a broken
-// transfer starts the listing over, so that names seen by the failed
-// attempt do not survive as ghosts.
-func (p *Pool) List(ctx context.Context, dir string, reset func(), fn func(line string, mlsd bool) error) error {
-	return p.list(ctx, dir, false, reset, fn)
-}
-
-// ListLong is List with LIST -a even where MLSD exists: some servers'
-// MLSD says an entry is a symlink but not where it points (proftpd,
-// pure-ftpd), or leaves dangling ones out (proftpd); their LIST says.
-func (p *Pool) ListLong(ctx context.Context, dir string, reset func(), fn func(line string) error) error {
-	return p.list(ctx, dir, true, reset, func(line string, _ bool) error { return fn(line) })
-}
-
+// list reads a directory with MLSD where the server has it, LIST
+// otherwise, and hands each raw line to fn. long asks for LIST -a even
+// where MLSD exists: some servers' MLSD says an entry is a symlink but not
+// where it points (proftpd, pure-ftpd), or leaves dangling ones out
+// (proftpd); their LIST says. Paths are absolute, so that LIST's options
+// can never be mistaken for a name starting with '-'. reset, when set, is
+// called before each attempt: a retry after a broken transfer starts the
+// listing over, so that names seen by the failed attempt do not survive
+// as ghosts.
 func (p *Pool) list(ctx context.Context, dir string, long bool, reset func(), fn func(line string, mlsd bool) error) error {
 	return p.do(ctx, Metadata, func(c *Conn) error {
 		if reset != nil {
@@ -119,7 +111,7 @@ func (p *Pool) ModTime(ctx context.Context, path string) (time.Time, error) {
 // entry alone: that is an error of ClassUnsupported, and no command.
 func (p *Pool) Stat(ctx context.Context, path string) (Entry, error) {
 	var e Entry
-	f, err := p.Features(ctx)
+	f, err := p.features(ctx)
 	if err != nil {
 		return e, err
 	}
@@ -221,7 +213,7 @@ func (s *Stream) Close() error {
 	} else {
 		s.t.abort()
 	}
-	s.p.PutTransfer(s.c)
+	s.p.put(s.c, Transfer)
 	return err
 }
 

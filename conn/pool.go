@@ -33,36 +33,33 @@ type Pool struct {
 	wake      chan struct{} // closed and replaced when a slot frees
 	closed    bool
 	reaper    *time.Timer
-	dials     int    // connections ever opened, for tests and status
-	waiting   [2]int // callers waiting in Get, by kind
+	dials     int    // connections ever opened, which tests count
+	waiting   [2]int // callers waiting in get, by kind
 
 	lowered    time.Time     // when a 421 last lowered the ceiling
 	raiseAfter time.Duration // then, one more connection is tried again
 }
 
-// NewPool checks nothing on the network: the first Get dials.
+// NewPool checks nothing on the network: the first operation dials.
 func NewPool(cfg Config) *Pool {
 	cfg.fill()
 	return &Pool{cfg: cfg, ceiling: cfg.MaxConns, wake: make(chan struct{}), raiseAfter: time.Minute}
 }
 
-// Config is the pool's configuration with defaults filled in.
-func (p *Pool) Config() Config { return p.cfg }
-
-// Features are the server's FEAT answer, after the first connection.
-func (p *Pool) Features(ctx context.Context) (Features, error) {
+// features are the server's FEAT answer, after the first connection.
+func (p *Pool) features(ctx context.Context) (Features, error) {
 	p.mu.Lock()
 	f := p.feat
 	p.mu.Unlock()
 	if f != nil {
 		return *f, nil
 	}
-	c, err := p.Get(ctx, Metadata)
+	c, err := p.get(ctx, Metadata, true)
 	if err != nil {
 		return Features{}, err
 	}
 	f = c.feat
-	p.Put(c)
+	p.put(c, Metadata)
 	return *f, nil
 }
 
@@ -75,7 +72,7 @@ type Times struct {
 // Times is what the server offers for modification times, known once a
 // connection has logged in (one is made when none has yet).
 func (p *Pool) Times(ctx context.Context) (Times, error) {
-	f, err := p.Features(ctx)
+	f, err := p.features(ctx)
 	return Times{Listed: f.MLSD, Asked: f.MDTM}, err
 }
 
@@ -91,29 +88,18 @@ func (p *Pool) logTimes(f *Features) {
 	}
 }
 
-// Stats counts connections, for tests and status output.
-type Stats struct{ Open, Idle, Dials, Ceiling int }
-
-func (p *Pool) Stats() Stats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return Stats{Open: p.total, Idle: len(p.idle), Dials: p.dials, Ceiling: p.ceiling}
-}
-
 func (p *Pool) broadcast() {
 	close(p.wake)
 	p.wake = make(chan struct{})
 }
 
-// Get returns a connection for kind, reusing an idle one (checked with
-// NOOP after an idle spell), dialling a new one while below the ceiling,
-// or waiting for one to come back.
-func (p *Pool) Get(ctx context.Context, kind Kind) (*Conn, error) { return p.get(ctx, kind, true) }
-
 // ErrBusy is what a pool that was not to wait says when every connection
 // is in use.
 var ErrBusy = errors.New("every connection is in use")
 
+// get returns a connection for kind, reusing an idle one (checked with
+// NOOP after an idle spell), dialling a new one while below the ceiling,
+// or, with wait, waiting for one to come back (else ErrBusy).
 func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 	for {
 		p.mu.Lock()
@@ -230,12 +216,7 @@ func (p *Pool) check(ctx context.Context, c *Conn) bool {
 	return err == nil && r.code == 200
 }
 
-// Put returns a connection taken for Metadata. A broken one is closed.
-func (p *Pool) Put(c *Conn) { p.put(c, Metadata) }
-
-// PutTransfer returns a connection taken for Transfer.
-func (p *Pool) PutTransfer(c *Conn) { p.put(c, Transfer) }
-
+// put returns a connection taken for kind. A broken one is closed.
 func (p *Pool) put(c *Conn, kind Kind) {
 	if c.broken {
 		p.discard(c, kind)

@@ -94,7 +94,7 @@ func listLines(t *testing.T, p *Pool, dir string) ([]string, bool) {
 	t.Helper()
 	var lines []string
 	var mlsd bool
-	err := p.List(context.Background(), dir, func() { lines = nil }, func(l string, m bool) error {
+	err := p.list(context.Background(), dir, false, func() { lines = nil }, func(l string, m bool) error {
 		lines, mlsd = append(lines, l), m
 		return nil
 	})
@@ -113,7 +113,7 @@ func TestFeaturesAndListing(t *testing.T) {
 			s := startServer(t, func(c *ftpd.Config) { c.Profile = tc.profile })
 			writeFile(t, filepath.Join(s.root, "-dash dir", "a file"), []byte("x"))
 			p := newPool(t, s)
-			f, err := p.Features(context.Background())
+			f, err := p.features(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,7 +209,7 @@ func TestErrorsAndClasses(t *testing.T) {
 	}
 
 	bad := newPool(t, s, func(c *Config) { c.Password = "wrong-" + testPass })
-	_, err = bad.Features(ctx)
+	_, err = bad.features(ctx)
 	if Classify(err) != ClassPermission || strings.Contains(err.Error(), testPass) {
 		t.Fatalf("login failure: %v", err)
 	}
@@ -380,7 +380,7 @@ func TestTLS(t *testing.T) {
 	}
 	// An unverifiable certificate fails the dial.
 	p := newPool(t, s, func(c *Config) { c.TLS = TLSExplicit })
-	if _, err := p.Features(ctx); err == nil {
+	if _, err := p.features(ctx); err == nil {
 		t.Fatal("untrusted certificate accepted")
 	}
 
@@ -388,7 +388,7 @@ func TestTLS(t *testing.T) {
 	plain := startServer(t)
 	s0 := plain.Counts()
 	p = newPool(t, plain, func(c *Config) { c.TLS, c.TLSConfig = TLSExplicit, &tls.Config{RootCAs: roots} })
-	if _, err := p.Features(ctx); err == nil {
+	if _, err := p.features(ctx); err == nil {
 		t.Fatal("TLS downgrade accepted")
 	}
 	if c := plain.Counts(); c["USER"] != s0["USER"] || c["PASS"] != 0 {

@@ -121,7 +121,7 @@ func TestRenameOver(t *testing.T) {
 	ctx := context.Background()
 	writeFile(t, filepath.Join(s.root, "new"), []byte("new"))
 	writeFile(t, filepath.Join(s.root, "old"), []byte("old"))
-	if err := p.Rename(ctx, "/new", "/old"); !errors.Is(err, ClassExists) {
+	if err := p.rename(ctx, "/new", "/old"); !errors.Is(err, ClassExists) {
 		t.Fatalf("plain rename on the refusing server: %v, want the refusal", err)
 	}
 	s.ResetCounts()
@@ -172,7 +172,7 @@ func TestRenameOverLostAfterDelete(t *testing.T) {
 	ctx := context.Background()
 	writeFile(t, filepath.Join(s.root, "new"), []byte("new"))
 	writeFile(t, filepath.Join(s.root, "old"), []byte("old"))
-	if _, err := p.Features(ctx); err != nil {
+	if _, err := p.features(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var login int
@@ -203,7 +203,7 @@ func TestCommitOverRefusal(t *testing.T) {
 	ctx := context.Background()
 	writeFile(t, filepath.Join(s.root, "target"), []byte("old"))
 	data := randBytes(9, 100<<10)
-	u, err := p.StartUpload(ctx, "/tmp.part", 0, false)
+	u, err := p.StartUpload(ctx, "/tmp.part")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ func (p *Pool) ReadDir(ctx context.Context, dir string) ([]Entry, error) {
 	var l *Listing
 	var mlsd bool
 	reset := func() { l = NewListing(time.Now(), time.UTC) }
-	if err := p.List(ctx, dir, reset, func(line string, m bool) error {
+	if err := p.list(ctx, dir, false, reset, func(line string, m bool) error {
 		mlsd = m
 		l.Add(line, m)
 		return nil
@@ -53,7 +53,7 @@ func hasBlindLinks(es []Entry) bool {
 func (p *Pool) linkTargets(ctx context.Context, dir string, es []Entry) []Entry {
 	var l *Listing
 	reset := func() { l = NewListing(time.Now(), time.UTC) }
-	if err := p.ListLong(ctx, dir, reset, func(line string) error {
+	if err := p.list(ctx, dir, true, reset, func(line string, _ bool) error {
 		l.Add(line, false)
 		return nil
 	}); err != nil {

@@ -80,16 +80,16 @@ func TestIACLoggedOnce(t *testing.T) {
 	var log bytes.Buffer
 	p := newPool(t, s, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&log, nil)) })
 	ctx := context.Background()
-	a, err := p.Get(ctx, Metadata)
+	a, err := p.get(ctx, Metadata, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := p.Get(ctx, Transfer)
+	b, err := p.get(ctx, Transfer, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Put(a)
-	p.Put(b)
+	p.put(a, Metadata)
+	p.put(b, Transfer)
 	if n := p.Stats().Dials; n != 2 {
 		t.Fatalf("%d dials, want 2", n)
 	}

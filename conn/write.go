@@ -16,7 +16,7 @@ import (
 
 // once runs fn on a connection of kind, without retries.
 func (p *Pool) once(ctx context.Context, kind Kind, fn func(c *Conn) error) error {
-	c, err := p.Get(ctx, kind)
+	c, err := p.get(ctx, kind, true)
 	if err != nil {
 		return err
 	}
@@ -25,8 +25,8 @@ func (p *Pool) once(ctx context.Context, kind Kind, fn func(c *Conn) error) erro
 	return err
 }
 
-// Upload is a STOR (or APPE) in progress: Write sends data, Close ends the
-// transfer and returns only when the server acknowledged all of it.
+// Upload is a STOR in progress: Write or CopyFrom sends data, Commit ends
+// the transfer, checks it and puts it in place; Abort drops it.
 type Upload struct {
 	p      *Pool
 	c      *Conn
@@ -35,32 +35,27 @@ type Upload struct {
 	closed bool
 }
 
-// StartUpload begins storing path: from off with REST when off > 0,
-// appending with APPE when appendTo is set.
-func (p *Pool) StartUpload(ctx context.Context, path string, off int64, appendTo bool) (*Upload, error) {
-	return p.startUpload(ctx, path, off, appendTo, true)
+// StartUpload begins storing the whole of path (STOR from its start).
+func (p *Pool) StartUpload(ctx context.Context, path string) (*Upload, error) {
+	return p.startUpload(ctx, path, true)
 }
 
-// TryStartUpload is StartUpload from offset 0 that does not wait for a
-// connection: it returns ErrBusy when none is free, for an upload that is
-// only worth doing when it costs nobody a wait.
+// TryStartUpload is StartUpload that does not wait for a connection: it
+// returns ErrBusy when none is free, for an upload that is only worth
+// doing when it costs nobody a wait.
 func (p *Pool) TryStartUpload(ctx context.Context, path string) (*Upload, error) {
-	return p.startUpload(ctx, path, 0, false, false)
+	return p.startUpload(ctx, path, false)
 }
 
-func (p *Pool) startUpload(ctx context.Context, path string, off int64, appendTo, wait bool) (*Upload, error) {
-	cmd := "STOR " + path
-	if appendTo {
-		cmd, off = "APPE "+path, 0
-	}
+func (p *Pool) startUpload(ctx context.Context, path string, wait bool) (*Upload, error) {
 	for {
 		c, err := p.get(ctx, Transfer, wait)
 		if err != nil {
 			return nil, err
 		}
-		t, err := c.startTransfer(ctx, "stor", path, cmd, off, true)
+		t, err := c.startTransfer(ctx, "stor", path, "STOR "+path, 0, true)
 		if err != nil {
-			p.PutTransfer(c)
+			p.put(c, Transfer)
 			if errors.Is(err, errPipelinedEPSV) {
 				continue // that connection is dropped; the next one starts afresh
 			}
@@ -86,15 +81,6 @@ func (u *Upload) Write(ctx context.Context, b []byte) (int, error) {
 	return n, nil
 }
 
-// Written is the number of bytes sent so far.
-func (u *Upload) Written() int64 { return u.n }
-
-// Close ends the upload: nil only once the server answered 2xx for the
-// whole of it.
-func (u *Upload) Close(ctx context.Context) error {
-	return u.finish(ctx)
-}
-
 // Abort ends the upload without caring about its result.
 func (u *Upload) Abort() {
 	if u.closed {
@@ -102,7 +88,7 @@ func (u *Upload) Abort() {
 	}
 	u.closed = true
 	u.t.abort()
-	u.p.PutTransfer(u.c)
+	u.p.put(u.c, Transfer)
 }
 
 func (u *Upload) finish(ctx context.Context) error {
@@ -112,7 +98,7 @@ func (u *Upload) finish(ctx context.Context) error {
 	u.closed = true
 	u.t.ctx = ctx
 	err := u.t.finish()
-	u.p.PutTransfer(u.c)
+	u.p.put(u.c, Transfer)
 	return err
 }
 
@@ -152,7 +138,7 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 		return done, errors.New("upload already ended")
 	}
 	u.closed = true
-	defer u.p.PutTransfer(u.c)
+	defer u.p.put(u.c, Transfer)
 	c, t, from := u.c, u.t, u.t.path
 	t.ctx, t.done = ctx, true
 	if err := t.closeData(); err != nil {
@@ -298,38 +284,10 @@ func (u *Upload) CopyFrom(ctx context.Context, r io.Reader) error {
 	}
 }
 
-// Store uploads all of r to path and returns the bytes sent.
-func (p *Pool) Store(ctx context.Context, path string, r io.Reader) (int64, error) {
-	u, err := p.StartUpload(ctx, path, 0, false)
-	if err != nil {
-		return 0, err
-	}
-	if err := u.CopyFrom(ctx, r); err != nil {
-		return u.n, err
-	}
-	return u.n, u.Close(ctx)
-}
-
-// Size asks SIZE for a file's size.
-func (p *Pool) Size(ctx context.Context, path string) (int64, error) {
-	var n int64
-	err := p.do(ctx, Metadata, func(c *Conn) error {
-		r, err := c.expect(ctx, "size", path, []int{213}, "SIZE "+path)
-		if err != nil {
-			return err
-		}
-		n, err = strconv.ParseInt(strings.TrimSpace(r.msg), 10, 64)
-		if err != nil || n < 0 {
-			return &Error{Op: "size", Path: path, Code: r.code, Msg: r.msg}
-		}
-		return nil
-	})
-	return n, err
-}
-
-// Rename renames from to to (RNFR, RNTO). Most servers replace an
-// existing file at to; RenameOver also deals with those that do not.
-func (p *Pool) Rename(ctx context.Context, from, to string) error {
+// rename renames from to to (RNFR, RNTO) on a connection of its own.
+// Most servers replace an existing file at to; RenameOver also deals with
+// those that do not.
+func (p *Pool) rename(ctx context.Context, from, to string) error {
 	return p.once(ctx, Metadata, func(c *Conn) error { return c.rename(ctx, from, to) })
 }
 
@@ -358,7 +316,7 @@ func (c *Conn) rename(ctx context.Context, from, to string) error {
 // says whether the file at to was deleted: with an error, from is then
 // the only copy of either.
 func (p *Pool) RenameOver(ctx context.Context, from, to string, file bool) (removed bool, err error) {
-	err = p.Rename(ctx, from, to)
+	err = p.rename(ctx, from, to)
 	if !refusedOver(err) {
 		return false, err
 	}
@@ -369,7 +327,7 @@ func (p *Pool) RenameOver(ctx context.Context, from, to string, file bool) (remo
 			}
 			return false, err
 		}
-		return false, p.Rename(ctx, from, to)
+		return false, p.rename(ctx, from, to)
 	}
 	err = p.once(ctx, Metadata, func(c *Conn) error {
 		var rerr error

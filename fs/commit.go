@@ -56,7 +56,7 @@ func (c *commit) upload(ctx context.Context, st *stage) error {
 		// Streams of files still open hold the connections: they give
 		// them up, their data is staged anyway.
 		m.yieldStreams()
-		up, err = m.pool.StartUpload(ctx, m.remotePath(tmp), 0, false)
+		up, err = m.pool.StartUpload(ctx, m.remotePath(tmp))
 	}
 	if err != nil {
 		return err

@@ -45,9 +45,6 @@ var (
 // rel is the node's path below the mount root, "" for the root.
 func (n *node) rel() string { return n.Path(n.Root()) }
 
-// remote is the node's absolute path on the server.
-func (n *node) remote() string { return n.m.remotePath(n.rel()) }
-
 // opCtx bounds one filesystem operation: twice the exchange timeout, so
 // that an operation made of a few exchanges, or one retry, still ends.
 func (m *mount) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
