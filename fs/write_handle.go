@@ -299,20 +299,25 @@ func (w *writeHandle) fillAttr(a *fuse.Attr) {
 }
 
 func (w *writeHandle) Flush(ctx context.Context) syscall.Errno {
-	return w.forgetIfNeverUploaded(w.sync(ctx))
+	return w.forgetIfNeverUploaded(w.sync(ctx), false)
 }
 
 func (w *writeHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	return w.forgetIfNeverUploaded(w.sync(ctx))
+	// The kernel holds the file's lock until this returns, and an unlink
+	// or rename of the file waits for it holding the directory's, which
+	// the notification needs: waiting for it here would wait forever.
+	return w.forgetIfNeverUploaded(w.sync(ctx), true)
 }
 
 // forgetIfNeverUploaded tells the kernel to forget the name of a file
 // this handle created when its upload failed and none ever succeeded:
 // the server has no such file, and a cached name would send the next
-// open(O_CREAT) of it to Open, not Create. Only from Flush and Fsync,
-// outside mu: a rename, which holds the kernel's lock on the directory,
-// also uploads, and a notification from there would wait for it forever.
-func (w *writeHandle) forgetIfNeverUploaded(errno syscall.Errno) syscall.Errno {
+// open(O_CREAT) of it to Open, not Create. Only from Flush (the kernel
+// holds no lock during a FLUSH: the name is gone when close returns) and
+// Fsync (which does not wait for the notification), outside mu: a rename,
+// which holds the kernel's lock on the directory, also uploads, and a
+// notification from there would wait for it forever.
+func (w *writeHandle) forgetIfNeverUploaded(errno syscall.Errno, nowait bool) syscall.Errno {
 	if errno == 0 {
 		return 0
 	}
@@ -321,7 +326,11 @@ func (w *writeHandle) forgetIfNeverUploaded(errno syscall.Errno) syscall.Errno {
 	w.mu.Unlock()
 	if forget {
 		if name, parent := w.n.Parent(); parent != nil {
-			parent.NotifyEntry(name)
+			if nowait {
+				go parent.NotifyEntry(name)
+			} else {
+				parent.NotifyEntry(name)
+			}
 		}
 	}
 	return errno
