@@ -28,42 +28,48 @@ type writeHandle struct {
 	m      *mount
 	append bool
 
-	mu     sync.Mutex // guards the fields below
-	rel    string     // may change with a rename while open
-	stage  *stage
+	// mu is held across network I/O: a whole commit, starting and
+	// dropping a stream, waiting for the queue's writes (see doc.go,
+	// Locks). stage and q are set at open and never replaced; the queue's
+	// goroutine writes to the stage without mu, once queued under it.
+	mu     sync.Mutex
+	rel    string      // may change with a rename while open; GUARDED_BY(mu)
+	stage  *stage      // GUARDED_BY(mu), but for the queue's writes
 	q      *writeQueue // writes on their way to the stage and the stream
-	size   int64       // the stage counts as many bytes
-	dirty  bool        // the stage differs from the server's copy
-	failed bool        // the last upload failed: keep the stage file
+	size   int64       // the stage counts as many bytes; GUARDED_BY(mu)
+	dirty  bool        // the stage differs from the server's copy; GUARDED_BY(mu)
+	failed bool        // the last upload failed: keep the stage file; GUARDED_BY(mu)
 
 	// created: the file did not exist when this handle made it. placed:
 	// a flush before any write put it on the server empty (a shell's
 	// redirection and dd close a duplicate of the new file first); the
 	// next upload deletes that placeholder rather than renaming over an
 	// existing file, which some server filesystems (ext4) pay for by
-	// writing the whole upload out at once.
+	// writing the whole upload out at once. GUARDED_BY(mu)
 	created, placed bool
-	uploaded        bool // an upload of this handle succeeded
+	uploaded        bool // an upload of this handle succeeded; GUARDED_BY(mu)
 
 	// mode is a chmod made while the handle had data to upload: it goes
 	// with the upload, set on the temporary name before the rename.
+	// GUARDED_BY(mu)
 	mode *uint32
 
 	// A file written from offset 0 onwards is also streamed to the
 	// server while the program writes, so that close() waits for the
 	// last bytes only. Any other write or truncate drops the stream, and
-	// the stage is uploaded whole at flush.
+	// the stage is uploaded whole at flush. GUARDED_BY(mu), all three.
 	up      *conn.Upload
 	upTmp   string // the stream's temporary name, below the root
 	noRetry bool   // streaming failed once for this handle: stage only
 
 	// base is the server's version of the file when it was opened and
 	// downloaded, for the two-writers check at the first upload; nil for
-	// a new or truncated file.
+	// a new or truncated file. GUARDED_BY(mu)
 	base *conn.Entry
 
 	// attrs is size and dirty as of the last change, for stat: an upload
 	// holds mu for as long as it takes, and stat must not wait for it.
+	// Stored under mu (publish), loaded without it.
 	attrs atomic.Pointer[writeAttrs]
 }
 
