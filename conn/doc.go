@@ -1,8 +1,11 @@
 // Package conn speaks FTP to one server for the mount: a bounded pool of
 // logged-in control connections, the data connections of transfers,
-// retries, timeouts, feature detection, error classes and the parsers of
-// directory listings. It imports nothing of FUSE, so all of it is tested
-// against the ftpd package over loopback.
+// retries, timeouts, feature detection, the server quirks, error classes
+// and the parsers of directory listings. It answers in filesystem terms
+// (a directory's entries, a file put in place, an error of a class) so
+// that its callers never look at a reply code or a command. It imports
+// nothing of FUSE, so all of it is tested against the ftpd package over
+// loopback.
 //
 // # Why not jlaffaye/ftp here
 //
@@ -19,22 +22,88 @@
 // A Conn carries one exchange at a time and is owned by one caller between
 // Pool.get and Pool.put. Any failure in the middle of an exchange marks it
 // broken: its replies could no longer be matched to its commands, so it is
-// closed, never reused. At most Config.MaxConns connections exist; while
-// more than one is allowed, transfers may hold all but one, so that a
-// listing or a stat never queues behind long reads. A 421 "too many
-// connections" at login lowers the ceiling to what the server accepts
-// instead of failing the caller.
+// closed, never reused. An aborted transfer is followed by a NOOP, and
+// every reply before its 200 is drained (426 then 226, from some servers);
+// a connection that does not get there in time is broken. At most
+// Config.MaxConns connections exist; while more than one is allowed,
+// transfers may hold all but one, so that a listing or a stat never
+// queues behind long reads. A 421 "too many connections" at login lowers
+// the ceiling to what the server accepts instead of failing the caller,
+// and one more connection is tried again after a minute. A connection
+// idle for Config.CheckAfter is checked with NOOP before it is used, and
+// closed after Config.IdleTimeout.
+//
+// Round trips: once EPSV (and REST) worked on a connection, a transfer
+// sends EPSV, REST and its command together; an upload over a plain data
+// connection does not wait for the 150 before sending bytes; a commit
+// sends its checks and its rename together (Upload.Commit). A server that
+// refuses a pipelined EPSV costs that connection, and the transfer starts
+// again on another, which asks EPSV alone (PASV where the server lacks
+// EPSV) before trusting it in a pipeline. The address in a PASV reply is
+// ignored (the control connection's peer is used) unless
+// Config.TrustPASVIP.
 //
 // # Time
 //
 // Every exchange (a command and its reply, opening a data connection, each
 // read or write of data) ends by Config.Timeout or by the caller's context,
-// whichever comes first. Operations that can be repeated safely are retried
-// twice on a fresh connection after a broken connection or a 4xx reply, but
-// never after a timeout: the caller has waited once already.
+// whichever comes first. The exchanges that read (MLSD and LIST, MDTM,
+// MLST, SIZE, REST+RETR, opening a stream) and the changes that can be
+// repeated (SITE CHMOD, setting a time) are made up to four times in all,
+// 50, 200 and 800 ms apart, while the caller's context allows, each on
+// a connection from the pool: after a broken connection, or a reply that
+// says to try again (421, 425, 426, 450, 451: ClassUnavailable); never
+// after a timeout, since the caller has waited once already, nor after
+// any other class. The other changes (STOR, rename, DELE, MKD, RMD) are
+// made once: after a connection broke in the middle nobody knows whether
+// they happened, and only the caller can check and decide.
+//
+// # Server quirks
+//
+// conn owns what differs between servers, so that the mount asks in
+// filesystem terms:
+//
+//   - Pool.ReadDir returns a directory whole: MLSD where FEAT offers it,
+//     LIST -a otherwise. An MLSD listing with symlinks and no targets
+//     (proftpd, pure-ftpd), which may also leave dangling links out, is
+//     completed from a LIST of the same directory. Lines no parser
+//     recognizes and names that cannot be path components are left out
+//     and counted in the log, never guessed at; a listing over
+//     Config.MaxListingEntries lines or Config.MaxListingBytes bytes fails
+//     (ClassTooLarge). LIST times are read in UTC.
+//   - Pool.RenameOver renames as rename(2) does: a server that refuses to
+//     rename over an existing file (its reply says the target exists) gets
+//     a DELE of the target and the rename again, and the caller learns
+//     whether the target was removed; a directory replaces only an empty
+//     one (RMD, then the rename).
+//   - Upload.Commit reads the transfer's final reply before sending
+//     anything (proftpd answers commands sent during a transfer before its
+//     226), then checks with SIZE, where the server has it, that it holds
+//     as many bytes as were sent, sets a mode with SITE CHMOD if asked,
+//     and renames the upload into place, with the same DELE fallback.
+//   - Pool.Stat asks MLST, and says ClassUnsupported without a command on
+//     a server without MLSD; Pool.SetTime uses MFMT, else the "MDTM time
+//     path" form (vsftpd), and says ErrNoSetTime when neither exists.
+//   - A 0xFF byte of a name (Telnet IAC) is doubled or not as the
+//     server's greeting says it expects (Config.TelnetIAC).
+//
+// # Errors
+//
+// A failed exchange is an *Error: the operation, the path, the reply's
+// code and text, or the transport error when there was no reply; never a
+// credential. Classify says what any error means (Class: not found,
+// permission, no space, quota, exists, timeout, unavailable,
+// unsupported...), from the reply code and, for 550, 552 and 553, its
+// words.
+// A Class is an error itself: errors.Is(err, ClassNotFound) asks the same
+// of any error that carries an *Error or a Class. Retriable says whether
+// a fresh connection may help. The errno a program sees is the mount's
+// decision (package fs), from the class.
 //
 // # Locking
 //
 // Pool.mu guards the pool's counters and idle list and is never held while
-// talking to the network. A Conn has no lock: it has one owner at a time.
+// talking to the network. A Conn, an Upload and a Stream have no lock:
+// each has one owner at a time. Stream.Interrupt is the exception, safe
+// from any goroutine: it makes a blocked Read return.
 package conn

@@ -21,15 +21,17 @@ const revalidateAfter = time.Second
 // (stream.go); random reads, and reads the stream cannot serve, from the
 // block cache, filled by a REST+RETR of one block.
 type handle struct {
+	// Set at open, never changed.
 	m       *mount
 	rel     string
 	remote  string
 	entry   conn.Entry
 	version string
 
-	mu      sync.Mutex // guards the fields below
-	s       *stream    // the sequential stream, if any
-	lastEnd int64      // where the last read ended, for sequential detection
+	// Held while a stream opens (network I/O), never while it is read.
+	mu      sync.Mutex
+	s       *stream // the sequential stream, if any; GUARDED_BY(mu)
+	lastEnd int64   // where the last read ended, for sequential detection; GUARDED_BY(mu)
 }
 
 var (

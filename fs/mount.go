@@ -34,12 +34,16 @@ type mount struct {
 	started time.Time
 	fsName  string // ftp://host/path, as mount(8) shows it
 
+	// The LRUs lock themselves; mtimeMu makes a directory's ask count one
+	// read-and-bump. opened is read and then set without a lock: two
+	// opens racing cost at most a dropped page cache.
 	mtimes    *lru.Cache[preciseKey, time.Time] // precise times on LIST-only servers
-	mtimeMu   sync.Mutex                        // makes a directory's ask count atomic
-	mtimeAsks *lru.Cache[string, int]
+	mtimeMu   sync.Mutex
+	mtimeAsks *lru.Cache[string, int]      // GUARDED_BY(mtimeMu)
 	opened    *lru.Cache[string, string]   // the version of each path at its last open
 	linksOut  *lru.Cache[string, struct{}] // links out of the tree already logged
 
+	// Shared without a lock of fs.
 	staged       atomic.Int64 // bytes in staging files of open write handles
 	chmodWorks   atomic.Bool  // a SITE CHMOD succeeded: later ones may be deferred
 	chmodRefused atomic.Bool  // the server refused one: created files keep its mode

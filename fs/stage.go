@@ -24,7 +24,7 @@ import (
 type stage struct {
 	m       *mount
 	f       *os.File
-	counted int64 // the bytes of m.staged that are this stage's
+	counted int64 // the bytes of m.staged that are this stage's; GUARDED_BY(the writeHandle's mu)
 }
 
 func (m *mount) stagingDir() (string, error) { return stagingDir(m.o.CacheDir) }

@@ -41,9 +41,12 @@ var errStreamGone = errors.New("stream ended")
 
 // stream is one RETR from some offset of one open file.
 type stream struct {
+	// Set at open, never changed. st is read by the busy reader alone,
+	// and closed by whoever ends the stream once nobody reads it.
 	h  *handle
 	st *conn.Stream
 
+	// Never held across network I/O.
 	mu      sync.Mutex
 	pos     int64         // the offset the stream yields next; GUARDED_BY(mu)
 	busy    bool          // a reader is reading the stream; GUARDED_BY(mu)
@@ -52,7 +55,7 @@ type stream struct {
 	changed chan struct{} // closed and replaced at each change; GUARDED_BY(mu)
 	pulled  int64         // bytes read since the stream opened; GUARDED_BY(mu)
 	lastUse time.Time     // GUARDED_BY(mu)
-	idle    *time.Timer
+	idle    *time.Timer   // set at open, never changed
 }
 
 // openStream starts a RETR at off; ctx bounds the start.

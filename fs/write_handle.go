@@ -28,42 +28,48 @@ type writeHandle struct {
 	m      *mount
 	append bool
 
-	mu     sync.Mutex // guards the fields below
-	rel    string     // may change with a rename while open
-	stage  *stage
+	// mu is held across network I/O: a whole commit, starting and
+	// dropping a stream, waiting for the queue's writes (see doc.go,
+	// Locks). stage and q are set at open and never replaced; the queue's
+	// goroutine writes to the stage without mu, once queued under it.
+	mu     sync.Mutex
+	rel    string      // may change with a rename while open; GUARDED_BY(mu)
+	stage  *stage      // GUARDED_BY(mu), but for the queue's writes
 	q      *writeQueue // writes on their way to the stage and the stream
-	size   int64       // the stage counts as many bytes
-	dirty  bool        // the stage differs from the server's copy
-	failed bool        // the last upload failed: keep the stage file
+	size   int64       // the stage counts as many bytes; GUARDED_BY(mu)
+	dirty  bool        // the stage differs from the server's copy; GUARDED_BY(mu)
+	failed bool        // the last upload failed: keep the stage file; GUARDED_BY(mu)
 
 	// created: the file did not exist when this handle made it. placed:
 	// a flush before any write put it on the server empty (a shell's
 	// redirection and dd close a duplicate of the new file first); the
 	// next upload deletes that placeholder rather than renaming over an
 	// existing file, which some server filesystems (ext4) pay for by
-	// writing the whole upload out at once.
+	// writing the whole upload out at once. GUARDED_BY(mu)
 	created, placed bool
-	uploaded        bool // an upload of this handle succeeded
+	uploaded        bool // an upload of this handle succeeded; GUARDED_BY(mu)
 
 	// mode is a chmod made while the handle had data to upload: it goes
 	// with the upload, set on the temporary name before the rename.
+	// GUARDED_BY(mu)
 	mode *uint32
 
 	// A file written from offset 0 onwards is also streamed to the
 	// server while the program writes, so that close() waits for the
 	// last bytes only. Any other write or truncate drops the stream, and
-	// the stage is uploaded whole at flush.
+	// the stage is uploaded whole at flush. GUARDED_BY(mu), all three.
 	up      *conn.Upload
 	upTmp   string // the stream's temporary name, below the root
 	noRetry bool   // streaming failed once for this handle: stage only
 
 	// base is the server's version of the file when it was opened and
 	// downloaded, for the two-writers check at the first upload; nil for
-	// a new or truncated file.
+	// a new or truncated file. GUARDED_BY(mu)
 	base *conn.Entry
 
 	// attrs is size and dirty as of the last change, for stat: an upload
 	// holds mu for as long as it takes, and stat must not wait for it.
+	// Stored under mu (publish), loaded without it.
 	attrs atomic.Pointer[writeAttrs]
 }
 
@@ -299,20 +305,25 @@ func (w *writeHandle) fillAttr(a *fuse.Attr) {
 }
 
 func (w *writeHandle) Flush(ctx context.Context) syscall.Errno {
-	return w.forgetIfNeverUploaded(w.sync(ctx))
+	return w.forgetIfNeverUploaded(w.sync(ctx), false)
 }
 
 func (w *writeHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	return w.forgetIfNeverUploaded(w.sync(ctx))
+	// The kernel holds the file's lock until this returns, and an unlink
+	// or rename of the file waits for it holding the directory's, which
+	// the notification needs: waiting for it here would wait forever.
+	return w.forgetIfNeverUploaded(w.sync(ctx), true)
 }
 
 // forgetIfNeverUploaded tells the kernel to forget the name of a file
 // this handle created when its upload failed and none ever succeeded:
 // the server has no such file, and a cached name would send the next
-// open(O_CREAT) of it to Open, not Create. Only from Flush and Fsync,
-// outside mu: a rename, which holds the kernel's lock on the directory,
-// also uploads, and a notification from there would wait for it forever.
-func (w *writeHandle) forgetIfNeverUploaded(errno syscall.Errno) syscall.Errno {
+// open(O_CREAT) of it to Open, not Create. Only from Flush (the kernel
+// holds no lock during a FLUSH: the name is gone when close returns) and
+// Fsync (which does not wait for the notification), outside mu: a rename,
+// which holds the kernel's lock on the directory, also uploads, and a
+// notification from there would wait for it forever.
+func (w *writeHandle) forgetIfNeverUploaded(errno syscall.Errno, nowait bool) syscall.Errno {
 	if errno == 0 {
 		return 0
 	}
@@ -321,7 +332,11 @@ func (w *writeHandle) forgetIfNeverUploaded(errno syscall.Errno) syscall.Errno {
 	w.mu.Unlock()
 	if forget {
 		if name, parent := w.n.Parent(); parent != nil {
-			parent.NotifyEntry(name)
+			if nowait {
+				go parent.NotifyEntry(name)
+			} else {
+				parent.NotifyEntry(name)
+			}
 		}
 	}
 	return errno

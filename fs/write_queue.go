@@ -40,9 +40,9 @@ type writeQueue struct {
 	ch      chan queuedWrite
 	pending sync.WaitGroup
 
-	mu       sync.Mutex
-	stageErr error // the first failed stage write; GUARDED_BY(mu)
-	upErr    error // the stream failed since the last settle; GUARDED_BY(mu)
+	mu       sync.Mutex // never held across I/O
+	stageErr error      // the first failed stage write; GUARDED_BY(mu)
+	upErr    error      // the stream failed since the last settle; GUARDED_BY(mu)
 }
 
 func newWriteQueue(w *writeHandle) *writeQueue {

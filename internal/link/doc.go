@@ -1,8 +1,10 @@
-// Package link emulates a network link in front of an FTP server, for the
-// tests and benchmarks of the mount: a relay on loopback that delays every
-// byte of the control connection and of every data connection as a link of
-// a given round-trip time (RTT) would, and counts the round trips clients
-// spend.
+// Package link emulates a network link in front of an FTP server: a relay
+// on loopback that delays every byte of the control connection and of
+// every data connection as a link of a given round-trip time (RTT) would,
+// and counts the round trips clients spend. bench/ftplink runs it in
+// front of any server, to try a client by hand; its own tests hold it to
+// the model below against ftpd and vsftpd. (bench/mount injects latency
+// with ftpd's reply delay instead.)
 //
 //	l, err := link.Start("127.0.0.1:2121", link.Options{RTT: 20 * time.Millisecond})
 //	defer l.Close()

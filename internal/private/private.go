@@ -11,8 +11,9 @@
 // by root or this user and not writable by group or others unless sticky
 // (as /tmp is: others there cannot rename or remove what is ours). Then
 // no one else can swap the directory or a parent after the check, so the
-// paths checked once stay ours. Files inside are opened without following
-// symlinks.
+// paths checked once stay ours. Files inside are never written through a
+// symlink: OpenAppend opens with O_NOFOLLOW, WriteFile writes a new file
+// and renames it over the name.
 package private
 
 import (
