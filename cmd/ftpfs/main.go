@@ -54,6 +54,14 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
+		if len(args) > 1 {
+			// help COMMAND is COMMAND -h, its help on stdout.
+			for _, c := range commands {
+				if c.help.name == args[1] {
+					return c.run(ctx, []string{"-h"}, stdout)
+				}
+			}
+		}
 		usage(stdout)
 		return 0
 	}

@@ -19,4 +19,8 @@ func TestDispatch(t *testing.T) {
 	if code := dispatch(context.Background(), []string{"help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "serve [flags] DIR") {
 		t.Errorf("help: exit %d, stdout %q", code, out.String())
 	}
+	out.Reset()
+	if code := dispatch(context.Background(), []string{"help", "mount"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "--dir-cache-ttl") || strings.Contains(out.String(), "serve [flags] DIR") {
+		t.Errorf("help mount: exit %d, stdout %q; want mount's own help", code, out.String())
+	}
 }
