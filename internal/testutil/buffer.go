@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"unicode/utf8"
 )
 
@@ -47,4 +48,15 @@ func Tail(s string, n int) string {
 		lines[i] = l
 	}
 	return strings.Join(lines, "\n")
+}
+
+// LogOnFailure shows the last lines of log when the test ends failed.
+// Cleanups run last first: register it before the close of what writes
+// the log, so that the log is read whole.
+func LogOnFailure(t testing.TB, what string, log fmt.Stringer, lines int) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s:\n%s", what, Tail(log.String(), lines))
+		}
+	})
 }

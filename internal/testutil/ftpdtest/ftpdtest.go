@@ -24,14 +24,15 @@ const (
 // shown when the test fails.
 func Start(t testing.TB, cfg ftpd.Config) *ftpd.Server {
 	t.Helper()
-	var events, commands *testutil.Buffer
 	if cfg.Logger == nil {
-		events = &testutil.Buffer{}
+		events := &testutil.Buffer{}
 		cfg.Logger = slog.New(slog.NewTextHandler(events, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		testutil.LogOnFailure(t, "ftpd events", events, 60)
 	}
 	if cfg.CommandLog == nil {
-		commands = &testutil.Buffer{}
+		commands := &testutil.Buffer{}
 		cfg.CommandLog = commands
+		testutil.LogOnFailure(t, "ftpd command log", commands, 60)
 	}
 	srv, err := ftpd.New(cfg)
 	if err != nil {
@@ -40,18 +41,6 @@ func Start(t testing.TB, cfg ftpd.Config) *ftpd.Server {
 	if err := srv.Start(); err != nil {
 		t.Fatalf("ftpd Start: %v", err)
 	}
-	// Cleanups run last first: the logs are shown after the close.
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		if commands != nil {
-			t.Logf("ftpd command log:\n%s", testutil.Tail(commands.String(), 60))
-		}
-		if events != nil {
-			t.Logf("ftpd events:\n%s", testutil.Tail(events.String(), 60))
-		}
-	})
 	testutil.CloseAtEnd(t, "ftpd", srv)
 	return srv
 }
