@@ -61,6 +61,17 @@ func ftpURL(scheme, addr, p string) string {
 	return scheme + "://" + addr + "/" + strings.Join(segs, "/")
 }
 
+// curlHarness starts a server, with TLS when secure, and returns the
+// arguments that make curl trust it.
+func curlHarness(t *testing.T, secure bool) (*harness, []string) {
+	t.Helper()
+	if !secure {
+		return startHarness(t), nil
+	}
+	mod, cert := withTLS(t)
+	return startHarness(t, mod), []string{"--cacert", cert}
+}
+
 // checkVerbs asserts which commands the client sent, from the command log.
 func checkVerbs(t *testing.T, h *harness, want, deny []string) {
 	t.Helper()
@@ -103,14 +114,7 @@ func TestInteropCurlDownload(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var mods []func(*Config)
-			var tlsArgs []string
-			if tc.tls {
-				mod, cert := withTLS(t)
-				mods = append(mods, mod)
-				tlsArgs = []string{"--cacert", cert}
-			}
-			h := startHarness(t, mods...)
+			h, tlsArgs := curlHarness(t, tc.tls)
 			testutil.WriteFile(t, filepath.Join(h.Root, "pub", "data.bin"), content)
 			scheme, addr := "ftp", h.Addr().String()
 			if tc.implicit {
@@ -182,14 +186,7 @@ func TestInteropCurlUpload(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var mods []func(*Config)
-			var tlsArgs []string
-			if tc.tls {
-				mod, cert := withTLS(t)
-				mods = append(mods, mod)
-				tlsArgs = []string{"--cacert", cert}
-			}
-			h := startHarness(t, mods...)
+			h, tlsArgs := curlHarness(t, tc.tls)
 			if err := os.MkdirAll(filepath.Join(h.Root, "incoming"), 0o755); err != nil {
 				t.Fatal(err)
 			}
