@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // The ftpfs binary is built once per `go test` run. The go command runs
@@ -52,16 +53,24 @@ var binary struct {
 // source, for tests that run it as a user does.
 func Binary(t testing.TB) string {
 	t.Helper()
-	binary.once.Do(func() { binary.path, binary.err = buildOnce(launch.base) })
+	binary.once.Do(func() {
+		start := time.Now()
+		var built bool
+		binary.path, built, binary.err = buildOnce(launch.base)
+		if built {
+			t.Logf("built %s in %v", binary.path, time.Since(start).Round(time.Millisecond))
+		}
+	})
 	if binary.err != nil {
 		t.Fatalf("build ftpfs: %v", binary.err)
 	}
 	return binary.path
 }
 
-func buildOnce(base string) (string, error) {
+// buildOnce returns the run's binary, and whether this call built it.
+func buildOnce(base string) (bin string, built bool, err error) {
 	if err := privateDir(base); err != nil {
-		return "", err
+		return "", false, err
 	}
 	owner := os.Getppid()
 	if !isGoCommand(owner) {
@@ -69,37 +78,37 @@ func buildOnce(base string) (string, error) {
 	}
 	key, err := processKey(owner)
 	if err != nil {
-		return "", fmt.Errorf("naming this run's directory: %w", err)
+		return "", false, fmt.Errorf("naming this run's directory: %w", err)
 	}
 	removeEnded(base)
 	dir := filepath.Join(base, key)
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return "", err
+		return "", false, err
 	}
 	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	defer lock.Close() // and the lock with it
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", err
+		return "", false, err
 	}
-	bin := filepath.Join(dir, "ftpfs")
+	bin = filepath.Join(dir, "ftpfs")
 	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
+		return bin, false, nil
 	}
 	// Into place by rename: a build that dies half-way leaves no binary
 	// that the next test process would take for done.
 	tmp := bin + ".tmp"
 	if launch.goCmd == "" {
-		return "", errors.New("no go command in PATH")
+		return "", false, errors.New("no go command in PATH")
 	}
 	cmd := exec.Command(launch.goCmd, "build", "-o", tmp, "ftpfs/cmd/ftpfs")
 	cmd.Dir, cmd.Env = launch.dir, launch.env
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", false, fmt.Errorf("go build: %v\n%s", err, out)
 	}
-	return bin, os.Rename(tmp, bin)
+	return bin, true, os.Rename(tmp, bin)
 }
 
 // privateDir makes dir if needed and checks that only this user can

@@ -4,8 +4,8 @@
 // trees written and compared, and waits with a deadline.
 //
 // It is for tests only: import it from _test.go files, never from a
-// package that ships (TestOnlyTestsImport fails the build of the suite
-// otherwise, and the package panics in a program that is not a test).
+// package that ships (TestOnlyTestsImport fails if one does, and the
+// package panics in a program that is not a test).
 // It imports nothing of the project, so that every package's internal
 // tests can use it; helpers that need a project package live in
 // sub-packages (ftpdtest starts ftpd, so ftpd's own tests cannot import it).
