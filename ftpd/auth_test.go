@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/jlaffaye/ftp"
+
+	"ftpfs/internal/testutil"
 )
 
 func TestAnonymousNameIsAUser(t *testing.T) {
@@ -528,7 +530,7 @@ func TestTLSRequired(t *testing.T) {
 		t.Errorf("New accepted TLSRequired without TLS")
 	}
 	h := startHarness(t, mod, func(c *Config) { c.TLSRequired = true })
-	mustWrite(t, filepath.Join(h.Root, "f"), []byte("private"))
+	testutil.WriteFile(t, filepath.Join(h.Root, "f"), []byte("private"))
 
 	c := mustDial(t, h.Addr().String())
 	if r := c.expect(t, "USER "+testUser, 530); !strings.Contains(r.Text, "TLS") {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"ftpfs/internal/testutil"
 )
 
 // TestSiteChmodModes checks that SITE CHMOD sets setuid, setgid and sticky
@@ -17,7 +19,7 @@ func TestSiteChmodModes(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			h := startHarness(t, func(c *Config) { c.AllowSpecialModes = allow })
-			mustWrite(t, filepath.Join(h.Root, "f"), []byte("f"))
+			testutil.WriteFile(t, filepath.Join(h.Root, "f"), []byte("f"))
 			if err := os.Mkdir(filepath.Join(h.Root, "d"), 0o755); err != nil {
 				t.Fatal(err)
 			}

@@ -1,39 +1,28 @@
 package ftpd
 
-// Shared helpers of interop_test.go and hostile_test.go: a server on a
-// temporary root, a self-signed certificate, a raw FTP client that speaks
-// the wire protocol line by line, leak probes and tree comparison.
+// Shared helpers of ftpd's tests: a server on a temporary root, a raw FTP
+// client that speaks the wire protocol line by line, and leak probes.
+// What every package's tests share (certificates, trees, the skip rule) is
+// in internal/testutil; its ftpdtest, which starts ftpd for the clients'
+// tests, imports ftpd and so cannot serve here.
 
 import (
 	"bufio"
-	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"math/big"
-	mrand "math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
+
+	"ftpfs/internal/testutil"
 )
 
 const (
@@ -41,26 +30,8 @@ const (
 	testPass = "secret"
 )
 
-// syncBuffer is an io.Writer safe for the server's concurrent sessions.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // verbLog is the server's CommandLog: "<time> <session> <VERB> <arg>" lines.
-type verbLog struct{ syncBuffer }
+type verbLog struct{ testutil.Buffer }
 
 // commands returns the logged commands as "VERB arg" (or "VERB"), in order.
 func (l *verbLog) commands() []string {
@@ -107,7 +78,7 @@ type harness struct {
 	Base   string
 	Root   string
 	Log    *verbLog
-	events *syncBuffer
+	events *testutil.Buffer
 }
 
 // startHarness starts a server for alice/secret on 127.0.0.1:0 with small
@@ -119,7 +90,7 @@ func startHarness(t *testing.T, mods ...func(*Config)) *harness {
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{Base: base, Root: root, Log: &verbLog{}, events: &syncBuffer{}}
+	h := &harness{Base: base, Root: root, Log: &verbLog{}, events: &testutil.Buffer{}}
 	cfg := Config{
 		Root:           root,
 		Listen:         "127.0.0.1:0",
@@ -143,103 +114,21 @@ func startHarness(t *testing.T, mods ...func(*Config)) *harness {
 		t.Fatalf("Start: %v", err)
 	}
 	h.Server = srv
-	t.Cleanup(func() {
-		done := make(chan error, 1)
-		go func() { done <- srv.Close() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Close: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("Close did not return within 15s")
-		}
-		if t.Failed() {
-			t.Logf("server command log:\n%s", tail(h.Log.String(), 60))
-			t.Logf("server events:\n%s", tail(h.events.String(), 60))
-		}
-	})
+	testutil.LogOnFailure(t, "server command log", h.Log, 60)
+	testutil.LogOnFailure(t, "server events", h.events, 60)
+	testutil.CloseAtEnd(t, "server", srv)
 	return h
-}
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i, l := range lines {
-		// Hostile tests log binary garbage: keep it short and printable.
-		if len(l) > 300 {
-			l = l[:300] + "..."
-		}
-		if !utf8.ValidString(l) || strings.ContainsFunc(l, func(r rune) bool { return r < ' ' && r != '\t' }) {
-			l = strconv.QuoteToGraphic(l)
-		}
-		lines[i] = l
-	}
-	if len(lines) > n {
-		lines = append([]string{fmt.Sprintf("... (%d lines omitted)", len(lines)-n)}, lines[len(lines)-n:]...)
-	}
-	return strings.Join(lines, "\n")
 }
 
 // withTLS returns a config modifier that enables AUTH TLS and the implicit
 // listener, and the PEM file clients should trust.
 func withTLS(t *testing.T) (mod func(*Config), certFile string) {
 	t.Helper()
-	conf, certFile := selfSignedCert(t)
+	cert := testutil.NewCert(t, testutil.CertOptions{})
 	return func(c *Config) {
-		c.TLS = conf
+		c.TLS = cert.ServerTLS()
 		c.ImplicitTLSListen = "127.0.0.1:0"
-	}, certFile
-}
-
-// selfSignedCert makes an ECDSA certificate for 127.0.0.1, ::1 and
-// localhost. It is its own CA so that curl --cacert and lftp ssl:ca-file
-// accept it.
-func selfSignedCert(t *testing.T) (*tls.Config, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "ftpd test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	dir := t.TempDir()
-	certFile := filepath.Join(dir, "cert.pem")
-	if err := os.WriteFile(certFile, certPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "key.pem"), keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, certFile
+	}, cert.CertFile
 }
 
 // writeNetrc writes a netrc file with mode 0600 (curl refuses nothing, but
@@ -250,20 +139,6 @@ func writeNetrc(t *testing.T, user, pass string) string {
 	data := fmt.Sprintf("machine 127.0.0.1\nlogin %s\npassword %s\n", user, pass)
 	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
-	}
-	return p
-}
-
-// requireTool returns the path of an external client. A missing tool fails
-// the test in CI, where it is part of the image, and skips it elsewhere.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found in PATH (required in CI): %v", name, err)
-		}
-		t.Skipf("%s not found in PATH: %v", name, err)
 	}
 	return p
 }
@@ -280,130 +155,20 @@ func clientEnv(t *testing.T) []string {
 	}
 }
 
-// randomBytes is deterministic pseudo-random content, so failures repeat.
-func randomBytes(seed uint64, n int) []byte {
-	r := mrand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), byte(seed >> 16), 1})
-	b := make([]byte, n)
-	_, _ = r.Read(b)
-	return b
-}
-
-func mustWrite(t *testing.T, path string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// sameBytes reports where two contents differ, without printing megabytes.
-func sameBytes(got, want []byte) error {
-	if bytes.Equal(got, want) {
-		return nil
-	}
-	n := min(len(got), len(want))
-	i := 0
-	for i < n && got[i] == want[i] {
-		i++
-	}
-	return fmt.Errorf("content differs: got %d bytes, want %d, first difference at offset %d", len(got), len(want), i)
-}
-
 // sampleTree is the tree lftp mirrors: nested and empty directories, an
 // empty file, a 3 MiB random file, names with spaces and UTF-8.
-func sampleTree() (files map[string][]byte, dirs []string) {
-	files = map[string][]byte{
+func sampleTree() testutil.Tree {
+	return testutil.Tree{
 		"a.txt":                        []byte("hello, mirror\n"),
 		"empty":                        {},
-		"big.bin":                      randomBytes(1, 3<<20),
+		"big.bin":                      testutil.RandBytes(1, 3<<20),
 		"dir one/nested/deep file.txt": []byte("deep\n"),
 		"dir one/nested/empty file":    {},
-		"dir one/odd.bin":              randomBytes(2, 65537),
+		"dir one/odd.bin":              testutil.RandBytes(2, 65537),
 		"ünïcødé 日本/ファイル.txt":          []byte("utf-8 名前\n"),
-		"ünïcødé 日本/sub/x y.bin":       randomBytes(3, 100_003),
+		"ünïcødé 日本/sub/x y.bin":       testutil.RandBytes(3, 100_003),
+		"dir one/empty dir/":           nil,
 	}
-	dirs = []string{"dir one/empty dir"}
-	return files, dirs
-}
-
-func writeTree(t *testing.T, dir string, files map[string][]byte, dirs []string) {
-	t.Helper()
-	for name, data := range files {
-		mustWrite(t, filepath.Join(dir, filepath.FromSlash(name)), data)
-	}
-	for _, d := range dirs {
-		if err := os.MkdirAll(filepath.Join(dir, filepath.FromSlash(d)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// compareTrees checks that got holds exactly want's names, kinds and bytes.
-func compareTrees(t *testing.T, want, got string) {
-	t.Helper()
-	w, g := readTree(t, want), readTree(t, got)
-	var names []string
-	for n := range w {
-		names = append(names, n)
-	}
-	for n := range g {
-		if _, ok := w[n]; !ok {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		we, wok := w[n]
-		ge, gok := g[n]
-		switch {
-		case !gok:
-			t.Errorf("%q: missing in %s", n, got)
-		case !wok:
-			t.Errorf("%q: unexpected in %s", n, got)
-		case we.dir != ge.dir:
-			t.Errorf("%q: directory=%v, want %v", n, ge.dir, we.dir)
-		case !we.dir:
-			if err := sameBytes(ge.data, we.data); err != nil {
-				t.Errorf("%q: %v", n, err)
-			}
-		}
-	}
-}
-
-type treeEntry struct {
-	dir  bool
-	data []byte
-}
-
-func readTree(t *testing.T, dir string) map[string]treeEntry {
-	t.Helper()
-	m := map[string]treeEntry{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil || rel == "." {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			m[rel] = treeEntry{dir: true}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return fmt.Errorf("%s: not a regular file (%v)", rel, d.Type())
-		}
-		b, err := os.ReadFile(p)
-		m[rel] = treeEntry{data: b}
-		return err
-	})
-	if err != nil {
-		t.Fatalf("walk %s: %v", dir, err)
-	}
-	return m
 }
 
 // ftpReply is one reply; Text holds all its lines joined by "\n".
@@ -675,32 +440,11 @@ func (c *rawClient) retr(name string) ([]byte, error) {
 	return b, nil
 }
 
-// waitUntil polls cond until it holds or timeout passes; cond describes
-// the current state for the failure message.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			if d := time.Since(deadline.Add(-timeout)); d > time.Second {
-				t.Logf("%s: took %v", what, d.Round(time.Millisecond))
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("%s: not reached within %v: %s", what, timeout, state)
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // waitEvents waits until the server has logged n events with message msg,
 // which must hold a space (TextHandler then quotes it).
 func waitEvents(t *testing.T, h *harness, msg string, n int) {
 	t.Helper()
-	waitUntil(t, 10*time.Second, fmt.Sprintf("%d %q events", n, msg), func() (bool, string) {
+	testutil.WaitUntil(t, 10*time.Second, fmt.Sprintf("%d %q events", n, msg), func() (bool, string) {
 		got := strings.Count(h.events.String(), "msg="+strconv.Quote(msg))
 		return got >= n, fmt.Sprintf("%d of them", got)
 	})
@@ -723,7 +467,7 @@ type leakBaseline struct {
 // idleBaseline waits for the server to have no session and measures.
 func idleBaseline(t *testing.T, h *harness) leakBaseline {
 	t.Helper()
-	waitUntil(t, 10*time.Second, "sessions drain before baseline", func() (bool, string) {
+	testutil.WaitUntil(t, 10*time.Second, "sessions drain before baseline", func() (bool, string) {
 		n := h.Sessions()
 		return n == 0, fmt.Sprintf("%d sessions", n)
 	})
@@ -735,16 +479,16 @@ func idleBaseline(t *testing.T, h *harness) leakBaseline {
 // the baseline. Goroutines get a little slack for runtime helpers.
 func checkNoLeaks(t *testing.T, h *harness, base leakBaseline) {
 	t.Helper()
-	waitUntil(t, 15*time.Second, "Sessions() back to 0", func() (bool, string) {
+	testutil.WaitUntil(t, 15*time.Second, "Sessions() back to 0", func() (bool, string) {
 		n := h.Sessions()
 		return n == 0, fmt.Sprintf("%d sessions", n)
 	})
-	waitUntil(t, 10*time.Second, "goroutines back to baseline", func() (bool, string) {
+	testutil.WaitUntil(t, 10*time.Second, "goroutines back to baseline", func() (bool, string) {
 		n := runtime.NumGoroutine()
 		return n <= base.goroutines+2, fmt.Sprintf("%d goroutines, baseline %d\n%s", n, base.goroutines, goroutineDump())
 	})
 	if base.fds >= 0 {
-		waitUntil(t, 10*time.Second, "open descriptors back to baseline", func() (bool, string) {
+		testutil.WaitUntil(t, 10*time.Second, "open descriptors back to baseline", func() (bool, string) {
 			// Go keeps pipes for splice(2) (plain STOR/RETR) in a
 			// sync.Pool that only a GC empties; they are not leaks.
 			runtime.GC()
@@ -756,7 +500,7 @@ func checkNoLeaks(t *testing.T, h *harness, base leakBaseline) {
 
 func goroutineDump() string {
 	buf := make([]byte, 1<<20)
-	return tail(string(buf[:runtime.Stack(buf, true)]), 120)
+	return testutil.Tail(string(buf[:runtime.Stack(buf, true)]), 120)
 }
 
 // fdTargets lists what the descriptors point at, to name a leak.

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"ftpfs/internal/testutil"
 )
 
 // transfer runs a data command over EPSV. For an upload it sends body and
@@ -61,9 +63,9 @@ func TestHostilePathEscape(t *testing.T) {
 	secret := "TOP-SECRET-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	outsideDir := filepath.Join(h.Base, "outside")
 	outsideFile := filepath.Join(h.Base, "outside.txt")
-	mustWrite(t, outsideFile, []byte(secret+" file\n"))
-	mustWrite(t, filepath.Join(outsideDir, "secret-name.txt"), []byte(secret+" in dir\n"))
-	mustWrite(t, filepath.Join(h.Root, "inside.txt"), []byte("inside\n"))
+	testutil.WriteFile(t, outsideFile, []byte(secret+" file\n"))
+	testutil.WriteFile(t, filepath.Join(outsideDir, "secret-name.txt"), []byte(secret+" in dir\n"))
+	testutil.WriteFile(t, filepath.Join(h.Root, "inside.txt"), []byte("inside\n"))
 	if err := os.Mkdir(filepath.Join(h.Root, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +306,7 @@ func eprtArg(a *net.TCPAddr) string {
 
 func TestHostileActiveModeTarget(t *testing.T) {
 	h := startHarness(t)
-	mustWrite(t, filepath.Join(h.Root, "file.txt"), []byte("data\n"))
+	testutil.WriteFile(t, filepath.Join(h.Root, "file.txt"), []byte("data\n"))
 	other4 := listenCanary(t, "127.0.0.2:0") // same host, another address
 	other6 := listenCanary(t, "[::1]:0")
 
@@ -405,8 +407,8 @@ func TestHostileActiveModeTarget(t *testing.T) {
 
 func TestHostilePassiveThief(t *testing.T) {
 	h := startHarness(t)
-	content := randomBytes(40, 256<<10)
-	mustWrite(t, filepath.Join(h.Root, "secret.bin"), content)
+	content := testutil.RandBytes(40, 256<<10)
+	testutil.WriteFile(t, filepath.Join(h.Root, "secret.bin"), content)
 	thiefDialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second}
 
 	for _, pasv := range []bool{true, false} {
@@ -461,7 +463,7 @@ func TestHostilePassiveThief(t *testing.T) {
 				if err != nil {
 					t.Errorf("legitimate data: %v", err)
 				}
-				if err := sameBytes(b, content); err != nil {
+				if err := testutil.SameBytes(b, content); err != nil {
 					t.Errorf("legitimate client: %v", err)
 				}
 				c.expectReply(t, 226, 250)
@@ -525,7 +527,7 @@ func TestHostileLongLines(t *testing.T) {
 
 func TestHostileBeforeLogin(t *testing.T) {
 	h := startHarness(t)
-	mustWrite(t, filepath.Join(h.Root, "x"), []byte("x"))
+	testutil.WriteFile(t, filepath.Join(h.Root, "x"), []byte("x"))
 	refused := []string{
 		"CWD /", "CDUP", "PWD", "LIST", "NLST", "MLSD", "MLST x", "STAT /", "RETR x",
 		"STOR y", "STOU", "APPE y", "DELE x", "MKD d", "RMD d", "RNFR x", "RNTO z",
@@ -630,7 +632,7 @@ func TestHostileWrongPassword(t *testing.T) {
 		}
 		expectClosed(t, c)
 	})
-	waitUntil(t, 10*time.Second, "sessions end", func() (bool, string) {
+	testutil.WaitUntil(t, 10*time.Second, "sessions end", func() (bool, string) {
 		return h.Sessions() == 0, fmt.Sprintf("%d sessions", h.Sessions())
 	})
 }
@@ -707,8 +709,8 @@ func abortedDownload(addr, name, mode string) error {
 
 func TestHostileAbruptDisconnect(t *testing.T) {
 	h := startHarness(t)
-	big := randomBytes(50, 32<<20)
-	mustWrite(t, filepath.Join(h.Root, "big.bin"), big)
+	big := testutil.RandBytes(50, 32<<20)
+	testutil.WriteFile(t, filepath.Join(h.Root, "big.bin"), big)
 	base := idleBaseline(t, h)
 
 	modes := []string{"rst", "ctl-first", "ctl-linger", "fin"}
@@ -732,7 +734,7 @@ func TestHostileAbruptDisconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sameBytes(got, big); err != nil {
+	if err := testutil.SameBytes(got, big); err != nil {
 		t.Error(err)
 	}
 	c.expect(t, "QUIT", 221)
@@ -743,7 +745,7 @@ func TestHostileAbruptDisconnect(t *testing.T) {
 func TestHostileAbortedUpload(t *testing.T) {
 	h := startHarness(t, func(c *Config) { c.DataTimeout = 2 * time.Second })
 	base := idleBaseline(t, h)
-	chunk := randomBytes(60, 1<<20)
+	chunk := testutil.RandBytes(60, 1<<20)
 
 	// held are data connections left open after their control connection
 	// died: the server must end those sessions on its own (DataTimeout or
@@ -811,7 +813,7 @@ func TestHostileAbortedUpload(t *testing.T) {
 	}
 	wg.Wait()
 	start := time.Now()
-	waitUntil(t, 15*time.Second, "sessions with an idle data connection end", func() (bool, string) {
+	testutil.WaitUntil(t, 15*time.Second, "sessions with an idle data connection end", func() (bool, string) {
 		n := h.Sessions()
 		return n == 0, fmt.Sprintf("%d sessions", n)
 	})
@@ -833,7 +835,7 @@ func TestHostileAbortedUpload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sameBytes(got, chunk); err != nil {
+	if err := testutil.SameBytes(got, chunk); err != nil {
 		t.Error(err)
 	}
 	c.expect(t, "QUIT", 221)
@@ -843,7 +845,7 @@ func TestHostileAbortedUpload(t *testing.T) {
 
 func TestHostileGarbage(t *testing.T) {
 	h := startHarness(t)
-	mustWrite(t, filepath.Join(h.Root, "f"), []byte("f"))
+	testutil.WriteFile(t, filepath.Join(h.Root, "f"), []byte("f"))
 	noNewline := func(b []byte) []byte {
 		for i := range b {
 			if b[i] == '\r' || b[i] == '\n' {
@@ -857,8 +859,8 @@ func TestHostileGarbage(t *testing.T) {
 		login bool
 		line  []byte // sent as is
 	}{
-		{"random binary", false, append(noNewline(randomBytes(70, 512)), "\r\n"...)},
-		{"random binary logged in", true, append(noNewline(randomBytes(71, 3000)), "\r\n"...)},
+		{"random binary", false, append(noNewline(testutil.RandBytes(70, 512)), "\r\n"...)},
+		{"random binary logged in", true, append(noNewline(testutil.RandBytes(71, 3000)), "\r\n"...)},
 		{"NULs", false, []byte("\x00\x00\x00\x00\r\n")},
 		{"NUL in verb", true, []byte("NO\x00OP\r\n")},
 		{"NUL in path", true, []byte("CWD a\x00/../..\r\n")},
@@ -940,7 +942,7 @@ func TestHostileGarbage(t *testing.T) {
 					_, _ = io.Copy(io.Discard, c.conn)
 				}()
 				_ = c.conn.SetWriteDeadline(time.Now().Add(20 * time.Second))
-				_, _ = c.conn.Write(randomBytes(uint64(80+i), 256<<10))
+				_, _ = c.conn.Write(testutil.RandBytes(uint64(80+i), 256<<10))
 			}()
 		}
 		wg.Wait()
@@ -954,7 +956,7 @@ func TestHostileGarbage(t *testing.T) {
 	}
 	c.expect(t, "QUIT", 221)
 	c.Close()
-	waitUntil(t, 15*time.Second, "sessions end", func() (bool, string) {
+	testutil.WaitUntil(t, 15*time.Second, "sessions end", func() (bool, string) {
 		return h.Sessions() == 0, fmt.Sprintf("%d sessions", h.Sessions())
 	})
 }
@@ -1002,7 +1004,7 @@ func TestHostileSessionFlood(t *testing.T) {
 			// Freeing a slot lets the next client in.
 			open[0].expect(t, "QUIT", 221)
 			open[0].Close()
-			waitUntil(t, 5*time.Second, "a freed slot is reused", func() (bool, string) {
+			testutil.WaitUntil(t, 5*time.Second, "a freed slot is reused", func() (bool, string) {
 				c, greet, err := dialRaw(h.Addr().String())
 				if err != nil {
 					return false, err.Error()
@@ -1052,7 +1054,7 @@ func TestHostileSlowClient(t *testing.T) {
 			}
 		})
 	}
-	waitUntil(t, 10*time.Second, "sessions end", func() (bool, string) {
+	testutil.WaitUntil(t, 10*time.Second, "sessions end", func() (bool, string) {
 		return h.Sessions() == 0, fmt.Sprintf("%d sessions", h.Sessions())
 	})
 }
@@ -1078,7 +1080,7 @@ func TestHostileTLSHandshake(t *testing.T) {
 	}{
 		{name: "implicit plaintext", implicit: true, send: []byte("USER alice\r\n")},
 		{name: "implicit silent", implicit: true},
-		{name: "implicit garbage", implicit: true, send: randomBytes(90, 4096)},
+		{name: "implicit garbage", implicit: true, send: testutil.RandBytes(90, 4096)},
 		{name: "AUTH then plaintext", auth: true, send: []byte("USER alice\r\n")},
 		{name: "AUTH then silent", auth: true},
 		{name: "AUTH then half a ClientHello", auth: true, send: []byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01}},
@@ -1130,7 +1132,7 @@ func TestHostileTLSHandshake(t *testing.T) {
 func TestHostileStalledData(t *testing.T) {
 	const dataTimeout = time.Second
 	h := startHarness(t, func(c *Config) { c.DataTimeout = dataTimeout })
-	mustWrite(t, filepath.Join(h.Root, "big.bin"), randomBytes(100, 32<<20))
+	testutil.WriteFile(t, filepath.Join(h.Root, "big.bin"), testutil.RandBytes(100, 32<<20))
 	base := idleBaseline(t, h)
 	closedPort := func(t *testing.T) *net.TCPAddr {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -1207,7 +1209,7 @@ func TestHostileCommandFloodDuringTransfer(t *testing.T) {
 		c.DataTimeout = 30 * time.Second
 		c.CommandLog = nil // the log would hold the flood itself
 	})
-	mustWrite(t, filepath.Join(h.Root, "big.bin"), randomBytes(110, 32<<20))
+	testutil.WriteFile(t, filepath.Join(h.Root, "big.bin"), testutil.RandBytes(110, 32<<20))
 	c := mustDial(t, h.Addr().String())
 	c.mustLogin(t)
 	c.expect(t, "TYPE I", 200)
@@ -1250,7 +1252,7 @@ func TestHostileCommandFloodDuringTransfer(t *testing.T) {
 	}
 	c.Close()
 	dc.Close()
-	waitUntil(t, 15*time.Second, "session ends", func() (bool, string) {
+	testutil.WaitUntil(t, 15*time.Second, "session ends", func() (bool, string) {
 		return h.Sessions() == 0, fmt.Sprintf("%d sessions", h.Sessions())
 	})
 }

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"ftpfs/internal/testutil"
 )
 
 // runClient runs an external client with a deadline and returns its
@@ -33,7 +35,7 @@ func runClient(t *testing.T, h *harness, timeout time.Duration, name string, arg
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%s %s: %v (ctx: %v)\nstderr:\n%s\nstdout:\n%s\nserver commands:\n%s",
 			name, strings.Join(args, " "), err, ctx.Err(),
-			tail(stderr.String(), 40), tail(stdout.String(), 40), tail(h.Log.String(), 60))
+			testutil.Tail(stderr.String(), 40), testutil.Tail(stdout.String(), 40), testutil.Tail(h.Log.String(), 60))
 	}
 	return stdout.Bytes()
 }
@@ -41,7 +43,7 @@ func runClient(t *testing.T, h *harness, timeout time.Duration, name string, arg
 // curl runs curl against h with the netrc credentials.
 func curl(t *testing.T, h *harness, args ...string) []byte {
 	t.Helper()
-	bin := requireTool(t, "curl")
+	bin := testutil.NeedTool(t, "curl")
 	// -q must come first: it disables ~/.curlrc.
 	base := []string{"-q", "--silent", "--show-error",
 		"--netrc-file", writeNetrc(t, testUser, testPass),
@@ -57,6 +59,17 @@ func ftpURL(scheme, addr, p string) string {
 		segs[i] = url.PathEscape(s)
 	}
 	return scheme + "://" + addr + "/" + strings.Join(segs, "/")
+}
+
+// curlHarness starts a server, with TLS when secure, and returns the
+// arguments that make curl trust it.
+func curlHarness(t *testing.T, secure bool) (*harness, []string) {
+	t.Helper()
+	if !secure {
+		return startHarness(t), nil
+	}
+	mod, cert := withTLS(t)
+	return startHarness(t, mod), []string{"--cacert", cert}
 }
 
 // checkVerbs asserts which commands the client sent, from the command log.
@@ -75,8 +88,8 @@ func checkVerbs(t *testing.T, h *harness, want, deny []string) {
 }
 
 func TestInteropCurlDownload(t *testing.T) {
-	requireTool(t, "curl")
-	content := randomBytes(10, 1<<20+12345)
+	testutil.NeedTool(t, "curl")
+	content := testutil.RandBytes(10, 1<<20+12345)
 	cases := []struct {
 		name     string
 		tls      bool
@@ -101,15 +114,8 @@ func TestInteropCurlDownload(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var mods []func(*Config)
-			var tlsArgs []string
-			if tc.tls {
-				mod, cert := withTLS(t)
-				mods = append(mods, mod)
-				tlsArgs = []string{"--cacert", cert}
-			}
-			h := startHarness(t, mods...)
-			mustWrite(t, filepath.Join(h.Root, "pub", "data.bin"), content)
+			h, tlsArgs := curlHarness(t, tc.tls)
+			testutil.WriteFile(t, filepath.Join(h.Root, "pub", "data.bin"), content)
 			scheme, addr := "ftp", h.Addr().String()
 			if tc.implicit {
 				scheme, addr = "ftps", h.ImplicitTLSAddr().String()
@@ -121,7 +127,7 @@ func TestInteropCurlDownload(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := sameBytes(got, content); err != nil {
+			if err := testutil.SameBytes(got, content); err != nil {
 				t.Error(err)
 			}
 			checkVerbs(t, h, tc.want, tc.deny)
@@ -136,10 +142,10 @@ func TestInteropCurlDownload(t *testing.T) {
 }
 
 func TestInteropCurlResume(t *testing.T) {
-	requireTool(t, "curl")
+	testutil.NeedTool(t, "curl")
 	h := startHarness(t)
-	content := randomBytes(11, 2<<20+777)
-	mustWrite(t, filepath.Join(h.Root, "resume.bin"), content)
+	content := testutil.RandBytes(11, 2<<20+777)
+	testutil.WriteFile(t, filepath.Join(h.Root, "resume.bin"), content)
 	const have = 700_001
 	out := filepath.Join(t.TempDir(), "out")
 	if err := os.WriteFile(out, content[:have], 0o644); err != nil {
@@ -150,7 +156,7 @@ func TestInteropCurlResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sameBytes(got, content); err != nil {
+	if err := testutil.SameBytes(got, content); err != nil {
 		t.Error(err)
 	}
 	if rest := h.Log.args("REST"); len(rest) != 1 || rest[0] != strconv.Itoa(have) {
@@ -160,7 +166,7 @@ func TestInteropCurlResume(t *testing.T) {
 }
 
 func TestInteropCurlUpload(t *testing.T) {
-	requireTool(t, "curl")
+	testutil.NeedTool(t, "curl")
 	old := []byte("first line\n")
 	cases := []struct {
 		name     string
@@ -173,29 +179,22 @@ func TestInteropCurlUpload(t *testing.T) {
 	}{
 		{name: "stor", remote: "incoming/new.bin", verb: "STOR"},
 		{name: "stor-utf8-space", remote: "incoming/ü p 日本.bin", verb: "STOR"},
-		{name: "stor-replaces", remote: "incoming/old.bin", existing: randomBytes(12, 3<<20), verb: "STOR"},
+		{name: "stor-replaces", remote: "incoming/old.bin", existing: testutil.RandBytes(12, 3<<20), verb: "STOR"},
 		{name: "append", remote: "incoming/log.txt", existing: old, args: []string{"--append"}, verb: "APPE"},
 		{name: "explicit-tls", tls: true, remote: "incoming/tls.bin", args: []string{"--ssl-reqd"}, verb: "STOR"},
 		{name: "implicit-tls", tls: true, implicit: true, remote: "incoming/itls.bin", verb: "STOR"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var mods []func(*Config)
-			var tlsArgs []string
-			if tc.tls {
-				mod, cert := withTLS(t)
-				mods = append(mods, mod)
-				tlsArgs = []string{"--cacert", cert}
-			}
-			h := startHarness(t, mods...)
+			h, tlsArgs := curlHarness(t, tc.tls)
 			if err := os.MkdirAll(filepath.Join(h.Root, "incoming"), 0o755); err != nil {
 				t.Fatal(err)
 			}
 			remote := filepath.Join(h.Root, filepath.FromSlash(tc.remote))
 			if tc.existing != nil {
-				mustWrite(t, remote, tc.existing)
+				testutil.WriteFile(t, remote, tc.existing)
 			}
-			body := randomBytes(uint64(20+i), 1<<20+i*4099)
+			body := testutil.RandBytes(uint64(20+i), 1<<20+i*4099)
 			local := filepath.Join(t.TempDir(), "upload")
 			if err := os.WriteFile(local, body, 0o644); err != nil {
 				t.Fatal(err)
@@ -214,7 +213,7 @@ func TestInteropCurlUpload(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := sameBytes(got, want); err != nil {
+			if err := testutil.SameBytes(got, want); err != nil {
 				t.Error(err)
 			}
 			checkVerbs(t, h, []string{tc.verb}, nil)
@@ -258,7 +257,7 @@ func parseMLSD(t *testing.T, out []byte) []mlsdEntry {
 }
 
 func TestInteropCurlMLSD(t *testing.T) {
-	requireTool(t, "curl")
+	testutil.NeedTool(t, "curl")
 	h := startHarness(t)
 	dir := filepath.Join(h.Root, "m")
 	type want struct {
@@ -280,7 +279,7 @@ func TestInteropCurlMLSD(t *testing.T) {
 				t.Fatal(err)
 			}
 		} else {
-			mustWrite(t, p, randomBytes(30, w.size))
+			testutil.WriteFile(t, p, testutil.RandBytes(30, w.size))
 		}
 		if err := os.Chmod(p, w.mode); err != nil {
 			t.Fatal(err)
@@ -349,7 +348,7 @@ func TestInteropCurlMLSD(t *testing.T) {
 }
 
 func TestInteropCurlList(t *testing.T) {
-	requireTool(t, "curl")
+	testutil.NeedTool(t, "curl")
 	h := startHarness(t)
 	const dir = "dir with space"
 	files := map[string][]byte{
@@ -357,7 +356,7 @@ func TestInteropCurlList(t *testing.T) {
 		"plain name.txt": []byte("x"),
 	}
 	for name, data := range files {
-		mustWrite(t, filepath.Join(h.Root, dir, name), data)
+		testutil.WriteFile(t, filepath.Join(h.Root, dir, name), data)
 	}
 	if err := os.Mkdir(filepath.Join(h.Root, dir, "sub dir"), 0o755); err != nil {
 		t.Fatal(err)
@@ -415,7 +414,7 @@ func TestInteropCurlList(t *testing.T) {
 // of argv and the process list.
 func lftpScript(t *testing.T, h *harness, settings []string, commands ...string) string {
 	t.Helper()
-	bin := requireTool(t, "lftp")
+	bin := testutil.NeedTool(t, "lftp")
 	script := append([]string{
 		"set cmd:fail-exit yes",
 		"set net:timeout 15",
@@ -439,7 +438,7 @@ func lftpQuote(s string) string {
 }
 
 func TestInteropLftpMirror(t *testing.T) {
-	requireTool(t, "lftp")
+	testutil.NeedTool(t, "lftp")
 	for _, secure := range []bool{false, true} {
 		name := map[bool]string{false: "plain", true: "explicit-tls"}[secure]
 		t.Run(name, func(t *testing.T) {
@@ -457,20 +456,24 @@ func TestInteropLftpMirror(t *testing.T) {
 				}
 			}
 			h := startHarness(t, mods...)
-			files, dirs := sampleTree()
+			tree := sampleTree()
 			src := filepath.Join(h.Root, "src tree")
-			writeTree(t, src, files, dirs)
+			testutil.WriteTree(t, src, tree)
 			localSrc := filepath.Join(t.TempDir(), "local src")
-			writeTree(t, localSrc, files, dirs)
+			testutil.WriteTree(t, localSrc, tree)
 			down := filepath.Join(t.TempDir(), "down")
 
 			out := lftpScript(t, h, settings,
 				"mirror --verbose "+lftpQuote("/src tree")+" "+lftpQuote(down),
 				"mirror -R --verbose "+lftpQuote(localSrc)+" "+lftpQuote("/up tree"),
 			)
-			t.Logf("lftp output:\n%s", tail(out, 30))
-			compareTrees(t, src, down)
-			compareTrees(t, localSrc, filepath.Join(h.Root, "up tree"))
+			t.Logf("lftp output:\n%s", testutil.Tail(out, 30))
+			if err := testutil.SameTree(src, down); err != nil {
+				t.Error(err)
+			}
+			if err := testutil.SameTree(localSrc, filepath.Join(h.Root, "up tree")); err != nil {
+				t.Error(err)
+			}
 			checkVerbs(t, h, []string{"RETR", "STOR", "MKD"}, nil)
 			if secure {
 				checkVerbs(t, h, []string{"AUTH", "PROT"}, nil)

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/jlaffaye/ftp"
+
+	"ftpfs/internal/testutil"
 )
 
 // dialLib logs in with jlaffaye/ftp and quits at cleanup.
@@ -64,7 +66,7 @@ func retrAll(t *testing.T, c *ftp.ServerConn, name string, offset uint64) []byte
 func TestFileOperations(t *testing.T) {
 	h := startHarness(t)
 	c := dialLib(t, h.Addr().String())
-	data := randomBytes(1, 3<<20+17)
+	data := testutil.RandBytes(1, 3<<20+17)
 
 	if err := c.MakeDir("dir with space"); err != nil {
 		t.Fatal(err)
@@ -159,11 +161,11 @@ func TestFileOperations(t *testing.T) {
 func TestListingFormats(t *testing.T) {
 	mt := time.Date(2020, 1, 2, 3, 4, 5, 600_000_000, time.UTC)
 	setup := func(t *testing.T, root string) {
-		mustWrite(t, filepath.Join(root, "plain"), []byte("12345"))
-		mustWrite(t, filepath.Join(root, " lead space"), nil)
-		mustWrite(t, filepath.Join(root, "-dash"), nil)
-		mustWrite(t, filepath.Join(root, ".hidden"), nil)
-		mustWrite(t, filepath.Join(root, "ünï cødé"), nil)
+		testutil.WriteFile(t, filepath.Join(root, "plain"), []byte("12345"))
+		testutil.WriteFile(t, filepath.Join(root, " lead space"), nil)
+		testutil.WriteFile(t, filepath.Join(root, "-dash"), nil)
+		testutil.WriteFile(t, filepath.Join(root, ".hidden"), nil)
+		testutil.WriteFile(t, filepath.Join(root, "ünï cødé"), nil)
 		if err := os.Mkdir(filepath.Join(root, "sub"), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +173,7 @@ func TestListingFormats(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A name with LF would forge a listing line: it must be left out.
-		mustWrite(t, filepath.Join(root, "evil\nname"), nil)
+		testutil.WriteFile(t, filepath.Join(root, "evil\nname"), nil)
 		for _, n := range []string{"plain", "sub"} {
 			if err := os.Chtimes(filepath.Join(root, n), mt, mt); err != nil {
 				t.Fatal(err)
@@ -300,7 +302,7 @@ func TestProfiles(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(string(tc.p), func(t *testing.T) {
 			h := startHarness(t, func(c *Config) { c.Profile = tc.p })
-			mustWrite(t, filepath.Join(h.Root, "f"), []byte("x"))
+			testutil.WriteFile(t, filepath.Join(h.Root, "f"), []byte("x"))
 			c := mustDial(t, h.Addr().String())
 			feat := c.expect(t, "FEAT", 211)
 			for _, f := range []string{"EPSV", "PASV", "SIZE", "MDTM", "REST STREAM", "UTF8"} {
@@ -335,11 +337,11 @@ func TestProfiles(t *testing.T) {
 
 func TestReplyCodes(t *testing.T) {
 	h := startHarness(t)
-	mustWrite(t, filepath.Join(h.Root, "f"), []byte("abc"))
+	testutil.WriteFile(t, filepath.Join(h.Root, "f"), []byte("abc"))
 	if err := os.Mkdir(filepath.Join(h.Root, "d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	mustWrite(t, filepath.Join(h.Root, "d", "x"), nil)
+	testutil.WriteFile(t, filepath.Join(h.Root, "d", "x"), nil)
 	c := mustDial(t, h.Addr().String())
 	steps := []struct {
 		cmd   string
@@ -419,7 +421,7 @@ func TestReplyCodes(t *testing.T) {
 func TestReadOnlyAndAnonymous(t *testing.T) {
 	writes := []string{"STOR x", "APPE x", "STOU", "DELE f", "MKD m", "RMD m", "RNFR f", "MFMT 20200101000000 f", "MDTM 20200101000000 f", "SITE CHMOD 777 f"}
 	check := func(t *testing.T, h *harness, user, pass string) {
-		mustWrite(t, filepath.Join(h.Root, "f"), []byte("read me"))
+		testutil.WriteFile(t, filepath.Join(h.Root, "f"), []byte("read me"))
 		c := mustDial(t, h.Addr().String())
 		if err := c.login(user, pass); err != nil {
 			t.Fatal(err)
@@ -454,7 +456,7 @@ func TestReadOnlyAndAnonymous(t *testing.T) {
 
 func TestAbortDuringTransfer(t *testing.T) {
 	h := startHarness(t, func(c *Config) { c.Faults.DataRate = 1 << 20 })
-	mustWrite(t, filepath.Join(h.Root, "big"), randomBytes(2, 8<<20))
+	testutil.WriteFile(t, filepath.Join(h.Root, "big"), testutil.RandBytes(2, 8<<20))
 	c := mustDial(t, h.Addr().String())
 	c.mustLogin(t)
 	for i := range 3 {
@@ -532,7 +534,7 @@ func TestCommandLogAndCounts(t *testing.T) {
 func TestTLS(t *testing.T) {
 	mod, _ := withTLS(t)
 	h := startHarness(t, mod, func(c *Config) { c.ImplicitTLSListen = "127.0.0.1:0" })
-	data := randomBytes(3, 1<<20)
+	data := testutil.RandBytes(3, 1<<20)
 	for _, tc := range []struct {
 		name string
 		opt  func(*tls.Config) ftp.DialOption
@@ -564,10 +566,10 @@ func TestTLS(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
-	big := randomBytes(4, 1<<20)
+	big := testutil.RandBytes(4, 1<<20)
 	start := func(t *testing.T, f Faults) (*harness, *ftp.ServerConn) {
 		h := startHarness(t, func(c *Config) { c.DataTimeout = 2 * time.Second })
-		mustWrite(t, filepath.Join(h.Root, "big"), big)
+		testutil.WriteFile(t, filepath.Join(h.Root, "big"), big)
 		c := dialLib(t, h.Addr().String())
 		h.SetFaults(f)
 		return h, c
@@ -692,7 +694,7 @@ func TestFaults(t *testing.T) {
 		// ends it, and the server is left with no session.
 		c.Quit()
 		h.SetFaults(Faults{})
-		waitUntil(t, 5*time.Second, "stalled session ends", func() (bool, string) {
+		testutil.WaitUntil(t, 5*time.Second, "stalled session ends", func() (bool, string) {
 			return h.Sessions() == 0, fmt.Sprint(h.Sessions(), " sessions")
 		})
 	})
@@ -718,7 +720,7 @@ func TestSessionLimits(t *testing.T) {
 		if err != nil || r.Code != 421 {
 			t.Fatalf("idle session: %v %v, want 421", r, err)
 		}
-		waitUntil(t, 5*time.Second, "idle session ends", func() (bool, string) {
+		testutil.WaitUntil(t, 5*time.Second, "idle session ends", func() (bool, string) {
 			return h.Sessions() == 0, fmt.Sprint(h.Sessions(), " sessions")
 		})
 	})
@@ -741,7 +743,7 @@ func TestSessionLimits(t *testing.T) {
 
 func TestPassiveRefusesStrangers(t *testing.T) {
 	h := startHarness(t)
-	mustWrite(t, filepath.Join(h.Root, "f"), []byte("secret data"))
+	testutil.WriteFile(t, filepath.Join(h.Root, "f"), []byte("secret data"))
 	c := mustDial(t, h.Addr().String())
 	c.mustLogin(t)
 	r := c.expect(t, "EPSV", 229)
@@ -801,7 +803,7 @@ func TestIPv6(t *testing.T) {
 	}
 	ln.Close()
 	h := startHarness(t, func(c *Config) { c.Listen = "[::1]:0" })
-	mustWrite(t, filepath.Join(h.Root, "f"), []byte("six"))
+	testutil.WriteFile(t, filepath.Join(h.Root, "f"), []byte("six"))
 	c := dialLib(t, h.Addr().String())
 	if got := retrAll(t, c, "f", 0); string(got) != "six" {
 		t.Fatalf("RETR over IPv6: %q", got)

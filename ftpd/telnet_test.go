@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"ftpfs/internal/testutil"
 )
 
 func TestTelnetDecode(t *testing.T) {
@@ -80,9 +82,9 @@ func FuzzTelnet(f *testing.F) {
 // bytes.
 func TestTelnetRawIAC(t *testing.T) {
 	h := startHarness(t)
-	mustWrite(t, filepath.Join(h.Root, "important"), []byte("keep"))
-	mustWrite(t, filepath.Join(h.Root, "hello.txt"), []byte("hello"))
-	mustWrite(t, filepath.Join(h.Root, "other"), []byte("other"))
+	testutil.WriteFile(t, filepath.Join(h.Root, "important"), []byte("keep"))
+	testutil.WriteFile(t, filepath.Join(h.Root, "hello.txt"), []byte("hello"))
+	testutil.WriteFile(t, filepath.Join(h.Root, "other"), []byte("other"))
 	c := mustDial(t, h.Addr().String())
 	c.mustLogin(t)
 	c.expect(t, "DELE /important\xffZ", 501)

@@ -18,6 +18,8 @@ import (
 	"ftpfs/conn"
 	"ftpfs/fs"
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
+	"ftpfs/internal/testutil/ftpdtest"
 )
 
 // TestMountRefusesCacheDir: a cache dir another local user made, can write
@@ -33,13 +35,7 @@ func TestMountRefusesCacheDir(t *testing.T) {
 		{"symlink", func(t *testing.T, cache string) { os.Symlink(t.TempDir(), cache) }, "is a symlink"},
 		{"dangling symlink", func(t *testing.T, cache string) { os.Symlink(cache+".nowhere", cache) }, "is a symlink"},
 		{"owned by nobody", func(t *testing.T, cache string) {
-			if os.Geteuid() != 0 {
-				// CI runs as root, so there the case always runs.
-				if os.Getenv("CI") == "true" {
-					t.Fatal("CI runs as root, to chown")
-				}
-				t.Skip("needs root to chown")
-			}
+			testutil.NeedRoot(t, "to chown") // CI runs as root: there the case always runs
 			os.Mkdir(cache, 0o700)
 			os.Chown(cache, 65534, 65534)
 		}, "is owned by uid 65534"},
@@ -175,12 +171,12 @@ func TestLogEscaping(t *testing.T) {
 // on, a server whose file name carries a terminal's escapes and a DEL, and
 // reads it: mount.log keeps one record per line, the controls as text.
 func TestLogEscapingEndToEnd(t *testing.T) {
-	needFUSE(t)
-	bin := buildBinary(t)
+	testutil.NeedFUSE(t)
+	bin := testutil.Binary(t)
 	const evil = "evil\x1b[2J\x7f.txt"
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, evil), []byte("hello"), 0o644)
-	srv := runFtpd(t, ftpd.Config{Root: root, Listen: "127.0.0.1:0", Anonymous: true})
+	srv := ftpdtest.Start(t, ftpd.Config{Root: root, Listen: "127.0.0.1:0", Anonymous: true})
 	mnt, cache := t.TempDir(), t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

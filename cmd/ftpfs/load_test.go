@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	mrand "math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,9 +12,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"ftpfs/internal/testutil"
 )
 
 // TestLoad runs 16 workers for 60 s through one mount (the real binary,
@@ -24,30 +24,31 @@ import (
 // rsync -a. Every result is checked against the server's disk or the
 // source; no error may surface, and no session may outlive the unmount.
 func TestLoad(t *testing.T) {
-	needFUSE(t)
+	testutil.NeedFUSE(t)
 	run := 60 * time.Second
 	if testing.Short() {
 		run = 10 * time.Second
 	}
-	files := map[string][]byte{}
+	files := testutil.Tree{}
 	for i := range 12 {
-		files[fmt.Sprintf("ro/f%02d", i)] = randBytes(uint64(60+i), mrand.IntN(4<<20))
+		files[fmt.Sprintf("ro/f%02d", i)] = testutil.RandBytes(uint64(60+i), mrand.IntN(4<<20))
 	}
-	e := startBinaryMount(t, func(root string) {
-		for p, b := range files {
-			os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
-			os.WriteFile(filepath.Join(root, p), b, 0o644)
-		}
-	}, "--max-per-ip", "4")
+	root := t.TempDir()
+	testutil.WriteTree(t, root, files)
+	// The server stays out of the test's process: the workers' FUSE calls
+	// wait on the mount, which waits on the server, and a Go runtime with
+	// a thread stuck in a FUSE call can stop all its goroutines (go-fuse's
+	// fs/api.go, "Deadlocks"). With the server in-process, a CI run saw it
+	// answer nothing for 30 s at a time, the mount's timeout.
+	srv := serveBinary(t, root, "--max-per-ip", "4")
+	m := mountBinary(t, "ftp://u@"+srv.addr+"/", "p")
 	src := t.TempDir()
 	for i := range 20 {
-		p := filepath.Join(src, fmt.Sprintf("d%d", i%3), fmt.Sprintf("s%02d", i))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, randBytes(uint64(80+i), 1000*i), 0o644)
+		testutil.WriteFile(t, filepath.Join(src, fmt.Sprintf("d%d", i%3), fmt.Sprintf("s%02d", i)), testutil.RandBytes(uint64(80+i), 1000*i))
 	}
 
 	deadline := time.Now().Add(run)
-	watch := watchStall(t, run+30*time.Second, e.cmd.Process.Pid, e.srvPID, os.Getpid())
+	watch := watchStall(t, run+30*time.Second, m.cmd.Process.Pid, srv.pid, os.Getpid())
 	var ops, failures atomic.Int64
 	var slowest struct {
 		sync.Mutex
@@ -77,36 +78,36 @@ func TestLoad(t *testing.T) {
 				case 0: // reader
 					name := fmt.Sprintf("ro/f%02d", r.IntN(12))
 					var got []byte
-					if got, err = os.ReadFile(filepath.Join(e.mnt, name)); err == nil && !bytes.Equal(got, files[name]) {
+					if got, err = os.ReadFile(filepath.Join(m.mnt, name)); err == nil && !bytes.Equal(got, files[name]) {
 						err = fmt.Errorf("%s: wrong bytes", name)
 					}
 				case 1: // writer of new files
-					data := randBytes(uint64(w*100000+i), r.IntN(2<<20))
+					data := testutil.RandBytes(uint64(w*100000+i), r.IntN(2<<20))
 					name := fmt.Sprintf("w%d-%d", w, i)
-					if err = os.WriteFile(filepath.Join(e.mnt, name), data, 0o644); err == nil {
-						err = sameOnServer(e, name, data)
+					if err = os.WriteFile(filepath.Join(m.mnt, name), data, 0o644); err == nil {
+						err = sameOnServer(root, name, data)
 					}
 				case 2: // editor: temp file, fsync, rename over the target
-					data := randBytes(uint64(w*100000+i), 64<<10)
+					data := testutil.RandBytes(uint64(w*100000+i), 64<<10)
 					tmp, target := fmt.Sprintf(".save%d.tmp", w), fmt.Sprintf("save%d", w)
-					if err = writeSync(filepath.Join(e.mnt, tmp), data); err == nil {
-						if err = os.Rename(filepath.Join(e.mnt, tmp), filepath.Join(e.mnt, target)); err == nil {
-							err = sameOnServer(e, target, data)
+					if err = writeSync(filepath.Join(m.mnt, tmp), data); err == nil {
+						if err = os.Rename(filepath.Join(m.mnt, tmp), filepath.Join(m.mnt, target)); err == nil {
+							err = sameOnServer(root, target, data)
 						}
 					}
 				case 3: // cp -r
-					dst := filepath.Join(e.mnt, fmt.Sprintf("cp%d-%d", w, i))
+					dst := filepath.Join(m.mnt, fmt.Sprintf("cp%d-%d", w, i))
 					if out, cerr := exec.Command("cp", "-r", src, dst).CombinedOutput(); cerr != nil {
 						err = fmt.Errorf("cp -r: %v %s", cerr, out)
 					} else {
-						err = sameTree(src, filepath.Join(e.root, filepath.Base(dst)))
+						err = testutil.SameFiles(src, filepath.Join(root, filepath.Base(dst)))
 					}
 				default: // rsync -a into the same directory, again and again
-					dst := filepath.Join(e.mnt, fmt.Sprintf("rs%d", w))
+					dst := filepath.Join(m.mnt, fmt.Sprintf("rs%d", w))
 					if out, rerr := exec.Command("rsync", "-a", src+"/", dst+"/").CombinedOutput(); rerr != nil {
 						err = fmt.Errorf("rsync: %v %s", rerr, out)
 					} else {
-						err = sameTree(src, filepath.Join(e.root, filepath.Base(dst)))
+						err = testutil.SameFiles(src, filepath.Join(root, filepath.Base(dst)))
 					}
 				}
 				ops.Add(1)
@@ -134,12 +135,12 @@ func TestLoad(t *testing.T) {
 	}
 	// The pool keeps its connections for a while: seeing them proves
 	// that the count below sees sessions.
-	if n, err := serverSessions(e.port); err != nil || n == 0 {
+	if n, err := serverSessions(srv.port); err != nil || n == 0 {
 		t.Fatalf("the server holds %d sessions of the mount (%v)", n, err)
 	}
-	e.unmount(t)
+	m.unmount(t)
 	for t0 := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		n, err := serverSessions(e.port)
+		n, err := serverSessions(srv.port)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,8 +153,8 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-func sameOnServer(e *binaryMount, name string, want []byte) error {
-	got, err := os.ReadFile(filepath.Join(e.root, name))
+func sameOnServer(root, name string, want []byte) error {
+	got, err := os.ReadFile(filepath.Join(root, name))
 	if err != nil {
 		return err
 	}
@@ -177,86 +178,6 @@ func writeSync(p string, data []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-// sameTree compares the regular files of want with those under got.
-func sameTree(want, got string) error {
-	return filepath.Walk(want, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || !fi.Mode().IsRegular() {
-			return err
-		}
-		rel, _ := filepath.Rel(want, p)
-		a, _ := os.ReadFile(p)
-		b, err := os.ReadFile(filepath.Join(got, rel))
-		if err != nil || !bytes.Equal(a, b) {
-			return fmt.Errorf("%s differs on the server (%v)", rel, err)
-		}
-		return nil
-	})
-}
-
-// binaryMount is the real binary mounting `ftpfs serve`, each in a process
-// of its own. The server stays out of the test's process: the workers'
-// FUSE calls wait on the mount, which waits on the server, and a Go
-// runtime with a thread stuck in a FUSE call can stop all its goroutines
-// (go-fuse's fs/api.go, "Deadlocks"). With the server in-process, a CI
-// run saw it answer nothing for 30 s at a time, the mount's timeout.
-type binaryMount struct {
-	*mountedBinary
-	root   string
-	port   int
-	srvPID int
-}
-
-func startBinaryMount(t *testing.T, fill func(root string), serveArgs ...string) *binaryMount {
-	t.Helper()
-	e := &binaryMount{root: t.TempDir()}
-	fill(e.root)
-	bin := buildBinary(t)
-	addr, pid := serveBinary(t, bin, e.root, serveArgs...)
-	e.srvPID = pid
-	_, port, _ := net.SplitHostPort(addr)
-	e.port, _ = strconv.Atoi(port)
-	e.mountedBinary = mountBinary(t, bin, "ftp://u@"+addr+"/", "p")
-	return e
-}
-
-// serveBinary runs bin serve on root for user u with password p, on a free
-// loopback port, and returns its address and PID once it serves. Cleanup
-// stops it by its PID.
-func serveBinary(t *testing.T, bin, root string, args ...string) (string, int) {
-	t.Helper()
-	args = append(append([]string{"serve", "--user", "u", "--listen", "127.0.0.1:0"}, args...), root)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), passwordEnv+"=p", "GOTRACEBACK=all")
-	stderr := &stderrCapture{addr: make(chan string, 1)}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", stderr)
-		}
-	})
-	select {
-	case addr := <-stderr.addr:
-		return addr, cmd.Process.Pid
-	case <-done:
-		t.Fatalf("ftpfs serve exited before serving:\n%s", stderr)
-	case <-time.After(20 * time.Second):
-		t.Fatalf("ftpfs serve does not serve after 20 s:\n%s", stderr)
-	}
-	return "", 0
 }
 
 // serverSessions counts the control connections that the server on the
@@ -286,13 +207,4 @@ func serverSessions(port int) (int, error) {
 		}
 	}
 	return n, nil
-}
-
-func randBytes(seed uint64, n int) []byte {
-	r := mrand.New(mrand.NewPCG(seed, seed^0x5eed))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
 }

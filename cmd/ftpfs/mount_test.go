@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"ftpfs/fs"
+	"ftpfs/internal/testutil"
 )
 
 // Environment of the re-executed test binary that plays the background
@@ -132,7 +133,7 @@ func TestMountForeground(t *testing.T) {
 
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			var stderr syncBuffer
+			var stderr testutil.Buffer
 			done := make(chan int, 1)
 			go func() {
 				done <- runMount(ctx, []string{"-f", "--debug-ftp", "--cache-dir", cacheDir, "ftp://alice@127.0.0.1:2121/", mp}, &stderr)

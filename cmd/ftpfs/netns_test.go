@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"ftpfs/internal/testutil"
 )
 
 // TestLinkDown puts ftpd in a network namespace of the test's own, mounts
@@ -18,18 +20,14 @@ import (
 // within twice the timeout, and once the link is back the same mount
 // reads and writes again.
 func TestLinkDown(t *testing.T) {
-	needFUSE(t)
-	if _, err := exec.LookPath("ip"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ip (iproute2) missing in CI")
-		}
-		t.Skip("no ip command")
-	}
+	testutil.NeedFUSE(t)
+	testutil.NeedRoot(t, "to make a network namespace")
+	testutil.NeedTool(t, "ip")
 	down := 30 * time.Second
 	if testing.Short() {
 		down = 5 * time.Second
 	}
-	bin := buildBinary(t)
+	bin := testutil.Binary(t)
 	tag := fmt.Sprint(os.Getpid() % 10000)
 	ns, host, peer := "ftpfs-ns"+tag, "ftpfsh"+tag, "ftpfsn"+tag
 	ip := func(args ...string) {
@@ -84,7 +82,7 @@ func TestLinkDown(t *testing.T) {
 	if its, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", srv.Process.Pid)); err != nil || its != mine {
 		t.Fatalf("the server runs in mount namespace %s (%v), not the test's %s", its, err, mine)
 	}
-	mnt := mountBinary(t, bin, "ftp://u@10.213.0.2:2121/", "p", "--timeout", "2s", "--dir-cache-ttl", "1h").mnt
+	mnt := mountBinary(t, "ftp://u@10.213.0.2:2121/", "p", "--timeout", "2s", "--dir-cache-ttl", "1h").mnt
 	if got, err := os.ReadFile(filepath.Join(mnt, "cached")); err != nil || string(got) != "seen before" {
 		t.Fatalf("before: %q %v", got, err)
 	}

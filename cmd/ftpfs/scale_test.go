@@ -10,18 +10,19 @@ import (
 	"time"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
+	"ftpfs/internal/testutil/ftpdtest"
 )
 
 // TestLargeDirectory lists a directory of 100,000 entries through the real
 // binary: every name, in under 10 s, with the mount's peak RSS under
 // 200 MiB.
 func TestLargeDirectory(t *testing.T) {
-	needFUSE(t)
+	testutil.NeedFUSE(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}
 	const n = 100_000
-	bin := buildBinary(t)
 	root := t.TempDir()
 	big := filepath.Join(root, "big")
 	os.Mkdir(big, 0o755)
@@ -32,8 +33,8 @@ func TestLargeDirectory(t *testing.T) {
 		}
 		f.Close()
 	}
-	srv := runFtpd(t, ftpd.Config{Root: root, Listen: "127.0.0.1:0", Anonymous: true})
-	m := mountBinary(t, bin, "ftp://"+srv.Addr().String()+"/", "")
+	srv := ftpdtest.Start(t, ftpd.Config{Root: root, Listen: "127.0.0.1:0", Anonymous: true})
+	m := mountBinary(t, "ftp://"+srv.Addr().String()+"/", "")
 	mnt := m.mnt
 	t0 := time.Now()
 	ents, err := os.ReadDir(filepath.Join(mnt, "big"))

@@ -11,39 +11,20 @@ import (
 	"time"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
+	"ftpfs/internal/testutil/ftpdtest"
 )
-
-// buildBinary builds ftpfs for tests that run it as a user would.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ftpfs")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// needFUSE fails in CI, and skips elsewhere, when mounts cannot be made.
-func needFUSE(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("FUSE as root is needed in CI: %v", err)
-		}
-		t.Skip("needs /dev/fuse and root")
-	}
-}
 
 // TestSecretsEndToEnd runs the real binary, in the background as a user
 // would, with every trace on: the password reaches the server, and no
 // command line, environment, log line, trace or error message.
 func TestSecretsEndToEnd(t *testing.T) {
-	needFUSE(t)
+	testutil.NeedFUSE(t)
 	const secret = "s3cret-never-shown"
-	bin := buildBinary(t)
+	bin := testutil.Binary(t)
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "f.txt"), []byte("hello\n"), 0o644)
-	srv := runFtpd(t, ftpd.Config{Root: root, Listen: "127.0.0.1:0", Users: map[string]string{"alice": secret}, LoginFailDelay: time.Millisecond})
+	srv := ftpdtest.Start(t, ftpd.Config{Root: root, Listen: "127.0.0.1:0", Users: map[string]string{"alice": secret}, LoginFailDelay: time.Millisecond})
 	url := "ftp://alice@" + srv.Addr().String() + "/"
 	mnt, cache := t.TempDir(), t.TempDir()
 	run := func(password string, args ...string) (string, error) {

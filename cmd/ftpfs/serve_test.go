@@ -9,13 +9,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jlaffaye/ftp"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
 )
 
 // env returns a lookupEnv that sees only vars.
@@ -312,27 +313,19 @@ var servingLine = regexp.MustCompile(`(?m)^ftpfs serve: serving .* on ftp://(\S+
 // stderrCapture records what runServe writes and hands over the address
 // from the readiness line once it appears.
 type stderrCapture struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
+	testutil.Buffer
 	addr chan string
-	sent bool
+	sent atomic.Bool
 }
 
 func (c *stderrCapture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.buf.Write(p)
-	if m := servingLine.FindSubmatch(c.buf.Bytes()); m != nil && !c.sent {
-		c.sent = true
-		c.addr <- string(m[1])
+	n, err := c.Buffer.Write(p)
+	if !c.sent.Load() {
+		if m := servingLine.FindStringSubmatch(c.String()); m != nil && c.sent.CompareAndSwap(false, true) {
+			c.addr <- m[1]
+		}
 	}
-	return len(p), nil
-}
-
-func (c *stderrCapture) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String()
+	return n, err
 }
 
 // TestRunServe runs the subcommand in-process, as a user would start it,

@@ -2,23 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"ftpfs/conn"
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
+	"ftpfs/internal/testutil/ftpdtest"
 )
 
 func TestParseFingerprint(t *testing.T) {
@@ -57,17 +50,11 @@ func TestParseFingerprint(t *testing.T) {
 // TestPinnedCertificate logs in to ftpd over TLS and moves data with
 // the pin of its self-signed certificate, and is refused with any other.
 func TestPinnedCertificate(t *testing.T) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "self-signed"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.2")}} // not the address dialled: only the pin vouches
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := runFtpd(t, ftpd.Config{Root: t.TempDir(), Listen: "127.0.0.1:0", Users: map[string]string{"u": "p"},
-		TLS: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}})
-	sum := sha256.Sum256(der)
+	// Not for the address dialled: only the pin vouches.
+	cert := testutil.NewCert(t, testutil.CertOptions{Hosts: []string{"127.0.0.2"}})
+	srv := ftpdtest.Start(t, ftpd.Config{Root: t.TempDir(), Listen: "127.0.0.1:0", Users: map[string]string{"u": "p"},
+		TLS: cert.ServerTLS()})
+	sum := sha256.Sum256(cert.DER)
 	for _, tc := range []struct {
 		pin string
 		ok  bool
@@ -85,27 +72,6 @@ func TestPinnedCertificate(t *testing.T) {
 			t.Errorf("pin %s: listing err = %v, want ok=%v", tc.pin[:20], err, tc.ok)
 		}
 	}
-}
-
-// selfSignedPEM returns a PEM certificate for tests of --tls-ca.
-func selfSignedPEM(t *testing.T) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "test CA"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IsCA:         true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 func TestParseMountArgsTLS(t *testing.T) {
@@ -133,7 +99,7 @@ func TestParseMountArgsTLS(t *testing.T) {
 		t.Errorf("--tls-insecure: warnings %q", c.warnings)
 	}
 
-	ca := writeFile(t, "ca.pem", string(selfSignedPEM(t)))
+	ca := testutil.NewCert(t, testutil.CertOptions{}).CertFile
 	c, err = parseMountArgs([]string{"--tls-ca", ca, "h", "/m"}, in)
 	if err != nil || c.opts.Conn.TLS != conn.TLSExplicit || c.opts.Conn.TLSConfig.RootCAs == nil {
 		t.Errorf("--tls-ca: %+v, %v", c.opts.Conn, err)

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"ftpfs/internal/testutil"
 )
 
 // otherUser makes p belong to someone else: nobody (65534) when this is
@@ -53,12 +55,7 @@ func TestCheckDir(t *testing.T) {
 		{"parent of another user", func(t *testing.T, d string) string {
 			p := mkdir(t, d, "p", 0o755)
 			c := mkdir(t, p, "c", 0o700)
-			if os.Geteuid() != 0 {
-				if os.Getenv("CI") == "true" {
-					t.Fatal("CI runs as root, to chown")
-				}
-				t.Skip("needs root to chown")
-			}
+			testutil.NeedRoot(t, "to chown")
 			if err := os.Chown(p, 65534, 65534); err != nil {
 				t.Fatal(err)
 			}
