@@ -35,11 +35,19 @@ func TestNoTestOnlyAPI(t *testing.T) {
 	ours := func(p *types.Package) bool {
 		return p != nil && (p.Path() == "ftpfs" || strings.HasPrefix(p.Path(), "ftpfs/"))
 	}
+	// The test-support packages are tests' code in non-test files: what
+	// they name is not production use, and their API is for tests.
+	testSupport := func(p *packages.Package) bool {
+		return p.PkgPath == "ftpfs/internal/testutil" || strings.HasPrefix(p.PkgPath, "ftpfs/internal/testutil/")
+	}
 
 	// Everything production code names, binaries included. A method of a
 	// generic type is named through its instance: count the origin.
 	used := map[types.Object]bool{}
 	for _, p := range pkgs {
+		if testSupport(p) {
+			continue
+		}
 		for _, o := range p.TypesInfo.Uses {
 			switch x := o.(type) {
 			case *types.Func:
@@ -113,8 +121,8 @@ func TestNoTestOnlyAPI(t *testing.T) {
 	}
 
 	for _, p := range pkgs {
-		if p.Name == "main" {
-			continue // nothing imports a main package
+		if p.Name == "main" || testSupport(p) {
+			continue // nothing imports a main package; tests import testutil
 		}
 		scope := p.Types.Scope()
 		for _, name := range scope.Names() {
