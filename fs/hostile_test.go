@@ -186,7 +186,7 @@ func canary(t *testing.T, host string) (port int, hits func() int) {
 	t.Helper()
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
-		t.Skipf("cannot listen on %s: %v", host, err)
+		testutil.Unavailable(t, "cannot listen on %s: %v", host, err)
 	}
 	t.Cleanup(func() { ln.Close() })
 	var mu sync.Mutex

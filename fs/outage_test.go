@@ -111,9 +111,7 @@ func TestUnmountServerDead(t *testing.T) {
 // connection for that copy. Unmount still ends, and the copy then fails
 // with ENOTCONN rather than being served by a process that is leaving.
 func TestUnmountWithNamespaceCopy(t *testing.T) {
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("no unshare command")
-	}
+	testutil.NeedTool(t, "unshare")
 	e := newEnv(t, func(root string) { testutil.WriteFile(t, filepath.Join(root, "f"), []byte("x")) }, nil)
 	// The copy's holder waits for a line on stdin, then stats the
 	// copy, so it can say what it sees after the unmount.

@@ -349,7 +349,7 @@ func ftpUser(t testing.TB) string {
 			return u
 		}
 	}
-	t.Skip("no ftp or nobody account")
+	testutil.Unavailable(t, "no ftp or nobody account")
 	return ""
 }
 

@@ -272,7 +272,7 @@ func TestEditorSaves(t *testing.T) {
 				t.Fatalf("vim save %d not on the server: ...%q", i, got[max(0, len(got)-40):])
 			}
 		}
-	} else if os.Getenv("CI") == "true" {
+	} else if testutil.InCI() {
 		t.Fatal("vim missing in CI")
 	}
 	noUploadsLeft(t, e)
