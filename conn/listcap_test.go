@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
+	"ftpfs/internal/testutil/ftpdtest"
 )
 
 // TestListingCap: a listing longer than the pool's caps, in lines or in
@@ -21,10 +23,10 @@ func TestListingCap(t *testing.T) {
 	const files = 60
 	for i := range files {
 		// 100-byte names: 60 lines are more than 6,000 bytes.
-		writeFile(t, filepath.Join(s.root, "d", fmt.Sprintf("%03d-%s", i, strings.Repeat("x", 96))), nil)
+		testutil.WriteFile(t, filepath.Join(s.Root, "d", fmt.Sprintf("%03d-%s", i, strings.Repeat("x", 96))), nil)
 	}
 	for _, profile := range []ftpd.Profile{ftpd.ProfileFull, ftpd.ProfileVsftpd} {
-		s := startServer(t, func(c *ftpd.Config) { c.Root, c.Profile = s.root, profile })
+		s := ftpdtest.Serve(t, s.Root, func(c *ftpd.Config) { c.Profile = profile })
 		for _, tc := range []struct {
 			name    string
 			entries int

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil/ftpdtest"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files of the listing parsers")
@@ -599,19 +600,9 @@ func TestListingFromFtpd(t *testing.T) {
 		{ftpd.ProfileDOS, "LIST /"},
 	} {
 		t.Run(string(tc.profile)+" "+tc.cmd, func(t *testing.T) {
-			srv, err := ftpd.New(ftpd.Config{
-				Root: root, Listen: "127.0.0.1:0", Profile: tc.profile,
-				Users: map[string]string{"lister": "listing-pw"}, LoginFailDelay: time.Millisecond,
-			})
-			if err == nil {
-				err = srv.Start()
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer srv.Close()
+			srv := ftpdtest.Serve(t, root, func(c *ftpd.Config) { c.Profile = tc.profile })
 			mlsd := strings.HasPrefix(tc.cmd, "MLSD")
-			data := ftpdData(t, srv.Addr().String(), "lister", "listing-pw", tc.cmd)
+			data := ftpdData(t, srv.Addr().String(), ftpdtest.User, ftpdtest.Password, tc.cmd)
 			l, err := parseListing(bytes.NewReader(data), mlsd, time.Now(), time.UTC)
 			if err != nil {
 				t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
 )
 
 // epsvProbe sits between the pool and ftpd and holds each EPSV back until
@@ -100,7 +101,7 @@ func TestEPSVPipelined(t *testing.T) {
 	probe := startEPSVProbe(t, s.Addr().String(), 300*time.Millisecond)
 	p := newPool(t, s, func(c *Config) { c.Addr = probe.ln.Addr().String(); c.MaxConns = 1 })
 	ctx := context.Background()
-	data := randBytes(7, 300<<10)
+	data := testutil.RandBytes(7, 300<<10)
 	for _, name := range []string{"/a", "/b", "/c"} {
 		if _, err := p.Store(ctx, name, bytes.NewReader(data)); err != nil {
 			t.Fatal(err)
@@ -117,7 +118,7 @@ func TestEPSVPipelined(t *testing.T) {
 		t.Fatalf("listing: %q", lines)
 	}
 	for _, name := range []string{"a", "b", "c"} {
-		if got, err := os.ReadFile(s.root + "/" + name); err != nil || !bytes.Equal(got, data) {
+		if got, err := os.ReadFile(s.Root + "/" + name); err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("%s on the server: %d bytes, %v", name, len(got), err)
 		}
 	}
@@ -143,7 +144,7 @@ func TestEPSVPipelineRefused(t *testing.T) {
 	if _, err := p.Store(ctx, "/b", strings.NewReader("second")); err != nil {
 		t.Fatalf("upload once EPSV is refused: %v", err)
 	}
-	if got, err := os.ReadFile(s.root + "/b"); err != nil || string(got) != "second" {
+	if got, err := os.ReadFile(s.Root + "/b"); err != nil || string(got) != "second" {
 		t.Fatalf("b on the server: %q, %v", got, err)
 	}
 }

@@ -3,19 +3,11 @@ package conn
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	mrand "math/rand/v2"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,41 +15,22 @@ import (
 	"time"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
+	"ftpfs/internal/testutil/ftpdtest"
 )
 
+// conn's tests log in as ftpdtest's user.
 const (
-	testUser = "bob"
-	testPass = "s3cret-pw"
+	testUser = ftpdtest.User
+	testPass = ftpdtest.Password
 )
 
 // server is an ftpd on a temp root for one test.
-type server struct {
-	*ftpd.Server
-	root string
-	cfg  ftpd.Config
-}
+type server = ftpdtest.Server
 
 func startServer(t *testing.T, mods ...func(*ftpd.Config)) *server {
 	t.Helper()
-	root := t.TempDir()
-	cfg := ftpd.Config{
-		Root:           root,
-		Listen:         "127.0.0.1:0",
-		Users:          map[string]string{testUser: testPass},
-		LoginFailDelay: time.Millisecond,
-	}
-	for _, m := range mods {
-		m(&cfg)
-	}
-	srv, err := ftpd.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return &server{Server: srv, root: root, cfg: cfg}
+	return ftpdtest.Serve(t, "", mods...)
 }
 
 func newPool(t *testing.T, s *server, mods ...func(*Config)) *Pool {
@@ -69,25 +42,6 @@ func newPool(t *testing.T, s *server, mods ...func(*Config)) *Pool {
 	p := NewPool(cfg)
 	t.Cleanup(p.Close)
 	return p
-}
-
-func writeFile(t *testing.T, path string, b []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func randBytes(seed uint64, n int) []byte {
-	r := mrand.New(mrand.NewPCG(seed, seed))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
 }
 
 func listLines(t *testing.T, p *Pool, dir string) ([]string, bool) {
@@ -111,7 +65,7 @@ func TestFeaturesAndListing(t *testing.T) {
 	}{{ftpd.ProfileFull, true}, {ftpd.ProfileVsftpd, false}} {
 		t.Run(string(tc.profile), func(t *testing.T) {
 			s := startServer(t, func(c *ftpd.Config) { c.Profile = tc.profile })
-			writeFile(t, filepath.Join(s.root, "-dash dir", "a file"), []byte("x"))
+			testutil.WriteFile(t, filepath.Join(s.Root, "-dash dir", "a file"), []byte("x"))
 			p := newPool(t, s)
 			f, err := p.features(context.Background())
 			if err != nil {
@@ -133,8 +87,8 @@ func TestFeaturesAndListing(t *testing.T) {
 
 func TestReadAtAndStream(t *testing.T) {
 	s := startServer(t)
-	data := randBytes(1, 3<<20+123)
-	writeFile(t, filepath.Join(s.root, "f"), data)
+	data := testutil.RandBytes(1, 3<<20+123)
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
 	p := newPool(t, s)
 	ctx := context.Background()
 	size := int64(len(data))
@@ -217,7 +171,7 @@ func TestErrorsAndClasses(t *testing.T) {
 
 func TestTimeoutAndRecovery(t *testing.T) {
 	s := startServer(t)
-	writeFile(t, filepath.Join(s.root, "f"), []byte("data"))
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), []byte("data"))
 	p := newPool(t, s, func(c *Config) { c.Timeout = 300 * time.Millisecond })
 	ctx := context.Background()
 	if _, err := p.ModTime(ctx, "/f"); err != nil {
@@ -237,7 +191,7 @@ func TestTimeoutAndRecovery(t *testing.T) {
 
 func TestServerRestart(t *testing.T) {
 	s := startServer(t)
-	writeFile(t, filepath.Join(s.root, "f"), []byte("data"))
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), []byte("data"))
 	p := newPool(t, s)
 	ctx := context.Background()
 	if _, err := p.ModTime(ctx, "/f"); err != nil {
@@ -245,18 +199,8 @@ func TestServerRestart(t *testing.T) {
 	}
 	// The idle connection dies with the server; a new server on the same
 	// port answers the retry.
-	addr := s.Addr().String()
 	s.Close()
-	cfg := s.cfg
-	cfg.Listen = addr
-	s2, err := ftpd.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s2.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
+	ftpdtest.Start(t, s.Config)
 	if _, err := p.ModTime(ctx, "/f"); err != nil {
 		t.Fatalf("after restart: %v", err)
 	}
@@ -264,8 +208,8 @@ func TestServerRestart(t *testing.T) {
 
 func TestCeilingAndMetadataSlot(t *testing.T) {
 	s := startServer(t)
-	data := randBytes(2, 1<<20)
-	writeFile(t, filepath.Join(s.root, "f"), data)
+	data := testutil.RandBytes(2, 1<<20)
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
 	s.SetFaults(ftpd.Faults{MaxSessions: 2})
 	p := newPool(t, s, func(c *Config) { c.MaxConns = 4 })
 	ctx := context.Background()
@@ -334,37 +278,12 @@ func TestCeilingAndMetadataSlot(t *testing.T) {
 	}
 }
 
-func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "ftpfs test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:         true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
-}
-
 func TestTLS(t *testing.T) {
-	srvTLS, roots := selfSigned(t)
-	s := startServer(t, func(c *ftpd.Config) { c.TLS = srvTLS; c.ImplicitTLSListen = "127.0.0.1:0" })
-	data := randBytes(3, 300_000)
-	writeFile(t, filepath.Join(s.root, "f"), data)
+	cert := testutil.NewCert(t, testutil.CertOptions{})
+	roots := cert.Roots
+	s := startServer(t, func(c *ftpd.Config) { c.TLS = cert.ServerTLS(); c.ImplicitTLSListen = "127.0.0.1:0" })
+	data := testutil.RandBytes(3, 300_000)
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		mode TLSMode

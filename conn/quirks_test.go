@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
 )
 
 // logTo sends the pool's log to b. The quirks log from the caller's
@@ -28,7 +29,7 @@ func logTo(b *bytes.Buffer) func(*Config) {
 
 // linkTree is a file, a directory, a link to the file and a dangling link.
 func linkTree(t *testing.T, root string) {
-	writeFile(t, filepath.Join(root, "f"), []byte("hello"))
+	testutil.WriteFile(t, filepath.Join(root, "f"), []byte("hello"))
 	if err := os.Mkdir(filepath.Join(root, "d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestReadDir(t *testing.T) {
 				c.Profile = tc.profile
 				c.Faults.BlindMLSDLinks = tc.blind
 			})
-			linkTree(t, s.root)
+			linkTree(t, s.Root)
 			p := newPool(t, s)
 			es, err := p.ReadDir(context.Background(), "/")
 			if err != nil {
@@ -97,7 +98,7 @@ func TestReadDirLinksUnknown(t *testing.T) {
 	s := startServer(t, func(c *ftpd.Config) {
 		c.Faults = ftpd.Faults{BlindMLSDLinks: true, RefuseVerb: "LIST", RefuseCode: 550}
 	})
-	linkTree(t, s.root)
+	linkTree(t, s.Root)
 	var log bytes.Buffer
 	p := newPool(t, s, logTo(&log))
 	es, err := p.ReadDir(context.Background(), "/")
@@ -119,8 +120,8 @@ func TestRenameOver(t *testing.T) {
 	s := startServer(t, func(c *ftpd.Config) { c.Faults.NoOverwrite = true })
 	p := newPool(t, s)
 	ctx := context.Background()
-	writeFile(t, filepath.Join(s.root, "new"), []byte("new"))
-	writeFile(t, filepath.Join(s.root, "old"), []byte("old"))
+	testutil.WriteFile(t, filepath.Join(s.Root, "new"), []byte("new"))
+	testutil.WriteFile(t, filepath.Join(s.Root, "old"), []byte("old"))
 	if err := p.rename(ctx, "/new", "/old"); !errors.Is(err, ClassExists) {
 		t.Fatalf("plain rename on the refusing server: %v, want the refusal", err)
 	}
@@ -129,7 +130,7 @@ func TestRenameOver(t *testing.T) {
 	if err != nil || !removed {
 		t.Fatalf("RenameOver: removed %v, %v", removed, err)
 	}
-	if got, _ := os.ReadFile(filepath.Join(s.root, "old")); string(got) != "new" {
+	if got, _ := os.ReadFile(filepath.Join(s.Root, "old")); string(got) != "new" {
 		t.Fatalf("target holds %q", got)
 	}
 	if c := s.Counts(); c["RNFR"] != 2 || c["RNTO"] != 2 || c["DELE"] != 1 {
@@ -137,7 +138,7 @@ func TestRenameOver(t *testing.T) {
 	}
 
 	s.SetFaults(ftpd.Faults{})
-	writeFile(t, filepath.Join(s.root, "newer"), []byte("newer"))
+	testutil.WriteFile(t, filepath.Join(s.Root, "newer"), []byte("newer"))
 	s.ResetCounts()
 	if removed, err := p.RenameOver(ctx, "/newer", "/old", true); err != nil || removed {
 		t.Fatalf("RenameOver on a server that replaces: removed %v, %v", removed, err)
@@ -147,18 +148,18 @@ func TestRenameOver(t *testing.T) {
 	}
 
 	// A directory replaces an empty one only.
-	writeFile(t, filepath.Join(s.root, "a", "x"), []byte("x"))
-	writeFile(t, filepath.Join(s.root, "full", "y"), []byte("y"))
+	testutil.WriteFile(t, filepath.Join(s.Root, "a", "x"), []byte("x"))
+	testutil.WriteFile(t, filepath.Join(s.Root, "full", "y"), []byte("y"))
 	if _, err := p.RenameOver(ctx, "/a", "/full", false); !errors.Is(err, ClassNotEmpty) {
 		t.Fatalf("a directory over a full one: %v, want not empty", err)
 	}
-	if err := os.Mkdir(filepath.Join(s.root, "empty"), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(s.Root, "empty"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.RenameOver(ctx, "/a", "/empty", false); err != nil {
 		t.Fatalf("a directory over an empty one: %v", err)
 	}
-	if got, _ := os.ReadFile(filepath.Join(s.root, "empty", "x")); string(got) != "x" {
+	if got, _ := os.ReadFile(filepath.Join(s.Root, "empty", "x")); string(got) != "x" {
 		t.Fatal("the directory did not move")
 	}
 }
@@ -170,8 +171,8 @@ func TestRenameOverLostAfterDelete(t *testing.T) {
 	s := startServer(t, func(c *ftpd.Config) { c.Faults.NoOverwrite = true })
 	p := newPool(t, s, func(c *Config) { c.MaxConns = 1 })
 	ctx := context.Background()
-	writeFile(t, filepath.Join(s.root, "new"), []byte("new"))
-	writeFile(t, filepath.Join(s.root, "old"), []byte("old"))
+	testutil.WriteFile(t, filepath.Join(s.Root, "new"), []byte("new"))
+	testutil.WriteFile(t, filepath.Join(s.Root, "old"), []byte("old"))
 	if _, err := p.features(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -186,10 +187,10 @@ func TestRenameOverLostAfterDelete(t *testing.T) {
 	if err == nil || !removed {
 		t.Fatalf("RenameOver: removed %v, %v; want removed and an error", removed, err)
 	}
-	if got, _ := os.ReadFile(filepath.Join(s.root, "new")); string(got) != "new" {
+	if got, _ := os.ReadFile(filepath.Join(s.Root, "new")); string(got) != "new" {
 		t.Fatalf("the source holds %q", got)
 	}
-	if _, err := os.Stat(filepath.Join(s.root, "old")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(s.Root, "old")); !os.IsNotExist(err) {
 		t.Fatalf("the target: %v", err)
 	}
 }
@@ -201,8 +202,8 @@ func TestCommitOverRefusal(t *testing.T) {
 	s := startServer(t, func(c *ftpd.Config) { c.Faults.NoOverwrite = true })
 	p := newPool(t, s)
 	ctx := context.Background()
-	writeFile(t, filepath.Join(s.root, "target"), []byte("old"))
-	data := randBytes(9, 100<<10)
+	testutil.WriteFile(t, filepath.Join(s.Root, "target"), []byte("old"))
+	data := testutil.RandBytes(9, 100<<10)
 	u, err := p.StartUpload(ctx, "/tmp.part")
 	if err != nil {
 		t.Fatal(err)
@@ -215,10 +216,10 @@ func TestCommitOverRefusal(t *testing.T) {
 	if err != nil || !placed.Removed {
 		t.Fatalf("Commit: %+v, %v", placed, err)
 	}
-	if got, _ := os.ReadFile(filepath.Join(s.root, "target")); !bytes.Equal(got, data) {
+	if got, _ := os.ReadFile(filepath.Join(s.Root, "target")); !bytes.Equal(got, data) {
 		t.Fatal("the target does not hold the upload")
 	}
-	if _, err := os.Stat(filepath.Join(s.root, "tmp.part")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(s.Root, "tmp.part")); !os.IsNotExist(err) {
 		t.Fatalf("the temporary name: %v", err)
 	}
 	if c := s.Counts(); c["SIZE"] != 1 || c["DELE"] != 1 || c["RNTO"] != 2 {
@@ -240,7 +241,7 @@ func TestWithoutMLST(t *testing.T) {
 	} {
 		t.Run(string(tc.profile), func(t *testing.T) {
 			s := startServer(t, func(c *ftpd.Config) { c.Profile = tc.profile })
-			writeFile(t, filepath.Join(s.root, "f"), []byte("hello"))
+			testutil.WriteFile(t, filepath.Join(s.Root, "f"), []byte("hello"))
 			var log bytes.Buffer
 			p := newPool(t, s, logTo(&log))
 			ctx := context.Background()

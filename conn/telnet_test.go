@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"ftpfs/internal/testutil"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,7 +20,7 @@ import (
 func TestTelnetIAC(t *testing.T) {
 	s := startServer(t)
 	const name = "/d\xff/f\xffile"
-	writeFile(t, filepath.Join(s.root, "d\xff", "f\xffile"), []byte("content"))
+	testutil.WriteFile(t, filepath.Join(s.Root, "d\xff", "f\xffile"), []byte("content"))
 	ctx := context.Background()
 
 	p := newPool(t, s)
@@ -33,7 +34,7 @@ func TestTelnetIAC(t *testing.T) {
 	if err := p.Mkdir(ctx, "/d\xff/sub\xff"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(s.root, "d\xff", "sub\xff")); err != nil {
+	if _, err := os.Stat(filepath.Join(s.Root, "d\xff", "sub\xff")); err != nil {
 		t.Fatalf("MKD made the wrong name: %v", err)
 	}
 

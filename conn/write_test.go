@@ -10,19 +10,20 @@ import (
 	"time"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
 )
 
 func TestStoreAndChange(t *testing.T) {
 	s := startServer(t)
 	p := newPool(t, s)
 	ctx := context.Background()
-	data := randBytes(5, 2<<20+7)
+	data := testutil.RandBytes(5, 2<<20+7)
 
 	n, err := p.Store(ctx, "/up.bin", bytes.NewReader(data))
 	if err != nil || n != int64(len(data)) {
 		t.Fatalf("Store: %d, %v", n, err)
 	}
-	if got, _ := os.ReadFile(filepath.Join(s.root, "up.bin")); !bytes.Equal(got, data) {
+	if got, _ := os.ReadFile(filepath.Join(s.Root, "up.bin")); !bytes.Equal(got, data) {
 		t.Fatal("stored bytes differ on the server's disk")
 	}
 	if size, err := p.Size(ctx, "/up.bin"); err != nil || size != int64(len(data)) {
@@ -31,11 +32,11 @@ func TestStoreAndChange(t *testing.T) {
 	want := data
 
 	// Rename over an existing file, delete, directories.
-	writeFile(t, filepath.Join(s.root, "old"), []byte("old"))
+	testutil.WriteFile(t, filepath.Join(s.Root, "old"), []byte("old"))
 	if err := p.rename(ctx, "/up.bin", "/old"); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := os.ReadFile(filepath.Join(s.root, "old")); !bytes.Equal(got, want) {
+	if got, _ := os.ReadFile(filepath.Join(s.Root, "old")); !bytes.Equal(got, want) {
 		t.Fatal("rename over an existing file lost the new content")
 	}
 	if err := p.Mkdir(ctx, "/d"); err != nil {
@@ -65,14 +66,14 @@ func TestSetTimeAndChmod(t *testing.T) {
 	for _, profile := range []ftpd.Profile{ftpd.ProfileFull, ftpd.ProfileVsftpd} {
 		t.Run(string(profile), func(t *testing.T) {
 			s := startServer(t, func(c *ftpd.Config) { c.Profile = profile })
-			writeFile(t, filepath.Join(s.root, "f"), []byte("x"))
+			testutil.WriteFile(t, filepath.Join(s.Root, "f"), []byte("x"))
 			p := newPool(t, s)
 			ctx := context.Background()
 			mt := time.Date(2020, 2, 29, 12, 34, 56, 0, time.UTC)
 			if err := p.SetTime(ctx, "/f", mt); err != nil {
 				t.Fatal(err)
 			}
-			fi, _ := os.Stat(filepath.Join(s.root, "f"))
+			fi, _ := os.Stat(filepath.Join(s.Root, "f"))
 			if !fi.ModTime().Equal(mt) {
 				t.Fatalf("mtime %v, want %v", fi.ModTime(), mt)
 			}
@@ -82,7 +83,7 @@ func TestSetTimeAndChmod(t *testing.T) {
 			if err := p.Chmod(ctx, "/f", 0o640); err != nil {
 				t.Fatal(err)
 			}
-			fi, _ = os.Stat(filepath.Join(s.root, "f"))
+			fi, _ = os.Stat(filepath.Join(s.Root, "f"))
 			if fi.Mode().Perm() != 0o640 {
 				t.Fatalf("mode %v", fi.Mode())
 			}
@@ -94,7 +95,7 @@ func TestUploadFailures(t *testing.T) {
 	s := startServer(t)
 	p := newPool(t, s)
 	ctx := context.Background()
-	data := randBytes(6, 4<<20)
+	data := testutil.RandBytes(6, 4<<20)
 
 	s.SetFaults(ftpd.Faults{StorFullAfter: 1 << 20})
 	_, err := p.Store(ctx, "/full", bytes.NewReader(data))
@@ -132,8 +133,8 @@ func TestCommitPipelined(t *testing.T) {
 	s := startServer(t)
 	p := newPool(t, s)
 	ctx := context.Background()
-	data := randBytes(8, 200<<10)
-	writeFile(t, filepath.Join(s.root, "target"), []byte("old"))
+	data := testutil.RandBytes(8, 200<<10)
+	testutil.WriteFile(t, filepath.Join(s.Root, "target"), []byte("old"))
 
 	u, err := p.StartUpload(ctx, "/tmp.part")
 	if err != nil {
@@ -155,11 +156,11 @@ func TestCommitPipelined(t *testing.T) {
 	if d < 3*delay || d >= 4*delay {
 		t.Fatalf("Commit took %v with a %v reply delay, want three round trips", d, delay)
 	}
-	fi, err := os.Stat(filepath.Join(s.root, "target"))
-	if got, _ := os.ReadFile(filepath.Join(s.root, "target")); err != nil || !bytes.Equal(got, data) || fi.Mode().Perm() != 0o600 {
+	fi, err := os.Stat(filepath.Join(s.Root, "target"))
+	if got, _ := os.ReadFile(filepath.Join(s.Root, "target")); err != nil || !bytes.Equal(got, data) || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("target after Commit: %v, mode %v", err, fi.Mode())
 	}
-	if _, err := os.Stat(filepath.Join(s.root, "tmp.part")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(s.Root, "tmp.part")); !os.IsNotExist(err) {
 		t.Fatalf("the temporary name is still there: %v", err)
 	}
 
@@ -176,7 +177,7 @@ func TestCommitPipelined(t *testing.T) {
 	if _, err := u.Commit(ctx, Placement{Size: 100, To: "/target", DeleteTo: true}); err != nil {
 		t.Fatalf("Commit with DeleteTo: %v", err)
 	}
-	if got, _ := os.ReadFile(filepath.Join(s.root, "target")); !bytes.Equal(got, data[:100]) {
+	if got, _ := os.ReadFile(filepath.Join(s.Root, "target")); !bytes.Equal(got, data[:100]) {
 		t.Fatal("target after a DeleteTo commit")
 	}
 	// The pool still answers in step after all of it.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"ftpfs/conn"
+	"ftpfs/internal/testutil"
 )
 
 // TestStagingDirRefused: a staging dir, or a cache dir, another local user
@@ -31,7 +32,7 @@ func TestStagingDirRefused(t *testing.T) {
 			os.Chmod(filepath.Join(cache, "staging"), 0o777)
 		}, "writable by group or others"},
 		{"staging owned by nobody", func(t *testing.T, cache, _ string) {
-			needRoot(t) // to chown
+			testutil.NeedRoot(t, "to chown")
 			os.Mkdir(filepath.Join(cache, "staging"), 0o700)
 			os.Chown(filepath.Join(cache, "staging"), 65534, 65534)
 		}, "owned by uid 65534"},
@@ -87,7 +88,7 @@ func TestMountRefusesCacheDir(t *testing.T) {
 // goes is replaced, its target left alone, and the copy is still listed.
 func TestSidecarSymlink(t *testing.T) {
 	cache := t.TempDir()
-	logs := &syncBuf{}
+	logs := &testutil.Buffer{}
 	m := &mount{o: Options{CacheDir: cache}, log: slog.New(slog.NewTextHandler(logs, nil)), fsName: "ftp://h/"}
 	st, err := m.newStage("docs/report.txt")
 	if err != nil {

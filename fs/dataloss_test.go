@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
 )
 
 // TestDataLossInvariant commits files of 0 B to 16 MiB through the mount,
@@ -26,7 +27,7 @@ func TestDataLossInvariant(t *testing.T) {
 		commits = 150
 	}
 	cache := t.TempDir()
-	cmdLog := &syncBuf{}
+	cmdLog := &testutil.Buffer{}
 	e := newEnv(t, func(string) {}, []func(*ftpd.Config){func(c *ftpd.Config) { c.CommandLog = cmdLog }}, func(o *Options) {
 		o.CacheDir = cache
 		o.Conn.Timeout = 400 * time.Millisecond
@@ -50,7 +51,7 @@ func TestDataLossInvariant(t *testing.T) {
 		default:
 			size = r.IntN(16 << 20)
 		}
-		data := randBytes(uint64(i), size)
+		data := testutil.RandBytes(uint64(i), size)
 		sum := sha256.Sum256(data)
 		fault, kind := ftpd.Faults{}, "none"
 		if r.IntN(5) == 0 {

@@ -12,6 +12,7 @@ import (
 
 	"ftpfs/conn"
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
 )
 
 // TestErrnoTable: the errno of every class of error, for the operations
@@ -94,7 +95,7 @@ func TestErrnoTable(t *testing.T) {
 // EPERM, or a success with -o chmod=ignore; one that cannot set times
 // leaves the time to the mount.
 func TestChmodAndTimesRefused(t *testing.T) {
-	fill := func(root string) { writeFile(t, filepath.Join(root, "f"), []byte("x")) }
+	fill := func(root string) { testutil.WriteFile(t, filepath.Join(root, "f"), []byte("x")) }
 	e := newEnv(t, fill, []func(*ftpd.Config){func(c *ftpd.Config) {
 		c.Faults = ftpd.Faults{RefuseVerb: "SITE", RefuseCode: 502}
 	}})

@@ -19,13 +19,14 @@ import (
 	"time"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
 )
 
 const faultTimeout = time.Second
 
 func TestFaultMatrix(t *testing.T) {
-	old := randBytes(31, 300<<10)
-	big := randBytes(32, 2<<20)
+	old := testutil.RandBytes(31, 300<<10)
+	big := testutil.RandBytes(32, 2<<20)
 	cases := []struct {
 		name  string
 		fault ftpd.Faults
@@ -58,9 +59,9 @@ func TestFaultMatrix(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, func(root string) {
-				writeFile(t, filepath.Join(root, "target"), old)
-				writeFile(t, filepath.Join(root, "big"), big)
-				writeFile(t, filepath.Join(root, "dir", "a"), []byte("a"))
+				testutil.WriteFile(t, filepath.Join(root, "target"), old)
+				testutil.WriteFile(t, filepath.Join(root, "big"), big)
+				testutil.WriteFile(t, filepath.Join(root, "dir", "a"), []byte("a"))
 			}, nil, func(o *Options) { o.Conn.Timeout = faultTimeout })
 			// Names are known before the fault; data and the
 			// subdirectory's listing are not (a readdir of the root
@@ -74,7 +75,7 @@ func TestFaultMatrix(t *testing.T) {
 			if tc.clear > 0 {
 				time.AfterFunc(tc.clear, func() { e.srv.SetFaults(ftpd.Faults{}) })
 			}
-			next := randBytes(33, 1<<20)
+			next := testutil.RandBytes(33, 1<<20)
 			err, d := faultOp(t, e, tc.op, big, next)
 			e.srv.SetFaults(ftpd.Faults{})
 			// Each syscall: twice the timeout, and a little for the
@@ -192,16 +193,14 @@ func writeAndCloseErr(p string, data []byte) error {
 // rest, at login, while 16 readers and a tree walk run: all complete with
 // the right bytes, and nothing deadlocks.
 func TestConnectionLimit(t *testing.T) {
-	files := map[string][]byte{}
+	files := testutil.Tree{}
 	for i := range 16 {
-		files[filepath.Join("r", string(rune('a'+i)))] = randBytes(uint64(40+i), 1<<20+i)
+		files[filepath.Join("r", string(rune('a'+i)))] = testutil.RandBytes(uint64(40+i), 1<<20+i)
 	}
 	e := newEnv(t, func(root string) {
-		for p, b := range files {
-			writeFile(t, filepath.Join(root, p), b)
-		}
+		testutil.WriteTree(t, root, files)
 		for i := range 10 {
-			writeFile(t, filepath.Join(root, "tree", string(rune('a'+i)), "f"), []byte("x"))
+			testutil.WriteFile(t, filepath.Join(root, "tree", string(rune('a'+i)), "f"), []byte("x"))
 		}
 	}, []func(*ftpd.Config){func(c *ftpd.Config) { c.Faults.MaxSessions = 2 }},
 		func(o *Options) { o.Conn.MaxConns = 8 })
@@ -241,7 +240,7 @@ func TestConnectionLimit(t *testing.T) {
 // TestIdleConnectionsClosedByServer: the server drops idle sessions; the
 // mount's next operations find fresh ones without an error.
 func TestIdleConnectionsClosedByServer(t *testing.T) {
-	e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "f"), []byte("hello")) },
+	e := newEnv(t, func(root string) { testutil.WriteFile(t, filepath.Join(root, "f"), []byte("hello")) },
 		[]func(*ftpd.Config){func(c *ftpd.Config) { c.IdleTimeout = 200 * time.Millisecond }})
 	for i := range 3 {
 		time.Sleep(500 * time.Millisecond) // every pooled session has been dropped

@@ -5,68 +5,28 @@ package fs
 // a temp dir, unmounted at cleanup.
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"ftpfs/conn"
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
+	"ftpfs/internal/testutil/ftpdtest"
 )
 
+// fs's tests log in as ftpdtest's user, also on the real servers.
 const (
-	testUser = "carol"
-	testPass = "pw-not-in-logs"
+	testUser = ftpdtest.User
+	testPass = ftpdtest.Password
 )
-
-// syncBuf is a log sink for a server's concurrent sessions.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// fuseOK fails (in CI) or skips the test when FUSE cannot be used here.
-func fuseOK(t testing.TB) {
-	t.Helper()
-	_, err := os.Stat("/dev/fuse")
-	if err == nil && os.Geteuid() != 0 {
-		if _, lerr := exec.LookPath("fusermount3"); lerr != nil {
-			if _, lerr = exec.LookPath("fusermount"); lerr != nil {
-				err = errors.New("not root and no fusermount")
-			}
-		}
-	}
-	if err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("FUSE unavailable in CI: %v", err)
-	}
-	t.Skipf("FUSE unavailable: %v", err)
-}
 
 // env is a server and a mount of it.
 type env struct {
@@ -76,26 +36,17 @@ type env struct {
 	root   string // the served directory, on local disk
 	mnt    string
 	m      *Mounted
-	logBuf *syncBuf
+	logBuf *testutil.Buffer
 }
 
-// startFtpd serves root with ftpd on loopback.
+// startFtpd serves root with ftpd on loopback, without the per-IP and
+// session limits: a mount opens as many connections as it is allowed.
+// The config it returns holds the actual address.
 func startFtpd(t testing.TB, root string, mods ...func(*ftpd.Config)) (*ftpd.Server, ftpd.Config) {
 	t.Helper()
-	cfg := ftpd.Config{
-		Root:           root,
-		Listen:         "127.0.0.1:0",
-		Users:          map[string]string{testUser: testPass},
-		LoginFailDelay: time.Millisecond,
-		MaxPerIP:       -1,
-		MaxSessions:    -1,
-	}
-	for _, m := range mods {
-		m(&cfg)
-	}
-	srv := runFtpd(t, cfg)
-	cfg.Listen = srv.Addr().String()
-	return srv, cfg
+	unlimited := func(c *ftpd.Config) { c.MaxPerIP, c.MaxSessions = -1, -1 }
+	s := ftpdtest.Serve(t, root, append([]func(*ftpd.Config){unlimited}, mods...)...)
+	return s.Server, s.Config
 }
 
 // restartFtpd starts a new server on the address of the env's stopped
@@ -104,29 +55,15 @@ func (e *env) restartFtpd(t testing.TB) *ftpd.Server {
 	t.Helper()
 	cfg := e.srvCfg
 	cfg.Faults = ftpd.Faults{}
-	return runFtpd(t, cfg)
-}
-
-// runFtpd starts ftpd with cfg and stops it at cleanup.
-func runFtpd(t testing.TB, cfg ftpd.Config) *ftpd.Server {
-	t.Helper()
-	srv, err := ftpd.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return srv
+	return ftpdtest.Start(t, cfg)
 }
 
 // mountAt mounts addr on a new temp dir.
-func mountAt(t testing.TB, addr, user, pass string, mods ...func(*Options)) (*Mounted, string, *syncBuf) {
+func mountAt(t testing.TB, addr, user, pass string, mods ...func(*Options)) (*Mounted, string, *testutil.Buffer) {
 	t.Helper()
-	fuseOK(t)
+	testutil.NeedFUSE(t)
 	mnt := t.TempDir()
-	logs := &syncBuf{}
+	logs := &testutil.Buffer{}
 	o := Options{
 		Conn:        conn.Config{Addr: addr, User: user, Password: pass, Timeout: 5 * time.Second},
 		Logger:      slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -140,6 +77,8 @@ func mountAt(t testing.TB, addr, user, pass string, mods ...func(*Options)) (*Mo
 	if err != nil {
 		t.Fatalf("mount: %v", err)
 	}
+	// Shown after the unmount below, which may add to it.
+	testutil.LogOnFailure(t, "mount log", logs, 40)
 	t.Cleanup(func() {
 		done := make(chan error, 1)
 		go func() { done <- m.Unmount() }()
@@ -153,9 +92,6 @@ func mountAt(t testing.TB, addr, user, pass string, mods ...func(*Options)) (*Mo
 			t.Errorf("unmount hung; where:\n%s", hangReport())
 			syscall.Unmount(mnt, syscall.MNT_DETACH)
 		}
-		if t.Failed() {
-			t.Logf("mount log:\n%s", tail(logs.String(), 40))
-		}
 	})
 	return m, mnt, logs
 }
@@ -164,7 +100,7 @@ func mountAt(t testing.TB, addr, user, pass string, mods ...func(*Options)) (*Mo
 // the tree before the mount lists it.
 func newEnv(t testing.TB, fill func(root string), srvMods []func(*ftpd.Config), mntMods ...func(*Options)) *env {
 	t.Helper()
-	fuseOK(t)
+	testutil.NeedFUSE(t)
 	root := t.TempDir()
 	if fill != nil {
 		fill(root)
@@ -198,29 +134,4 @@ func hangReport() string {
 		fmt.Fprintf(&b, "thread %s (%s):\n%s\n", filepath.Base(task), wchan, stack)
 	}
 	return b.String()
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = append([]string{fmt.Sprintf("... (%d lines omitted)", len(lines)-n)}, lines[len(lines)-n:]...)
-	}
-	return strings.Join(lines, "\n")
-}
-
-func randBytes(seed uint64, n int) []byte {
-	r := mrand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)})
-	b := make([]byte, n)
-	r.Read(b)
-	return b
-}
-
-func writeFile(t testing.TB, p string, b []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

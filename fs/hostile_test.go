@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"ftpfs/internal/testutil"
 	"net"
 	"os"
 	"path/filepath"
@@ -185,7 +186,7 @@ func canary(t *testing.T, host string) (port int, hits func() int) {
 	t.Helper()
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
-		t.Skipf("cannot listen on %s: %v", host, err)
+		testutil.Unavailable(t, "cannot listen on %s: %v", host, err)
 	}
 	t.Cleanup(func() { ln.Close() })
 	var mu sync.Mutex
@@ -206,7 +207,7 @@ func canary(t *testing.T, host string) (port int, hits func() int) {
 }
 
 func TestHostileServer(t *testing.T) {
-	fuseOK(t)
+	testutil.NeedFUSE(t)
 	long := strings.Repeat("x", 10<<20) // 10 MB without a newline
 	for _, mlsd := range []bool{true, false} {
 		name := map[bool]string{true: "MLSD", false: "LIST"}[mlsd]
@@ -269,7 +270,7 @@ func TestHostileServer(t *testing.T) {
 				}
 			}
 			if s := logs.String(); !strings.Contains(s, "listing names refused") || !strings.Contains(s, "listing lines not understood") {
-				t.Errorf("the refusals were not logged:\n%s", tail(s, 20))
+				t.Errorf("the refusals were not logged:\n%s", testutil.Tail(s, 20))
 			}
 			var ms runtime.MemStats
 			runtime.GC()
@@ -286,7 +287,7 @@ func TestHostileServer(t *testing.T) {
 // TestHostileReplies: replies with codes or content that make no sense
 // give the caller an errno, and the mount goes on answering.
 func TestHostileReplies(t *testing.T) {
-	fuseOK(t)
+	testutil.NeedFUSE(t)
 	e := &evilServer{mlsd: true, pasvHost: "127.0.0.1",
 		listings: map[string]string{
 			"/":    "type=file;size=5; ok.txt\r\ntype=dir; d1\r\ntype=dir; d2\r\n",

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ftpfs/conn"
+	"ftpfs/internal/testutil"
 )
 
 // peakHeap samples the heap in use until stop is called, which returns
@@ -53,7 +54,7 @@ func peakHeap() (stop func() uint64) {
 // server sends: with a small cap on entries, and with the default caps,
 // where long lines reach the byte cap (256 MiB) first.
 func TestListingCapEndless(t *testing.T) {
-	fuseOK(t)
+	testutil.NeedFUSE(t)
 	pad := strings.Repeat("p", 16<<10)
 	for _, tc := range []struct {
 		name    string
@@ -88,7 +89,7 @@ func TestListingCapEndless(t *testing.T) {
 				t.Fatalf("readdir of an endless listing: %v, want EIO", err)
 			}
 			if s := logs.String(); !strings.Contains(s, "listing too large") || !strings.Contains(s, tc.wantLog) {
-				t.Fatalf("the log does not say the listing hit the cap (%s):\n%s", tc.wantLog, tail(s, 10))
+				t.Fatalf("the log does not say the listing hit the cap (%s):\n%s", tc.wantLog, testutil.Tail(s, 10))
 			}
 			if grew > tc.maxHeap {
 				t.Fatalf("heap grew by %d MiB while listing, want at most %d MiB", grew>>20, tc.maxHeap>>20)

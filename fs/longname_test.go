@@ -2,6 +2,7 @@ package fs
 
 import (
 	"errors"
+	"ftpfs/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,7 @@ func TestHostileLongName(t *testing.T) {
 				t.Fatalf("root shows %d names (%.40q...), want the 255-byte name and short", len(got), got)
 			}
 			if s := logs.String(); !strings.Contains(s, "over 255 bytes") || !strings.Contains(s, "lllll") {
-				t.Errorf("the long name was not logged:\n%s", tail(s, 10))
+				t.Errorf("the long name was not logged:\n%s", testutil.Tail(s, 10))
 			}
 			if _, err := os.Stat(filepath.Join(mnt, long)); !errors.Is(err, syscall.ENAMETOOLONG) {
 				t.Errorf("stat of the long name: %v, want ENAMETOOLONG", err)

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"bytes"
+	"ftpfs/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,11 +22,11 @@ func TestServerOutage(t *testing.T) {
 	if testing.Short() {
 		outage = 3 * time.Second
 	}
-	data := randBytes(51, 3<<20)
+	data := testutil.RandBytes(51, 3<<20)
 	e := newEnv(t, func(root string) {
-		writeFile(t, filepath.Join(root, "cached"), []byte("seen before"))
-		writeFile(t, filepath.Join(root, "big"), data)
-		writeFile(t, filepath.Join(root, "dir", "x"), []byte("x"))
+		testutil.WriteFile(t, filepath.Join(root, "cached"), []byte("seen before"))
+		testutil.WriteFile(t, filepath.Join(root, "big"), data)
+		testutil.WriteFile(t, filepath.Join(root, "dir", "x"), []byte("x"))
 	}, nil, func(o *Options) { o.Conn.Timeout = time.Second; o.DirCacheTTL = time.Hour })
 	if got, err := os.ReadFile(filepath.Join(e.mnt, "cached")); err != nil || string(got) != "seen before" {
 		t.Fatal(got, err)
@@ -86,7 +87,7 @@ func TestServerOutage(t *testing.T) {
 
 // TestUnmountServerDead: unmount does not wait on a dead server.
 func TestUnmountServerDead(t *testing.T) {
-	e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "f"), []byte("x")) }, nil,
+	e := newEnv(t, func(root string) { testutil.WriteFile(t, filepath.Join(root, "f"), []byte("x")) }, nil,
 		func(o *Options) { o.Conn.Timeout = 5 * time.Second })
 	if _, err := os.ReadFile(filepath.Join(e.mnt, "f")); err != nil {
 		t.Fatal(err)
@@ -110,16 +111,14 @@ func TestUnmountServerDead(t *testing.T) {
 // connection for that copy. Unmount still ends, and the copy then fails
 // with ENOTCONN rather than being served by a process that is leaving.
 func TestUnmountWithNamespaceCopy(t *testing.T) {
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("no unshare command")
-	}
-	e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "f"), []byte("x")) }, nil)
+	testutil.NeedTool(t, "unshare")
+	e := newEnv(t, func(root string) { testutil.WriteFile(t, filepath.Join(root, "f"), []byte("x")) }, nil)
 	// The copy's holder waits for a line on stdin, then stats the
 	// copy, so it can say what it sees after the unmount.
 	holder := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
 		`echo in; read go; stat -c %s "$1/f" 2>&1; true`, "sh", e.mnt)
 	stdin, _ := holder.StdinPipe()
-	out := &syncBuf{}
+	out := &testutil.Buffer{}
 	holder.Stdout, holder.Stderr = out, out
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"errors"
+	"ftpfs/internal/testutil"
 	"os"
 	"path/filepath"
 	"sort"
@@ -57,7 +58,7 @@ func TestPosix(t *testing.T) {
 // TestPosixRefusals checks the errno of each operation FTP cannot do:
 // clear and immediate, never a pretended success.
 func TestPosixRefusals(t *testing.T) {
-	e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "f"), []byte("x")) }, nil)
+	e := newEnv(t, func(root string) { testutil.WriteFile(t, filepath.Join(root, "f"), []byte("x")) }, nil)
 	f := filepath.Join(e.mnt, "f")
 	check := func(what string, err error, want syscall.Errno) {
 		t.Helper()

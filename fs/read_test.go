@@ -21,12 +21,13 @@ import (
 
 	"ftpfs/ftpd"
 	"ftpfs/internal/mountinfo"
+	"ftpfs/internal/testutil"
 )
 
 // sampleTree writes a tree with the names that break FTP clients.
 func sampleTree(t testing.TB) func(root string) {
 	return func(root string) {
-		files := map[string][]byte{
+		testutil.WriteTree(t, root, testutil.Tree{
 			"plain.txt":                 []byte("hello\n"),
 			"with space.txt":            []byte("space"),
 			" leading space":            []byte("lead"),
@@ -34,16 +35,13 @@ func sampleTree(t testing.TB) func(root string) {
 			".hidden":                   []byte("dot"),
 			"empty":                     nil,
 			"ünïcödé 日本.txt":            []byte("utf-8"),
-			"dir one/nested/deep.bin":   randBytes(1, 70_000),
-			"dir one/mid.bin":           randBytes(2, 1<<20+3),
+			"dir one/nested/deep.bin":   testutil.RandBytes(1, 70_000),
+			"dir one/mid.bin":           testutil.RandBytes(2, 1<<20+3),
 			"dir two/.dotdir/x":         []byte("x"),
 			"semi;colon=eq.txt":         []byte("facts-like"),
 			"dir one/nested/empty file": nil,
-		}
-		for p, b := range files {
-			writeFile(t, filepath.Join(root, p), b)
-		}
-		os.Mkdir(filepath.Join(root, "empty dir"), 0o755)
+			"empty dir/":                nil,
+		})
 		os.Symlink("plain.txt", filepath.Join(root, "link to file"))
 		os.Symlink("dir one", filepath.Join(root, "link to dir"))
 		os.Symlink("nowhere", filepath.Join(root, "dangling"))
@@ -191,8 +189,8 @@ func TestMissingNamesCostNothing(t *testing.T) {
 
 func TestRandomPreads(t *testing.T) {
 	const size = 32 << 20
-	data := randBytes(3, size)
-	e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "big"), data) }, nil)
+	data := testutil.RandBytes(3, size)
+	e := newEnv(t, func(root string) { testutil.WriteFile(t, filepath.Join(root, "big"), data) }, nil)
 	f, err := os.Open(filepath.Join(e.mnt, "big"))
 	if err != nil {
 		t.Fatal(err)
@@ -221,9 +219,9 @@ func TestLargeSequentialRead(t *testing.T) {
 	if testing.Short() {
 		size = 32 << 20
 	}
-	data := randBytes(4, size)
+	data := testutil.RandBytes(4, size)
 	want := sha256.Sum256(data)
-	e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "big"), data) }, nil)
+	e := newEnv(t, func(root string) { testutil.WriteFile(t, filepath.Join(root, "big"), data) }, nil)
 	data = nil
 	cmd := exec.Command("sh", "-c", `dd if="$1" bs=1M status=none | sha256sum`, "sh", filepath.Join(e.mnt, "big"))
 	out, err := cmd.CombinedOutput()
@@ -236,15 +234,11 @@ func TestLargeSequentialRead(t *testing.T) {
 }
 
 func TestConcurrentReaders(t *testing.T) {
-	files := map[string][]byte{}
+	files := testutil.Tree{}
 	for i := range 8 {
-		files[fmt.Sprintf("f%d", i)] = randBytes(uint64(10+i), 6<<20+i)
+		files[fmt.Sprintf("f%d", i)] = testutil.RandBytes(uint64(10+i), 6<<20+i)
 	}
-	e := newEnv(t, func(root string) {
-		for n, b := range files {
-			writeFile(t, filepath.Join(root, n), b)
-		}
-	}, nil)
+	e := newEnv(t, func(root string) { testutil.WriteTree(t, root, files) }, nil)
 	var wg sync.WaitGroup
 	for n, b := range files {
 		wg.Add(1)
@@ -260,8 +254,8 @@ func TestConcurrentReaders(t *testing.T) {
 }
 
 func TestServerRestartDuringRead(t *testing.T) {
-	data := randBytes(5, 24<<20)
-	e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "big"), data) },
+	data := testutil.RandBytes(5, 24<<20)
+	e := newEnv(t, func(root string) { testutil.WriteFile(t, filepath.Join(root, "big"), data) },
 		[]func(*ftpd.Config){func(c *ftpd.Config) { c.Faults.DataRate = 8 << 20 }})
 	f, err := os.Open(filepath.Join(e.mnt, "big"))
 	if err != nil {
@@ -361,8 +355,8 @@ func compareTreesReadOnly(t *testing.T, local, mnt string) {
 // blocks are kept, and only a read behind the stream costs a RETR.
 func TestStreamOrder(t *testing.T) {
 	const size, mib = 12 << 20, 1 << 20
-	data := randBytes(7, size)
-	e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "big"), data) }, nil)
+	data := testutil.RandBytes(7, size)
+	e := newEnv(t, func(root string) { testutil.WriteFile(t, filepath.Join(root, "big"), data) }, nil)
 	m := e.m.m
 	ctx := context.Background()
 	ent, err := m.entryMaxAge(ctx, "big", time.Hour)

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"ftpfs/internal/testutil"
 	"io/fs"
 	"net"
 	"os"
@@ -38,7 +39,7 @@ type realServer struct {
 	// start serves root, whose tree the test has written; it may change
 	// the owner of the files, never their content. With tc, the server
 	// requires TLS (explicit, AUTH TLS) for logins and data.
-	start func(t testing.TB, root string, tc *testCert) served
+	start func(t testing.TB, root string, tc *testutil.Cert) served
 }
 
 var realServers = []realServer{
@@ -48,25 +49,13 @@ var realServers = []realServer{
 }
 
 func TestRealServers(t *testing.T) {
-	fuseOK(t)
-	needRoot(t)
+	testutil.NeedFUSE(t)
+	testutil.NeedRoot(t, "for the real servers, which chroot and change user")
 	for _, rs := range realServers {
 		t.Run(rs.name, func(t *testing.T) {
 			t.Run("read", func(t *testing.T) { realRead(t, rs) })
 			t.Run("write", func(t *testing.T) { realWrite(t, rs) })
 		})
-	}
-}
-
-// needRoot fails (in CI) or skips the test unless it runs as root: the
-// real servers chroot and change user, as in production.
-func needRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the real-server tests run as root in CI")
-		}
-		t.Skip("the real-server tests run as root")
 	}
 }
 
@@ -101,7 +90,9 @@ func realWrite(t *testing.T, rs realServer) {
 	if out, err := exec.Command("cp", "-r", src+"/.", filepath.Join(mnt, "cp")).CombinedOutput(); err != nil {
 		t.Fatalf("cp -r: %v\n%s", err, out)
 	}
-	compareContent(t, src, filepath.Join(disk, "cp"))
+	if err := testutil.SameFiles(src, filepath.Join(disk, "cp")); err != nil {
+		t.Errorf("cp -r: %v", err)
+	}
 	for i := range 2 {
 		out, err := exec.Command("rsync", "-a", "--stats", src+"/", filepath.Join(mnt, "rs")+"/").CombinedOutput()
 		if err != nil {
@@ -111,7 +102,9 @@ func realWrite(t *testing.T, rs realServer) {
 			t.Fatalf("second rsync -a transferred files:\n%s", out)
 		}
 	}
-	compareContent(t, src, filepath.Join(disk, "rs"))
+	if err := testutil.SameFiles(src, filepath.Join(disk, "rs")); err != nil {
+		t.Errorf("rsync -a: %v", err)
+	}
 	// A server that sets no time on directories leaves it to the mount.
 	dt := time.Date(2017, 7, 7, 7, 7, 7, 0, time.UTC)
 	if err := os.Chtimes(filepath.Join(mnt, "rs", "dir one"), dt, dt); err != nil {
@@ -122,7 +115,7 @@ func realWrite(t *testing.T, rs realServer) {
 	}
 
 	// dd, and a random write into the result.
-	data := randBytes(11, 5<<20)
+	data := testutil.RandBytes(11, 5<<20)
 	p := filepath.Join(mnt, "big.bin")
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
@@ -160,7 +153,7 @@ func realWrite(t *testing.T, rs realServer) {
 		o.CacheDir = t.TempDir()
 	}}, s.mods...)...)
 	t0 := time.Now()
-	err = os.WriteFile(filepath.Join(top, s.refused, "refused.bin"), randBytes(12, 8<<20), 0o644)
+	err = os.WriteFile(filepath.Join(top, s.refused, "refused.bin"), testutil.RandBytes(12, 8<<20), 0o644)
 	if !errors.Is(err, syscall.EACCES) && !errors.Is(err, syscall.EPERM) {
 		t.Fatalf("upload into a directory the server refuses: %v, want EACCES", err)
 	}
@@ -177,7 +170,7 @@ func realWrite(t *testing.T, rs realServer) {
 
 // startVsftpd serves root with the system's vsftpd to anonymous users:
 // read-only at the root, uploads into up/, which the ftp user owns.
-func startVsftpd(t testing.TB, root string, tc *testCert) served {
+func startVsftpd(t testing.TB, root string, tc *testutil.Cert) served {
 	t.Helper()
 	bin, err := exec.LookPath("vsftpd")
 	if err != nil {
@@ -201,7 +194,7 @@ func startVsftpd(t testing.TB, root string, tc *testCert) served {
 	chown(t, ftpUser(t), up)
 	port := freePort(t)
 	conf := filepath.Join(dir, "vsftpd.conf")
-	writeFile(t, conf, []byte(strings.Join(append([]string{
+	testutil.WriteFile(t, conf, []byte(strings.Join(append([]string{
 		"write_enable=YES", "anon_upload_enable=YES", "anon_mkdir_write_enable=YES",
 		"anon_other_write_enable=YES", "anon_umask=022",
 		"listen=YES", "listen_ipv6=NO", "listen_address=127.0.0.1",
@@ -210,7 +203,7 @@ func startVsftpd(t testing.TB, root string, tc *testCert) served {
 		"anon_root=" + root, "seccomp_sandbox=NO",
 		"secure_chroot_dir=" + empty, "xferlog_enable=NO", "connect_from_port_20=NO",
 		"ftp_username=" + ftpUser(t), "force_dot_files=YES", "",
-	}, tc.vsftpd()...), "\n")))
+	}, vsftpdTLS(tc)...), "\n")))
 	os.Chmod(conf, 0o600)
 	addr := runServer(t, "vsftpd", port, bin, conf)
 	// Anonymous sessions cannot SITE CHMOD on vsftpd: chmod=ignore.
@@ -221,7 +214,7 @@ func startVsftpd(t testing.TB, root string, tc *testCert) served {
 
 // startProftpd serves root with proftpd to a user of its own password
 // file, who may write everywhere but in ro/.
-func startProftpd(t testing.TB, root string, tc *testCert) served {
+func startProftpd(t testing.TB, root string, tc *testutil.Cert) served {
 	t.Helper()
 	bin := filepath.Join(testServersDir(), "usr/sbin/proftpd")
 	needServer(t, bin)
@@ -231,8 +224,8 @@ func startProftpd(t testing.TB, root string, tc *testCert) served {
 		t.Fatalf("openssl passwd: %v", err)
 	}
 	// The user maps to root, so that the test can read what it wrote.
-	writeFile(t, filepath.Join(dir, "passwd"), []byte(testUser+":"+strings.TrimSpace(string(hash))+":0:0::"+root+":/bin/sh\n"))
-	writeFile(t, filepath.Join(dir, "group"), []byte("root:x:0:\n"))
+	testutil.WriteFile(t, filepath.Join(dir, "passwd"), []byte(testUser+":"+strings.TrimSpace(string(hash))+":0:0::"+root+":/bin/sh\n"))
+	testutil.WriteFile(t, filepath.Join(dir, "group"), []byte("root:x:0:\n"))
 	os.Chmod(filepath.Join(dir, "passwd"), 0o600)
 	ro := filepath.Join(root, "ro")
 	if err := os.MkdirAll(ro, 0o755); err != nil {
@@ -240,7 +233,7 @@ func startProftpd(t testing.TB, root string, tc *testCert) served {
 	}
 	port := freePort(t)
 	conf := filepath.Join(dir, "proftpd.conf")
-	writeFile(t, conf, []byte(strings.Join(append([]string{
+	testutil.WriteFile(t, conf, []byte(strings.Join(append([]string{
 		"ServerType standalone", `ServerName "ftpfs test"`,
 		"DefaultAddress 127.0.0.1", "Port " + strconv.Itoa(port), "UseIPv6 off",
 		"User root", "Group root", "RootLogin on", "Umask 022",
@@ -254,14 +247,14 @@ func startProftpd(t testing.TB, root string, tc *testCert) served {
 		"DefaultRoot ~", "AllowOverwrite on", "ShowSymlinks on",
 		"ListOptions -a",
 		"<Directory " + ro + ">", "<Limit WRITE>", "DenyAll", "</Limit>", "</Directory>", "",
-	}, tc.proftpd(dir)...), "\n")))
+	}, proftpdTLS(tc, dir)...), "\n")))
 	addr := runServer(t, "proftpd", port, bin, "-n", "-q", "-c", conf)
 	return served{addr: addr, user: testUser, pass: testPass, refused: "ro"}
 }
 
 // startPureFtpd serves root with pure-ftpd to a virtual user (a PureDB
 // file), who runs as nobody: the tree is given to nobody, but for ro/.
-func startPureFtpd(t testing.TB, root string, tc *testCert) served {
+func startPureFtpd(t testing.TB, root string, tc *testutil.Cert) served {
 	t.Helper()
 	base := testServersDir()
 	bin := filepath.Join(base, "usr/sbin/pure-ftpd")
@@ -276,7 +269,7 @@ func startPureFtpd(t testing.TB, root string, tc *testCert) served {
 		t.Fatalf("openssl passwd: %v", err)
 	}
 	passwd := filepath.Join(dir, "passwd")
-	writeFile(t, passwd, []byte(fmt.Sprintf("%s:%s:%d:%d::%s/./::::::::::::\n", testUser, strings.TrimSpace(string(hash)), uid, gid, root)))
+	testutil.WriteFile(t, passwd, []byte(fmt.Sprintf("%s:%s:%d:%d::%s/./::::::::::::\n", testUser, strings.TrimSpace(string(hash)), uid, gid, root)))
 	pw := exec.Command(filepath.Join(base, "usr/bin/pure-pw"), "mkdb", filepath.Join(dir, "users.pdb"), "-f", passwd)
 	if out, err := pw.CombinedOutput(); err != nil {
 		t.Fatalf("pure-pw mkdb: %v\n%s", err, out)
@@ -290,7 +283,7 @@ func startPureFtpd(t testing.TB, root string, tc *testCert) served {
 		"-E", "-A", "-H", "-4", "-D", "-g", filepath.Join(dir, "pure-ftpd.pid")}
 	if tc != nil {
 		// TLS required for logins and data.
-		args = append(args, "-Y", "3", "-2", tc.certFile+","+tc.keyFile)
+		args = append(args, "-Y", "3", "-2", tc.CertFile+","+tc.KeyFile)
 	}
 	addr := runServer(t, "pure-ftpd", port, bin, args...)
 	return served{addr: addr, user: testUser, pass: testPass, refused: "ro"}
@@ -310,14 +303,12 @@ func testServersDir() string {
 	return filepath.Join(cache, "ftpfs-test-servers")
 }
 
-// needServer fails (in CI) or skips the test when bin is missing.
+// needServer ends the test when bin is missing: .ci/run installs the
+// servers, scripts/test-servers.sh unpacks proftpd and pure-ftpd.
 func needServer(t testing.TB, bin string) {
 	t.Helper()
 	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s missing in CI (bash .ci/run installs it): %v", bin, err)
-		}
-		t.Skipf("%s not installed (bash scripts/test-servers.sh): %v", bin, err)
+		testutil.Unavailable(t, "%s not installed (bash scripts/test-servers.sh): %v", bin, err)
 	}
 }
 
@@ -326,17 +317,15 @@ func needServer(t testing.TB, bin string) {
 func runServer(t testing.TB, name string, port int, bin string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	var out syncBuf
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &testutil.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	testutil.LogOnFailure(t, name+" output", out, 20)
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, tail(out.String(), 20))
-		}
 	})
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	deadline := time.Now().Add(10 * time.Second)
@@ -360,7 +349,7 @@ func ftpUser(t testing.TB) string {
 			return u
 		}
 	}
-	t.Skip("no ftp or nobody account")
+	testutil.Unavailable(t, "no ftp or nobody account")
 	return ""
 }
 

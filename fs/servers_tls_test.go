@@ -8,15 +8,8 @@ package fs
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,52 +18,12 @@ import (
 
 	"ftpfs/conn"
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
 )
 
-// testCert is a self-signed certificate for 127.0.0.1, in PEM files for
-// the servers and as a pool for the client.
-type testCert struct {
-	certFile, keyFile string
-	roots             *x509.CertPool
-	pair              tls.Certificate
-}
-
-func newTestCert(t testing.TB) *testCert {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "ftpfs test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:         true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	dir := t.TempDir()
-	tc := &testCert{certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem"), roots: x509.NewCertPool()}
-	tc.roots.AddCert(cert)
-	tc.pair = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	writeFile(t, tc.certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	writeFile(t, tc.keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
-	// The servers drop privileges before they read it (pure-ftpd).
-	os.Chmod(dir, 0o755)
-	os.Chmod(tc.keyFile, 0o644)
-	return tc
-}
-
-// vsftpd is the config that makes vsftpd require TLS of anonymous
+// vsftpdTLS is the config that makes vsftpd require TLS of anonymous
 // sessions, with session reuse on data connections (its default).
-func (tc *testCert) vsftpd() []string {
+func vsftpdTLS(tc *testutil.Cert) []string {
 	if tc == nil {
 		return nil
 	}
@@ -78,30 +31,27 @@ func (tc *testCert) vsftpd() []string {
 		// vsftpd 3.0.3 has one switch for every TLS 1.x version.
 		"force_anon_data_ssl=YES", "require_ssl_reuse=YES",
 		"ssl_sslv2=NO", "ssl_sslv3=NO", "ssl_tlsv1=YES",
-		"rsa_cert_file=" + tc.certFile, "rsa_private_key_file=" + tc.keyFile, ""}
+		"rsa_cert_file=" + tc.CertFile, "rsa_private_key_file=" + tc.KeyFile, ""}
 }
 
-// proftpd is the config that makes proftpd require TLS, with mod_tls
+// proftpdTLS is the config that makes proftpd require TLS, with mod_tls
 // from the unpacked package; dir is for its log.
-func (tc *testCert) proftpd(dir string) []string {
+func proftpdTLS(tc *testutil.Cert, dir string) []string {
 	if tc == nil {
 		return nil
 	}
 	return []string{"ModulePath " + filepath.Join(testServersDir(), "usr/lib/proftpd"),
 		"LoadModule mod_tls.c", "TLSEngine on", "TLSRequired on",
 		"TLSProtocol TLSv1.2 TLSv1.3", "TLSVerifyClient off",
-		"TLSRSACertificateFile " + tc.certFile, "TLSRSACertificateKeyFile " + tc.keyFile,
+		"TLSRSACertificateFile " + tc.CertFile, "TLSRSACertificateKeyFile " + tc.KeyFile,
 		"TLSLog " + filepath.Join(dir, "tls.log"), ""}
 }
 
 func TestRealServersTLS(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the real-server tests run as root in CI")
-		}
-		t.Skip("the real-server tests run as root")
-	}
-	tc := newTestCert(t)
+	testutil.NeedRoot(t, "for the real servers, which chroot and change user")
+	// RSA for proftpd's TLSRSACertificateFile, and readable by pure-ftpd
+	// after it dropped its privileges.
+	tc := testutil.NewCert(t, testutil.CertOptions{RSA: true, Shared: true})
 	servers := append([]realServer{{"ftpd", startFtpdTLS}, {"ftpd implicit", startFtpdImplicitTLS}}, realServers...)
 	for _, rs := range servers {
 		t.Run(rs.name, func(t *testing.T) {
@@ -113,9 +63,9 @@ func TestRealServersTLS(t *testing.T) {
 			// The mount, with the certificate checked against its CA.
 			_, mnt, _ := mountAt(t, s.addr, s.user, s.pass, append([]func(*Options){func(o *Options) {
 				o.Root, o.CacheDir = "/"+s.up, t.TempDir()
-				o.Conn.TLS, o.Conn.TLSConfig = s.tlsMode(), &tls.Config{RootCAs: tc.roots}
+				o.Conn.TLS, o.Conn.TLSConfig = s.tlsMode(), tc.ClientTLS()
 			}}, s.mods...)...)
-			data := randBytes(21, 3<<20)
+			data := testutil.RandBytes(21, 3<<20)
 			if err := os.WriteFile(filepath.Join(mnt, "over-tls.bin"), data, 0o644); err != nil {
 				t.Fatalf("write over TLS: %v", err)
 			}
@@ -135,11 +85,11 @@ func TestRealServersTLS(t *testing.T) {
 // tlsStress runs 500 data connections one after another, then 100 at
 // once, through a pool of 4 connections limited to one TLS version:
 // listings, downloads, uploads and empty uploads. None may fail.
-func tlsStress(t *testing.T, s served, tc *testCert, version uint16, disk string) {
+func tlsStress(t *testing.T, s served, tc *testutil.Cert, version uint16, disk string) {
 	p := conn.NewPool(conn.Config{
 		Addr: s.addr, User: s.user, Password: s.pass, Timeout: 10 * time.Second, MaxConns: 4,
 		TLS:       s.tlsMode(),
-		TLSConfig: &tls.Config{RootCAs: tc.roots, MinVersion: version, MaxVersion: version},
+		TLSConfig: &tls.Config{RootCAs: tc.Roots, MinVersion: version, MaxVersion: version},
 	})
 	defer p.Close()
 	ctx := context.Background()
@@ -149,14 +99,14 @@ func tlsStress(t *testing.T, s served, tc *testCert, version uint16, disk string
 	}
 	// A large upload first: with TLS 1.3, closing its data connection
 	// with the server's session tickets unread made vsftpd lose its end.
-	big := randBytes(23, 3<<20)
+	big := testutil.RandBytes(23, 3<<20)
 	if err := upload(ctx, p, dir+"/big.bin", big); err != nil {
 		t.Fatalf("3 MiB upload: %v", err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(disk, "big.bin")); !bytes.Equal(got, big) {
 		t.Fatal("a 3 MiB upload over TLS differs on the server's disk")
 	}
-	src := randBytes(22, 100_000)
+	src := testutil.RandBytes(22, 100_000)
 	if err := upload(ctx, p, dir+"/src.bin", src); err != nil {
 		t.Fatalf("first upload: %v", err)
 	}
@@ -222,18 +172,18 @@ func upload(ctx context.Context, p *conn.Pool, path string, data []byte) error {
 }
 
 // startFtpdTLS serves root with ftpd, TLS required.
-func startFtpdTLS(t testing.TB, root string, tc *testCert) served {
+func startFtpdTLS(t testing.TB, root string, tc *testutil.Cert) served {
 	_, cfg := startFtpd(t, root, func(c *ftpd.Config) {
-		c.TLS = &tls.Config{Certificates: []tls.Certificate{tc.pair}}
+		c.TLS = tc.ServerTLS()
 	})
 	return served{addr: cfg.Listen, user: testUser, pass: testPass}
 }
 
 // startFtpdImplicitTLS serves root with ftpd, with TLS from the first
 // byte (ftps://).
-func startFtpdImplicitTLS(t testing.TB, root string, tc *testCert) served {
+func startFtpdImplicitTLS(t testing.TB, root string, tc *testutil.Cert) served {
 	srv, _ := startFtpd(t, root, func(c *ftpd.Config) {
-		c.TLS = &tls.Config{Certificates: []tls.Certificate{tc.pair}}
+		c.TLS = tc.ServerTLS()
 		c.ImplicitTLSListen = "127.0.0.1:0"
 	})
 	return served{addr: srv.ImplicitTLSAddr().String(), user: testUser, pass: testPass, implicitTLS: true}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
 )
 
 // TestSafeLink: the target a server symlink shows through the mount. A
@@ -81,8 +82,8 @@ func sentinel(t *testing.T, dir string) string {
 // work as before. With -o symlinks=raw the targets are the server's.
 func TestSymlinksOutside(t *testing.T) {
 	fill := func(root string) {
-		writeFile(t, filepath.Join(root, "secret"), []byte("SERVER SECRET"))
-		writeFile(t, filepath.Join(root, "pub", "file.txt"), []byte("inside"))
+		testutil.WriteFile(t, filepath.Join(root, "secret"), []byte("SERVER SECRET"))
+		testutil.WriteFile(t, filepath.Join(root, "pub", "file.txt"), []byte("inside"))
 		os.Mkdir(filepath.Join(root, "pub", "sub"), 0o755)
 		os.Symlink("../secret", filepath.Join(root, "pub", "up"))
 		os.Symlink("../../secret", filepath.Join(root, "pub", "sub", "deep"))
@@ -133,7 +134,7 @@ func TestSymlinksOutside(t *testing.T) {
 				t.Errorf("mkdir %s: %v, want EPERM", outsideName, err)
 			}
 			if s := e.logBuf.String(); strings.Count(s, "symlink target outside the mount") != 3 {
-				t.Errorf("want one log line for each of the 3 links out:\n%s", tail(s, 20))
+				t.Errorf("want one log line for each of the 3 links out:\n%s", testutil.Tail(s, 20))
 			}
 
 			// -o symlinks=raw: the server's targets, as sshfs shows them.
@@ -156,7 +157,7 @@ func TestSymlinksOutside(t *testing.T) {
 // They never name a local path; an absolute target inside the mounted
 // directory is made relative, as before.
 func TestSymlinksAbsolute(t *testing.T) {
-	fuseOK(t)
+	testutil.NeedFUSE(t)
 	for _, mlsd := range []bool{true, false} {
 		t.Run(map[bool]string{true: "MLSD", false: "LIST"}[mlsd], func(t *testing.T) {
 			symlinksAbsolute(t, mlsd)
@@ -210,7 +211,7 @@ func symlinksAbsolute(t *testing.T, mlsd bool) {
 		os.Lstat(filepath.Join(mnt, "passwd"))
 	}
 	if n := strings.Count(logs.String(), "symlink target outside the mount"); n != 3 {
-		t.Errorf("%d log lines for 3 links out:\n%s", n, tail(logs.String(), 20))
+		t.Errorf("%d log lines for 3 links out:\n%s", n, testutil.Tail(logs.String(), 20))
 	}
 	// -o symlinks=raw: the server's absolute targets as they are, which the
 	// kernel resolves against this machine's files, as sshfs's do.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"ftpfs/conn"
+	"ftpfs/internal/testutil"
 )
 
 // keepsIAC names the real servers that do not undouble IAC IAC in
@@ -33,7 +34,7 @@ func TestIACNames(t *testing.T) {
 	})
 	for _, rs := range realServers {
 		t.Run(rs.name, func(t *testing.T) {
-			needRoot(t)
+			testutil.NeedRoot(t, "for the real servers, which chroot and change user")
 			root := t.TempDir()
 			s := rs.start(t, root, nil)
 			cfg := conn.Config{Addr: s.addr, User: s.user, Password: s.pass}

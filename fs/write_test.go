@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
 )
 
 // onServer reads a file from the server's disk, right after the call
@@ -39,7 +40,7 @@ func noUploadsLeft(t *testing.T, e *env) {
 
 func TestWriteBasics(t *testing.T) {
 	e := newEnv(t, sampleTree(t), nil, func(o *Options) { o.CacheDir = t.TempDir() })
-	data := randBytes(7, 3<<20+5)
+	data := testutil.RandBytes(7, 3<<20+5)
 	p := filepath.Join(e.mnt, "new.bin")
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
@@ -161,7 +162,9 @@ func TestWriteWithTools(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cp -r: %v\n%s", err, out)
 	}
-	compareContent(t, src, e.root)
+	if err := testutil.SameFiles(src, e.root); err != nil {
+		t.Errorf("cp -r: %v", err)
+	}
 	if _, err := exec.LookPath("rsync"); err == nil {
 		dst := filepath.Join(e.mnt, "rs")
 		for i := range 2 {
@@ -173,35 +176,19 @@ func TestWriteWithTools(t *testing.T) {
 				t.Fatalf("second rsync -a transferred files:\n%s", out)
 			}
 		}
-		compareContent(t, src, filepath.Join(e.root, "rs"))
+		if err := testutil.SameFiles(src, filepath.Join(e.root, "rs")); err != nil {
+			t.Errorf("rsync -a: %v", err)
+		}
 	}
 	noUploadsLeft(t, e)
 }
 
-// compareContent checks that every regular file of want is in got with
-// the same bytes.
-func compareContent(t *testing.T, want, got string) {
-	t.Helper()
-	filepath.WalkDir(want, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		rel, _ := filepath.Rel(want, p)
-		a, _ := os.ReadFile(p)
-		b, err := os.ReadFile(filepath.Join(got, rel))
-		if err != nil || !bytes.Equal(a, b) {
-			t.Errorf("%s: differs (%v)", rel, err)
-		}
-		return nil
-	})
-}
-
 func TestUploadFailureKeepsData(t *testing.T) {
 	cache := t.TempDir()
-	e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "f"), []byte("old content")) }, nil,
+	e := newEnv(t, func(root string) { testutil.WriteFile(t, filepath.Join(root, "f"), []byte("old content")) }, nil,
 		func(o *Options) { o.CacheDir = cache })
 	e.srv.SetFaults(ftpd.Faults{StorFullAfter: 1 << 20})
-	data := randBytes(8, 4<<20)
+	data := testutil.RandBytes(8, 4<<20)
 	f, err := os.OpenFile(filepath.Join(e.mnt, "f"), os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -242,8 +229,8 @@ func TestUploadFailureKeepsData(t *testing.T) {
 // checks the server after every save.
 func TestEditorSaves(t *testing.T) {
 	e := newEnv(t, func(root string) {
-		writeFile(t, filepath.Join(root, "doc.txt"), []byte("v0\n"))
-		writeFile(t, filepath.Join(root, "inplace.txt"), []byte("v0\n"))
+		testutil.WriteFile(t, filepath.Join(root, "doc.txt"), []byte("v0\n"))
+		testutil.WriteFile(t, filepath.Join(root, "inplace.txt"), []byte("v0\n"))
 	}, nil, func(o *Options) { o.CacheDir = t.TempDir() })
 	for i := range 20 {
 		content := []byte(strings.Repeat(fmt.Sprintf("save %d\n", i), 1+i*100))
@@ -285,7 +272,7 @@ func TestEditorSaves(t *testing.T) {
 				t.Fatalf("vim save %d not on the server: ...%q", i, got[max(0, len(got)-40):])
 			}
 		}
-	} else if os.Getenv("CI") == "true" {
+	} else if testutil.InCI() {
 		t.Fatal("vim missing in CI")
 	}
 	noUploadsLeft(t, e)
@@ -325,7 +312,7 @@ func TestUploadRetryAfterOutage(t *testing.T) {
 		o.CacheDir = cache
 		o.Conn.Timeout = time.Second
 	})
-	data := randBytes(9, 8<<20)
+	data := testutil.RandBytes(9, 8<<20)
 	f, err := os.OpenFile(filepath.Join(e.mnt, "f"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -372,10 +359,10 @@ func TestUploadFaults(t *testing.T) {
 		{"data connection dropped", ftpd.Faults{DropDataAfter: 1 << 20}, syscall.EIO},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "f"), []byte("old")) }, nil,
+			e := newEnv(t, func(root string) { testutil.WriteFile(t, filepath.Join(root, "f"), []byte("old")) }, nil,
 				func(o *Options) { o.CacheDir = t.TempDir() })
 			e.srv.SetFaults(tc.fault)
-			data := randBytes(12, 3<<20)
+			data := testutil.RandBytes(12, 3<<20)
 			f, err := os.OpenFile(filepath.Join(e.mnt, "f"), os.O_WRONLY|os.O_TRUNC, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -433,7 +420,7 @@ func TestStagingLimit(t *testing.T) {
 
 // TestNoAtomicUpload uploads under the file's own name.
 func TestNoAtomicUpload(t *testing.T) {
-	log := &syncBuf{}
+	log := &testutil.Buffer{}
 	e := newEnv(t, nil, []func(*ftpd.Config){func(c *ftpd.Config) { c.CommandLog = log }},
 		func(o *Options) { o.CacheDir, o.NoAtomicUpload = t.TempDir(), true })
 	if err := os.WriteFile(filepath.Join(e.mnt, "f"), []byte("direct"), 0o644); err != nil {
@@ -515,7 +502,7 @@ func TestCreateKeepsOthersContent(t *testing.T) {
 	if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(e.root, "log"), []byte("other client's line\n"))
+	testutil.WriteFile(t, filepath.Join(e.root, "log"), []byte("other client's line\n"))
 	time.Sleep(1100 * time.Millisecond) // past open's revalidation bound
 	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -561,7 +548,7 @@ func TestStatDuringUpload(t *testing.T) {
 // file open; the upload does not overwrite it, both versions are kept
 // and close reports the conflict.
 func TestTwoWriters(t *testing.T) {
-	e := newEnv(t, func(root string) { writeFile(t, filepath.Join(root, "shared.txt"), []byte("v1\n")) }, nil,
+	e := newEnv(t, func(root string) { testutil.WriteFile(t, filepath.Join(root, "shared.txt"), []byte("v1\n")) }, nil,
 		func(o *Options) { o.CacheDir = t.TempDir() })
 	f, err := os.OpenFile(filepath.Join(e.mnt, "shared.txt"), os.O_RDWR, 0)
 	if err != nil {
@@ -569,7 +556,7 @@ func TestTwoWriters(t *testing.T) {
 	}
 	f.WriteAt([]byte("mine\n"), 0)
 	// Another client writes meanwhile.
-	writeFile(t, filepath.Join(e.root, "shared.txt"), []byte("theirs, longer\n"))
+	testutil.WriteFile(t, filepath.Join(e.root, "shared.txt"), []byte("theirs, longer\n"))
 	if err := f.Close(); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("close after a conflict: %v, want EIO", err)
 	}
@@ -627,9 +614,9 @@ func TestFailedCreateLeavesNoName(t *testing.T) {
 // copy changed since its open, keeps its version next to it and reports
 // the conflict. Never a mix of the two.
 func TestTwoMountsOneFile(t *testing.T) {
-	old := randBytes(71, 200<<10)
+	old := testutil.RandBytes(71, 200<<10)
 	e := newEnv(t, func(root string) {
-		writeFile(t, filepath.Join(root, "doc"), old)
+		testutil.WriteFile(t, filepath.Join(root, "doc"), old)
 		// An hour old: the first writer's upload then changes the time
 		// that MLST reports, even within the same second.
 		hour := time.Now().Add(-time.Hour)
@@ -644,7 +631,7 @@ func TestTwoMountsOneFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	va, vb := randBytes(72, 150<<10), randBytes(73, 250<<10)
+	va, vb := testutil.RandBytes(72, 150<<10), testutil.RandBytes(73, 250<<10)
 	a.WriteAt(va, 0)
 	b.WriteAt(vb, 0)
 	wantA := append(append([]byte{}, va...), old[len(va):]...)
