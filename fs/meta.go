@@ -2,11 +2,11 @@ package fs
 
 import (
 	"context"
+	"math"
 	"os"
 	"path"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -135,9 +135,11 @@ func (m *mount) entryMaxAge(ctx context.Context, rel string, maxAge time.Duratio
 // precise fills in a file's modification time to the second on servers
 // whose listings only give minutes or days, but which tell one file's
 // exactly when asked: rsync and make compare seconds. Times are cached
-// per path and version of the listing line; the first stat in a
-// directory asks for that file, the next ones for all its files at once,
-// in parallel over the pool.
+// per path and version of the listing line. The first stat in a
+// directory asks for all its files at once, their commands pipelined
+// (one round trip for the lot); in a directory of more than preciseBatch
+// files, or where commands go one at a time, the first stat asks for its
+// file alone and the next for all.
 func (m *mount) precise(ctx context.Context, rel string, e conn.Entry) conn.Entry {
 	key := preciseKey{rel, e.Size, e.ModTime}
 	if t, ok := m.mtimes.Get(key); ok {
@@ -149,13 +151,17 @@ func (m *mount) precise(ctx context.Context, rel string, e conn.Entry) conn.Entr
 	asks, _ := m.mtimeAsks.Get(dir)
 	m.mtimeAsks.Add(dir, asks+1)
 	m.mtimeMu.Unlock()
-	batch := asks > 0
-	if batch {
-		m.preciseDir(ctx, dir)
-		if t, ok := m.mtimes.Get(key); ok {
-			e.ModTime, e.Precision = t, conn.PrecisionSecond
-			return e
-		}
+	limit := 0 // one at a time, a first stat asks for its file alone
+	if m.pool.Pipelining() {
+		limit = preciseBatch
+	}
+	if asks > 0 {
+		limit = math.MaxInt
+	}
+	m.preciseDir(ctx, dir, limit)
+	if t, ok := m.mtimes.Get(key); ok {
+		e.ModTime, e.Precision = t, conn.PrecisionSecond
+		return e
 	}
 	t, err := m.pool.ModTime(ctx, m.remotePath(rel))
 	if err != nil {
@@ -168,47 +174,58 @@ func (m *mount) precise(ctx context.Context, rel string, e conn.Entry) conn.Entr
 	return e
 }
 
+// preciseBatch is the most files whose times a first stat in their
+// directory asks for; it bounds the commands one stat of a huge
+// directory costs. preciseChunk is the most asked for in one batch.
+const (
+	preciseBatch = 1024
+	preciseChunk = 4096
+)
+
 type preciseKey struct {
 	rel  string
 	size int64
 	list time.Time
 }
 
-// preciseDir asks the exact time of every file of dir not yet known, a
-// few at a time, leaving one connection for other metadata.
-func (m *mount) preciseDir(ctx context.Context, dir string) {
+// preciseDir asks the exact time of every file of dir not yet known,
+// unless there are more than limit of them.
+func (m *mount) preciseDir(ctx context.Context, dir string, limit int) {
 	l, err := m.listing(ctx, dir, 0)
 	if err != nil {
 		return
 	}
-	work := make(chan preciseKey)
-	var wg sync.WaitGroup
-	for range max(1, m.o.Conn.MaxConns-1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range work {
-				if t, err := m.pool.ModTime(ctx, m.remotePath(k.rel)); err == nil {
-					m.mtimes.Add(k, t)
-				}
-			}
-		}()
-	}
+	var keys []preciseKey
 	for name, e := range l.All() {
 		if e.Type != conn.TypeFile || e.Precision == conn.PrecisionSecond {
 			continue
 		}
 		k := preciseKey{path.Join(dir, name), e.Size, e.ModTime}
-		if _, ok := m.mtimes.Get(k); ok {
-			continue
-		}
-		select {
-		case work <- k:
-		case <-ctx.Done():
+		if _, ok := m.mtimes.Get(k); !ok {
+			keys = append(keys, k)
 		}
 	}
-	close(work)
-	wg.Wait()
+	if len(keys) > limit {
+		return
+	}
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), preciseChunk)]
+		keys = keys[len(chunk):]
+		paths := make([]string, len(chunk))
+		for i, k := range chunk {
+			paths[i] = m.remotePath(k.rel)
+		}
+		times, err := m.pool.ModTimes(ctx, paths)
+		for i, t := range times {
+			if !t.IsZero() {
+				m.mtimes.Add(chunk[i], t)
+			}
+		}
+		if err != nil {
+			m.log.Debug("exact times not told", "path", dir, "err", err)
+			return
+		}
+	}
 }
 
 // keepCache says whether the kernel may keep the pages of rel: only when
