@@ -41,6 +41,7 @@ type Pool struct {
 	raiseAfter time.Duration // then, one more connection is tried again
 
 	noPipeline atomic.Bool // a pipelined batch failed: one command at a time
+	noStat     atomic.Bool // STAT does not list here: LIST
 }
 
 // NewPool checks nothing on the network: the first operation dials.

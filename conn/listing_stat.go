@@ -1,0 +1,182 @@
+package conn
+
+// Listings over the control connection. "STAT -a dir" answers with the
+// directory's LIST lines in a multi-line reply (vsftpd, proftpd, pure-ftpd
+// and ftpd do), so a listing costs one round trip and no data connection,
+// and the listings of several directories can be pipelined. The reply is
+// read as a data connection's listing is: the same line splitter and the
+// same caps (lines and bytes), never the caps of an ordinary reply.
+//
+// What a reply cannot tell: vsftpd and pure-ftpd answer a missing
+// directory with an empty listing, and a server may answer STAT with a
+// path with its status (211) or refuse it. A reply without a single line
+// or a refusal sends that directory to LIST; a refusal of STAT itself, or
+// a LIST that succeeds where STAT failed or found nothing, sends every
+// later listing there too.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// statAnswer is what a STAT reply says of a listing.
+type statAnswer int
+
+const (
+	statListed  statAnswer = iota // the lines were the listing
+	statEmpty                     // no line at all: empty, missing, or not listed
+	statUnsure                    // a line only LIST can tell (a 0xFF in it)
+	statFailed                    // refused for this path: LIST decides
+	statRefused                   // STAT with a path is not a listing here
+)
+
+// statCommand lists dir with the same options as LIST.
+func statCommand(dir string) string { return "STAT -a " + dir }
+
+// readStatListing reads the reply to statCommand(dir), already sent, and
+// hands each line of the listing to fn, within the pool's listing caps.
+// An error means the connection is broken (or fn failed, which breaks it
+// too): the reply could not be read to its end.
+func (c *Conn) readStatListing(ctx context.Context, dir string, maxBytes int64, maxLines int, fn func(line string) error) (statAnswer, error) {
+	c.raw.SetReadDeadline(c.deadline(ctx))
+	stop := context.AfterFunc(ctx, func() { c.raw.SetReadDeadline(time.Now()) })
+	defer stop()
+	first, code, err := c.readFirst(ctx)
+	if err != nil {
+		return 0, &Error{Op: "stat", Path: dir, Err: err}
+	}
+	switch {
+	case code == 211 || code == 500 || code == 501 || code == 502 || code == 504:
+		_, err := c.readRest(ctx, first, code)
+		return statRefused, err
+	case code >= 400:
+		_, err := c.readRest(ctx, first, code)
+		return statFailed, err
+	case code != 212 && code != 213:
+		c.broken = true
+		return 0, &Error{Op: "stat", Path: dir, Code: code, Msg: first[4:], Err: errOutOfStep}
+	case first[3] != '-':
+		return statEmpty, nil
+	}
+	body := &statBody{c: c, ctx: ctx, code: first[:3]}
+	lines, iac := 0, false
+	err = readListing(body, maxBytes, maxLines, func(l string) error {
+		lines++
+		// Servers differ on 0xFF in STAT's lines: ftpd doubles it as in
+		// any reply, vsftpd sends it as it is, whatever it does in other
+		// replies. A name with one is left to LIST to tell; the rest of
+		// the reply is still read, to stay in step.
+		if iac = iac || strings.Contains(l, "\xff"); iac {
+			return nil
+		}
+		// proftpd and ftpd indent each line by one space, as RFC 959
+		// asks of lines that could start with a digit; a LIST line never
+		// starts with a space.
+		return fn(strings.TrimPrefix(l, " "))
+	})
+	if err != nil {
+		c.broken = true
+		if errors.Is(err, ErrListingTooLarge) {
+			err = &Error{Op: "list", Path: dir, Err: err}
+		}
+		return 0, c.ioErr(ctx, err)
+	}
+	if iac {
+		return statUnsure, nil
+	}
+	if lines == 0 {
+		return statEmpty, nil
+	}
+	return statListed, nil
+}
+
+// statBody reads the lines of a multi-line reply after its first, as a
+// stream that ends, with io.EOF, once the reply's last line has been read.
+// It hands out at most one line per Read, so that each line's start can be
+// checked for the end before it is handed on.
+type statBody struct {
+	c       *Conn
+	ctx     context.Context
+	code    string // the reply's code
+	midLine bool   // the last Read ended within a line
+	done    bool
+}
+
+func (b *statBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	r := b.c.r
+	// A long listing may take longer than one exchange's timeout; each
+	// read gets its own, as on a data connection.
+	b.c.raw.SetReadDeadline(b.c.deadline(b.ctx))
+	if !b.midLine {
+		head, err := r.Peek(4)
+		if err != nil && len(head) < 4 {
+			return 0, noEOF(err)
+		}
+		switch string(head) {
+		case b.code + " ":
+			if _, err := b.c.readLine(); err != nil {
+				return 0, noEOF(err)
+			}
+			b.done = true
+			return 0, io.EOF
+		case b.code + "-":
+			// A line in RFC 959's other style of multi-line reply.
+			r.Discard(4)
+		}
+	}
+	if _, err := r.Peek(1); err != nil {
+		return 0, noEOF(err)
+	}
+	buf, _ := r.Peek(min(len(p), r.Buffered()))
+	n := len(buf)
+	if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+		n = i + 1
+	}
+	copy(p, buf[:n])
+	r.Discard(n)
+	b.midLine = p[n-1] != '\n'
+	return n, nil
+}
+
+// noEOF turns the end of the control connection inside a reply into an
+// error: the listing would otherwise look complete.
+func noEOF(err error) error {
+	if err == io.EOF {
+		return fmt.Errorf("connection closed within a reply: %w", io.ErrUnexpectedEOF)
+	}
+	return err
+}
+
+// statListings says whether listings are asked with STAT: on servers
+// without MLSD, until STAT proved not to list there.
+func (p *Pool) statListings() bool { return !p.noStat.Load() }
+
+// statList lists dir with STAT on c. A server that refuses STAT with a
+// path lists with LIST from now on.
+func (p *Pool) statList(ctx context.Context, c *Conn, dir string, fn func(line string) error) (statAnswer, error) {
+	if err := c.send(ctx, statCommand(dir)); err != nil {
+		return 0, &Error{Op: "stat", Path: dir, Err: err}
+	}
+	a, err := c.readStatListing(ctx, dir, p.cfg.MaxListingBytes, p.cfg.MaxListingEntries, fn)
+	if err == nil && a == statRefused {
+		p.statMisleads(dir, a)
+	}
+	return a, err
+}
+
+// statMisleads turns listings over STAT off for good: STAT refused a
+// path, or LIST listed what STAT did not.
+func (p *Pool) statMisleads(dir string, a statAnswer) {
+	if !p.noStat.Swap(true) {
+		why := map[statAnswer]string{statEmpty: "STAT found nothing where LIST lists", statFailed: "STAT refused a directory LIST lists", statRefused: "STAT with a path refused"}[a]
+		p.cfg.Logger.Info("listings over the data connection from now on", "why", why, "path", dir)
+	}
+}
