@@ -180,3 +180,54 @@ func (p *Pool) statMisleads(dir string, a statAnswer) {
 		p.cfg.Logger.Info("listings over the data connection from now on", "why", why, "path", dir)
 	}
 }
+
+// ListsTogether says whether ReadDirs lists several directories in one
+// round trip here: listings come over the control connection, and
+// commands may be pipelined.
+func (p *Pool) ListsTogether(ctx context.Context) bool {
+	f, err := p.features(ctx)
+	return err == nil && !f.MLSD && p.statListings() && p.Pipelining()
+}
+
+// ReadDirs lists dirs as ReadDir does each, and hands fn each result, in
+// order. Where ListsTogether, their STATs are pipelined on one connection:
+// N listings in one round trip; a directory whose STAT answer cannot
+// stand for its listing, or all of them where pipelining fails, is then
+// listed alone. Elsewhere each is listed alone, one after another.
+func (p *Pool) ReadDirs(ctx context.Context, dirs []string, fn func(i int, es []Entry, err error)) {
+	listings := make([]*Listing, len(dirs))
+	if p.ListsTogether(ctx) {
+		err := p.do(ctx, Metadata, func(c *Conn) error {
+			clear(listings)
+			lines := make([]string, len(dirs))
+			for i, dir := range dirs {
+				lines[i] = statCommand(dir)
+			}
+			return c.pipeline(ctx, lines, func(i int) error {
+				l := NewListing(time.Now(), time.UTC)
+				a, err := c.readStatListing(ctx, dirs[i], p.cfg.MaxListingBytes, p.cfg.MaxListingEntries, func(line string) error {
+					l.Add(line, false)
+					return nil
+				})
+				if a == statRefused {
+					p.statMisleads(dirs[i], a)
+				}
+				if err == nil && a == statListed {
+					listings[i] = l
+				}
+				return err
+			})
+		})
+		if err != nil && ctx.Err() == nil {
+			p.pipelineFailed(ctx, "stat", err)
+		}
+	}
+	for i, dir := range dirs {
+		if listings[i] != nil {
+			fn(i, p.entries(ctx, dir, listings[i], false), nil)
+			continue
+		}
+		es, err := p.ReadDir(ctx, dir)
+		fn(i, es, err)
+	}
+}

@@ -37,6 +37,8 @@ type mount struct {
 	mtimes    *lru.Cache[preciseKey, time.Time] // precise times on LIST-only servers
 	mtimeMu   sync.Mutex                        // makes a directory's ask count atomic
 	mtimeAsks *lru.Cache[string, int]
+	timesBusy map[string]chan struct{}     // directories whose times are being asked; GUARDED_BY(mtimeMu)
+	walkTimes chan aheadJob                // times to ask ahead of a walk
 	opened    *lru.Cache[string, string]   // the version of each path at its last open
 	linksOut  *lru.Cache[string, struct{}] // links out of the tree already logged
 
