@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"time"
 )
@@ -185,41 +186,39 @@ func (p *Pool) statMisleads(dir string, a statAnswer) {
 // round trip here: listings come over the control connection, and
 // commands may be pipelined.
 func (p *Pool) ListsTogether(ctx context.Context) bool {
-	f, err := p.features(ctx)
-	return err == nil && !f.MLSD && p.statListings() && p.Pipelining()
+	_, err := p.features(ctx)
+	return err == nil && p.statListings() && p.Pipelining()
 }
 
 // ReadDirs lists dirs as ReadDir does each, and hands fn each result, in
 // order. Where ListsTogether, their STATs are pipelined on one connection:
-// N listings in one round trip; a directory whose STAT answer cannot
-// stand for its listing, or all of them where pipelining fails, is then
-// listed alone. Elsewhere each is listed alone, one after another.
+// N listings in one round trip. On a server with MLSD, whose listings give
+// exact times and facts, the facts of their entries then come from MLST,
+// pipelined as well: the listings are as MLSD's, in two round trips for
+// all. A directory whose STAT answer cannot stand for its listing, one
+// whose path STAT could take for a pattern or several paths, or all of
+// them where pipelining fails, is listed alone, as elsewhere.
 func (p *Pool) ReadDirs(ctx context.Context, dirs []string, fn func(i int, es []Entry, err error)) {
 	listings := make([]*Listing, len(dirs))
-	if p.ListsTogether(ctx) {
+	if f, err := p.features(ctx); err == nil && p.ListsTogether(ctx) {
+		var batch []int
+		for i, dir := range dirs {
+			if !f.MLSD || !strings.ContainsAny(dir, statUnsafe) {
+				batch = append(batch, i)
+			}
+		}
 		err := p.do(ctx, Metadata, func(c *Conn) error {
 			clear(listings)
-			lines := make([]string, len(dirs))
-			for i, dir := range dirs {
-				lines[i] = statCommand(dir)
-			}
-			return c.pipeline(ctx, lines, func(i int) error {
-				l := NewListing(time.Now(), time.UTC)
-				a, err := c.readStatListing(ctx, dirs[i], p.cfg.MaxListingBytes, p.cfg.MaxListingEntries, func(line string) error {
-					l.Add(line, false)
-					return nil
-				})
-				if a == statRefused {
-					p.statMisleads(dirs[i], a)
-				}
-				if err == nil && a == statListed {
-					listings[i] = l
-				}
+			if err := p.statTogether(ctx, c, dirs, batch, listings); err != nil || !f.MLSD {
 				return err
-			})
+			}
+			return p.factsTogether(ctx, c, dirs, listings)
 		})
-		if err != nil && ctx.Err() == nil {
-			p.pipelineFailed(ctx, "stat", err)
+		if err != nil {
+			clear(listings)
+			if ctx.Err() == nil {
+				p.pipelineFailed(ctx, "stat", err)
+			}
 		}
 	}
 	for i, dir := range dirs {
@@ -230,4 +229,98 @@ func (p *Pool) ReadDirs(ctx context.Context, dirs []string, fn func(i int, es []
 		es, err := p.ReadDir(ctx, dir)
 		fn(i, es, err)
 	}
+}
+
+// statUnsafe are the bytes of a path that some servers' STAT takes for a
+// pattern (vsftpd, proftpd, pure-ftpd glob) or a separator of paths
+// (pure-ftpd): where MLSD lists any path, such a directory is left to it.
+// Where LIST is the only listing, it takes the path as STAT does.
+const statUnsafe = " \t*?[]{}~"
+
+// statTogether lists dirs[batch] with pipelined STATs, into listings.
+func (p *Pool) statTogether(ctx context.Context, c *Conn, dirs []string, batch []int, listings []*Listing) error {
+	lines := make([]string, len(batch))
+	for k, i := range batch {
+		lines[k] = statCommand(dirs[i])
+	}
+	return c.pipeline(ctx, lines, func(k int) error {
+		i := batch[k]
+		l := NewListing(time.Now(), time.UTC)
+		a, err := c.readStatListing(ctx, dirs[i], p.cfg.MaxListingBytes, p.cfg.MaxListingEntries, func(line string) error {
+			l.Add(line, false)
+			return nil
+		})
+		if a == statRefused {
+			p.statMisleads(dirs[i], a)
+		}
+		if err == nil && a == statListed {
+			listings[i] = l
+		}
+		return err
+	})
+}
+
+// factsTogether replaces the entries of listings, LIST lines from STAT,
+// by their MLST facts, all pipelined. A symlink takes only its time from
+// MLST, and only when MLST describes the link rather than its target:
+// where it points, LIST says. An entry MLST refuses keeps its LIST line's
+// facts.
+func (p *Pool) factsTogether(ctx context.Context, c *Conn, dirs []string, listings []*Listing) error {
+	type at struct{ i, j int }
+	var lines []string
+	var ats []at
+	for i, l := range listings {
+		for j, e := range l.entriesOrNil() {
+			lines = append(lines, "MLST "+path.Join(dirs[i], e.Name))
+			ats = append(ats, at{i, j})
+		}
+	}
+	return c.pipeline(ctx, lines, func(k int) error {
+		a := ats[k]
+		e, ok, err := c.readMLST(ctx, lines[k][len("MLST "):])
+		listed := &listings[a.i].Entries[a.j]
+		switch {
+		case !ok:
+		case listed.Type != TypeSymlink:
+			e.Name = listed.Name
+			*listed = e
+		case e.Type == TypeSymlink:
+			// The link's own facts; where it points, LIST says.
+			listed.ModTime, listed.Precision, listed.Unique = e.ModTime, e.Precision, e.Unique
+		}
+		return err
+	})
+}
+
+// entriesOrNil are l's entries; none for a nil listing.
+func (l *Listing) entriesOrNil() []Entry {
+	if l == nil {
+		return nil
+	}
+	return l.Entries
+}
+
+// readMLST reads the reply to MLST of path: its entry, or ok false when
+// the server refused it; an error when the reply cannot be MLST's or the
+// connection broke.
+func (c *Conn) readMLST(ctx context.Context, path string) (e Entry, ok bool, err error) {
+	r, err := c.readReply(ctx)
+	if err != nil {
+		return e, false, &Error{Op: "mlst", Path: path, Err: err}
+	}
+	switch {
+	case r.code == 250:
+		if lines := strings.Split(r.msg, "\n"); len(lines) >= 2 {
+			if e, err := ParseMLST(lines[1]); err == nil {
+				return e, true, nil
+			}
+		}
+		return e, false, nil
+	case r.code == 421:
+		c.broken = true
+		return e, false, &Error{Op: "mlst", Path: path, Code: r.code, Msg: firstLine(r.msg)}
+	case r.code >= 450:
+		return e, false, nil
+	}
+	return e, false, &Error{Op: "mlst", Path: path, Code: r.code, Msg: firstLine(r.msg), Err: errOutOfStep}
 }
