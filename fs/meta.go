@@ -134,6 +134,11 @@ func (m *mount) entryMaxAge(ctx context.Context, rel string, maxAge time.Duratio
 	}
 	if e.Type == conn.TypeFile && e.Precision != conn.PrecisionSecond && m.times.Asked {
 		e = m.precise(ctx, rel, e)
+		if err := ctx.Err(); err != nil {
+			// Interrupted: the caller asks again (EINTR), rather than
+			// keep a coarse time in the kernel's cache.
+			return conn.Entry{}, err
+		}
 	}
 	return e, nil
 }
@@ -442,29 +447,36 @@ func (m *mount) listTogether(ctx context.Context, dirs []string) {
 		es  []conn.Entry
 		err error
 	}
+	type fetch struct {
+		started, joined chan struct{}
+		res             chan result
+	}
 	var (
 		wg      sync.WaitGroup
 		batch   []string
 		results []chan result
 	)
-	for _, dir := range dirs {
-		started, joined := make(chan struct{}), make(chan struct{})
-		res := make(chan result, 1)
+	fetches := make([]fetch, len(dirs))
+	for i, dir := range dirs {
+		f := fetch{make(chan struct{}), make(chan struct{}), make(chan result, 1)}
+		fetches[i] = f
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(joined)
+			defer close(f.joined)
 			m.dirs.Fetch(ctx, m.remotePath(dir), func(context.Context) ([]conn.Entry, error) {
-				close(started)
-				r := <-res // ReadDirs answers every directory of the batch
+				close(f.started)
+				r := <-f.res // ReadDirs answers every directory of the batch
 				return r.es, r.err
 			})
 		}()
+	}
+	for i, f := range fetches {
 		select {
-		case <-started:
-			batch = append(batch, m.remotePath(dir))
-			results = append(results, res)
-		case <-joined:
+		case <-f.started:
+			batch = append(batch, m.remotePath(dirs[i]))
+			results = append(results, f.res)
+		case <-f.joined:
 		}
 	}
 	m.pool.ReadDirs(ctx, batch, func(i int, es []conn.Entry, err error) {
