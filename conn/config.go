@@ -49,6 +49,11 @@ type Config struct {
 	// connection: by default (IACAuto) as the server's greeting says it
 	// expects, else doubled both ways as RFC 959 says.
 	TelnetIAC TelnetIAC
+	// NoPipelining sends every command alone and waits for its reply
+	// before the next, for a server that loses replies to commands sent
+	// together. Without it, the pool turns pipelining off by itself once
+	// a pipelined batch comes back out of step.
+	NoPipelining bool
 
 	Logger *slog.Logger
 	// Trace, when set, receives the control connection dialogue, PASS

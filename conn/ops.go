@@ -62,32 +62,64 @@ func (p *Pool) doHold(ctx context.Context, kind Kind, hold **Conn, fn func(c *Co
 // called before each attempt: a retry after a broken transfer starts the
 // listing over, so that names seen by the failed attempt do not survive
 // as ghosts.
+//
+// Where the server has no MLSD, the listing comes over the control
+// connection (STAT, see listing_stat.go) while the server gives it there.
 func (p *Pool) list(ctx context.Context, dir string, long bool, reset func(), fn func(line string, mlsd bool) error) error {
 	return p.do(ctx, Metadata, func(c *Conn) error {
 		if reset != nil {
 			reset()
 		}
-		mlsd := c.feat.MLSD && !long
-		cmd := "MLSD " + dir
-		if !mlsd {
-			cmd = "LIST -a " + dir
-		}
-		t, err := c.startTransfer(ctx, "list", dir, cmd, 0, false)
-		if err != nil {
-			return err
-		}
-		err = readListing(t, p.cfg.MaxListingBytes, p.cfg.MaxListingEntries, func(l string) error {
-			return fn(l, mlsd)
-		})
-		if err != nil {
-			if errors.Is(err, ErrListingTooLarge) {
-				err = &Error{Op: "list", Path: dir, Err: err}
+		var stat statAnswer = statRefused
+		// Without reset, lines a STAT handed on could not be taken back
+		// when LIST must list after all.
+		if !c.feat.MLSD && reset != nil && p.statListings() {
+			var err error
+			stat, err = p.statList(ctx, c, dir, func(l string) error { return fn(l, false) })
+			if err != nil || stat == statListed {
+				return err
 			}
-			t.abort()
+			if reset != nil {
+				reset()
+			}
+		}
+		lines := 0
+		count := func(l string, mlsd bool) error {
+			lines++
+			return fn(l, mlsd)
+		}
+		if err := p.listData(ctx, c, dir, long, count); err != nil {
 			return err
 		}
-		return t.finish()
+		if stat == statFailed || stat == statEmpty && lines > 0 {
+			p.statMisleads(dir, stat)
+		}
+		return nil
 	})
+}
+
+// listData reads a listing over a data connection.
+func (p *Pool) listData(ctx context.Context, c *Conn, dir string, long bool, fn func(line string, mlsd bool) error) error {
+	mlsd := c.feat.MLSD && !long
+	cmd := "MLSD " + dir
+	if !mlsd {
+		cmd = "LIST -a " + dir
+	}
+	t, err := c.startTransfer(ctx, "list", dir, cmd, 0, false)
+	if err != nil {
+		return err
+	}
+	err = readListing(t, p.cfg.MaxListingBytes, p.cfg.MaxListingEntries, func(l string) error {
+		return fn(l, mlsd)
+	})
+	if err != nil {
+		if errors.Is(err, ErrListingTooLarge) {
+			err = &Error{Op: "list", Path: dir, Err: err}
+		}
+		t.abort()
+		return err
+	}
+	return t.finish()
 }
 
 // ModTime asks MDTM for a file's modification time, to the second.

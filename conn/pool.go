@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,6 +39,9 @@ type Pool struct {
 
 	lowered    time.Time     // when a 421 last lowered the ceiling
 	raiseAfter time.Duration // then, one more connection is tried again
+
+	noPipeline atomic.Bool // a pipelined batch failed: one command at a time
+	noStat     atomic.Bool // STAT does not list here: LIST
 }
 
 // NewPool checks nothing on the network: the first operation dials.

@@ -225,12 +225,26 @@ func (c *Conn) send(ctx context.Context, line string) error {
 // sendAll sends command lines in one write: pipelined commands then
 // arrive together, as one segment where they fit.
 func (c *Conn) sendAll(ctx context.Context, lines ...string) error {
+	b, err := c.encode(lines)
+	if err != nil {
+		return err
+	}
+	if err := c.write(ctx, b); err != nil {
+		c.broken = true
+		return c.ioErr(ctx, err)
+	}
+	return nil
+}
+
+// encode checks and traces command lines and returns them as they go on
+// the wire.
+func (c *Conn) encode(lines []string) (string, error) {
 	if c.broken {
-		return errors.New("connection already broken")
+		return "", errors.New("connection already broken")
 	}
 	for _, line := range lines {
 		if strings.ContainsAny(line, "\r\n\x00") {
-			return ErrInvalidName
+			return "", ErrInvalidName
 		}
 	}
 	var b strings.Builder
@@ -245,12 +259,16 @@ func (c *Conn) sendAll(ctx context.Context, lines ...string) error {
 		b.WriteString(line)
 		b.WriteString("\r\n")
 	}
+	return b.String(), nil
+}
+
+// write sends encoded lines within the exchange's deadline. It touches
+// nothing but the socket, so that pipeline's writer may run it while
+// replies are being read.
+func (c *Conn) write(ctx context.Context, b string) error {
 	c.ctrl.SetWriteDeadline(c.deadline(ctx))
-	if _, err := io.WriteString(c.ctrl, b.String()); err != nil {
-		c.broken = true
-		return c.ioErr(ctx, err)
-	}
-	return nil
+	_, err := io.WriteString(c.ctrl, b)
+	return err
 }
 
 // ioErr turns a deadline into ctx's own error when the caller gave up.
@@ -268,16 +286,35 @@ func (c *Conn) readReply(ctx context.Context) (reply, error) {
 	c.raw.SetReadDeadline(c.deadline(ctx))
 	stop := context.AfterFunc(ctx, func() { c.raw.SetReadDeadline(time.Now()) })
 	defer stop()
+	first, code, err := c.readFirst(ctx)
+	if err != nil {
+		return reply{}, err
+	}
+	return c.readRest(ctx, first, code)
+}
+
+// readFirst reads the first line of a reply and its code; the caller has
+// set the read deadline.
+func (c *Conn) readFirst(ctx context.Context) (string, int, error) {
 	first, err := c.readLine()
 	if err != nil {
 		c.broken = true
-		return reply{}, c.ioErr(ctx, err)
+		return "", 0, c.ioErr(ctx, err)
 	}
 	code, ok := replyCode(first)
 	if !ok {
 		c.broken = true
-		return reply{}, fmt.Errorf("malformed reply %q", clip(first))
+		return "", 0, fmt.Errorf("malformed reply %q", clip(first))
 	}
+	if len(first) == 3 {
+		first += " " // the code alone, which replyCode tolerates
+	}
+	return first, code, nil
+}
+
+// readRest reads the lines of a reply after its first, within the caps
+// of a reply.
+func (c *Conn) readRest(ctx context.Context, first string, code int) (reply, error) {
 	lines := []string{first[4:]}
 	if first[3] == '-' {
 		end := first[:3] + " "

@@ -55,25 +55,32 @@ func shown(es []Entry) string {
 }
 
 // TestReadDir: a directory's entries, whole, in each dialect: MLSD where
-// the server has it, LIST otherwise, and MLSD completed by one LIST where
-// it hides the targets of symlinks and leaves dangling ones out (proftpd,
-// pure-ftpd); only then does the LIST cost its command.
+// the server has it, STAT's LIST lines otherwise (LIST where STAT does not
+// list), and MLSD completed by one LIST where it hides the targets of
+// symlinks and leaves dangling ones out (proftpd, pure-ftpd); only then
+// does the LIST cost its command.
 func TestReadDir(t *testing.T) {
 	const want = "d dir 0 |dead link 0 nowhere|f file 5 |l link 0 f"
 	for _, tc := range []struct {
-		name       string
-		profile    ftpd.Profile
-		blind      bool
-		mlsd, list int64
+		name             string
+		profile          ftpd.Profile
+		blind            bool
+		refuseStat       int
+		mlsd, list, stat int64
 	}{
-		{"MLSD", ftpd.ProfileFull, false, 1, 0},
-		{"MLSD without link targets", ftpd.ProfileFull, true, 1, 1},
-		{"LIST only", ftpd.ProfileVsftpd, false, 0, 1},
+		{"MLSD", ftpd.ProfileFull, false, 0, 1, 0, 0},
+		{"MLSD without link targets", ftpd.ProfileFull, true, 0, 1, 1, 0},
+		{"LIST only", ftpd.ProfileVsftpd, false, 0, 0, 0, 1},
+		{"LIST only, STAT refused", ftpd.ProfileVsftpd, false, 502, 0, 1, 1},
+		{"LIST only, STAT fails", ftpd.ProfileVsftpd, false, 550, 0, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startServer(t, func(c *ftpd.Config) {
 				c.Profile = tc.profile
 				c.Faults.BlindMLSDLinks = tc.blind
+				if tc.refuseStat != 0 {
+					c.Faults.RefuseVerb, c.Faults.RefuseCode = "STAT", tc.refuseStat
+				}
 			})
 			linkTree(t, s.Root)
 			p := newPool(t, s)
@@ -84,8 +91,15 @@ func TestReadDir(t *testing.T) {
 			if got := shown(es); got != want {
 				t.Fatalf("entries\n%s\nwant\n%s", got, want)
 			}
-			if c := s.Counts(); c["MLSD"] != tc.mlsd || c["LIST"] != tc.list {
-				t.Fatalf("MLSD %d, LIST %d; want %d, %d", c["MLSD"], c["LIST"], tc.mlsd, tc.list)
+			if c := s.Counts(); c["MLSD"] != tc.mlsd || c["LIST"] != tc.list || c["STAT"] != tc.stat {
+				t.Fatalf("MLSD %d, LIST %d, STAT %d; want %d, %d, %d", c["MLSD"], c["LIST"], c["STAT"], tc.mlsd, tc.list, tc.stat)
+			}
+			// Once STAT proved it does not list, LIST alone.
+			if _, err := p.ReadDir(context.Background(), "/"); err != nil {
+				t.Fatal(err)
+			}
+			if c := s.Counts(); tc.refuseStat != 0 && c["STAT"] != 1 {
+				t.Fatalf("STAT asked again after it failed: %v", c)
 			}
 		})
 	}

@@ -23,6 +23,12 @@ func (p *Pool) ReadDir(ctx context.Context, dir string) ([]Entry, error) {
 	}); err != nil {
 		return nil, err
 	}
+	return p.entries(ctx, dir, l, mlsd), nil
+}
+
+// entries completes a listing read whole: it logs what was left out, and
+// completes the symlinks of an MLSD listing that lacks their targets.
+func (p *Pool) entries(ctx context.Context, dir string, l *Listing, mlsd bool) []Entry {
 	log := p.cfg.Logger
 	if l.Unparsed > 0 {
 		log.Warn("listing lines not understood", "path", dir, "count", l.Unparsed, "samples", l.UnparsedSamples)
@@ -33,7 +39,7 @@ func (p *Pool) ReadDir(ctx context.Context, dir string) ([]Entry, error) {
 	if l.DroppedCount > 0 {
 		log.Warn("listing names refused (/, NUL, CR, LF, . or .., or over 255 bytes)", "path", dir, "count", l.DroppedCount, "samples", l.Dropped)
 	}
-	return l.Entries, nil
+	return l.Entries
 }
 
 // hasBlindLinks says whether a listing has symlinks without a target.

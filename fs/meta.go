@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"math"
 	"os"
 	"path"
 	"sort"
@@ -84,13 +85,18 @@ func (m *mount) fetch(ctx context.Context, remote string) ([]conn.Entry, error) 
 	if err != nil {
 		return nil, err
 	}
+	return visible(es), nil
+}
+
+// visible leaves out of a listing what fetch leaves out.
+func visible(es []conn.Entry) []conn.Entry {
 	entries := es[:0]
 	for _, e := range es {
 		if !strings.HasPrefix(e.Name, tmpPrefix) && e.Name != outsideName {
 			entries = append(entries, e)
 		}
 	}
-	return entries, nil
+	return entries
 }
 
 // list returns the entries of dir sorted by name: readdir output must not
@@ -128,6 +134,11 @@ func (m *mount) entryMaxAge(ctx context.Context, rel string, maxAge time.Duratio
 	}
 	if e.Type == conn.TypeFile && e.Precision != conn.PrecisionSecond && m.times.Asked {
 		e = m.precise(ctx, rel, e)
+		if err := ctx.Err(); err != nil {
+			// Interrupted: the caller asks again (EINTR), rather than
+			// keep a coarse time in the kernel's cache.
+			return conn.Entry{}, err
+		}
 	}
 	return e, nil
 }
@@ -135,9 +146,11 @@ func (m *mount) entryMaxAge(ctx context.Context, rel string, maxAge time.Duratio
 // precise fills in a file's modification time to the second on servers
 // whose listings only give minutes or days, but which tell one file's
 // exactly when asked: rsync and make compare seconds. Times are cached
-// per path and version of the listing line; the first stat in a
-// directory asks for that file, the next ones for all its files at once,
-// in parallel over the pool.
+// per path and version of the listing line. The first stat in a
+// directory asks for all its files at once, their commands pipelined
+// (one round trip for the lot); in a directory of more than preciseBatch
+// files, or where commands go one at a time, the first stat asks for its
+// file alone and the next for all.
 func (m *mount) precise(ctx context.Context, rel string, e conn.Entry) conn.Entry {
 	key := preciseKey{rel, e.Size, e.ModTime}
 	if t, ok := m.mtimes.Get(key); ok {
@@ -148,14 +161,30 @@ func (m *mount) precise(ctx context.Context, rel string, e conn.Entry) conn.Entr
 	m.mtimeMu.Lock()
 	asks, _ := m.mtimeAsks.Get(dir)
 	m.mtimeAsks.Add(dir, asks+1)
+	busy := m.timesBusy[dir]
 	m.mtimeMu.Unlock()
-	batch := asks > 0
-	if batch {
-		m.preciseDir(ctx, dir)
-		if t, ok := m.mtimes.Get(key); ok {
-			e.ModTime, e.Precision = t, conn.PrecisionSecond
-			return e
+	if busy != nil {
+		// Being asked ahead, with its siblings.
+		select {
+		case <-busy:
+		case <-ctx.Done():
 		}
+	} else {
+		limit := 0 // one at a time, a first stat asks for its file alone
+		if m.pool.Pipelining() {
+			limit = preciseBatch
+			if asks == 0 {
+				m.walkAhead(dir)
+			}
+		}
+		if asks > 0 {
+			limit = math.MaxInt
+		}
+		m.preciseDir(ctx, dir, limit)
+	}
+	if t, ok := m.mtimes.Get(key); ok {
+		e.ModTime, e.Precision = t, conn.PrecisionSecond
+		return e
 	}
 	t, err := m.pool.ModTime(ctx, m.remotePath(rel))
 	if err != nil {
@@ -168,47 +197,164 @@ func (m *mount) precise(ctx context.Context, rel string, e conn.Entry) conn.Entr
 	return e
 }
 
+// preciseBatch is the most files whose times a first stat in their
+// directory asks for; it bounds the commands one stat of a huge
+// directory costs. preciseChunk is the most asked for in one batch.
+const (
+	preciseBatch = 1024
+	preciseChunk = 4096
+)
+
 type preciseKey struct {
 	rel  string
 	size int64
 	list time.Time
 }
 
-// preciseDir asks the exact time of every file of dir not yet known, a
-// few at a time, leaving one connection for other metadata.
-func (m *mount) preciseDir(ctx context.Context, dir string) {
+// preciseDir asks the exact time of every file of dir not yet known,
+// unless there are more than limit of them.
+func (m *mount) preciseDir(ctx context.Context, dir string, limit int) {
 	l, err := m.listing(ctx, dir, 0)
 	if err != nil {
 		return
 	}
-	work := make(chan preciseKey)
-	var wg sync.WaitGroup
-	for range max(1, m.o.Conn.MaxConns-1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range work {
-				if t, err := m.pool.ModTime(ctx, m.remotePath(k.rel)); err == nil {
-					m.mtimes.Add(k, t)
-				}
-			}
-		}()
+	keys := m.unknownTimes(dir, l)
+	if len(keys) > limit {
+		return
 	}
+	m.askTimes(ctx, dir, keys)
+}
+
+// unknownTimes are the files of dir's listing l whose exact time is not
+// known yet.
+func (m *mount) unknownTimes(dir string, l *cache.Listing[conn.Entry]) []preciseKey {
+	var keys []preciseKey
 	for name, e := range l.All() {
 		if e.Type != conn.TypeFile || e.Precision == conn.PrecisionSecond {
 			continue
 		}
 		k := preciseKey{path.Join(dir, name), e.Size, e.ModTime}
-		if _, ok := m.mtimes.Get(k); ok {
-			continue
-		}
-		select {
-		case work <- k:
-		case <-ctx.Done():
+		if _, ok := m.mtimes.Get(k); !ok {
+			keys = append(keys, k)
 		}
 	}
-	close(work)
-	wg.Wait()
+	return keys
+}
+
+// askTimes asks the exact times of keys, of files in dir, in pipelined
+// batches, and caches them.
+func (m *mount) askTimes(ctx context.Context, dir string, keys []preciseKey) {
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), preciseChunk)]
+		keys = keys[len(chunk):]
+		paths := make([]string, len(chunk))
+		for i, k := range chunk {
+			paths[i] = m.remotePath(k.rel)
+		}
+		times, err := m.pool.ModTimes(ctx, paths)
+		for i, t := range times {
+			if !t.IsZero() {
+				m.mtimes.Add(chunk[i], t)
+			}
+		}
+		if err != nil {
+			m.log.Debug("exact times not told", "path", dir, "err", err)
+			return
+		}
+	}
+}
+
+// aheadJob is a batch of askAhead: the directories claimed, and done,
+// closed when their times are known (or not to be).
+type aheadJob struct {
+	dir     string
+	claimed []string
+	done    chan struct{}
+}
+
+// walkAhead is called at the first stat asking exact times in dir. Once a
+// walk shows, that is when a sibling before dir had its times asked
+// already (ls -lR, rsync, du stat the files of one directory after
+// another, and would wait a round trip in each), it claims the times of
+// the subdirectories that follow dir in its parent, up to prefetchBatch
+// of them whose listings are in the cache (the listing prefetch brings
+// them), and queues them to be asked ahead in one pipelined batch. A stat
+// in a claimed directory waits for the batch rather than asking again.
+// Claims are made here, before the stat returns, so that the walker never
+// overtakes them.
+func (m *mount) walkAhead(dir string) {
+	if dir == "" {
+		return
+	}
+	up, fresh := m.dirs.Get(m.remotePath(parent(dir)))
+	if up == nil || !fresh {
+		return
+	}
+	names := up.Names()
+	i := sort.SearchStrings(names, path.Base(dir))
+	isDir := func(name string) bool {
+		e, ok := up.Lookup(name)
+		return ok && e.Type == conn.TypeDir
+	}
+	walk := false
+	for j := i - 1; j >= max(0, i-prefetchBatch) && !walk; j-- {
+		asks, _ := m.mtimeAsks.Peek(path.Join(parent(dir), names[j]))
+		walk = asks > 0 && isDir(names[j])
+	}
+	if !walk {
+		return
+	}
+	job := aheadJob{dir: dir, done: make(chan struct{})}
+	m.mtimeMu.Lock()
+	for _, name := range names[min(i+1, len(names)):] {
+		if len(job.claimed) == prefetchBatch {
+			break
+		}
+		sub := path.Join(parent(dir), name)
+		if !isDir(name) || m.timesBusy[sub] != nil {
+			continue
+		}
+		l, fresh := m.dirs.Get(m.remotePath(sub))
+		if asks, _ := m.mtimeAsks.Get(sub); l != nil && fresh && asks == 0 {
+			m.timesBusy[sub] = job.done
+			m.mtimeAsks.Add(sub, 1)
+			job.claimed = append(job.claimed, sub)
+		}
+	}
+	m.mtimeMu.Unlock()
+	if len(job.claimed) == 0 {
+		return
+	}
+	select {
+	case m.walkTimes <- job:
+	default:
+		m.release(job) // the worker is busy: each asks for itself
+	}
+}
+
+// askAhead asks the times of a job's directories, up to preciseChunk
+// files, in one pipelined batch.
+func (m *mount) askAhead(ctx context.Context, job aheadJob) {
+	defer m.release(job)
+	var keys []preciseKey
+	for _, sub := range job.claimed {
+		if l, _ := m.dirs.Get(m.remotePath(sub)); l != nil {
+			if k := m.unknownTimes(sub, l); len(keys)+len(k) <= preciseChunk {
+				keys = append(keys, k...)
+			}
+		}
+	}
+	m.askTimes(ctx, job.dir, keys)
+}
+
+// release ends a job's claims.
+func (m *mount) release(job aheadJob) {
+	m.mtimeMu.Lock()
+	for _, sub := range job.claimed {
+		delete(m.timesBusy, sub)
+	}
+	m.mtimeMu.Unlock()
+	close(job.done)
 }
 
 // keepCache says whether the kernel may keep the pages of rel: only when
@@ -228,21 +374,42 @@ func newMtimeCache() *lru.Cache[preciseKey, time.Time] {
 // more are simply not prefetched.
 const prefetchQueue = 1024
 
+// prefetchBatch bounds the listings one worker asks for together.
+const prefetchBatch = 64
+
 // startPrefetch starts the workers that list subdirectories ahead of a
 // recursive reader (ls -lR, find, cp -r): on a network where each listing
 // costs round trips, reading the next directories in parallel while the
 // reader is busy with this one hides most of them. They leave one
-// connection free for the reader's own requests.
+// connection free for the reader's own requests. Where the pool lists
+// several directories in one round trip, a worker takes what is queued,
+// up to prefetchBatch, and lists it together.
 func (m *mount) startPrefetch() {
 	m.prefetch = make(chan string, prefetchQueue)
 	m.prefetchDone = make(chan struct{})
+	m.timesBusy = map[string]chan struct{}{}
+	m.walkTimes = make(chan aheadJob, 1)
+	go func() {
+		for {
+			select {
+			case job := <-m.walkTimes:
+				ctx, cancel := context.WithTimeout(context.Background(), 2*m.o.Conn.Timeout)
+				m.askAhead(ctx, job)
+				cancel()
+			case <-m.prefetchDone:
+				return
+			}
+		}
+	}()
 	for range max(1, m.o.Conn.MaxConns-1) {
 		go func() {
 			for {
 				select {
 				case dir := <-m.prefetch:
 					ctx, cancel := context.WithTimeout(context.Background(), 2*m.o.Conn.Timeout)
-					if _, err := m.listing(ctx, dir, 0); err != nil {
+					if m.pool.ListsTogether(ctx) {
+						m.listTogether(ctx, m.queued(dir))
+					} else if _, err := m.listing(ctx, dir, 0); err != nil {
 						m.log.Debug("prefetch", "path", dir, "err", err)
 					}
 					cancel()
@@ -252,6 +419,73 @@ func (m *mount) startPrefetch() {
 			}
 		}()
 	}
+}
+
+// queued is dir and the directories queued after it, up to
+// prefetchBatch.
+func (m *mount) queued(dir string) []string {
+	dirs := []string{dir}
+	for len(dirs) < prefetchBatch {
+		select {
+		case d := <-m.prefetch:
+			dirs = append(dirs, d)
+		default:
+			return dirs
+		}
+	}
+	return dirs
+}
+
+// listTogether lists dirs (below the root) in one batch (Pool.ReadDirs),
+// each through the listing cache as a fetch of its own: a reader asking
+// for one of them meanwhile waits for the batch instead of listing it
+// again, a change made meanwhile keeps the batch's listing out of the
+// cache, and a directory fresh in the cache, or being listed already, is
+// left out of the batch.
+func (m *mount) listTogether(ctx context.Context, dirs []string) {
+	type result struct {
+		es  []conn.Entry
+		err error
+	}
+	type fetch struct {
+		started, joined chan struct{}
+		res             chan result
+	}
+	var (
+		wg      sync.WaitGroup
+		batch   []string
+		results []chan result
+	)
+	fetches := make([]fetch, len(dirs))
+	for i, dir := range dirs {
+		f := fetch{make(chan struct{}), make(chan struct{}), make(chan result, 1)}
+		fetches[i] = f
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(f.joined)
+			m.dirs.Fetch(ctx, m.remotePath(dir), func(context.Context) ([]conn.Entry, error) {
+				close(f.started)
+				r := <-f.res // ReadDirs answers every directory of the batch
+				return r.es, r.err
+			})
+		}()
+	}
+	for i, f := range fetches {
+		select {
+		case <-f.started:
+			batch = append(batch, m.remotePath(dirs[i]))
+			results = append(results, f.res)
+		case <-f.joined:
+		}
+	}
+	m.pool.ReadDirs(ctx, batch, func(i int, es []conn.Entry, err error) {
+		if err != nil {
+			m.log.Debug("prefetch", "path", batch[i], "err", err)
+		}
+		results[i] <- result{visible(es), err}
+	})
+	wg.Wait()
 }
 
 func (m *mount) stopPrefetch() { close(m.prefetchDone) }

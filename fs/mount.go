@@ -40,6 +40,8 @@ type mount struct {
 	mtimes    *lru.Cache[preciseKey, time.Time] // precise times on LIST-only servers
 	mtimeMu   sync.Mutex
 	mtimeAsks *lru.Cache[string, int]      // GUARDED_BY(mtimeMu)
+	timesBusy map[string]chan struct{}     // directories whose times are being asked; GUARDED_BY(mtimeMu)
+	walkTimes chan aheadJob                // times to ask ahead of a walk
 	opened    *lru.Cache[string, string]   // the version of each path at its last open
 	linksOut  *lru.Cache[string, struct{}] // links out of the tree already logged
 

@@ -1,0 +1,201 @@
+package fs
+
+// Round trips of listings and exact times through the link emulator
+// (internal/link, counting without delay): a test fails when an
+// operation needs a round trip more than it does today.
+
+import (
+	"fmt"
+	"ftpfs/internal/testutil"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"ftpfs/ftpd"
+	"ftpfs/internal/link"
+)
+
+// linkEnv is ftpd behind a counting link, and a mount of the link.
+type linkEnv struct {
+	root, mnt string
+	srv       *ftpd.Server
+	l         *link.Link
+}
+
+func newLinkEnv(t *testing.T, fill func(root string), profile ftpd.Profile, mntMods ...func(*Options)) *linkEnv {
+	t.Helper()
+	testutil.NeedFUSE(t)
+	root := t.TempDir()
+	fill(root)
+	srv, cfg := startFtpd(t, root, func(c *ftpd.Config) { c.Profile = profile })
+	l, err := link.Start(cfg.Listen, link.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	_, mnt, _ := mountAt(t, l.Addr(), testUser, testPass, mntMods...)
+	return &linkEnv{root: root, mnt: mnt, srv: srv, l: l}
+}
+
+// datedDir writes n files in dir, each with a time of its own to the
+// second.
+func datedDir(dir string, n int) {
+	os.MkdirAll(dir, 0o755)
+	base := time.Date(2022, 5, 6, 7, 8, 9, 0, time.UTC)
+	for i := range n {
+		p := filepath.Join(dir, fmt.Sprintf("f%02d", i))
+		os.WriteFile(p, []byte("x"), 0o644)
+		t := base.Add(time.Duration(i) * 61 * time.Second)
+		os.Chtimes(p, t, t)
+	}
+}
+
+// checkTimes fails unless got has the n files below dir (on the
+// server's disk) with their times to the second.
+func checkTimes(t *testing.T, dir string, got map[string]time.Time, n int) {
+	t.Helper()
+	if len(got) != n {
+		t.Fatalf("%d files, want %d", len(got), n)
+	}
+	for rel, mt := range got {
+		fi, _ := os.Stat(filepath.Join(dir, rel))
+		if !mt.Equal(fi.ModTime()) {
+			t.Errorf("%s: %v, want %v", rel, mt, fi.ModTime())
+		}
+	}
+}
+
+// TestDirTimesRoundTrips: the names and exact times of a 40-file
+// directory on a LIST-only server, as ls -l asks for them.
+func TestDirTimesRoundTrips(t *testing.T) {
+	e := newLinkEnv(t, func(root string) { datedDir(filepath.Join(root, "d"), 40) }, ftpd.ProfileVsftpd)
+	e.l.Reset()
+	got := walkTree(t, filepath.Join(e.mnt, "d"))
+	st := e.l.Stats()
+	t.Logf("%d round trips, commands %v", st.RoundTrips, st.Commands)
+	checkTimes(t, filepath.Join(e.root, "d"), got, 40)
+	// The listing over the control connection (1), then all the MDTMs
+	// together (1). EPSV+LIST, then one MDTM after another, took 42.
+	if st.RoundTrips != 2 || st.Commands["STAT"] != 1 || st.Commands["MDTM"] != 40 || st.Total() != 41 {
+		t.Fatalf("%d round trips, commands %v; want 2: STAT, then 40 MDTM together", st.RoundTrips, st.Commands)
+	}
+}
+
+// walkTree does what ls -lR does: each directory read, then each of its
+// names lstat'ed, then its subdirectories in order. After each read it
+// pauses: what a walker does with the names takes time, here enough for
+// the work queued in the background to start, so that the count does not
+// depend on the machine's load. It returns the times of the files, by
+// path.
+func walkTree(t *testing.T, dir string) map[string]time.Time {
+	t.Helper()
+	times := map[string]time.Time{}
+	var walk func(rel string)
+	walk = func(rel string) {
+		ents, err := os.ReadDir(filepath.Join(dir, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		var subs []string
+		for _, e := range ents {
+			fi, err := os.Lstat(filepath.Join(dir, rel, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.IsDir() {
+				subs = append(subs, filepath.Join(rel, e.Name()))
+			} else {
+				times[filepath.Join(rel, e.Name())] = fi.ModTime()
+			}
+		}
+		for _, s := range subs {
+			walk(s)
+		}
+	}
+	walk("")
+	return times
+}
+
+// TestWalkRoundTrips: ls -lR of a tree of 10 directories of 8 files,
+// over two connections. Reading the tree lists its subdirectories
+// together (one STAT each, pipelined: one round trip). On a LIST-only
+// server, the stats of the files of the first two ask their times, and
+// the second, showing a walk, asks those of all the others ahead,
+// together. On an MLSD server, the MLSTs of all their entries follow
+// the STATs, together: listings as MLSD's, exact times included.
+func TestWalkRoundTrips(t *testing.T) {
+	for _, tc := range []struct {
+		profile     ftpd.Profile
+		budget      int
+		conns       int // that a walk takes
+		stat, facts string
+		before      string
+	}{
+		// The tree (1), its subdirectories (1), the times of the first
+		// (1) and of the second (1), at most one more when the two
+		// connections are both busy.
+		{ftpd.ProfileVsftpd, 5, 2, "STAT", "MDTM", "16 to 21"},
+		// The tree (EPSV+MLSD: 3), its subdirectories (1), their facts
+		// (1).
+		{ftpd.ProfileFull, 5, 1, "STAT", "MLST", "about 30"},
+	} {
+		t.Run(string(tc.profile), func(t *testing.T) {
+			// The Go runtime's signals to its own threads may interrupt
+			// a request of this process, which the kernel then sends
+			// again: a run that shows one is measured again, once.
+			for attempt := 0; ; attempt++ {
+				st, disturbed := walkStats(t, tc.profile, tc.conns)
+				c := st.Commands
+				if disturbed && attempt == 0 {
+					t.Logf("disturbed run (%d round trips, %v): again", st.RoundTrips, c)
+					continue
+				}
+				// Each listing and each time asked once.
+				facts := 80
+				if tc.profile == ftpd.ProfileFull {
+					facts = 8 * c["STAT"] // the others' from MLSD
+				}
+				if c["STAT"]+c["MLSD"]+c["LIST"] != 11 || c["STAT"] < 10 || c[tc.facts] != facts {
+					t.Fatalf("commands %v, want 11 listings, 10 with %s, and %d %s", c, tc.stat, facts, tc.facts)
+				}
+				if st.RoundTrips > tc.budget {
+					t.Fatalf("%d round trips, want at most %d (one directory after another: %s)", st.RoundTrips, tc.budget, tc.before)
+				}
+				return
+			}
+		})
+	}
+}
+
+// walkStats walks a fresh tree on a fresh mount and returns what the
+// link counted, and whether the run was disturbed: a login, or a listing
+// or a time asked twice.
+func walkStats(t *testing.T, profile ftpd.Profile, conns int) (link.Stats, bool) {
+	e := newLinkEnv(t, func(root string) {
+		for i := range 10 {
+			datedDir(filepath.Join(root, "tree", fmt.Sprintf("d%d", i)), 8)
+			for w := range 5 {
+				datedDir(filepath.Join(root, fmt.Sprintf("warm%d", w), fmt.Sprintf("d%d", i)), 2)
+			}
+		}
+	}, profile, func(o *Options) { o.Conn.MaxConns = 2 })
+	// The same walk elsewhere first logs in the second connection (the
+	// mount has the first), so that no login adds its round trips to
+	// the count.
+	e.l.Reset()
+	for w := 0; w == 0 || e.l.Stats().Control < conns-1; w++ {
+		if w == 5 {
+			t.Fatal("walks on one connection only")
+		}
+		walkTree(t, filepath.Join(e.mnt, fmt.Sprintf("warm%d", w)))
+	}
+	e.l.Reset()
+	got := walkTree(t, filepath.Join(e.mnt, "tree"))
+	st := e.l.Stats()
+	t.Logf("%d round trips, commands %v", st.RoundTrips, st.Commands)
+	checkTimes(t, filepath.Join(e.root, "tree"), got, 80)
+	c := st.Commands
+	return st, c["USER"] > 0 || c["STAT"]+c["MLSD"]+c["LIST"] > 11 || c["MDTM"] > 80 || c["MLST"] > 80
+}
