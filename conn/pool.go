@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,6 +39,10 @@ type Pool struct {
 
 	lowered    time.Time     // when a 421 last lowered the ceiling
 	raiseAfter time.Duration // then, one more connection is tried again
+
+	// answersInTransfer: the server answered a command sent with the end
+	// of an upload before the upload's final reply (write.go).
+	answersInTransfer atomic.Bool
 }
 
 // NewPool checks nothing on the network: the first operation dials.
