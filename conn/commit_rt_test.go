@@ -20,11 +20,13 @@ import (
 	"ftpfs/internal/link"
 )
 
-// throughLink is a pool to s through a counting link (RTT 0: the rounds
-// are counted all the same).
+// throughLink is a pool to s through a link of 20 ms. (At 0, a mere
+// counting relay, replies come back before the client's next command
+// where a real link has them on the way, and the rounds counted are not
+// a real link's.)
 func throughLink(t *testing.T, s *server, mods ...func(*Config)) (*Pool, *link.Link) {
 	t.Helper()
-	l, err := link.Start(s.Addr().String(), link.Options{})
+	l, err := link.Start(s.Addr().String(), link.Options{RTT: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

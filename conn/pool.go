@@ -43,6 +43,10 @@ type Pool struct {
 	// answersInTransfer: the server answered a command sent with the end
 	// of an upload before the upload's final reply (write.go).
 	answersInTransfer atomic.Bool
+	// trail holds replies still to read (write.go); setTimeOK and
+	// chmodOK say that a command of the kind succeeded.
+	trail              trail
+	setTimeOK, chmodOK atomic.Bool
 }
 
 // NewPool checks nothing on the network: the first operation dials.
@@ -106,6 +110,7 @@ var ErrBusy = errors.New("every connection is in use")
 // NOOP after an idle spell), dialling a new one while below the ceiling,
 // or, with wait, waiting for one to come back (else ErrBusy).
 func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
+	p.settleTrail() // nothing overtakes commands sent without waiting
 	for {
 		p.mu.Lock()
 		if p.closed {
@@ -297,6 +302,8 @@ func (p *Pool) Close() {
 		return
 	}
 	p.closed = true
+	// Its replies are read on the way out, not waited for.
+	go p.settleTrail()
 	idle := p.idle
 	p.idle = nil
 	p.total -= len(idle)
