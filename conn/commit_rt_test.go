@@ -73,6 +73,9 @@ func TestCommitRoundTrips(t *testing.T) {
 			if got, _ := os.ReadFile(filepath.Join(s.root, "target")); err != nil || !bytes.Equal(got, data) || fi.Mode().Perm() != 0o600 {
 				t.Fatalf("target after Commit: %v, mode %v", err, fi.Mode())
 			}
+			if _, err := os.Stat(filepath.Join(s.root, "tmp.part")); !os.IsNotExist(err) {
+				t.Fatalf("the temporary name is still there: %v", err)
+			}
 			if p.answersInTransfer.Load() {
 				t.Fatal("the server was taken for one that answers during transfers")
 			}

@@ -213,6 +213,9 @@ func (u *Upload) ended(ctx context.Context, early bool) (*reply, error) {
 	if err != nil {
 		return nil, &Error{Op: "size", Path: from, Err: err}
 	}
+	if b.code == 421 {
+		c.broken = true
+	}
 	// A transfer under way never ends with 213, nor with a reply that
 	// calls its command unknown or malformed (500-504): SIZE's reply is
 	// one of those, or an error followed by the transfer's success.
