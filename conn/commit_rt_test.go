@@ -92,6 +92,8 @@ type inTransferServer struct {
 	early func(got int) string // the reply to SIZE during a transfer
 	final string               // the upload's final reply (default 226)
 	lie   int                  // added to the size SIZE reports after the transfer
+	// swallow: a verb the server takes and never answers, once set
+	swallow string
 
 	mu    sync.Mutex
 	files map[string]int // name -> size
@@ -114,10 +116,20 @@ func startInTransferServer(t *testing.T, early func(got int) string) *inTransfer
 	return s
 }
 
-func (s *inTransferServer) pool(t *testing.T) *Pool {
-	p := NewPool(Config{Addr: s.ln.Addr().String(), User: "u", Password: "p", Timeout: 5 * time.Second})
+func (s *inTransferServer) pool(t *testing.T, mods ...func(*Config)) *Pool {
+	cfg := Config{Addr: s.ln.Addr().String(), User: "u", Password: "p", Timeout: 5 * time.Second}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	p := NewPool(cfg)
 	t.Cleanup(p.Close)
 	return p
+}
+
+func (s *inTransferServer) swallowing(verb string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.swallow = verb
 }
 
 func (s *inTransferServer) sent() []string {
@@ -148,7 +160,12 @@ func (s *inTransferServer) serve(c net.Conn) {
 		verb, arg, _ := strings.Cut(l, " ")
 		s.mu.Lock()
 		s.verbs = append(s.verbs, verb)
+		swallow := verb == s.swallow
 		s.mu.Unlock()
+		switch {
+		case swallow:
+			continue
+		}
 		switch verb {
 		case "USER":
 			say("230 in")

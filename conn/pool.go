@@ -44,9 +44,10 @@ type Pool struct {
 	// of an upload before the upload's final reply (write.go).
 	answersInTransfer atomic.Bool
 	// trail holds replies still to read (write.go); setTimeOK and
-	// chmodOK say that a command of the kind succeeded.
-	trail              trail
-	setTimeOK, chmodOK atomic.Bool
+	// chmodOK say that a command of the kind succeeded; soonOff, that
+	// replies owed did not come in time: every command waits for its own.
+	trail                       trail
+	setTimeOK, chmodOK, soonOff atomic.Bool
 }
 
 // NewPool checks nothing on the network: the first operation dials.

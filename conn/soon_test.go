@@ -139,3 +139,60 @@ func TestSoonRefused(t *testing.T) {
 		t.Fatalf("the trail's connection is not back in the pool: %+v", st)
 	}
 }
+
+// TestSoonLostReplies: a server that never answers a command sent
+// without waiting: the rename behind it fails (its outcome is unknown,
+// as when a connection breaks), and from then on time and mode changes
+// wait for their own reply.
+func TestSoonLostReplies(t *testing.T) {
+	fake := startInTransferServer(t, func(int) string { return "500 busy" })
+	p := fake.pool(t, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+	ctx := context.Background()
+	var f failures
+	if err := p.ChmodSoon(ctx, "/a", 0o600, f.add); err != nil {
+		t.Fatal(err) // waits: proves SITE CHMOD
+	}
+	fake.swallowing("SITE")
+	if err := p.ChmodSoon(ctx, "/a", 0o640, f.add); err != nil {
+		t.Fatalf("chmod sent without waiting: %v", err)
+	}
+	if _, err := p.RenameOver(ctx, "/a", "/b", true); err == nil {
+		t.Fatal("rename behind a reply that never came succeeded")
+	}
+	if errs := f.got(); len(errs) != 1 {
+		t.Fatalf("failures: %v", errs)
+	}
+	if !p.soonOff.Load() {
+		t.Fatal("commands are still sent without waiting")
+	}
+	if err := p.ChmodSoon(ctx, "/a", 0o640, f.add); Classify(err) != ClassTimeout {
+		t.Fatalf("chmod once replies went missing: %v, want its own timeout", err)
+	}
+}
+
+// TestSoonNoReply: a command sent without waiting whose reply never
+// comes, with nothing behind it: its failure is a timeout, and from then
+// on time and mode changes wait for their own reply.
+func TestSoonNoReply(t *testing.T) {
+	fake := startInTransferServer(t, func(int) string { return "500 busy" })
+	p := fake.pool(t, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+	ctx := context.Background()
+	var f failures
+	if err := p.ChmodSoon(ctx, "/a", 0o600, f.add); err != nil {
+		t.Fatal(err)
+	}
+	fake.swallowing("SITE")
+	if err := p.ChmodSoon(ctx, "/a", 0o640, f.add); err != nil {
+		t.Fatalf("chmod sent without waiting: %v", err)
+	}
+	deadline := time.Now().Add(trailSettleAfter + 5*time.Second)
+	for len(f.got()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the missing reply was never noticed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if errs := f.got(); Classify(errs[0]) != ClassTimeout || !p.soonOff.Load() {
+		t.Fatalf("failure %v, soonOff %v; want a timeout, and no more commands sent without waiting", errs[0], p.soonOff.Load())
+	}
+}

@@ -494,7 +494,7 @@ const trailSettleAfter = time.Second
 // SetTimeSoon is SetTime whose reply need not be waited for; failed is
 // then called with its error, if any, later and on another goroutine.
 func (p *Pool) SetTimeSoon(ctx context.Context, path string, t time.Time, failed func(error)) error {
-	if !p.setTimeOK.Load() {
+	if !p.setTimeOK.Load() || p.soonOff.Load() {
 		err := p.SetTime(ctx, path, t)
 		p.setTimeOK.Store(err == nil)
 		return err
@@ -516,7 +516,7 @@ func (p *Pool) SetTimeSoon(ctx context.Context, path string, t time.Time, failed
 
 // ChmodSoon is Chmod whose reply need not be waited for, as SetTimeSoon.
 func (p *Pool) ChmodSoon(ctx context.Context, path string, mode uint32, failed func(error)) error {
-	if !p.chmodOK.Load() {
+	if !p.chmodOK.Load() || p.soonOff.Load() {
 		err := p.Chmod(ctx, path, mode)
 		p.chmodOK.Store(err == nil)
 		return err
@@ -579,19 +579,30 @@ func (p *Pool) settleTrail() {
 func (p *Pool) endTrail(c *Conn, owed []owedReply) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
 	defer cancel()
-	c.readOwed(ctx, owed)
+	p.readOwed(ctx, c, owed)
 	p.put(c, Metadata)
 }
 
-// readOwed reads the replies to owed commands and tells each failure.
-// On a broken connection every reply still owed fails.
-func (c *Conn) readOwed(ctx context.Context, owed []owedReply) {
+// readOwed reads the replies to owed commands on c and tells each
+// failure. On a broken connection every reply still owed fails. A reply
+// that does not come in time, or one that cannot be the command's (a
+// success of another kind: a reply lost before it), may be a server that
+// loses commands sent behind others: c is broken, and from then on none
+// is sent without waiting.
+func (p *Pool) readOwed(ctx context.Context, c *Conn, owed []owedReply) {
 	for _, o := range owed {
 		var err error
 		if c.broken {
 			err = &Error{Op: o.op, Path: o.path, Err: errors.New("connection broken before the reply")}
 		} else if r, rerr := c.readReply(ctx); rerr != nil {
 			err = &Error{Op: o.op, Path: o.path, Err: rerr}
+			if Classify(err) == ClassTimeout {
+				p.stopSoon(o.step, err)
+			}
+		} else if r.code < 400 && !slices.Contains(o.codes, r.code) {
+			c.broken = true
+			err = &Error{Op: o.op, Path: o.path, Err: fmt.Errorf("reply out of step: %d %s", r.code, clip(firstLine(r.msg)))}
+			p.stopSoon(o.step, err)
 		} else if !slices.Contains(o.codes, r.code) {
 			if r.code == 421 {
 				c.broken = true
@@ -601,6 +612,13 @@ func (c *Conn) readOwed(ctx context.Context, owed []owedReply) {
 		if err != nil && o.failed != nil {
 			o.failed(err)
 		}
+	}
+}
+
+// stopSoon makes every later time and mode change wait for its reply.
+func (p *Pool) stopSoon(s step, err error) {
+	if !p.soonOff.Swap(true) {
+		p.cfg.Logger.Warn("a command sent without waiting got no reply of its own; time and mode changes wait for their reply from now on", "op", s.op, "path", s.path, "err", err)
 	}
 }
 
@@ -620,9 +638,14 @@ func (p *Pool) renameBehindTrail(ctx context.Context, from, to string) error {
 	tr.c, tr.owed = nil, nil
 	defer p.put(c, Metadata)
 	serr := c.sendAll(ctx, "RNFR "+from, "RNTO "+to)
-	c.readOwed(ctx, owed)
+	p.readOwed(ctx, c, owed)
 	if serr != nil {
 		return &Error{Op: "rename", Path: from, Err: serr}
+	}
+	if c.broken {
+		// Its replies cannot be told from others now: whether the server
+		// renamed is unknown, as when a connection breaks.
+		return &Error{Op: "rename", Path: from, Err: errors.New("replies out of step before the rename's")}
 	}
 	return c.renamed(ctx, from, to)
 }
