@@ -145,17 +145,8 @@ func TestSoonRefused(t *testing.T) {
 // as when a connection breaks), and from then on time and mode changes
 // wait for their own reply.
 func TestSoonLostReplies(t *testing.T) {
-	fake := startInTransferServer(t, func(int) string { return "500 busy" })
-	p := fake.pool(t, func(c *Config) { c.Timeout = 300 * time.Millisecond })
 	ctx := context.Background()
-	var f failures
-	if err := p.ChmodSoon(ctx, "/a", 0o600, f.add); err != nil {
-		t.Fatal(err) // waits: proves SITE CHMOD
-	}
-	fake.swallowing("SITE")
-	if err := p.ChmodSoon(ctx, "/a", 0o640, f.add); err != nil {
-		t.Fatalf("chmod sent without waiting: %v", err)
-	}
+	p, f := chmodNeverAnswered(t)
 	if _, err := p.RenameOver(ctx, "/a", "/b", true); err == nil {
 		t.Fatal("rename behind a reply that never came succeeded")
 	}
@@ -174,17 +165,7 @@ func TestSoonLostReplies(t *testing.T) {
 // comes, with nothing behind it: its failure is a timeout, and from then
 // on time and mode changes wait for their own reply.
 func TestSoonNoReply(t *testing.T) {
-	fake := startInTransferServer(t, func(int) string { return "500 busy" })
-	p := fake.pool(t, func(c *Config) { c.Timeout = 300 * time.Millisecond })
-	ctx := context.Background()
-	var f failures
-	if err := p.ChmodSoon(ctx, "/a", 0o600, f.add); err != nil {
-		t.Fatal(err)
-	}
-	fake.swallowing("SITE")
-	if err := p.ChmodSoon(ctx, "/a", 0o640, f.add); err != nil {
-		t.Fatalf("chmod sent without waiting: %v", err)
-	}
+	p, f := chmodNeverAnswered(t)
 	deadline := time.Now().Add(trailSettleAfter + 5*time.Second)
 	for len(f.got()) == 0 {
 		if time.Now().After(deadline) {
@@ -195,4 +176,21 @@ func TestSoonNoReply(t *testing.T) {
 	if errs := f.got(); Classify(errs[0]) != ClassTimeout || !p.soonOff.Load() {
 		t.Fatalf("failure %v, soonOff %v; want a timeout, and no more commands sent without waiting", errs[0], p.soonOff.Load())
 	}
+}
+
+// chmodNeverAnswered is a pool to a server that has answered one SITE
+// CHMOD, and then one sent without waiting that it never answers.
+func chmodNeverAnswered(t *testing.T) (*Pool, *failures) {
+	t.Helper()
+	fake := startInTransferServer(t, func(int) string { return "500 busy" })
+	p := fake.pool(t, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+	f := &failures{}
+	if err := p.ChmodSoon(context.Background(), "/a", 0o600, f.add); err != nil {
+		t.Fatal(err) // waits: proves SITE CHMOD
+	}
+	fake.swallowing("SITE")
+	if err := p.ChmodSoon(context.Background(), "/a", 0o640, f.add); err != nil {
+		t.Fatalf("chmod sent without waiting: %v", err)
+	}
+	return p, f
 }
