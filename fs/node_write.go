@@ -186,6 +186,13 @@ func (n *node) truncate(ctx context.Context, rel string, w *writeHandle, size in
 }
 
 func (n *node) chmod(ctx context.Context, rel string, w *writeHandle, mode uint32) syscall.Errno {
+	if n.m.o.ChmodIgnore && n.m.chmodRefused.Load() {
+		// The server refuses SITE CHMOD, and chmod was to be ignored
+		// then: nothing to send, and no upload first (rsync chmods each
+		// file it writes: an anonymous vsftpd session paid a placeholder
+		// upload and a refusal per file).
+		return 0
+	}
 	if w != nil && n.m.chmodWorks.Load() && w.deferMode(mode) {
 		// The upload to come carries the mode, set before its rename:
 		// no upload now, no command now. Only once SITE CHMOD is known
@@ -210,6 +217,9 @@ func (n *node) chmod(ctx context.Context, rel string, w *writeHandle, mode uint3
 		op := "chmod"
 		if n.m.o.ChmodIgnore {
 			op = "chmod ignored"
+			if errors.Is(err, conn.ClassUnsupported) || errors.Is(err, conn.ClassPermission) {
+				n.m.chmodRefused.Store(true)
+			}
 		}
 		return toErrno(n.m.log, op, rel, err)
 	}

@@ -218,3 +218,37 @@ func TestAttrRefusedAfterReturn(t *testing.T) {
 		t.Fatalf("after the refusal the mount shows %v (%v), the time the server refused", fi.ModTime(), err)
 	}
 }
+
+// TestChmodIgnoredCostsNothing: with -o chmod=ignore on a server that
+// refuses SITE CHMOD (an anonymous vsftpd session), a chmod after the
+// first refusal sends nothing, and a file chmodded while open is
+// uploaded once, not first empty as a placeholder. (Before: an upload of
+// the empty file, a SITE CHMOD refused and a DELE per file.)
+func TestChmodIgnoredCostsNothing(t *testing.T) {
+	e := newEnv(t, nil, []func(*ftpd.Config){func(c *ftpd.Config) {
+		c.Faults = ftpd.Faults{RefuseVerb: "SITE", RefuseCode: 502}
+	}}, func(o *Options) { o.ChmodIgnore = true })
+	data := randBytes(4, 5000)
+	write := func(name string) {
+		f, err := os.OpenFile(filepath.Join(e.mnt, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Chmod(0o644); err != nil {
+			t.Fatalf("chmod ignored: %v", err)
+		}
+		if _, err := f.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		checkOnServer(t, filepath.Join(e.root, name), data)
+	}
+	write("first") // its chmod learns that the server refuses
+	e.srv.ResetCounts()
+	write("second")
+	if c := e.srv.Counts(); c["SITE"] != 0 || c["DELE"] != 0 || c["STOR"] != 1 {
+		t.Fatalf("commands for the second file: %v; want one STOR, no SITE, no DELE", c)
+	}
+}
