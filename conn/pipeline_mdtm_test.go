@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"ftpfs/internal/testutil"
 	"io"
 	"net"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"ftpfs/ftpd"
 	"ftpfs/internal/link"
+	"ftpfs/internal/testutil"
 )
 
 // startLink puts a counting link (no delay) in front of addr.

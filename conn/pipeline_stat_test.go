@@ -3,7 +3,6 @@ package conn
 import (
 	"context"
 	"fmt"
-	"ftpfs/internal/testutil"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
 )
 
 // TestReadDirsTogether: ten listings on a LIST-only server in one round

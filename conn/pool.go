@@ -42,6 +42,14 @@ type Pool struct {
 
 	noPipeline atomic.Bool // a pipelined batch failed: one command at a time
 	noStat     atomic.Bool // STAT does not list here: LIST
+	// answersInTransfer: the server answered a command sent with the end
+	// of an upload before the upload's final reply (write.go).
+	answersInTransfer atomic.Bool
+	// trail holds replies still to read (write.go); setTimeOK and
+	// chmodOK say that a command of the kind succeeded; soonOff, that
+	// replies owed did not come in time: every command waits for its own.
+	trail                       trail
+	setTimeOK, chmodOK, soonOff atomic.Bool
 }
 
 // NewPool checks nothing on the network: the first operation dials.
@@ -105,6 +113,7 @@ var ErrBusy = errors.New("every connection is in use")
 // NOOP after an idle spell), dialling a new one while below the ceiling,
 // or, with wait, waiting for one to come back (else ErrBusy).
 func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
+	p.settleTrail() // nothing overtakes commands sent without waiting
 	for {
 		p.mu.Lock()
 		if p.closed {
@@ -296,6 +305,8 @@ func (p *Pool) Close() {
 		return
 	}
 	p.closed = true
+	// Its replies are read on the way out, not waited for.
+	go p.settleTrail()
 	idle := p.idle
 	p.idle = nil
 	p.total -= len(idle)

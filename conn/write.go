@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -123,15 +125,22 @@ type Placed struct {
 }
 
 // Commit ends the upload, checks it and puts it in place on its own
-// connection, in three round trips: the transfer's final reply; SIZE
-// (where the server has it: the bytes it holds must be Size), SITE CHMOD
-// and RNFR together; the rename's RNTO (with DELE and RNFR before it
-// when DeleteTo) only when the transfer completed and the size matched.
-// Nothing is sent before the final reply is read: proftpd answers
-// commands that arrive during a transfer at once, before its 226.
-// Otherwise nothing is renamed, and the upload stays under its name for
-// the caller to remove. A server that refuses to rename over an existing
-// file gets a DELE of it and the rename again (see Placed.Removed).
+// connection, in two round trips once the last byte is sent where the
+// server has SIZE: SIZE goes with the end of the data, and its reply
+// comes after the transfer's final one; then SITE CHMOD, RNFR and RNTO
+// (DELE and RNFR before RNTO with DeleteTo) travel together. The rename
+// goes out only once the transfer completed (2xx) and a SIZE answered
+// after that final reply said Size: a wrong-sized upload never replaces
+// anything. Otherwise nothing is renamed, and the upload stays under its
+// name for the caller to remove. A server that refuses to rename over an
+// existing file gets a DELE of it and the rename again (see
+// Placed.Removed).
+//
+// Some servers answer commands that arrive during a transfer at once,
+// before its final reply (proftpd with the size so far, pure-ftpd with
+// 500): the order of the two replies tells, the size is then asked again
+// after the final reply, and the pool sends SIZE after the final reply
+// from then on (three round trips).
 func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 	var done Placed
 	if u.closed {
@@ -141,108 +150,165 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 	defer u.p.put(u.c, Transfer)
 	c, t, from := u.c, u.t, u.t.path
 	t.ctx, t.done = ctx, true
+	early := c.feat.Size && u.n == pl.Size && !u.p.answersInTransfer.Load() && u.p.Pipelining()
 	if err := t.closeData(); err != nil {
 		// A TLS close_notify that could not be sent: the server may not
 		// have seen the end of the upload.
 		c.broken = true
 		return done, &Error{Op: "stor", Path: from, Err: err}
 	}
-	type step struct {
-		op, path, line string
-		codes          []int
-	}
-	var first []step
-	if c.feat.Size {
-		first = append(first, step{"size", from, "SIZE " + from, []int{213}})
-	}
-	if pl.HasMode {
-		first = append(first, step{"chmod", from, fmt.Sprintf("SITE CHMOD %04o %s", pl.Mode&0o7777, from), []int{200, 250}})
-	}
-	var second []step
-	switch {
-	case pl.To == "":
-	case pl.DeleteTo:
-		// RNFR must come right before its RNTO.
-		second = append(second, step{"delete", pl.To, "DELE " + pl.To, nil},
-			step{"rename", from, "RNFR " + from, []int{350}})
-	default:
-		first = append(first, step{"rename", from, "RNFR " + from, []int{350}})
-	}
-	if pl.To != "" {
-		second = append(second, step{"rename", pl.To, "RNTO " + pl.To, []int{250, 200}})
-	}
-	// run sends steps together and reads their replies; the first
-	// failure is returned once every reply is read, so that the
-	// connection stays in step.
-	run := func(steps []step, final bool) error {
-		if len(steps) > 0 {
-			lines := make([]string, len(steps))
-			for i, s := range steps {
-				lines[i] = s.line
-			}
-			if err := c.sendAll(ctx, lines...); err != nil {
-				return &Error{Op: steps[0].op, Path: steps[0].path, Err: err}
-			}
+	if early {
+		if err := c.sendAll(ctx, "SIZE "+from); err != nil {
+			return done, &Error{Op: "size", Path: from, Err: err}
 		}
-		var failed error
-		if final {
-			r, err := t.final(ctx)
-			if err != nil {
-				return &Error{Op: "stor", Path: from, Err: err}
-			}
-			if r.code < 200 || r.code > 299 {
-				if r.code == 421 {
-					c.broken = true
-				}
-				failed = &Error{Op: "stor", Path: from, Code: r.code, Msg: firstLine(r.msg)}
-			}
-		}
-		for _, s := range steps {
-			r, err := c.readReply(ctx)
-			if err != nil {
-				return &Error{Op: s.op, Path: s.path, Err: err}
-			}
-			if r.code == 421 {
-				c.broken = true
-			}
-			ok := s.codes == nil
-			for _, want := range s.codes {
-				ok = ok || r.code == want
-			}
-			var serr error
-			switch {
-			case !ok:
-				serr = &Error{Op: s.op, Path: s.path, Code: r.code, Msg: firstLine(r.msg)}
-			case s.op == "size":
-				if n, perr := strconv.ParseInt(strings.TrimSpace(r.msg), 10, 64); perr != nil || n != pl.Size {
-					serr = &Error{Op: "size", Path: from, Err: fmt.Errorf("the server holds %q bytes, %d were sent", r.msg, pl.Size)}
-				}
-			}
-			if serr != nil && s.op == "chmod" {
-				done.ModeErr = serr
-			} else if serr != nil && failed == nil {
-				failed = serr
-			}
-		}
-		return failed
+	}
+	size, err := u.ended(ctx, early)
+	if err != nil {
+		return done, err
 	}
 	if u.n != pl.Size {
-		if err := run(nil, true); err != nil {
-			return done, err
-		}
 		return done, &Error{Op: "stor", Path: from, Err: fmt.Errorf("short upload: %d bytes of %d", u.n, pl.Size)}
 	}
-	if err := run(nil, true); err != nil {
-		return done, err
+	if c.feat.Size && size == nil {
+		r, err := c.expect(ctx, "size", from, []int{213}, "SIZE "+from)
+		if err != nil {
+			return done, err
+		}
+		size = &r
 	}
-	if err := run(first, false); err != nil {
-		return done, err
+	if size != nil {
+		if err := checkSize(*size, from, pl.Size); err != nil {
+			return done, err
+		}
 	}
-	err := run(second, false)
+	err = c.runSteps(ctx, placeSteps(from, pl), &done)
 	if refusedOver(err) {
 		done.Removed, err = c.replaceFile(ctx, from, pl.To)
 	}
 	return done, err
+}
+
+// ended reads the transfer's final reply and, when SIZE went out with
+// the end of the data (early), SIZE's reply too. It returns that reply
+// when it came after the final one; nil when the server answered SIZE
+// first, when it may have told the size of part of the upload.
+func (u *Upload) ended(ctx context.Context, early bool) (*reply, error) {
+	c, t, from := u.c, u.t, u.t.path
+	// As t.final, knowing whether the server took the upload (its 150):
+	// a refusal instead comes before SIZE's reply in any case.
+	accepted := !t.prelim
+	a, err := c.readReply(ctx)
+	if err == nil && t.prelim && a.code < 200 {
+		accepted = true
+		a, err = c.readReply(ctx)
+	}
+	t.prelim = false
+	if err != nil {
+		return nil, &Error{Op: "stor", Path: from, Err: err}
+	}
+	if !early {
+		return nil, storReply(c, from, a)
+	}
+	b, err := c.readReply(ctx)
+	if err != nil {
+		return nil, &Error{Op: "size", Path: from, Err: err}
+	}
+	if b.code == 421 {
+		c.broken = true
+	}
+	// A transfer under way never ends with 213, nor with a reply that
+	// calls its command unknown or malformed (500-504): SIZE's reply is
+	// one of those, or an error followed by the transfer's success.
+	if accepted && (a.code == 213 || a.code >= 500 && a.code <= 504 || a.code >= 400 && b.code != 213 && b.code >= 200 && b.code <= 299) {
+		if !u.p.answersInTransfer.Swap(true) {
+			u.p.cfg.Logger.Info("server answers commands during a transfer: an upload's SIZE waits for its final reply from now on", "reply", firstLine(a.msg))
+		}
+		return nil, storReply(c, from, b)
+	}
+	return &b, storReply(c, from, a)
+}
+
+// storReply is the error of an upload's final reply, nil for a 2xx.
+func storReply(c *Conn, from string, r reply) error {
+	if r.code >= 200 && r.code <= 299 {
+		return nil
+	}
+	if r.code == 421 {
+		c.broken = true
+	}
+	return &Error{Op: "stor", Path: from, Code: r.code, Msg: firstLine(r.msg)}
+}
+
+// checkSize compares SIZE's reply for from with the bytes sent.
+func checkSize(r reply, from string, want int64) error {
+	if r.code != 213 {
+		return &Error{Op: "size", Path: from, Code: r.code, Msg: firstLine(r.msg)}
+	}
+	if n, err := strconv.ParseInt(strings.TrimSpace(r.msg), 10, 64); err != nil || n != want {
+		return &Error{Op: "size", Path: from, Err: fmt.Errorf("the server holds %q bytes, %d were sent", r.msg, want)}
+	}
+	return nil
+}
+
+// step is one command of a flight and the replies that mean success
+// (nil: any reply).
+type step struct {
+	op, path, line string
+	codes          []int
+}
+
+// placeSteps are the commands that put a checked upload in place.
+func placeSteps(from string, pl Placement) []step {
+	var steps []step
+	if pl.HasMode {
+		steps = append(steps, step{"chmod", from, fmt.Sprintf("SITE CHMOD %04o %s", pl.Mode&0o7777, from), []int{200, 250}})
+	}
+	if pl.To == "" {
+		return steps
+	}
+	if pl.DeleteTo {
+		steps = append(steps, step{"delete", pl.To, "DELE " + pl.To, nil})
+	}
+	// A refused RNFR makes the server refuse the RNTO too (503): the
+	// two travel together, and the RNFR's reply is the error.
+	return append(steps, step{"rename", from, "RNFR " + from, []int{350}},
+		step{"rename", pl.To, "RNTO " + pl.To, []int{250, 200}})
+}
+
+// runSteps sends steps together and reads their replies. The first
+// failure but a chmod's is returned once every reply is read, so that
+// the connection stays in step; a chmod's goes to done.ModeErr.
+func (c *Conn) runSteps(ctx context.Context, steps []step, done *Placed) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	lines := make([]string, len(steps))
+	for i, s := range steps {
+		lines[i] = s.line
+	}
+	if err := c.sendAll(ctx, lines...); err != nil {
+		return &Error{Op: steps[0].op, Path: steps[0].path, Err: err}
+	}
+	var failed error
+	for _, s := range steps {
+		r, err := c.readReply(ctx)
+		if err != nil {
+			return &Error{Op: s.op, Path: s.path, Err: err}
+		}
+		if r.code == 421 {
+			c.broken = true
+		}
+		if s.codes == nil || slices.Contains(s.codes, r.code) {
+			continue
+		}
+		serr := &Error{Op: s.op, Path: s.path, Code: r.code, Msg: firstLine(r.msg)}
+		if s.op == "chmod" {
+			done.ModeErr = serr
+		} else if failed == nil {
+			failed = serr
+		}
+	}
+	return failed
 }
 
 // refusedOver says whether a rename failed because its target exists:
@@ -297,6 +363,11 @@ func (c *Conn) rename(ctx context.Context, from, to string) error {
 	if err := c.sendAll(ctx, "RNFR "+from, "RNTO "+to); err != nil {
 		return &Error{Op: "rename", Path: from, Err: err}
 	}
+	return c.renamed(ctx, from, to)
+}
+
+// renamed reads the replies to RNFR and RNTO.
+func (c *Conn) renamed(ctx context.Context, from, to string) error {
 	_, ferr := c.check(ctx, "rename", from, []int{350})
 	if c.broken && ferr != nil {
 		return ferr
@@ -316,7 +387,7 @@ func (c *Conn) rename(ctx context.Context, from, to string) error {
 // says whether the file at to was deleted: with an error, from is then
 // the only copy of either.
 func (p *Pool) RenameOver(ctx context.Context, from, to string, file bool) (removed bool, err error) {
-	err = p.rename(ctx, from, to)
+	err = p.renameBehindTrail(ctx, from, to)
 	if !refusedOver(err) {
 		return false, err
 	}
@@ -390,4 +461,191 @@ func (p *Pool) Chmod(ctx context.Context, path string, mode uint32) error {
 		_, err := c.expect(ctx, "chmod", path, []int{200, 250}, fmt.Sprintf("SITE CHMOD %04o %s", mode&0o7777, path))
 		return err
 	})
+}
+
+// Attribute changes that do not wait: a program that sets a file's time
+// and mode after writing it, then renames it (rsync, cp -p), would pay a
+// round trip for each. SetTimeSoon and ChmodSoon send their command and
+// return; the reply is read later, and a failure goes to the caller's
+// failed function. The connection stays out of the pool, the trail, with
+// its replies owed: a rename of the file travels behind them on it
+// (RenameOver), and any other operation of the pool reads them first
+// (get), so nothing overtakes them. They are only sent without waiting
+// once the same command succeeded on this pool; until then, and where
+// sending fails, they wait for their reply as SetTime and Chmod do.
+
+// trail is the connection whose replies are still to be read.
+type trail struct {
+	mu   sync.Mutex // held while the trail is used, read or ended
+	c    *Conn
+	owed []owedReply
+}
+
+// owedReply is a command sent without waiting for its reply.
+type owedReply struct {
+	step
+	failed func(error)
+}
+
+// trailSettleAfter is when an unused trail reads its replies by itself,
+// so that a failure is known and the connection returns to the pool.
+const trailSettleAfter = time.Second
+
+// SetTimeSoon is SetTime whose reply need not be waited for; failed is
+// then called with its error, if any, later and on another goroutine.
+func (p *Pool) SetTimeSoon(ctx context.Context, path string, t time.Time, failed func(error)) error {
+	if !p.setTimeOK.Load() || p.soonOff.Load() || !p.Pipelining() {
+		err := p.SetTime(ctx, path, t)
+		p.setTimeOK.Store(err == nil)
+		return err
+	}
+	f, err := p.features(ctx)
+	if err != nil {
+		return err
+	}
+	ts := t.UTC().Format("20060102150405")
+	s := step{"mfmt", path, "MFMT " + ts + " " + path, []int{213, 250, 200}}
+	if !f.MFMT {
+		s = step{"mdtm", path, "MDTM " + ts + " " + path, []int{213, 250, 200}}
+	}
+	if p.sendSoon(ctx, s, failed) != nil {
+		return p.SetTime(ctx, path, t) // a fresh connection, waiting
+	}
+	return nil
+}
+
+// ChmodSoon is Chmod whose reply need not be waited for, as SetTimeSoon.
+func (p *Pool) ChmodSoon(ctx context.Context, path string, mode uint32, failed func(error)) error {
+	if !p.chmodOK.Load() || p.soonOff.Load() || !p.Pipelining() {
+		err := p.Chmod(ctx, path, mode)
+		p.chmodOK.Store(err == nil)
+		return err
+	}
+	if p.sendSoon(ctx, step{"chmod", path, fmt.Sprintf("SITE CHMOD %04o %s", mode&0o7777, path), []int{200, 250}}, failed) != nil {
+		return p.Chmod(ctx, path, mode)
+	}
+	return nil
+}
+
+// sendSoon sends s on the trail, which it starts with a connection of
+// the pool when there is none. Failing, it breaks the trail (the replies
+// it owed fail), and the caller may send s again, waiting: the commands
+// sent this way are idempotent.
+func (p *Pool) sendSoon(ctx context.Context, s step, failed func(error)) error {
+	tr := &p.trail
+	tr.mu.Lock()
+	if tr.c == nil {
+		tr.mu.Unlock()
+		// get reads any trail's replies first: none is held now.
+		c, err := p.get(ctx, Metadata, true)
+		if err != nil {
+			return err
+		}
+		tr.mu.Lock()
+		if tr.c != nil {
+			p.put(c, Metadata) // another trail started meanwhile: join it
+		} else {
+			tr.c = c
+			time.AfterFunc(trailSettleAfter, p.settleTrail)
+		}
+	}
+	defer tr.mu.Unlock()
+	c := tr.c
+	if err := c.sendAll(ctx, s.line); err != nil {
+		owed := tr.owed
+		tr.c, tr.owed = nil, nil
+		p.endTrail(c, owed)
+		return &Error{Op: s.op, Path: s.path, Err: err}
+	}
+	tr.owed = append(tr.owed, owedReply{s, failed})
+	return nil
+}
+
+// settleTrail reads the trail's replies, if there is one, and returns
+// its connection to the pool. Other callers wait meanwhile, so that no
+// command overtakes those of the trail.
+func (p *Pool) settleTrail() {
+	tr := &p.trail
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.c != nil {
+		p.endTrail(tr.c, tr.owed)
+		tr.c, tr.owed = nil, nil
+	}
+}
+
+// endTrail reads owed replies on c and returns c to the pool. Call with
+// trail.mu held.
+func (p *Pool) endTrail(c *Conn, owed []owedReply) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
+	defer cancel()
+	p.readOwed(ctx, c, owed)
+	p.put(c, Metadata)
+}
+
+// readOwed reads the replies to owed commands on c and tells each
+// failure. On a broken connection every reply still owed fails. A reply
+// that does not come in time, or one that cannot be the command's (a
+// success of another kind: a reply lost before it), may be a server that
+// loses commands sent behind others: c is broken, and from then on none
+// is sent without waiting.
+func (p *Pool) readOwed(ctx context.Context, c *Conn, owed []owedReply) {
+	for _, o := range owed {
+		var err error
+		if c.broken {
+			err = &Error{Op: o.op, Path: o.path, Err: errors.New("connection broken before the reply")}
+		} else if r, rerr := c.readReply(ctx); rerr != nil {
+			err = &Error{Op: o.op, Path: o.path, Err: rerr}
+			if Classify(err) == ClassTimeout {
+				p.stopSoon(o.step, err)
+			}
+		} else if r.code < 400 && !slices.Contains(o.codes, r.code) {
+			c.broken = true
+			err = &Error{Op: o.op, Path: o.path, Err: fmt.Errorf("reply out of step: %d %s", r.code, clip(firstLine(r.msg)))}
+			p.stopSoon(o.step, err)
+		} else if !slices.Contains(o.codes, r.code) {
+			if r.code == 421 {
+				c.broken = true
+			}
+			err = &Error{Op: o.op, Path: o.path, Code: r.code, Msg: firstLine(r.msg)}
+		}
+		if err != nil && o.failed != nil {
+			o.failed(err)
+		}
+	}
+}
+
+// stopSoon makes every later time and mode change wait for its reply.
+func (p *Pool) stopSoon(s step, err error) {
+	if !p.soonOff.Swap(true) {
+		p.cfg.Logger.Warn("a command sent without waiting got no reply of its own; time and mode changes wait for their reply from now on", "op", s.op, "path", s.path, "err", err)
+	}
+}
+
+// renameBehindTrail renames on the trail's connection, behind the
+// commands whose replies it owes (the time and mode of the file it
+// renames, as a rule), when there is a trail; otherwise as rename.
+func (p *Pool) renameBehindTrail(ctx context.Context, from, to string) error {
+	tr := &p.trail
+	tr.mu.Lock()
+	c, owed := tr.c, tr.owed
+	if c == nil {
+		tr.mu.Unlock()
+		return p.rename(ctx, from, to)
+	}
+	// Held until the replies are read: others wait rather than overtake.
+	defer tr.mu.Unlock()
+	tr.c, tr.owed = nil, nil
+	defer p.put(c, Metadata)
+	serr := c.sendAll(ctx, "RNFR "+from, "RNTO "+to)
+	p.readOwed(ctx, c, owed)
+	if serr != nil {
+		return &Error{Op: "rename", Path: from, Err: serr}
+	}
+	if c.broken {
+		// Its replies cannot be told from others now: whether the server
+		// renamed is unknown, as when a connection breaks.
+		return &Error{Op: "rename", Path: from, Err: errors.New("replies out of step before the rename's")}
+	}
+	return c.renamed(ctx, from, to)
 }

@@ -111,7 +111,35 @@ func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string) error 
 		Mode: m.modeOf(c.rel), HasMode: true, Unique: guessedTime,
 	})
 	m.blocks.InvalidatePath(remote)
+	m.lastUpload.Store(&uploaded{rel: c.rel, at: time.Now()})
 	return nil
+}
+
+// uploaded is a file this mount has just put on the server.
+type uploaded struct {
+	rel string
+	at  time.Time
+}
+
+// uploadedFresh is how long after its upload a file counts as just
+// uploaded: long enough for the calls a program makes right after
+// closing it.
+const uploadedFresh = 5 * time.Second
+
+// forgetUpload ends rel's moment as the file just uploaded: it moves or
+// goes away.
+func (m *mount) forgetUpload(rel string) {
+	if u := m.lastUpload.Load(); u != nil && u.rel == rel {
+		m.lastUpload.CompareAndSwap(u, nil)
+	}
+}
+
+// justUploaded says whether rel is the file this mount uploaded last, a
+// moment ago: it exists, and this mount may write it. Its time and mode
+// are then set without waiting for the server's reply (see setAttrSoon).
+func (m *mount) justUploaded(rel string) bool {
+	u := m.lastUpload.Load()
+	return u != nil && u.rel == rel && time.Since(u.at) < uploadedFresh
 }
 
 // serverFull says whether an upload failed because the server has no

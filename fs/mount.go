@@ -46,10 +46,11 @@ type mount struct {
 	linksOut  *lru.Cache[string, struct{}] // links out of the tree already logged
 
 	// Shared without a lock of fs.
-	staged       atomic.Int64 // bytes in staging files of open write handles
-	chmodWorks   atomic.Bool  // a SITE CHMOD succeeded: later ones may be deferred
-	chmodRefused atomic.Bool  // the server refused one: created files keep its mode
-	streams      sync.Map     // *writeHandle with a streaming upload → struct{}
+	staged       atomic.Int64             // bytes in staging files of open write handles
+	chmodWorks   atomic.Bool              // a SITE CHMOD succeeded: later ones may be deferred
+	chmodRefused atomic.Bool              // the server refused one: created files keep its mode
+	streams      sync.Map                 // *writeHandle with a streaming upload → struct{}
+	lastUpload   atomic.Pointer[uploaded] // the file this mount uploaded last
 
 	prefetch     chan string  // subdirectories to list ahead of the reader
 	files        chan fileJob // small files to read ahead of the reader

@@ -186,6 +186,13 @@ func (n *node) truncate(ctx context.Context, rel string, w *writeHandle, size in
 }
 
 func (n *node) chmod(ctx context.Context, rel string, w *writeHandle, mode uint32) syscall.Errno {
+	if n.m.o.ChmodIgnore && n.m.chmodRefused.Load() {
+		// The server refuses SITE CHMOD, and chmod was to be ignored
+		// then: nothing to send, and no upload first (rsync chmods each
+		// file it writes: an anonymous vsftpd session paid a placeholder
+		// upload and a refusal per file).
+		return 0
+	}
 	if w != nil && n.m.chmodWorks.Load() && w.deferMode(mode) {
 		// The upload to come carries the mode, set before its rename:
 		// no upload now, no command now. Only once SITE CHMOD is known
@@ -200,11 +207,19 @@ func (n *node) chmod(ctx context.Context, rel string, w *writeHandle, mode uint3
 			return errno
 		}
 	}
-	err := n.m.pool.Chmod(ctx, n.m.remotePath(rel), mode)
+	var err error
+	if n.m.justUploaded(rel) {
+		err = n.m.pool.ChmodSoon(ctx, n.m.remotePath(rel), mode, n.attrLost("chmod", rel))
+	} else {
+		err = n.m.pool.Chmod(ctx, n.m.remotePath(rel), mode)
+	}
 	if err != nil {
 		op := "chmod"
 		if n.m.o.ChmodIgnore {
 			op = "chmod ignored"
+			if errors.Is(err, conn.ClassUnsupported) || errors.Is(err, conn.ClassPermission) {
+				n.m.chmodRefused.Store(true)
+			}
 		}
 		return toErrno(n.m.log, op, rel, err)
 	}
@@ -221,6 +236,31 @@ func (m *mount) setCachedMode(rel string, mode uint32) {
 	})
 }
 
+// Setting the time or mode of the file this mount has just uploaded does
+// not wait for the server's reply (conn's SetTimeSoon and ChmodSoon),
+// once the same command has worked on this server: rsync and cp -p set
+// both right after closing a file, then rename it, and the three then
+// cost one round trip instead of three. The call returns 0 with the
+// command on its way, and this mount shows the new time or mode at once;
+// nothing this mount sends afterwards overtakes it. The file exists and
+// this mount wrote it a moment ago, so the server refusing is the
+// exception (another client removed the file meanwhile, a failing disk):
+// then the failure is logged with the path and the directory is listed
+// again, so that the mount shows what the server has.
+
+// attrLost is what a time or mode change sent without waiting does when
+// the server refused it after all.
+func (n *node) attrLost(op, rel string) func(error) {
+	return func(err error) {
+		n.m.log.Error(op+" refused by the server after the call returned; the mount shows the server's attributes again", "path", rel, "err", err)
+		n.m.dirs.InvalidateTree(n.m.remotePath(parent(rel)))
+		// The kernel forgets the attributes it was given (offset -1:
+		// not the content), whatever the file is called by now. On a
+		// goroutine: the caller may be inside another operation.
+		go n.NotifyContent(-1, 0)
+	}
+}
+
 // utimens sets the modification time on the server, after uploading
 // what an open handle holds, since the upload would set the time anew.
 func (n *node) utimens(ctx context.Context, rel string, w *writeHandle, t time.Time) syscall.Errno {
@@ -229,7 +269,13 @@ func (n *node) utimens(ctx context.Context, rel string, w *writeHandle, t time.T
 			return errno
 		}
 	}
-	if err := n.m.pool.SetTime(ctx, n.m.remotePath(rel), t); err != nil {
+	var err error
+	if n.m.justUploaded(rel) {
+		err = n.m.pool.SetTimeSoon(ctx, n.m.remotePath(rel), t, n.attrLost("utimens", rel))
+	} else {
+		err = n.m.pool.SetTime(ctx, n.m.remotePath(rel), t)
+	}
+	if err != nil {
 		// A server that cannot set this time may leave it to the mount
 		// (see errno.go), which keeps it until the next listing and says
 		// so.
@@ -260,6 +306,7 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	defer cancel()
 	rel := path.Join(n.rel(), name)
 	last, known := n.m.cachedEntry(rel)
+	n.m.forgetUpload(rel)
 	if err := n.m.pool.Delete(ctx, n.m.remotePath(rel)); err != nil {
 		return toErrno(n.m.log, "unlink", rel, err)
 	}
@@ -358,6 +405,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	}
 	rf, rt := n.m.remotePath(from), n.m.remotePath(to)
 	last, known := n.m.cachedEntry(to)
+	n.m.forgetUpload(from)
 	removed, err := n.m.pool.RenameOver(ctx, rf, rt, e.Type == conn.TypeFile)
 	if err != nil {
 		if removed {

@@ -6,7 +6,6 @@ package fs
 
 import (
 	"fmt"
-	"ftpfs/internal/testutil"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"ftpfs/ftpd"
 	"ftpfs/internal/link"
+	"ftpfs/internal/testutil"
 )
 
 // linkEnv is ftpd behind a counting link, and a mount of the link.

@@ -73,6 +73,7 @@ func TestParseMountArgsFlags(t *testing.T) {
 		"--staging-size", "2G", "--no-atomic-upload",
 		"--cache-dir", "/var/cache/x",
 		"--trust-pasv-ip",
+		"--no-pipelining",
 		"--max-listing-entries", "1000",
 		"--debug-ftp",
 		"--debug-fuse",
@@ -95,6 +96,7 @@ func TestParseMountArgsFlags(t *testing.T) {
 			CheckAfter:  10 * time.Second,
 			TrustPASVIP: true,
 
+			NoPipelining:      true,
 			MaxListingEntries: 1000,
 			MaxListingBytes:   256_000,
 		},

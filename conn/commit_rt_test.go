@@ -1,0 +1,378 @@
+package conn
+
+// Round trips of an upload's commit, counted through the link emulator,
+// and the commit against servers that answer commands during a transfer.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ftpfs/ftpd"
+	"ftpfs/internal/link"
+	"ftpfs/internal/testutil"
+)
+
+// throughLink is a pool to s through a link of 20 ms. (At 0, a mere
+// counting relay, replies come back before the client's next command
+// where a real link has them on the way, and the rounds counted are not
+// a real link's.)
+func throughLink(t *testing.T, s *server, mods ...func(*Config)) (*Pool, *link.Link) {
+	t.Helper()
+	l, err := link.Start(s.Addr().String(), link.Options{RTT: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return newPool(t, s, append([]func(*Config){func(c *Config) { c.Addr = l.Addr() }}, mods...)...), l
+}
+
+// TestCommitRoundTrips pins a whole upload of a small file, on a
+// connection that has proved EPSV, at four round trips: EPSV+STOR; the
+// data connection; its handshake's last leg with the bytes, the end of
+// the data and SIZE, answered after the 226; SITE CHMOD, RNFR and RNTO
+// together. The commit thus costs one round trip more than the data
+// (before: five, the 226 read alone, then SIZE+SITE CHMOD+RNFR, then
+// RNTO).
+func TestCommitRoundTrips(t *testing.T) {
+	for _, profile := range []ftpd.Profile{ftpd.ProfileFull, ftpd.ProfileVsftpd} {
+		t.Run(string(profile), func(t *testing.T) {
+			s := startServer(t, func(c *ftpd.Config) { c.Profile = profile })
+			testutil.WriteFile(t, filepath.Join(s.Root, "target"), []byte("old"))
+			p, l := throughLink(t, s)
+			ctx := context.Background()
+			data := testutil.RandBytes(8, 20<<10)
+			if _, err := p.Store(ctx, "/warm", bytes.NewReader(data)); err != nil {
+				t.Fatal(err) // logs in and proves EPSV
+			}
+			l.Reset()
+			u, err := p.StartUpload(ctx, "/tmp.part")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := u.Write(ctx, data); err != nil {
+				t.Fatal(err)
+			}
+			placed, err := u.Commit(ctx, Placement{Size: int64(len(data)), Mode: 0o600, HasMode: true, To: "/target"})
+			if err != nil || placed.ModeErr != nil || placed.Removed {
+				t.Fatalf("Commit: %v, %+v", err, placed)
+			}
+			st := l.Stats()
+			want := map[string]int{"EPSV": 1, "STOR": 1, "SIZE": 1, "SITE": 1, "RNFR": 1, "RNTO": 1}
+			if st.RoundTrips != 4 || fmt.Sprint(st.Commands) != fmt.Sprint(want) {
+				t.Fatalf("whole upload: %v; want 4 round trips, commands %v", st, want)
+			}
+			fi, err := os.Stat(filepath.Join(s.Root, "target"))
+			if got, _ := os.ReadFile(filepath.Join(s.Root, "target")); err != nil || !bytes.Equal(got, data) || fi.Mode().Perm() != 0o600 {
+				t.Fatalf("target after Commit: %v, mode %v", err, fi.Mode())
+			}
+			if _, err := os.Stat(filepath.Join(s.Root, "tmp.part")); !os.IsNotExist(err) {
+				t.Fatalf("the temporary name is still there: %v", err)
+			}
+			if p.answersInTransfer.Load() {
+				t.Fatal("the server was taken for one that answers during transfers")
+			}
+		})
+	}
+}
+
+// inTransferServer is an FTP server for one session at a time that
+// answers SIZE sent during an upload at once, before the upload's final
+// reply, with early (proftpd: "213 <bytes so far>"; pure-ftpd: "500
+// Unknown command"), and may report a size other than the bytes it got.
+type inTransferServer struct {
+	ln    net.Listener
+	early func(got int) string // the reply to SIZE during a transfer
+	final string               // the upload's final reply (default 226)
+	lie   int                  // added to the size SIZE reports after the transfer
+	// swallow: a verb the server takes and never answers, once set
+	swallow string
+
+	mu    sync.Mutex
+	files map[string]int // name -> size
+	verbs []string
+}
+
+func startInTransferServer(t *testing.T, early func(got int) string) *inTransferServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &inTransferServer{ln: ln, early: early, final: "226 Transfer complete.", files: map[string]int{}}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for c, err := ln.Accept(); err == nil; c, err = ln.Accept() {
+			go s.serve(c)
+		}
+	}()
+	return s
+}
+
+func (s *inTransferServer) pool(t *testing.T, mods ...func(*Config)) *Pool {
+	cfg := Config{Addr: s.ln.Addr().String(), User: "u", Password: "p", Timeout: 5 * time.Second}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	p := NewPool(cfg)
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (s *inTransferServer) swallowing(verb string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.swallow = verb
+}
+
+func (s *inTransferServer) sent() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.verbs...)
+}
+
+func (s *inTransferServer) serve(c net.Conn) {
+	defer c.Close()
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		r := bufio.NewReader(c)
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			lines <- strings.TrimRight(l, "\r\n")
+		}
+	}()
+	say := func(l string) { fmt.Fprintf(c, "%s\r\n", l) }
+	say("220 ready")
+	var pasv net.Listener
+	var renameFrom string
+	for l := range lines {
+		verb, arg, _ := strings.Cut(l, " ")
+		s.mu.Lock()
+		s.verbs = append(s.verbs, verb)
+		swallow := verb == s.swallow
+		s.mu.Unlock()
+		switch {
+		case swallow:
+			continue
+		}
+		switch verb {
+		case "USER":
+			say("230 in")
+		case "FEAT":
+			say("211-Features:\r\n SIZE\r\n EPSV\r\n211 End")
+		case "EPSV":
+			pasv, _ = net.Listen("tcp", "127.0.0.1:0")
+			say(fmt.Sprintf("229 Entering Extended Passive Mode (|||%d|)", pasv.Addr().(*net.TCPAddr).Port))
+		case "STOR":
+			d, err := pasv.Accept()
+			pasv.Close()
+			if err != nil {
+				return
+			}
+			say("150 go on")
+			// The data comes in on its own goroutine; commands that
+			// arrive meanwhile are answered at once.
+			got := make(chan int)
+			var n int
+			var mu sync.Mutex
+			go func() {
+				buf := make([]byte, 4096)
+				for {
+					k, err := d.Read(buf)
+					mu.Lock()
+					n += k
+					mu.Unlock()
+					if err != nil {
+						got <- n
+						return
+					}
+				}
+			}()
+			// A command that comes with the end of the data is
+			// answered first, as when it overtakes the data's end.
+			var ended <-chan time.Time
+			total := -1
+			for total < 0 || ended != nil {
+				select {
+				case total = <-got:
+					d.Close()
+					ended = time.After(200 * time.Millisecond)
+				case <-ended:
+					ended = nil
+				case l, ok := <-lines:
+					if !ok {
+						return
+					}
+					s.mu.Lock()
+					s.verbs = append(s.verbs, l[:4])
+					s.mu.Unlock()
+					mu.Lock()
+					say(s.early(n))
+					mu.Unlock()
+					ended = nil
+				}
+			}
+			s.mu.Lock()
+			s.files[arg] = total
+			s.mu.Unlock()
+			say(s.final)
+		case "SIZE":
+			s.mu.Lock()
+			n, ok := s.files[arg]
+			s.mu.Unlock()
+			if ok {
+				say(fmt.Sprintf("213 %d", n+s.lie))
+			} else {
+				say("550 no such file")
+			}
+		case "RNFR":
+			renameFrom = arg
+			say("350 go on")
+		case "RNTO":
+			s.mu.Lock()
+			s.files[arg] = s.files[renameFrom]
+			delete(s.files, renameFrom)
+			s.mu.Unlock()
+			say("250 renamed")
+		case "QUIT":
+			say("221 bye")
+			return
+		default:
+			say("200 ok")
+		}
+	}
+}
+
+// commitOnce uploads data to /tmp and commits it over /target.
+func commitOnce(ctx context.Context, p *Pool, data []byte) error {
+	u, err := p.StartUpload(ctx, "/tmp")
+	if err != nil {
+		return err
+	}
+	if _, err := u.Write(ctx, data); err != nil {
+		return err
+	}
+	_, err = u.Commit(ctx, Placement{Size: int64(len(data)), To: "/target"})
+	return err
+}
+
+// TestCommitServerAnswersInTransfer: a server that answers the SIZE sent
+// with the end of the data before the upload's final reply (the size so
+// far, or a refusal) is asked again after it, and the pool sends SIZE
+// after the final reply from then on. No rename rests on a size told
+// before the final reply.
+func TestCommitServerAnswersInTransfer(t *testing.T) {
+	for name, early := range map[string]func(int) string{
+		"size so far": func(n int) string { return fmt.Sprintf("213 %d", n) },
+		"unknown":     func(int) string { return "500 Unknown command" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			fake := startInTransferServer(t, early)
+			p := fake.pool(t)
+			ctx := context.Background()
+			data := testutil.RandBytes(4, 100<<10)
+			if err := commitOnce(ctx, p, data); err != nil {
+				t.Fatalf("first commit: %v", err)
+			}
+			if !p.answersInTransfer.Load() {
+				t.Fatal("the early answer went unnoticed")
+			}
+			if err := commitOnce(ctx, p, data); err != nil {
+				t.Fatalf("second commit: %v", err)
+			}
+			got := strings.Join(fake.sent(), " ")
+			// First: SIZE with the data (answered early), SIZE again
+			// after the 226, then the rename. Second: SIZE only after
+			// the 226.
+			want := "USER FEAT TYPE EPSV STOR SIZE SIZE RNFR RNTO EPSV STOR SIZE RNFR RNTO"
+			if got != want {
+				t.Fatalf("commands %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestCommitWrongSizeRenamesNothing: a server that says 226 but holds
+// another size than was sent: the commit fails, and neither RNFR nor
+// RNTO goes out, the old content stays.
+func TestCommitWrongSizeRenamesNothing(t *testing.T) {
+	fake := startInTransferServer(t, func(n int) string { return fmt.Sprintf("213 %d", n) })
+	fake.lie = -1
+	p := fake.pool(t)
+	ctx := context.Background()
+	for i := range 2 { // SIZE with the data's end, then after the final reply
+		err := commitOnce(ctx, p, testutil.RandBytes(5, 10<<10))
+		if err == nil || !strings.Contains(err.Error(), "bytes") {
+			t.Fatalf("commit %d of a wrong-sized upload: %v", i, err)
+		}
+		p.answersInTransfer.Store(true)
+	}
+	for _, v := range fake.sent() {
+		if v == "RNFR" || v == "RNTO" {
+			t.Fatalf("a wrong-sized upload was renamed: %q", fake.sent())
+		}
+	}
+}
+
+// TestCommitRefusedAfterEarlySize: the upload fails (552) on a server
+// that refused the early SIZE (500): the upload's own reply is the error,
+// whatever came first.
+func TestCommitRefusedAfterEarlySize(t *testing.T) {
+	fake := startInTransferServer(t, func(int) string { return "500 Unknown command" })
+	fake.final = "552 Quota exceeded."
+	p := fake.pool(t)
+	err := commitOnce(context.Background(), p, testutil.RandBytes(6, 100<<10))
+	if Classify(err) != ClassQuota && Classify(err) != ClassNoSpace {
+		t.Fatalf("commit: %v (class %d), want the 552", err, Classify(err))
+	}
+}
+
+// TestCommitNoPipelining: with Config.NoPipelining the SIZE waits for the
+// upload's final reply instead of travelling with the end of its data,
+// and a time set after the upload waits for its own reply.
+func TestCommitNoPipelining(t *testing.T) {
+	s := startServer(t)
+	p, l := throughLink(t, s, func(c *Config) { c.NoPipelining = true })
+	ctx := context.Background()
+	data := testutil.RandBytes(9, 20<<10)
+	if _, err := p.Store(ctx, "/warm", bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetTime(ctx, "/warm", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err) // a time has been set once: SetTimeSoon could skip the wait
+	}
+	l.Reset()
+	u, err := p.StartUpload(ctx, "/tmp.part")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Write(ctx, data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Commit(ctx, Placement{Size: int64(len(data)), To: "/target"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := l.Stats(); st.RoundTrips != 5 {
+		t.Fatalf("upload without pipelining: %v; want 5 round trips (the SIZE after the 226)", st)
+	}
+	l.Reset()
+	mt := time.Date(2021, 2, 3, 4, 5, 6, 0, time.UTC)
+	if err := p.SetTimeSoon(ctx, "/target", mt, func(err error) { t.Errorf("late failure: %v", err) }); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(s.Root, "target")); err != nil || !fi.ModTime().Equal(mt) {
+		t.Fatalf("SetTimeSoon returned before the time was set: %v, %v", fi.ModTime(), err)
+	}
+}

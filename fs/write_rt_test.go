@@ -1,0 +1,255 @@
+package fs
+
+// Round trips and commands of writes, counted through the link emulator
+// (internal/link) in front of ftpd: a test fails when a round trip or a
+// command comes back.
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"ftpfs/ftpd"
+	"ftpfs/internal/link"
+	"ftpfs/internal/testutil"
+)
+
+// upLink mounts ftpd with profile through a link of 20 ms. (At 0, a mere
+// counting relay, the replies of the server come before the mount's next
+// command where a real link has them on the way, and the rounds counted
+// are not a real link's.) The mount has
+// written one file already: the connection has proved EPSV and SITE
+// CHMOD, as in any session after its first upload.
+func upLink(t *testing.T, profile ftpd.Profile) (root, mnt string, l *link.Link) {
+	t.Helper()
+	testutil.NeedFUSE(t)
+	root = t.TempDir()
+	_, cfg := startFtpd(t, root, func(c *ftpd.Config) { c.Profile = profile })
+	l, err := link.Start(cfg.Listen, link.Options{RTT: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	_, mnt, _ = mountAt(t, l.Addr(), testUser, testPass)
+	if err := os.Mkdir(filepath.Join(mnt, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	warm := filepath.Join(mnt, "d", "warm")
+	testutil.WriteFile(t, warm, []byte("warm"))
+	when := time.Date(2021, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := os.Chtimes(warm, when, when); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(warm, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return root, mnt, l
+}
+
+// counted runs fn between a reset of the link's counters and a look at
+// them.
+func counted(t *testing.T, l *link.Link, fn func()) link.Stats {
+	t.Helper()
+	l.Reset()
+	fn()
+	return l.Stats()
+}
+
+// commands lists every verb sent with its count, sorted.
+func commands(s link.Stats) string {
+	var b strings.Builder
+	for _, v := range slices.Sorted(maps.Keys(s.Commands)) {
+		fmt.Fprintf(&b, "%s %d ", v, s.Commands[v])
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func checkOnServer(t *testing.T, path string, want []byte) {
+	t.Helper()
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%s on the server: %d bytes, %v; want %d bytes", path, len(got), err, len(want))
+	}
+}
+
+// TestWriteRoundTrips pins what a program's writes cost, once the mount
+// has written a file: EPSV and STOR together; the data connection, whose
+// handshake's last leg carries the bytes and, as the data ends, SIZE,
+// answered after the 226; the rename, with what goes with it. Time and
+// mode set right after the close travel with the rename.
+func TestWriteRoundTrips(t *testing.T) {
+	for _, profile := range []ftpd.Profile{ftpd.ProfileFull, ftpd.ProfileVsftpd} {
+		t.Run(string(profile), func(t *testing.T) {
+			root, mnt, l := upLink(t, profile)
+			data := testutil.RandBytes(3, 20<<10)
+			src := filepath.Join(t.TempDir(), "src")
+			testutil.WriteFile(t, src, data)
+			setTime := "MFMT 1"
+			if profile == ftpd.ProfileVsftpd {
+				setTime = "MDTM 1" // vsftpd's form: MDTM with a time
+			}
+			cases := []struct {
+				name  string
+				do    func(t *testing.T)
+				trips int
+				cmds  string
+			}{{
+				// cp of one new file. (Before: 5 round trips, the 226
+				// read alone, then SIZE+RNFR, then RNTO.)
+				"cp", func(t *testing.T) {
+					if out, err := exec.Command("cp", src, filepath.Join(mnt, "d", "cp")).CombinedOutput(); err != nil {
+						t.Fatalf("cp: %v %s", err, out)
+					}
+					checkOnServer(t, filepath.Join(root, "d", "cp"), data)
+				}, 4, "EPSV 1 RNFR 1 RNTO 1 SIZE 1 STOR 1",
+			}, {
+				// rsync's way: a temporary name made with mode 0600,
+				// written and closed; its time and mode set; renamed
+				// over the target. (Before: 8 round trips: the commit's
+				// two after the data, then MFMT, SITE CHMOD and RNFR+RNTO
+				// one after another.)
+				"rsync", func(t *testing.T) {
+					tmp := filepath.Join(mnt, "d", ".rs.XXXXXX")
+					f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := f.Write(data); err != nil {
+						t.Fatal(err)
+					}
+					if err := f.Close(); err != nil {
+						t.Fatal(err)
+					}
+					when := time.Date(2020, 5, 6, 7, 8, 9, 0, time.UTC)
+					if err := os.Chtimes(tmp, when, when); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Chmod(tmp, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Rename(tmp, filepath.Join(mnt, "d", "rs")); err != nil {
+						t.Fatal(err)
+					}
+					on := filepath.Join(root, "d", "rs")
+					checkOnServer(t, on, data)
+					if fi, err := os.Stat(on); err != nil || !fi.ModTime().Equal(when) || fi.Mode().Perm() != 0o644 {
+						t.Fatalf("on the server: %v, %v, %v", fi.ModTime(), fi.Mode(), err)
+					}
+				}, 5, "EPSV 1 " + setTime + " RNFR 2 RNTO 2 SITE 2 SIZE 1 STOR 1",
+			}, {
+				// An editor's save through a temporary file: fsync, then
+				// rename over the document. (Before: 6.)
+				"editor temp+fsync+rename", func(t *testing.T) {
+					tmp := filepath.Join(mnt, "d", ".doc.swp")
+					f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := f.Write(data); err != nil {
+						t.Fatal(err)
+					}
+					if err := f.Sync(); err != nil {
+						t.Fatal(err)
+					}
+					if err := f.Close(); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Rename(tmp, filepath.Join(mnt, "d", "doc")); err != nil {
+						t.Fatal(err)
+					}
+					checkOnServer(t, filepath.Join(root, "d", "doc"), data)
+				}, 5, "EPSV 1 RNFR 2 RNTO 2 SIZE 1 STOR 1",
+			}, {
+				// An editor's save in place: O_TRUNC, write, close.
+				// (Before: 5.)
+				"editor O_TRUNC", func(t *testing.T) {
+					doc := filepath.Join(mnt, "d", "doc")
+					if err := os.WriteFile(doc, data[:1000], 0o644); err != nil {
+						t.Fatal(err)
+					}
+					checkOnServer(t, filepath.Join(root, "d", "doc"), data[:1000])
+				}, 4, "EPSV 1 RNFR 1 RNTO 1 SIZE 1 STOR 1",
+			}}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					s := counted(t, l, func() { c.do(t) })
+					if s.RoundTrips > c.trips || commands(s) != c.cmds {
+						t.Fatalf("%v\nwant at most %d round trips, commands %s", s, c.trips, c.cmds)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestAttrRefusedAfterReturn: a time set on a file just uploaded returns
+// before the server's reply; when the server then refuses it, the mount
+// logs it with the path and shows the server's time again, not the one
+// it was asked for.
+func TestAttrRefusedAfterReturn(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	first := filepath.Join(e.mnt, "first")
+	testutil.WriteFile(t, first, []byte("1"))
+	asked := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	if err := os.Chtimes(first, asked, asked); err != nil {
+		t.Fatal(err) // waits for its reply: it proves MFMT
+	}
+	f := filepath.Join(e.mnt, "f")
+	testutil.WriteFile(t, f, []byte("2"))
+	e.srv.SetFaults(ftpd.Faults{RefuseVerb: "MFMT", RefuseCode: 550})
+	if err := os.Chtimes(f, asked, asked); err != nil {
+		t.Fatalf("utimens of a file just uploaded: %v, want it to return at once", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(e.logBuf.String(), "utimens refused by the server after the call returned") {
+		if time.Now().After(deadline) {
+			t.Fatal("the refusal was not logged")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.srv.SetFaults(ftpd.Faults{})
+	fi, err := os.Stat(f)
+	if err != nil || fi.ModTime().Equal(asked) {
+		t.Fatalf("after the refusal the mount shows %v (%v), the time the server refused", fi.ModTime(), err)
+	}
+}
+
+// TestChmodIgnoredCostsNothing: with -o chmod=ignore on a server that
+// refuses SITE CHMOD (an anonymous vsftpd session), a chmod after the
+// first refusal sends nothing, and a file chmodded while open is
+// uploaded once, not first empty as a placeholder. (Before: an upload of
+// the empty file, a SITE CHMOD refused and a DELE per file.)
+func TestChmodIgnoredCostsNothing(t *testing.T) {
+	e := newEnv(t, nil, []func(*ftpd.Config){func(c *ftpd.Config) {
+		c.Faults = ftpd.Faults{RefuseVerb: "SITE", RefuseCode: 502}
+	}}, func(o *Options) { o.ChmodIgnore = true })
+	data := testutil.RandBytes(4, 5000)
+	write := func(name string) {
+		f, err := os.OpenFile(filepath.Join(e.mnt, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Chmod(0o644); err != nil {
+			t.Fatalf("chmod ignored: %v", err)
+		}
+		if _, err := f.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		checkOnServer(t, filepath.Join(e.root, name), data)
+	}
+	write("first") // its chmod learns that the server refuses
+	e.srv.ResetCounts()
+	write("second")
+	if c := e.srv.Counts(); c["SITE"] != 0 || c["DELE"] != 0 || c["STOR"] != 1 {
+		t.Fatalf("commands for the second file: %v; want one STOR, no SITE, no DELE", c)
+	}
+}
