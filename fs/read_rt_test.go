@@ -1,0 +1,124 @@
+package fs
+
+// Round trips and transfers of reads, counted through the link emulator
+// (internal/link) in front of ftpd: a test fails when a transfer or a
+// round trip comes back.
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"ftpfs/ftpd"
+	"ftpfs/internal/link"
+)
+
+// linkEnv is ftpd behind the link emulator, and a mount through the link.
+type linkEnv struct {
+	root, mnt string
+	l         *link.Link
+	m         *Mounted
+}
+
+func newLinkEnv(t *testing.T, opt link.Options, fill func(root string), srvMods []func(*ftpd.Config), mntMods ...func(*Options)) *linkEnv {
+	t.Helper()
+	fuseOK(t)
+	root := t.TempDir()
+	if fill != nil {
+		fill(root)
+	}
+	_, cfg := startFtpd(t, root, srvMods...)
+	l, err := link.Start(cfg.Listen, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	m, mnt, _ := mountAt(t, l.Addr(), testUser, testPass, mntMods...)
+	return &linkEnv{root: root, mnt: mnt, l: l, m: m}
+}
+
+// smallFiles writes n files of size bytes in dir.
+func smallFiles(t testing.TB, n, size int, dir string) func(root string) {
+	return func(root string) {
+		for i := range n {
+			writeFile(t, filepath.Join(root, dir, fmt.Sprintf("f%03d", i)), randBytes(uint64(i), size))
+		}
+	}
+}
+
+var listOnly = []func(*ftpd.Config){func(c *ftpd.Config) { c.Profile = ftpd.ProfileVsftpd }}
+
+// A small file whose prefetch ran is not transferred again when read, on
+// servers whose listings give minutes (the read's exact time from MDTM
+// must not make the prefetched block a miss) as on the others.
+func TestPrefetchedFileTransferredOnce(t *testing.T) {
+	for _, prof := range []struct {
+		name string
+		mods []func(*ftpd.Config)
+	}{{"full", nil}, {"list-only", listOnly}} {
+		t.Run(prof.name, func(t *testing.T) {
+			e := newLinkEnv(t, link.Options{}, smallFiles(t, 2, 3000, "d"), prof.mods)
+			if _, err := os.ReadDir(filepath.Join(e.mnt, "d")); err != nil {
+				t.Fatal(err)
+			}
+			e.l.Reset()
+			if _, err := os.ReadFile(filepath.Join(e.mnt, "d/f000")); err != nil {
+				t.Fatal(err)
+			}
+			// f000's read prefetches f001.
+			for deadline := time.Now().Add(5 * time.Second); e.l.Stats().Commands["RETR"] < 2; {
+				if time.Now().After(deadline) {
+					t.Fatalf("f001 not prefetched: %v", e.l.Stats())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.Sleep(50 * time.Millisecond) // the prefetched block is cached
+			got, err := os.ReadFile(filepath.Join(e.mnt, "d/f001"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, randBytes(1, 3000)) {
+				t.Fatal("f001: wrong content")
+			}
+			if s := e.l.Stats(); s.Commands["RETR"] != 2 {
+				t.Fatalf("2 files read, %d RETR: %v", s.Commands["RETR"], s)
+			}
+		})
+	}
+}
+
+// cp -r of a directory just listed transfers each file once, prefetched
+// or read.
+func TestCopyDirTransfersEachFileOnce(t *testing.T) {
+	for _, prof := range []struct {
+		name string
+		mods []func(*ftpd.Config)
+	}{{"full", nil}, {"list-only", listOnly}} {
+		t.Run(prof.name, func(t *testing.T) {
+			e := newLinkEnv(t, link.Options{RTT: 2 * time.Millisecond}, smallFiles(t, 40, 3000, "d"), prof.mods)
+			if _, err := os.ReadDir(filepath.Join(e.mnt, "d")); err != nil {
+				t.Fatal(err)
+			}
+			e.l.Reset()
+			out := t.TempDir()
+			if b, err := exec.Command("cp", "-r", filepath.Join(e.mnt, "d"), out).CombinedOutput(); err != nil {
+				t.Fatalf("cp: %v %s", err, b)
+			}
+			s := e.l.Stats()
+			t.Logf("cp -r of 40 files: %v", s)
+			if s.Commands["RETR"] != 40 {
+				t.Fatalf("40 files copied, %d RETR", s.Commands["RETR"])
+			}
+			for i := range 40 {
+				got, err := os.ReadFile(filepath.Join(out, "d", fmt.Sprintf("f%03d", i)))
+				if err != nil || !bytes.Equal(got, randBytes(uint64(i), 3000)) {
+					t.Fatalf("f%03d: copy differs (%v)", i, err)
+				}
+			}
+		})
+	}
+}
