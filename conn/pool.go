@@ -35,6 +35,7 @@ type Pool struct {
 	reaper    *time.Timer
 	dials     int    // connections ever opened, which tests count
 	waiting   [2]int // callers waiting in get, by kind
+	returning int    // connections finishing an exchange in the background
 
 	lowered    time.Time     // when a 421 last lowered the ceiling
 	raiseAfter time.Duration // then, one more connection is tried again
@@ -128,7 +129,9 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 			}
 			return c, nil
 		}
-		if limit > 0 && p.total < p.ceiling {
+		// A connection about to come back beats a new one: a login
+		// costs more round trips than the rest of an abort.
+		if limit > 0 && p.total < p.ceiling && p.returning <= p.waiting[Metadata]+p.waiting[Transfer] {
 			p.total++
 			p.dials++
 			p.nextID++
@@ -234,6 +237,22 @@ func (p *Pool) put(c *Conn, kind Kind) {
 	p.idle = append(p.idle, c)
 	p.armReaper()
 	p.broadcast()
+}
+
+// putAfter returns a connection taken for kind once finish, run on its
+// own goroutine, is done with it; callers of get wait for it rather than
+// dial.
+func (p *Pool) putAfter(c *Conn, kind Kind, finish func()) {
+	p.mu.Lock()
+	p.returning++
+	p.mu.Unlock()
+	go func() {
+		finish()
+		p.mu.Lock()
+		p.returning--
+		p.mu.Unlock()
+		p.put(c, kind)
+	}()
 }
 
 // discard closes a connection that must not be reused.

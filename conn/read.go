@@ -9,11 +9,19 @@ import (
 // ReadAt reads len(b) bytes at off with REST+RETR, or fewer at the end of
 // the file. size is the file's size, so that a read that ends near the end
 // reads to EOF instead of aborting (an abort costs a round trip).
+//
+// A read that stops short of the end returns as soon as its bytes are in:
+// the abort (the server's 426 or 226, and the NOOP that shows the replies
+// are all read) finishes in the background, and the connection goes back
+// to the pool only then.
 func (p *Pool) ReadAt(ctx context.Context, path string, b []byte, off, size int64) (int, error) {
 	var n int
-	err := p.do(ctx, Transfer, func(c *Conn) error {
+	var c *Conn
+	var t *transfer
+	err := p.doHold(ctx, Transfer, &c, func(c *Conn) error {
 		n = 0
-		t, err := c.startTransfer(ctx, "retr", path, "RETR "+path, off, false)
+		var err error
+		t, err = c.startTransfer(ctx, "retr", path, "RETR "+path, off, false)
 		if err != nil {
 			return err
 		}
@@ -35,10 +43,17 @@ func (p *Pool) ReadAt(ctx context.Context, path string, b []byte, off, size int6
 				return t.finish()
 			}
 		}
-		t.abort()
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return n, err
+	}
+	if t.done {
+		p.put(c, Transfer)
+	} else {
+		p.putAfter(c, Transfer, t.abort)
+	}
+	return n, nil
 }
 
 // smallTail is how much of a file's end is read rather than aborted.
