@@ -129,49 +129,59 @@ type transfer struct {
 // together with REST and cmd, and the data connection is opened once its
 // 229 is read: a round trip less per transfer. Should EPSV or REST fail
 // after all, the replies to what followed are not read, and the
-// connection is dropped.
+// connection is dropped. Where a data connection was opened ahead
+// (armData), REST and cmd go out alone on it.
 func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int64, lazy bool) (*transfer, error) {
-	pipelined := c.epsvOK && !c.noEPSV && (off == 0 || c.restOK)
-	var addr string
-	var err error
-	if pipelined {
-		lines := []string{"EPSV"}
-		if off > 0 {
-			lines = append(lines, "REST "+strconv.FormatInt(off, 10))
-		}
+	data := c.takeReady(off)
+	preopened := data != nil
+	pipelined := preopened || c.epsvOK && !c.noEPSV && (off == 0 || c.restOK)
+	var lines []string
+	if off > 0 && pipelined {
+		lines = append(lines, "REST "+strconv.FormatInt(off, 10))
+	}
+	if data != nil {
+		// The data connection is there: REST and cmd are all it takes.
 		if err := c.sendAll(ctx, append(lines, cmd)...); err != nil {
+			data.Close()
 			return nil, &Error{Op: op, Path: path, Err: err}
 		}
-		r, err := c.readReply(ctx)
-		if err != nil {
-			return nil, &Error{Op: "epsv", Err: err}
-		}
-		if r.code != 229 {
-			// Out of step now, and worth a retry: a fresh connection
-			// tries EPSV alone, then PASV.
-			c.broken = true
-			return nil, &Error{Op: "epsv", Err: fmt.Errorf("%w: %d %s", errPipelinedEPSV, r.code, clip(firstLine(r.msg)))}
-		}
-		if addr, err = c.epsvAddr(r); err != nil {
+	} else {
+		var addr string
+		var err error
+		if pipelined {
+			if err := c.sendAll(ctx, append(append([]string{"EPSV"}, lines...), cmd)...); err != nil {
+				return nil, &Error{Op: op, Path: path, Err: err}
+			}
+			r, err := c.readReply(ctx)
+			if err != nil {
+				return nil, &Error{Op: "epsv", Err: err}
+			}
+			if r.code != 229 {
+				// Out of step now, and worth a retry: a fresh connection
+				// tries EPSV alone, then PASV.
+				c.broken = true
+				return nil, &Error{Op: "epsv", Err: fmt.Errorf("%w: %d %s", errPipelinedEPSV, r.code, clip(firstLine(r.msg)))}
+			}
+			if addr, err = c.epsvAddr(r); err != nil {
+				return nil, err
+			}
+		} else if addr, err = c.dataAddr(ctx); err != nil {
 			return nil, err
 		}
-	} else if addr, err = c.dataAddr(ctx); err != nil {
-		return nil, err
-	}
-	d := net.Dialer{Deadline: c.deadline(ctx)}
-	data, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		if pipelined {
-			// The server may have refused cmd already and closed
-			// its port (proftpd does): its reply says why.
-			if rerr := c.pipelineRefusal(ctx, op, path, off > 0); rerr != nil {
-				return nil, rerr
+		d := net.Dialer{Deadline: c.deadline(ctx)}
+		if data, err = d.DialContext(ctx, "tcp", addr); err != nil {
+			if pipelined {
+				// The server may have refused cmd already and closed
+				// its port (proftpd does): its reply says why.
+				if rerr := c.pipelineRefusal(ctx, op, path, off > 0); rerr != nil {
+					return nil, rerr
+				}
 			}
+			// The server still waits for our connection; it will give up
+			// on its own, and the next command tells us where we are.
+			c.broken = true
+			return nil, &Error{Op: op, Path: path, Err: fmt.Errorf("data connection: %w", err)}
 		}
-		// The server still waits for our connection; it will give up
-		// on its own, and the next command tells us where we are.
-		c.broken = true
-		return nil, &Error{Op: op, Path: path, Err: fmt.Errorf("data connection: %w", err)}
 	}
 	if lazy && off == 0 && !c.protP {
 		if !pipelined {
@@ -198,12 +208,19 @@ func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int6
 			return nil, err
 		}
 	}
+	var err error
 	if pipelined {
 		_, err = c.check(ctx, op, path, []int{125, 150})
 	} else {
 		_, err = c.expect(ctx, op, path, []int{125, 150}, cmd)
 	}
 	if err != nil {
+		var fe *Error
+		if preopened && errors.As(err, &fe) && fe.Code == 425 {
+			// The server dropped the port we opened ahead: so much for
+			// opening ahead on this connection.
+			c.ready.refused = true
+		}
 		data.Close()
 		return nil, err
 	}

@@ -259,6 +259,7 @@ func (p *Pool) putAfter(c *Conn, kind Kind, finish func()) {
 func (p *Pool) discard(c *Conn, kind Kind) {
 	c.broken = true
 	c.raw.Close()
+	c.dropReady()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.total--

@@ -39,6 +39,7 @@ type Conn struct {
 	broken  bool    // out of sync or dead: never reuse
 	iac     iacRule // from the greeting, which is read raw
 	used    time.Time
+	ready   readyData // a data connection opened ahead (read.go)
 }
 
 // reply is one server reply.
@@ -400,4 +401,5 @@ func (c *Conn) close() {
 		cancel()
 	}
 	c.raw.Close()
+	c.dropReady()
 }

@@ -3,6 +3,7 @@ package conn
 import (
 	"context"
 	"io"
+	"net"
 	"time"
 )
 
@@ -48,12 +49,83 @@ func (p *Pool) ReadAt(ctx context.Context, path string, b []byte, off, size int6
 	if err != nil {
 		return n, err
 	}
-	if t.done {
-		p.put(c, Transfer)
-	} else {
-		p.putAfter(c, Transfer, t.abort)
-	}
+	// The connection comes back with the next transfer's data connection
+	// open: a random read or a small file then costs one round trip.
+	p.putAfter(c, Transfer, func() {
+		t.abort()
+		c.armData()
+	})
 	return n, nil
+}
+
+// readyAge is how long a data connection opened ahead is used: servers
+// close a passive port nobody uses (vsftpd after a minute, others sooner),
+// and a transfer on a closed one fails.
+const readyAge = 3 * time.Second
+
+// readyData is a passive data connection opened ahead, on an idle control
+// connection, for its next transfer.
+type readyData struct {
+	data    net.Conn
+	at      time.Time
+	refused bool // the server dropped one: never again on this connection
+}
+
+// armData opens the data connection of the next transfer ahead, where
+// EPSV is known to work on this connection: EPSV, and a connect to its
+// port. Failing, it leaves things as they were, or the connection broken.
+func (c *Conn) armData() {
+	if c.broken || c.ready.data != nil || c.ready.refused || !c.epsvOK || c.noEPSV || c.protP {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, 5*time.Second))
+	defer cancel()
+	r, err := c.exchange(ctx, "EPSV")
+	if err != nil {
+		return // broken by exchange
+	}
+	if r.code != 229 {
+		c.ready.refused = true
+		c.broken = r.code == 421
+		return
+	}
+	addr, err := c.epsvAddr(r)
+	if err != nil {
+		return
+	}
+	d := net.Dialer{Deadline: c.deadline(ctx)}
+	data, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		// The port stays open on the server until the next EPSV
+		// replaces it; nothing is out of step.
+		c.ready.refused = true
+		return
+	}
+	c.ready.data, c.ready.at = data, time.Now()
+}
+
+// takeReady returns the data connection opened ahead, if there is one
+// young enough for a transfer from off (REST must be known to work).
+// Either way none is left.
+func (c *Conn) takeReady(off int64) net.Conn {
+	d := c.ready.data
+	if d == nil {
+		return nil
+	}
+	c.ready.data = nil
+	if time.Since(c.ready.at) > readyAge || off > 0 && !c.restOK {
+		d.Close()
+		return nil
+	}
+	return d
+}
+
+// dropReady closes the data connection opened ahead, if any.
+func (c *Conn) dropReady() {
+	if c.ready.data != nil {
+		c.ready.data.Close()
+		c.ready.data = nil
+	}
 }
 
 // smallTail is how much of a file's end is read rather than aborted.
