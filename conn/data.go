@@ -380,7 +380,11 @@ func (t *transfer) final(ctx context.Context) (reply, error) {
 // servers add a second reply. A NOOP then shows where the replies are:
 // whatever comes before its 200 is drained. A connection that does not
 // get there in time is broken and will not be reused.
-func (t *transfer) abort() {
+func (t *transfer) abort() { t.abortThen(false) }
+
+// abortThen is abort that, with arm, sends EPSV together with the NOOP
+// and opens the next transfer's data connection ahead (armData).
+func (t *transfer) abortThen(arm bool) {
 	if t.done {
 		return
 	}
@@ -395,7 +399,12 @@ func (t *transfer) abort() {
 	if _, err := t.final(ctx); err != nil {
 		return
 	}
-	if err := c.send(ctx, "NOOP"); err != nil {
+	cmds := []string{"NOOP"}
+	arm = arm && c.canArm()
+	if arm {
+		cmds = append(cmds, "EPSV")
+	}
+	if err := c.sendAll(ctx, cmds...); err != nil {
 		return
 	}
 	for range 3 {
@@ -404,6 +413,9 @@ func (t *transfer) abort() {
 			return
 		}
 		if r.code == 200 {
+			if arm {
+				c.armWith(ctx)
+			}
 			return
 		}
 	}

@@ -35,7 +35,6 @@ type Pool struct {
 	reaper    *time.Timer
 	dials     int    // connections ever opened, which tests count
 	waiting   [2]int // callers waiting in get, by kind
-	returning int    // connections finishing an exchange in the background
 
 	lowered    time.Time     // when a 421 last lowered the ceiling
 	raiseAfter time.Duration // then, one more connection is tried again
@@ -129,9 +128,7 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 			}
 			return c, nil
 		}
-		// A connection about to come back beats a new one: a login
-		// costs more round trips than the rest of an abort.
-		if limit > 0 && p.total < p.ceiling && p.returning <= p.waiting[Metadata]+p.waiting[Transfer] {
+		if limit > 0 && p.total < p.ceiling {
 			p.total++
 			p.dials++
 			p.nextID++
@@ -240,17 +237,10 @@ func (p *Pool) put(c *Conn, kind Kind) {
 }
 
 // putAfter returns a connection taken for kind once finish, run on its
-// own goroutine, is done with it; callers of get wait for it rather than
-// dial.
+// own goroutine, is done with it.
 func (p *Pool) putAfter(c *Conn, kind Kind, finish func()) {
-	p.mu.Lock()
-	p.returning++
-	p.mu.Unlock()
 	go func() {
 		finish()
-		p.mu.Lock()
-		p.returning--
-		p.mu.Unlock()
 		p.put(c, kind)
 	}()
 }

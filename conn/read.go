@@ -52,8 +52,11 @@ func (p *Pool) ReadAt(ctx context.Context, path string, b []byte, off, size int6
 	// The connection comes back with the next transfer's data connection
 	// open: a random read or a small file then costs one round trip.
 	p.putAfter(c, Transfer, func() {
-		t.abort()
-		c.armData()
+		if t.done {
+			c.armData()
+		} else {
+			t.abortThen(true)
+		}
 	})
 	return n, nil
 }
@@ -71,18 +74,33 @@ type readyData struct {
 	refused bool // the server dropped one: never again on this connection
 }
 
-// armData opens the data connection of the next transfer ahead, where
-// EPSV is known to work on this connection: EPSV, and a connect to its
-// port. Failing, it leaves things as they were, or the connection broken.
+// canArm says whether armData would open a data connection: where EPSV
+// is known to work on this connection, and none is open yet.
+func (c *Conn) canArm() bool {
+	return !c.broken && c.ready.data == nil && !c.ready.refused && c.epsvOK && !c.noEPSV && !c.protP
+}
+
+// armData opens the data connection of the next transfer ahead: EPSV, and
+// a connect to its port. Failing, it leaves things as they were, or the
+// connection broken.
 func (c *Conn) armData() {
-	if c.broken || c.ready.data != nil || c.ready.refused || !c.epsvOK || c.noEPSV || c.protP {
+	if !c.canArm() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, 5*time.Second))
 	defer cancel()
-	r, err := c.exchange(ctx, "EPSV")
+	if err := c.send(ctx, "EPSV"); err != nil {
+		return
+	}
+	c.armWith(ctx)
+}
+
+// armWith reads the reply to an EPSV sent to open a data connection
+// ahead, and connects to its port.
+func (c *Conn) armWith(ctx context.Context) {
+	r, err := c.readReply(ctx)
 	if err != nil {
-		return // broken by exchange
+		return // broken by readReply
 	}
 	if r.code != 229 {
 		c.ready.refused = true

@@ -25,11 +25,12 @@ func linkPool(t *testing.T, s *server, opt link.Options, mods ...func(*Config)) 
 }
 
 // waitIdle waits until every open connection of p is idle: background
-// aborts are over.
+// aborts are over, and the link has seen their data connections.
 func waitIdle(t *testing.T, p *Pool) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		if st := p.Stats(); st.Idle == st.Open {
+			time.Sleep(10 * time.Millisecond)
 			return
 		}
 		if time.Now().After(deadline) {
@@ -46,7 +47,7 @@ func waitIdle(t *testing.T, p *Pool) {
 // connection, the 426 and a NOOP, 4 round trips.)
 func TestRandomReadRoundTrips(t *testing.T) {
 	s := startServer(t)
-	data := randBytes(3, 4<<20)
+	data := randBytes(3, 16<<20) // more than a window past every offset read: no 226 before the abort
 	writeFile(t, filepath.Join(s.root, "f"), data)
 	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, func(c *Config) { c.MaxConns = 2 })
 	ctx := context.Background()
@@ -63,8 +64,8 @@ func TestRandomReadRoundTrips(t *testing.T) {
 		l.Reset()
 		read(off)
 		s := l.Stats()
-		if s.RoundTrips != 1 || s.Commands["RETR"] != 1 || s.Total() != 2 || s.Data != 0 {
-			t.Fatalf("random read at %d: %v; want REST+RETR in 1 round trip on a data connection opened ahead", off, s)
+		if s.RoundTrips > 1 || s.Commands["RETR"] != 1 || s.Total() != 2 || s.Data != 0 {
+			t.Fatalf("random read at %d: %v; want REST+RETR in at most 1 round trip on a data connection opened ahead", off, s)
 		}
 		waitIdle(t, p)
 	}
@@ -77,9 +78,9 @@ func TestRandomReadRoundTrips(t *testing.T) {
 // (servers close passive ports nobody uses): the read opens its own.
 func TestStaleReadyDataConnection(t *testing.T) {
 	s := startServer(t)
-	data := randBytes(4, 1<<20)
+	data := randBytes(4, 16<<20)
 	writeFile(t, filepath.Join(s.root, "f"), data)
-	p, l := linkPool(t, s, link.Options{}, func(c *Config) { c.MaxConns = 2 })
+	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, func(c *Config) { c.MaxConns = 2 })
 	ctx := context.Background()
 	b := make([]byte, 4096)
 	for i := range 3 {
