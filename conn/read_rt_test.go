@@ -5,6 +5,7 @@ package conn
 import (
 	"bytes"
 	"context"
+	"io"
 	"path/filepath"
 	"testing"
 	"time"
@@ -102,5 +103,53 @@ func TestStaleReadyDataConnection(t *testing.T) {
 		if st := l.Stats(); i > 0 && (st.Commands["EPSV"] != 1 || st.Data != 1) {
 			t.Fatalf("read after the ready data connection aged: %v, want its own EPSV and data connection", st)
 		}
+	}
+}
+
+// A server that caps each data connection: a sequential read in ranged
+// segments over several connections gets more than one connection's rate,
+// in order and whole, one RETR per segment.
+func TestSegmentedReadBeatsPerConnectionCap(t *testing.T) {
+	s := startServer(t)
+	const size = 8 << 20
+	data := randBytes(5, size)
+	writeFile(t, filepath.Join(s.root, "f"), data)
+	const rate = 1 << 20
+	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond, Rate: rate}, func(c *Config) { c.MaxConns = 4 })
+	ctx := context.Background()
+	if _, err := p.ModTime(ctx, "/f"); err != nil { // logs in
+		t.Fatal(err)
+	}
+	l.Reset()
+	start := time.Now()
+	sr := p.OpenSegmented(ctx, "/f", 0, size, 1<<20, 3)
+	var got bytes.Buffer
+	buf := make([]byte, 128<<10)
+	for {
+		n, err := sr.Read(ctx, buf)
+		got.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := time.Since(start)
+	if err := sr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("read %d bytes, not the file's", got.Len())
+	}
+	st := l.Stats()
+	speed := float64(size) / took.Seconds()
+	t.Logf("8 MiB in %v: %.1f× one connection's cap; %v", took, speed/rate, st)
+	if speed < 2*rate {
+		t.Fatalf("%.2f MiB/s, want more than twice one connection's %d MiB/s", speed/(1<<20), rate>>20)
+	}
+	// 8 segments of 1 MiB, made 9 for 3 connections to end together.
+	if st.Commands["RETR"] != 9 {
+		t.Fatalf("%d RETR for 9 segments", st.Commands["RETR"])
 	}
 }
