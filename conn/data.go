@@ -114,6 +114,8 @@ type transfer struct {
 	prelim bool  // the 150 is still to be read (a lazy start)
 	sent   int64 // bytes written to the data connection
 
+	armPending bool // an EPSV went behind the command (Conn.start)
+
 	interrupted atomic.Bool // Stream.Interrupt was called: Read fails
 }
 
@@ -132,6 +134,14 @@ type transfer struct {
 // connection is dropped. Where a data connection was opened ahead
 // (armData), REST and cmd go out alone on it.
 func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int64, lazy bool) (*transfer, error) {
+	return c.start(ctx, op, path, cmd, off, lazy, false)
+}
+
+// start is startTransfer that, with armNext, sends EPSV behind cmd, for a
+// transfer that will run to its end: the server answers it after the
+// final reply (or while the transfer runs), and finish opens the next
+// transfer's data connection with it.
+func (c *Conn) start(ctx context.Context, op, path, cmd string, off int64, lazy, armNext bool) (*transfer, error) {
 	data := c.takeReady(off)
 	preopened := data != nil
 	pipelined := preopened || c.epsvOK && !c.noEPSV && (off == 0 || c.restOK)
@@ -139,9 +149,35 @@ func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int6
 	if off > 0 && pipelined {
 		lines = append(lines, "REST "+strconv.FormatInt(off, 10))
 	}
+	after := []string{cmd}
+	if armNext = armNext && pipelined && !lazy && c.canArm(); armNext {
+		after = append(after, "EPSV")
+	}
+	t, err := c.open(ctx, op, path, after, off, lazy, data, pipelined, lines)
+	if err != nil {
+		var fe *Error
+		if armNext && !c.broken && errors.As(err, &fe) && fe.Code > 0 {
+			// The server refused cmd, and answered the EPSV behind it
+			// (or will): that reply keeps the connection in step.
+			if r, rerr := c.readReply(ctx); rerr == nil {
+				c.armReply(ctx, r)
+			}
+		} else if armNext {
+			c.broken = true // where the EPSV's reply is, nobody knows
+		}
+		return nil, err
+	}
+	t.armPending = armNext
+	return t, nil
+}
+
+// open is the rest of start: after are cmd and what goes behind it.
+func (c *Conn) open(ctx context.Context, op, path string, after []string, off int64, lazy bool, data net.Conn, pipelined bool, lines []string) (*transfer, error) {
+	preopened := data != nil
+	cmd := after[0]
 	if data != nil {
 		// The data connection is there: REST and cmd are all it takes.
-		if err := c.sendAll(ctx, append(lines, cmd)...); err != nil {
+		if err := c.sendAll(ctx, append(lines, after...)...); err != nil {
 			data.Close()
 			return nil, &Error{Op: op, Path: path, Err: err}
 		}
@@ -149,7 +185,7 @@ func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int6
 		var addr string
 		var err error
 		if pipelined {
-			if err := c.sendAll(ctx, append(append([]string{"EPSV"}, lines...), cmd)...); err != nil {
+			if err := c.sendAll(ctx, append(append([]string{"EPSV"}, lines...), after...)...); err != nil {
 				return nil, &Error{Op: op, Path: path, Err: err}
 			}
 			r, err := c.readReply(ctx)
@@ -349,6 +385,9 @@ func (t *transfer) finish() error {
 		return &Error{Op: t.op, Path: t.path, Err: err}
 	}
 	r, err := t.final(t.ctx)
+	if err == nil && t.armPending {
+		err = t.armed(&r)
+	}
 	if err != nil {
 		return &Error{Op: t.op, Path: t.path, Err: err}
 	}
@@ -358,6 +397,28 @@ func (t *transfer) finish() error {
 		}
 		return &Error{Op: t.op, Path: t.path, Code: r.code, Msg: firstLine(r.msg)}
 	}
+	return nil
+}
+
+// armed reads the reply to the EPSV that went behind the command, before
+// or after the final one (*r, which it replaces if it was the EPSV's), and
+// opens the next transfer's data connection with it.
+func (t *transfer) armed(r *reply) error {
+	t.armPending = false
+	epsv := *r
+	if r.code == 229 { // answered while the transfer ran
+		final, err := t.c.readReply(t.ctx)
+		if err != nil {
+			return err
+		}
+		*r = final
+	} else {
+		var err error
+		if epsv, err = t.c.readReply(t.ctx); err != nil {
+			return err
+		}
+	}
+	t.c.armReply(t.ctx, epsv)
 	return nil
 }
 
@@ -391,6 +452,12 @@ func (t *transfer) abortThen(arm bool) {
 	t.done = true
 	t.data.Close()
 	c := t.c
+	if t.armPending {
+		// The EPSV behind the command may be answered before or after
+		// the final reply, and a second one may follow: too many
+		// orders to sort out for a case this rare.
+		c.broken = true
+	}
 	if c.broken {
 		return
 	}

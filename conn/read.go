@@ -22,7 +22,8 @@ func (p *Pool) ReadAt(ctx context.Context, path string, b []byte, off, size int6
 	err := p.doHold(ctx, Transfer, &c, func(c *Conn) error {
 		n = 0
 		var err error
-		t, err = c.startTransfer(ctx, "retr", path, "RETR "+path, off, false)
+		// A read to the end carries the EPSV of the next transfer.
+		t, err = c.start(ctx, "retr", path, "RETR "+path, off, false, off+int64(len(b)) >= size)
 		if err != nil {
 			return err
 		}
@@ -102,6 +103,12 @@ func (c *Conn) armWith(ctx context.Context) {
 	if err != nil {
 		return // broken by readReply
 	}
+	c.armReply(ctx, r)
+}
+
+// armReply connects to the port of r, the reply to an EPSV sent to open a
+// data connection ahead.
+func (c *Conn) armReply(ctx context.Context, r reply) {
 	if r.code != 229 {
 		c.ready.refused = true
 		c.broken = r.code == 421

@@ -5,6 +5,7 @@ package conn
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"path/filepath"
 	"testing"
@@ -151,5 +152,62 @@ func TestSegmentedReadBeatsPerConnectionCap(t *testing.T) {
 	// 8 segments of 1 MiB, made 9 for 3 connections to end together.
 	if st.Commands["RETR"] != 9 {
 		t.Fatalf("%d RETR for 9 segments", st.Commands["RETR"])
+	}
+}
+
+// Small files read whole one after another on one connection: each RETR
+// carries the EPSV of the next transfer, whose data connection is open by
+// the time it starts, so that a file costs the RETR's round trip and the
+// data connection's handshake, not EPSV's as well.
+func TestSmallFilesBackToBack(t *testing.T) {
+	s := startServer(t)
+	var files [][]byte
+	for i := range 6 {
+		files = append(files, randBytes(uint64(10+i), 3000+i))
+		writeFile(t, filepath.Join(s.root, fmt.Sprintf("f%d", i)), files[i])
+	}
+	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, func(c *Config) { c.MaxConns = 2 })
+	ctx := context.Background()
+	read := func(i int) {
+		t.Helper()
+		b := make([]byte, len(files[i]))
+		if n, err := p.ReadAt(ctx, fmt.Sprintf("/f%d", i), b, 0, int64(len(b))); err != nil || !bytes.Equal(b[:n], files[i]) {
+			t.Fatalf("f%d: %d bytes, %v", i, n, err)
+		}
+	}
+	read(0) // logs in, proves EPSV
+	waitIdle(t, p)
+	l.Reset()
+	for i := 1; i < 6; i++ {
+		read(i)
+	}
+	st := l.Stats()
+	t.Logf("5 small files: %v", st)
+	if st.RoundTrips > 2*5 || st.Commands["RETR"] != 5 || st.Commands["EPSV"] > 5 || st.Commands["NOOP"] != 0 {
+		t.Fatalf("5 small files back to back: %v; want at most 2 round trips and one RETR and EPSV each, no NOOP", st)
+	}
+	if ps := p.Stats(); ps.Dials != 1 {
+		t.Fatalf("%d connections dialled, want 1", ps.Dials)
+	}
+}
+
+// A read of a file that is gone carries the next EPSV too: the refusal
+// leaves the connection in step, and the next read uses it.
+func TestSmallFileGoneKeepsConnection(t *testing.T) {
+	s := startServer(t)
+	writeFile(t, filepath.Join(s.root, "f"), []byte("hello"))
+	p, _ := linkPool(t, s, link.Options{}, func(c *Config) { c.MaxConns = 2 })
+	ctx := context.Background()
+	b := make([]byte, 5)
+	for i := range 4 {
+		if _, err := p.ReadAt(ctx, "/f", b, 0, 5); err != nil || string(b) != "hello" {
+			t.Fatalf("read %d: %q, %v", i, b, err)
+		}
+		if _, err := p.ReadAt(ctx, "/gone", b, 0, 5); Classify(err) != ClassNotFound {
+			t.Fatalf("read of a missing file: %v", err)
+		}
+	}
+	if st := p.Stats(); st.Dials != 1 {
+		t.Fatalf("%d connections dialled, want 1", st.Dials)
 	}
 }
