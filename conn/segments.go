@@ -198,32 +198,22 @@ func (s *Segmented) Read(ctx context.Context, b []byte) (int, error) {
 			s.mu.Unlock()
 			return 0, io.EOF
 		}
-		if len(s.segs) == 0 {
-			if s.err != nil {
-				err := s.err
-				s.mu.Unlock()
-				return 0, err
-			}
-			if s.workers == 0 {
-				s.mu.Unlock()
-				s.more()
-				s.mu.Lock()
-				continue
-			}
-			changed := s.changed
+		var seg *segment
+		if len(s.segs) > 0 {
+			seg = s.segs[0]
+		}
+		switch {
+		case seg == nil && s.err != nil:
+			err := s.err
 			s.mu.Unlock()
-			select {
-			case <-changed:
-			case <-ctx.Done():
-				return 0, &Error{Op: "retr", Path: s.path, Err: ctx.Err()}
-			}
+			return 0, err
+		case seg == nil && s.workers == 0:
+			s.mu.Unlock()
+			s.more()
 			s.mu.Lock()
 			continue
-		}
-		seg := s.segs[0]
-		in := int(s.pos - seg.off)
-		if in < seg.fill {
-			n := copy(b, seg.buf[in:seg.fill])
+		case seg != nil && int(s.pos-seg.off) < seg.fill:
+			n := copy(b, seg.buf[s.pos-seg.off:seg.fill])
 			s.pos += int64(n)
 			if int(s.pos-seg.off) == len(seg.buf) {
 				s.segs = s.segs[1:]
@@ -231,16 +221,15 @@ func (s *Segmented) Read(ctx context.Context, b []byte) (int, error) {
 			s.mu.Unlock()
 			s.more()
 			return n, nil
-		}
-		if seg.err != nil {
+		case seg != nil && seg.err != nil:
 			err := seg.err
 			s.mu.Unlock()
 			return 0, err
-		}
-		if seg.eof {
+		case seg != nil && seg.eof:
 			s.mu.Unlock()
 			return 0, io.EOF
 		}
+		// Nothing to read yet: wait for the workers.
 		changed := s.changed
 		s.mu.Unlock()
 		select {

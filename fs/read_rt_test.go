@@ -52,16 +52,18 @@ func smallFiles(t testing.TB, n, size int, dir string) func(root string) {
 	}
 }
 
-var listOnly = []func(*ftpd.Config){func(c *ftpd.Config) { c.Profile = ftpd.ProfileVsftpd }}
+// profiles are the server dialects the prefetch tests run against: with
+// MLSD, and with LIST only (times from MDTM).
+var profiles = []struct {
+	name string
+	mods []func(*ftpd.Config)
+}{{"full", nil}, {"list-only", []func(*ftpd.Config){func(c *ftpd.Config) { c.Profile = ftpd.ProfileVsftpd }}}}
 
 // A small file whose prefetch ran is not transferred again when read, on
 // servers whose listings give minutes (the read's exact time from MDTM
 // must not make the prefetched block a miss) as on the others.
 func TestPrefetchedFileTransferredOnce(t *testing.T) {
-	for _, prof := range []struct {
-		name string
-		mods []func(*ftpd.Config)
-	}{{"full", nil}, {"list-only", listOnly}} {
+	for _, prof := range profiles {
 		t.Run(prof.name, func(t *testing.T) {
 			e := newLinkEnv(t, link.Options{}, smallFiles(t, 2, 3000, "d"), prof.mods)
 			if _, err := os.ReadDir(filepath.Join(e.mnt, "d")); err != nil {
@@ -96,10 +98,7 @@ func TestPrefetchedFileTransferredOnce(t *testing.T) {
 // cp -r of a directory just listed transfers each file once, prefetched
 // or read.
 func TestCopyDirTransfersEachFileOnce(t *testing.T) {
-	for _, prof := range []struct {
-		name string
-		mods []func(*ftpd.Config)
-	}{{"full", nil}, {"list-only", listOnly}} {
+	for _, prof := range profiles {
 		t.Run(prof.name, func(t *testing.T) {
 			e := newLinkEnv(t, link.Options{RTT: 2 * time.Millisecond}, smallFiles(t, 40, 3000, "d"), prof.mods)
 			if _, err := os.ReadDir(filepath.Join(e.mnt, "d")); err != nil {
