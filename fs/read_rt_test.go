@@ -156,3 +156,58 @@ func TestCappedSequentialReadInSegments(t *testing.T) {
 		t.Fatalf("%.1f MiB/s, want more than 1.5× one connection's %d MiB/s", speed/(1<<20), rate>>20)
 	}
 }
+
+// Real servers take what the reads send them: a data connection opened
+// ahead, an EPSV behind a RETR, REST+RETR alone. Each file and block is
+// transferred once: nothing was refused and retried.
+func TestRealServersReadAhead(t *testing.T) {
+	fuseOK(t)
+	needRoot(t)
+	for _, rs := range realServers {
+		t.Run(rs.name, func(t *testing.T) {
+			root := t.TempDir()
+			smallFiles(t, 6, 3000, "d")(root)
+			big := randBytes(9, 16<<20)
+			writeFile(t, filepath.Join(root, "big"), big)
+			s := rs.start(t, root, nil)
+			l, err := link.Start(s.addr, link.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+			_, mnt, logs := mountAt(t, l.Addr(), s.user, s.pass, s.mods...)
+			if _, err := os.ReadDir(filepath.Join(mnt, "d")); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(filepath.Join(mnt, "big"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.Stat(); err != nil {
+				t.Fatal(err)
+			}
+			l.Reset()
+			for i := range 6 {
+				got, err := os.ReadFile(filepath.Join(mnt, "d", fmt.Sprintf("f%03d", i)))
+				if err != nil || !bytes.Equal(got, randBytes(uint64(i), 3000)) {
+					t.Fatalf("f%03d: %v", i, err)
+				}
+			}
+			// Blocks of 256 KiB beyond the kernel's read-ahead of the
+			// start, far from the end: random reads.
+			b := make([]byte, 4096)
+			for _, blk := range []int64{52, 20, 36} {
+				off := blk<<18 + 1000
+				if _, err := f.ReadAt(b, off); err != nil || !bytes.Equal(b, big[off:off+4096]) {
+					t.Fatalf("read at %d: %v", off, err)
+				}
+			}
+			st := l.Stats()
+			t.Logf("%v", st)
+			if st.Commands["RETR"] != 9 || st.Commands["REST"] != 3 {
+				t.Errorf("%d RETR for 6 files and 3 blocks; mount log:\n%s", st.Commands["RETR"], tail(logs.String(), 30))
+			}
+		})
+	}
+}
