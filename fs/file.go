@@ -212,8 +212,9 @@ func (h *handle) block(ctx context.Context, b int64) ([]byte, error) {
 	}
 	if h.entry.Size <= int64(h.m.blocks.BlockSize()) {
 		// A file of one block: one RETR, shared with a prefetch of the
-		// same file that may be under way.
-		defer h.m.prefetchSiblings(h.rel, h.entry)
+		// same file that may be under way. The files after it start
+		// coming now, beside it, not once it is in.
+		h.m.prefetchSiblings(h.rel, h.entry)
 	}
 	return h.fetchBlock(ctx, b)
 }

@@ -211,3 +211,29 @@ func TestRealServersReadAhead(t *testing.T) {
 		})
 	}
 }
+
+// The files after a small file being read start coming beside it, not
+// once it is in: a reader going through a directory finds the next file
+// fetched already, or under way since the first one's request.
+func TestSiblingsFetchedBesideTheFirst(t *testing.T) {
+	e := newLinkEnv(t, link.Options{RTT: 10 * time.Millisecond}, smallFiles(t, 3, 3000, "d"), nil)
+	if _, err := os.ReadDir(filepath.Join(e.mnt, "d")); err != nil {
+		t.Fatal(err)
+	}
+	e.l.Reset()
+	for i := range 3 {
+		got, err := os.ReadFile(filepath.Join(e.mnt, "d", fmt.Sprintf("f%03d", i)))
+		if err != nil || !bytes.Equal(got, randBytes(uint64(i), 3000)) {
+			t.Fatalf("f%03d: %v", i, err)
+		}
+	}
+	s := e.l.Stats()
+	t.Logf("3 small files read in turn: %v", s)
+	// The siblings' connections are dialled and logged in (connect,
+	// greeting, USER, PASS, TYPE, OPTS: 6 round trips), then each
+	// transfer is EPSV alone, the data connection and RETR (4 more), all
+	// beside the first file's: 10. Fetched once the first is in: 13.
+	if s.Commands["RETR"] != 3 || s.RoundTrips > 10 {
+		t.Fatalf("3 small files: %v; want 3 RETR in at most 10 round trips", s)
+	}
+}
