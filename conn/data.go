@@ -24,10 +24,12 @@ var (
 func (c *Conn) dataAddr(ctx context.Context) (string, error) {
 	peer := c.raw.RemoteAddr().(*net.TCPAddr)
 	if !c.noEPSV {
+		sent := time.Now()
 		r, err := c.exchange(ctx, "EPSV")
 		if err != nil {
 			return "", &Error{Op: "epsv", Err: err}
 		}
+		c.observeRTT(sent)
 		if r.code == 229 {
 			return c.epsvAddr(r)
 		}
@@ -185,6 +187,7 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 		var addr string
 		var err error
 		if pipelined {
+			sent := time.Now()
 			if err := c.sendAll(ctx, append(append([]string{"EPSV"}, lines...), after...)...); err != nil {
 				return nil, &Error{Op: op, Path: path, Err: err}
 			}
@@ -192,6 +195,7 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 			if err != nil {
 				return nil, &Error{Op: "epsv", Err: err}
 			}
+			c.observeRTT(sent)
 			if r.code != 229 {
 				// Out of step now, and worth a retry: a fresh connection
 				// tries EPSV alone, then PASV.

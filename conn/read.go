@@ -90,10 +90,32 @@ func (c *Conn) armData() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, 5*time.Second))
 	defer cancel()
+	sent := time.Now()
 	if err := c.send(ctx, "EPSV"); err != nil {
 		return
 	}
-	c.armWith(ctx)
+	r, err := c.readReply(ctx)
+	if err != nil {
+		return // broken by readReply
+	}
+	c.observeRTT(sent)
+	c.armReply(ctx, r)
+}
+
+// observeRTT keeps the shortest exchange seen, sent at sent, as the
+// connection's round-trip time: an EPSV's reply costs the server nothing.
+func (c *Conn) observeRTT(sent time.Time) {
+	if d := time.Since(sent); c.rtt == 0 || d < c.rtt {
+		c.rtt = d
+	}
+}
+
+// RTT is the shortest round trip an exchange on the pool's connections
+// took, 0 before one was timed: what the link costs, whatever the load.
+func (p *Pool) RTT() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rtt
 }
 
 // armWith reads the reply to an EPSV sent to open a data connection

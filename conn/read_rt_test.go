@@ -74,6 +74,9 @@ func TestRandomReadRoundTrips(t *testing.T) {
 	if st := p.Stats(); st.Dials != 1 {
 		t.Fatalf("%d connections dialled, want 1", st.Dials)
 	}
+	if rtt := p.RTT(); rtt < 10*time.Millisecond || rtt > 100*time.Millisecond {
+		t.Fatalf("round trip %v timed over a link of 10ms", rtt)
+	}
 }
 
 // A data connection opened ahead and left unused for long is not trusted

@@ -132,7 +132,7 @@ func TestCappedSequentialReadInSegments(t *testing.T) {
 	const rate = 16 << 20 // below slowStream
 	data := randBytes(6, size)
 	want := sha256.Sum256(data)
-	e := newLinkEnv(t, link.Options{Rate: rate}, func(root string) { writeFile(t, filepath.Join(root, "big"), data) }, nil)
+	e := newLinkEnv(t, link.Options{RTT: 10 * time.Millisecond, Rate: rate}, func(root string) { writeFile(t, filepath.Join(root, "big"), data) }, nil)
 	data = nil
 	if _, err := os.Stat(filepath.Join(e.mnt, "big")); err != nil {
 		t.Fatal(err)

@@ -42,7 +42,8 @@ var errStreamGone = errors.New("stream ended")
 
 // A stream slower than slowStream while the reader waits for it, over
 // probeBytes read after its first probeAfter, goes on in ranged segments
-// over several connections (conn.Segmented), where four or more remain:
+// over several connections (conn.Segmented), where four or more remain
+// and the server is more than linkRTT away:
 // servers that cap each data connection's rate (and links one stream
 // cannot fill) give several streams what they refuse one. A fast one
 // stays one RETR. segmentSize is big beside the bytes an abort wastes and
@@ -52,6 +53,10 @@ const (
 	probeBytes  = 8 << 20
 	slowStream  = 32 << 20 // bytes per second
 	segmentSize = 16 << 20
+	// linkRTT is the round trip below which the server is taken to be
+	// near: there, a slow stream is a busy machine, which more streams
+	// would not help.
+	linkRTT = 2 * time.Millisecond
 )
 
 // seqReader is what a stream reads: one RETR, or ranged RETRs over several
@@ -214,7 +219,7 @@ func (s *stream) readAt(ctx context.Context, buf []byte, off int64) (int, error)
 // reader that was busy.
 func (s *stream) _judge(ctx context.Context) {
 	s.probing = false
-	if float64(s.probeN) >= slowStream*s.probeT.Seconds() {
+	if float64(s.probeN) >= slowStream*s.probeT.Seconds() || s.h.m.pool.RTT() < linkRTT {
 		return
 	}
 	h := s.h
