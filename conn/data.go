@@ -24,10 +24,12 @@ var (
 func (c *Conn) dataAddr(ctx context.Context) (string, error) {
 	peer := c.raw.RemoteAddr().(*net.TCPAddr)
 	if !c.noEPSV {
+		sent := time.Now()
 		r, err := c.exchange(ctx, "EPSV")
 		if err != nil {
 			return "", &Error{Op: "epsv", Err: err}
 		}
+		c.observeRTT(sent)
 		if r.code == 229 {
 			return c.epsvAddr(r)
 		}
@@ -114,6 +116,8 @@ type transfer struct {
 	prelim bool  // the 150 is still to be read (a lazy start)
 	sent   int64 // bytes written to the data connection
 
+	armPending bool // an EPSV went behind the command (Conn.start)
+
 	interrupted atomic.Bool // Stream.Interrupt was called: Read fails
 }
 
@@ -129,49 +133,95 @@ type transfer struct {
 // together with REST and cmd, and the data connection is opened once its
 // 229 is read: a round trip less per transfer. Should EPSV or REST fail
 // after all, the replies to what followed are not read, and the
-// connection is dropped.
+// connection is dropped. Where a data connection was opened ahead
+// (armData), REST and cmd go out alone on it.
 func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int64, lazy bool) (*transfer, error) {
-	pipelined := c.epsvOK && !c.noEPSV && (off == 0 || c.restOK)
-	var addr string
-	var err error
-	if pipelined {
-		lines := []string{"EPSV"}
-		if off > 0 {
-			lines = append(lines, "REST "+strconv.FormatInt(off, 10))
+	return c.start(ctx, op, path, cmd, off, lazy, false)
+}
+
+// start is startTransfer that, with armNext, sends EPSV behind cmd, for a
+// transfer that will run to its end: the server answers it after the
+// final reply (or while the transfer runs), and finish opens the next
+// transfer's data connection with it.
+func (c *Conn) start(ctx context.Context, op, path, cmd string, off int64, lazy, armNext bool) (*transfer, error) {
+	data := c.takeReady(off)
+	preopened := data != nil
+	pipelined := preopened || c.epsvOK && !c.noEPSV && (off == 0 || c.restOK)
+	var lines []string
+	if off > 0 && pipelined {
+		lines = append(lines, "REST "+strconv.FormatInt(off, 10))
+	}
+	after := []string{cmd}
+	if armNext = armNext && pipelined && !lazy && c.canArm(); armNext {
+		after = append(after, "EPSV")
+	}
+	t, err := c.open(ctx, op, path, after, off, lazy, data, pipelined, lines)
+	if err != nil {
+		var fe *Error
+		if armNext && !c.broken && errors.As(err, &fe) && fe.Code > 0 {
+			// The server refused cmd, and answered the EPSV behind it
+			// (or will): that reply keeps the connection in step.
+			if r, rerr := c.readReply(ctx); rerr == nil {
+				c.armReply(ctx, r)
+			}
+		} else if armNext {
+			c.broken = true // where the EPSV's reply is, nobody knows
 		}
-		if err := c.sendAll(ctx, append(lines, cmd)...); err != nil {
-			return nil, &Error{Op: op, Path: path, Err: err}
-		}
-		r, err := c.readReply(ctx)
-		if err != nil {
-			return nil, &Error{Op: "epsv", Err: err}
-		}
-		if r.code != 229 {
-			// Out of step now, and worth a retry: a fresh connection
-			// tries EPSV alone, then PASV.
-			c.broken = true
-			return nil, &Error{Op: "epsv", Err: fmt.Errorf("%w: %d %s", errPipelinedEPSV, r.code, clip(firstLine(r.msg)))}
-		}
-		if addr, err = c.epsvAddr(r); err != nil {
-			return nil, err
-		}
-	} else if addr, err = c.dataAddr(ctx); err != nil {
 		return nil, err
 	}
-	d := net.Dialer{Deadline: c.deadline(ctx)}
-	data, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		if pipelined {
-			// The server may have refused cmd already and closed
-			// its port (proftpd does): its reply says why.
-			if rerr := c.pipelineRefusal(ctx, op, path, off > 0); rerr != nil {
-				return nil, rerr
-			}
+	t.armPending = armNext
+	return t, nil
+}
+
+// open is the rest of start: after are cmd and what goes behind it.
+func (c *Conn) open(ctx context.Context, op, path string, after []string, off int64, lazy bool, data net.Conn, pipelined bool, lines []string) (*transfer, error) {
+	preopened := data != nil
+	cmd := after[0]
+	if data != nil {
+		// The data connection is there: REST and cmd are all it takes.
+		if err := c.sendAll(ctx, append(lines, after...)...); err != nil {
+			data.Close()
+			return nil, &Error{Op: op, Path: path, Err: err}
 		}
-		// The server still waits for our connection; it will give up
-		// on its own, and the next command tells us where we are.
-		c.broken = true
-		return nil, &Error{Op: op, Path: path, Err: fmt.Errorf("data connection: %w", err)}
+	} else {
+		var addr string
+		var err error
+		if pipelined {
+			sent := time.Now()
+			if err := c.sendAll(ctx, append(append([]string{"EPSV"}, lines...), after...)...); err != nil {
+				return nil, &Error{Op: op, Path: path, Err: err}
+			}
+			r, err := c.readReply(ctx)
+			if err != nil {
+				return nil, &Error{Op: "epsv", Err: err}
+			}
+			c.observeRTT(sent)
+			if r.code != 229 {
+				// Out of step now, and worth a retry: a fresh connection
+				// tries EPSV alone, then PASV.
+				c.broken = true
+				return nil, &Error{Op: "epsv", Err: fmt.Errorf("%w: %d %s", errPipelinedEPSV, r.code, clip(firstLine(r.msg)))}
+			}
+			if addr, err = c.epsvAddr(r); err != nil {
+				return nil, err
+			}
+		} else if addr, err = c.dataAddr(ctx); err != nil {
+			return nil, err
+		}
+		d := net.Dialer{Deadline: c.deadline(ctx)}
+		if data, err = d.DialContext(ctx, "tcp", addr); err != nil {
+			if pipelined {
+				// The server may have refused cmd already and closed
+				// its port (proftpd does): its reply says why.
+				if rerr := c.pipelineRefusal(ctx, op, path, off > 0); rerr != nil {
+					return nil, rerr
+				}
+			}
+			// The server still waits for our connection; it will give up
+			// on its own, and the next command tells us where we are.
+			c.broken = true
+			return nil, &Error{Op: op, Path: path, Err: fmt.Errorf("data connection: %w", err)}
+		}
 	}
 	if lazy && off == 0 && !c.protP {
 		if !pipelined {
@@ -198,12 +248,19 @@ func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int6
 			return nil, err
 		}
 	}
+	var err error
 	if pipelined {
 		_, err = c.check(ctx, op, path, []int{125, 150})
 	} else {
 		_, err = c.expect(ctx, op, path, []int{125, 150}, cmd)
 	}
 	if err != nil {
+		var fe *Error
+		if preopened && errors.As(err, &fe) && fe.Code == 425 {
+			// The server dropped the port we opened ahead: so much for
+			// opening ahead on this connection.
+			c.ready.refused = true
+		}
 		data.Close()
 		return nil, err
 	}
@@ -332,6 +389,9 @@ func (t *transfer) finish() error {
 		return &Error{Op: t.op, Path: t.path, Err: err}
 	}
 	r, err := t.final(t.ctx)
+	if err == nil && t.armPending {
+		err = t.armed(&r)
+	}
 	if err != nil {
 		return &Error{Op: t.op, Path: t.path, Err: err}
 	}
@@ -341,6 +401,28 @@ func (t *transfer) finish() error {
 		}
 		return &Error{Op: t.op, Path: t.path, Code: r.code, Msg: firstLine(r.msg)}
 	}
+	return nil
+}
+
+// armed reads the reply to the EPSV that went behind the command, before
+// or after the final one (*r, which it replaces if it was the EPSV's), and
+// opens the next transfer's data connection with it.
+func (t *transfer) armed(r *reply) error {
+	t.armPending = false
+	epsv := *r
+	if r.code == 229 { // answered while the transfer ran
+		final, err := t.c.readReply(t.ctx)
+		if err != nil {
+			return err
+		}
+		*r = final
+	} else {
+		var err error
+		if epsv, err = t.c.readReply(t.ctx); err != nil {
+			return err
+		}
+	}
+	t.c.armReply(t.ctx, epsv)
 	return nil
 }
 
@@ -363,13 +445,23 @@ func (t *transfer) final(ctx context.Context) (reply, error) {
 // servers add a second reply. A NOOP then shows where the replies are:
 // whatever comes before its 200 is drained. A connection that does not
 // get there in time is broken and will not be reused.
-func (t *transfer) abort() {
+func (t *transfer) abort() { t.abortThen(false) }
+
+// abortThen is abort that, with arm, sends EPSV together with the NOOP
+// and opens the next transfer's data connection ahead (armData).
+func (t *transfer) abortThen(arm bool) {
 	if t.done {
 		return
 	}
 	t.done = true
 	t.data.Close()
 	c := t.c
+	if t.armPending {
+		// The EPSV behind the command may be answered before or after
+		// the final reply, and a second one may follow: too many
+		// orders to sort out for a case this rare.
+		c.broken = true
+	}
 	if c.broken {
 		return
 	}
@@ -378,7 +470,12 @@ func (t *transfer) abort() {
 	if _, err := t.final(ctx); err != nil {
 		return
 	}
-	if err := c.send(ctx, "NOOP"); err != nil {
+	cmds := []string{"NOOP"}
+	arm = arm && c.canArm()
+	if arm {
+		cmds = append(cmds, "EPSV")
+	}
+	if err := c.sendAll(ctx, cmds...); err != nil {
 		return
 	}
 	for range 3 {
@@ -387,6 +484,9 @@ func (t *transfer) abort() {
 			return
 		}
 		if r.code == 200 {
+			if arm {
+				c.armWith(ctx)
+			}
 			return
 		}
 	}

@@ -34,8 +34,9 @@ type Pool struct {
 	wake      chan struct{} // closed and replaced when a slot frees
 	closed    bool
 	reaper    *time.Timer
-	dials     int    // connections ever opened, which tests count
-	waiting   [2]int // callers waiting in get, by kind
+	dials     int           // connections ever opened, which tests count
+	waiting   [2]int        // callers waiting in get, by kind
+	rtt       time.Duration // the shortest of the connections' (Conn.rtt)
 
 	lowered    time.Time     // when a 421 last lowered the ceiling
 	raiseAfter time.Duration // then, one more connection is tried again
@@ -238,6 +239,9 @@ func (p *Pool) put(c *Conn, kind Kind) {
 	c.used = time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if c.rtt > 0 && (p.rtt == 0 || c.rtt < p.rtt) {
+		p.rtt = c.rtt
+	}
 	p.release(kind)
 	if p.closed {
 		p.total--
@@ -249,10 +253,20 @@ func (p *Pool) put(c *Conn, kind Kind) {
 	p.broadcast()
 }
 
+// putAfter returns a connection taken for kind once finish, run on its
+// own goroutine, is done with it.
+func (p *Pool) putAfter(c *Conn, kind Kind, finish func()) {
+	go func() {
+		finish()
+		p.put(c, kind)
+	}()
+}
+
 // discard closes a connection that must not be reused.
 func (p *Pool) discard(c *Conn, kind Kind) {
 	c.broken = true
 	c.raw.Close()
+	c.dropReady()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.total--

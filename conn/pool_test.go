@@ -136,12 +136,15 @@ func TestReadAtAndStream(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Every connection is back, in sync, and none was dialled per read.
+	// Every connection is back, in sync, and none was dialled per read:
+	// a read returns before its abort is over, so reads back to back may
+	// each find the last one's connection still busy and take another
+	// transfer slot, but no more (3 of the 4, the last being metadata's).
 	lines, _ := listLines(t, p, "/")
 	if len(lines) != 1 {
 		t.Fatalf("listing after aborts: %q", lines)
 	}
-	if st := p.Stats(); st.Dials > 2 {
+	if st := p.Stats(); st.Dials > p.cfg.MaxConns {
 		t.Fatalf("%d connections dialled for sequential use", st.Dials)
 	}
 }

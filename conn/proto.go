@@ -39,6 +39,8 @@ type Conn struct {
 	broken  bool    // out of sync or dead: never reuse
 	iac     iacRule // from the greeting, which is read raw
 	used    time.Time
+	ready   readyData     // a data connection opened ahead (read.go)
+	rtt     time.Duration // the shortest exchange timed (read.go)
 }
 
 // reply is one server reply.
@@ -437,4 +439,5 @@ func (c *Conn) close() {
 		cancel()
 	}
 	c.raw.Close()
+	c.dropReady()
 }

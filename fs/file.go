@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"fmt"
+	"path"
 	"sync"
 	"syscall"
 	"time"
@@ -45,6 +46,23 @@ func version(e conn.Entry) string {
 	return fmt.Sprintf("%d/%d/%s", e.Size, e.ModTime.UnixNano(), e.Unique)
 }
 
+// listedVersion is the version of rel's content as its parent's cached
+// listing names it, which is what the sibling prefetch keys its blocks by.
+// e is rel's entry with, on LIST-only servers, its time made exact by
+// MDTM: keyed by that, a read would miss the block prefetched under the
+// listing's minutes and fetch the file a second time. The exact time adds
+// nothing to tell contents apart: it is looked up by the listing line.
+func (m *mount) listedVersion(rel string, e conn.Entry) string {
+	if e.Precision == conn.PrecisionSecond {
+		if l, _ := m.dirs.Get(m.remotePath(parent(rel))); l != nil {
+			if le, ok := l.Lookup(path.Base(rel)); ok && le.Type == e.Type && le.Size == e.Size && le.Unique == e.Unique {
+				return version(le)
+			}
+		}
+	}
+	return version(e)
+}
+
 func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0
 	if write {
@@ -75,7 +93,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		}
 		return w, writeOpenFlags(flags), 0
 	}
-	h := &handle{m: n.m, rel: rel, remote: n.m.remotePath(rel), entry: e, version: version(e), lastEnd: -1}
+	h := &handle{m: n.m, rel: rel, remote: n.m.remotePath(rel), entry: e, version: n.m.listedVersion(rel, e), lastEnd: -1}
 	// A read-only handle has nothing to flush: spare the close its
 	// round trip to this process.
 	fl := uint32(fuse.FOPEN_NOFLUSH)
@@ -196,8 +214,9 @@ func (h *handle) block(ctx context.Context, b int64) ([]byte, error) {
 	}
 	if h.entry.Size <= int64(h.m.blocks.BlockSize()) {
 		// A file of one block: one RETR, shared with a prefetch of the
-		// same file that may be under way.
-		defer h.m.prefetchSiblings(h.rel, h.entry)
+		// same file that may be under way. The files after it start
+		// coming now, beside it, not once it is in.
+		h.m.prefetchSiblings(h.rel, h.entry)
 	}
 	return h.fetchBlock(ctx, b)
 }

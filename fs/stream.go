@@ -12,7 +12,8 @@ import (
 
 // A sequential reader is served by one RETR stream read straight into the
 // kernel's request buffers: one copy from the socket to the reply, no
-// allocation per request. The kernel's read-ahead keeps several requests
+// allocation per request (a large file, by segments read over several
+// connections, copied from their buffers). The kernel's read-ahead keeps several requests
 // in flight and the socket's receive buffer keeps the server sending, so
 // the stream runs ahead of the reader without a buffer of ours. Random
 // reads go through the block cache instead (file.go).
@@ -39,12 +40,39 @@ const (
 // or moved past the offset): the caller reads through the block cache.
 var errStreamGone = errors.New("stream ended")
 
-// stream is one RETR from some offset of one open file.
+// A stream slower than slowStream while the reader waits for it, over
+// probeBytes read after its first probeAfter, goes on in ranged segments
+// over several connections (conn.Segmented), where four or more remain
+// and the server is more than linkRTT away:
+// servers that cap each data connection's rate (and links one stream
+// cannot fill) give several streams what they refuse one. A fast one
+// stays one RETR. segmentSize is big beside the bytes an abort wastes and
+// its round trips, small enough that a few in memory are affordable.
+const (
+	probeAfter  = 4 << 20 // the transfer's start is not its rate
+	probeBytes  = 8 << 20
+	slowStream  = 32 << 20 // bytes per second
+	segmentSize = 16 << 20
+	// linkRTT is the round trip below which the server is taken to be
+	// near: there, a slow stream is a busy machine, which more streams
+	// would not help.
+	linkRTT = 2 * time.Millisecond
+)
+
+// seqReader is what a stream reads: one RETR, or ranged RETRs over several
+// connections delivered in order.
+type seqReader interface {
+	Read(ctx context.Context, b []byte) (int, error)
+	Close() error
+	Interrupt()
+}
+
+// stream is one sequential read from some offset of one open file.
 type stream struct {
 	// Set at open, never changed. st is read by the busy reader alone,
 	// and closed by whoever ends the stream once nobody reads it.
 	h  *handle
-	st *conn.Stream
+	st seqReader
 
 	// Never held across network I/O.
 	mu      sync.Mutex
@@ -55,6 +83,9 @@ type stream struct {
 	changed chan struct{} // closed and replaced at each change; GUARDED_BY(mu)
 	pulled  int64         // bytes read since the stream opened; GUARDED_BY(mu)
 	lastUse time.Time     // GUARDED_BY(mu)
+	probing bool          // one RETR, its rate not judged yet; GUARDED_BY(mu)
+	probeN  int64         // bytes read while probing, after probeAfter; GUARDED_BY(mu)
+	probeT  time.Duration // time waited for them; GUARDED_BY(mu)
 	idle    *time.Timer   // set at open, never changed
 }
 
@@ -64,7 +95,8 @@ func (h *handle) openStream(ctx context.Context, off int64) (*stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &stream{h: h, st: st, pos: off, changed: make(chan struct{}), lastUse: time.Now()}
+	s := &stream{h: h, st: st, pos: off, changed: make(chan struct{}), lastUse: time.Now(),
+		probing: h.m.o.Conn.MaxConns > 2 && h.entry.Size-off >= 4*segmentSize+probeAfter+probeBytes}
 	s.idle = time.AfterFunc(streamIdle, s.closeIfIdle)
 	return s, nil
 }
@@ -131,6 +163,7 @@ func (s *stream) readAt(ctx context.Context, buf []byte, off int64) (int, error)
 	s.mu.Unlock()
 
 	var n int
+	start := time.Now()
 	err := s.skip(ctx, from, off)
 	if err == nil {
 		n, err = readFull(ctx, s.st, buf)
@@ -162,10 +195,16 @@ func (s *stream) readAt(ctx context.Context, buf []byte, off int64) (int, error)
 	s.busy = false
 	s.lastUse = time.Now()
 	s.pos = off + int64(n)
+	if s.probing && s.pulled >= probeAfter {
+		s.probeN += off - from + int64(n)
+		s.probeT += time.Since(start)
+	}
 	s.pulled += off - from + int64(n)
 	if s.ended || err != nil || atEnd || n < len(buf) ||
 		s.pulled >= yieldAfter && s.h.m.pool.Waiting(conn.Transfer) {
 		s._end()
+	} else if s.probing && s.probeN >= probeBytes {
+		s._judge(ctx)
 	}
 	s._signal()
 	s.mu.Unlock()
@@ -176,6 +215,22 @@ func (s *stream) readAt(ctx context.Context, buf []byte, off int64) (int, error)
 		return 0, errStreamGone
 	}
 	return n, nil
+}
+
+// _judge ends the probe: a slow stream goes on in segments from where it
+// is, its RETR aborted in the background. Call with mu held, by the
+// reader that was busy.
+func (s *stream) _judge(ctx context.Context) {
+	s.probing = false
+	if float64(s.probeN) >= slowStream*s.probeT.Seconds() || s.h.m.pool.RTT() < linkRTT {
+		return
+	}
+	h := s.h
+	old := s.st
+	s.st = h.m.pool.OpenSegmented(ctx, h.remote, s.pos, h.entry.Size, segmentSize, h.m.o.Conn.MaxConns-1)
+	h.m.log.Debug("slow read stream: going on in segments", "path", h.rel, "off", s.pos,
+		"rate", int64(float64(s.probeN)/s.probeT.Seconds()))
+	go old.Close()
 }
 
 // skip reads the stream up to off: the requests for those bytes came
@@ -255,7 +310,7 @@ func (s *stream) closeIfIdle() {
 	s.close()
 }
 
-func readFull(ctx context.Context, s *conn.Stream, buf []byte) (int, error) {
+func readFull(ctx context.Context, s seqReader, buf []byte) (int, error) {
 	n := 0
 	for n < len(buf) {
 		m, err := s.Read(ctx, buf[n:])

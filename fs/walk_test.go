@@ -13,30 +13,7 @@ import (
 
 	"ftpfs/ftpd"
 	"ftpfs/internal/link"
-	"ftpfs/internal/testutil"
 )
-
-// linkEnv is ftpd behind a counting link, and a mount of the link.
-type linkEnv struct {
-	root, mnt string
-	srv       *ftpd.Server
-	l         *link.Link
-}
-
-func newLinkEnv(t *testing.T, fill func(root string), profile ftpd.Profile, mntMods ...func(*Options)) *linkEnv {
-	t.Helper()
-	testutil.NeedFUSE(t)
-	root := t.TempDir()
-	fill(root)
-	srv, cfg := startFtpd(t, root, func(c *ftpd.Config) { c.Profile = profile })
-	l, err := link.Start(cfg.Listen, link.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	_, mnt, _ := mountAt(t, l.Addr(), testUser, testPass, mntMods...)
-	return &linkEnv{root: root, mnt: mnt, srv: srv, l: l}
-}
 
 // datedDir writes n files in dir, each with a time of its own to the
 // second.
@@ -69,7 +46,7 @@ func checkTimes(t *testing.T, dir string, got map[string]time.Time, n int) {
 // TestDirTimesRoundTrips: the names and exact times of a 40-file
 // directory on a LIST-only server, as ls -l asks for them.
 func TestDirTimesRoundTrips(t *testing.T) {
-	e := newLinkEnv(t, func(root string) { datedDir(filepath.Join(root, "d"), 40) }, ftpd.ProfileVsftpd)
+	e := newLinkEnv(t, link.Options{}, func(root string) { datedDir(filepath.Join(root, "d"), 40) }, withProfile(ftpd.ProfileVsftpd))
 	e.l.Reset()
 	got := walkTree(t, filepath.Join(e.mnt, "d"))
 	st := e.l.Stats()
@@ -173,14 +150,14 @@ func TestWalkRoundTrips(t *testing.T) {
 // link counted, and whether the run was disturbed: a login, or a listing
 // or a time asked twice.
 func walkStats(t *testing.T, profile ftpd.Profile, conns int) (link.Stats, bool) {
-	e := newLinkEnv(t, func(root string) {
+	e := newLinkEnv(t, link.Options{}, func(root string) {
 		for i := range 10 {
 			datedDir(filepath.Join(root, "tree", fmt.Sprintf("d%d", i)), 8)
 			for w := range 5 {
 				datedDir(filepath.Join(root, fmt.Sprintf("warm%d", w), fmt.Sprintf("d%d", i)), 2)
 			}
 		}
-	}, profile, func(o *Options) { o.Conn.MaxConns = 2 })
+	}, withProfile(profile), func(o *Options) { o.Conn.MaxConns = 2 })
 	// The same walk elsewhere first logs in the second connection (the
 	// mount has the first), so that no login adds its round trips to
 	// the count.

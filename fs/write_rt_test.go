@@ -29,15 +29,8 @@ import (
 // CHMOD, as in any session after its first upload.
 func upLink(t *testing.T, profile ftpd.Profile) (root, mnt string, l *link.Link) {
 	t.Helper()
-	testutil.NeedFUSE(t)
-	root = t.TempDir()
-	_, cfg := startFtpd(t, root, func(c *ftpd.Config) { c.Profile = profile })
-	l, err := link.Start(cfg.Listen, link.Options{RTT: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	_, mnt, _ = mountAt(t, l.Addr(), testUser, testPass)
+	e := newLinkEnv(t, link.Options{RTT: 20 * time.Millisecond}, nil, withProfile(profile))
+	root, mnt, l = e.root, e.mnt, e.l
 	if err := os.Mkdir(filepath.Join(mnt, "d"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,230 @@
+package conn
+
+import (
+	"context"
+	"io"
+	"net"
+	"time"
+)
+
+// ReadAt reads len(b) bytes at off with REST+RETR, or fewer at the end of
+// the file. size is the file's size, so that a read that ends near the end
+// reads to EOF instead of aborting (an abort costs a round trip).
+//
+// A read that stops short of the end returns as soon as its bytes are in:
+// the abort (the server's 426 or 226, and the NOOP that shows the replies
+// are all read) finishes in the background, and the connection goes back
+// to the pool only then.
+func (p *Pool) ReadAt(ctx context.Context, path string, b []byte, off, size int64) (int, error) {
+	var n int
+	var c *Conn
+	var t *transfer
+	err := p.doHold(ctx, Transfer, &c, func(c *Conn) error {
+		n = 0
+		var err error
+		// A read to the end carries the EPSV of the next transfer.
+		t, err = c.start(ctx, "retr", path, "RETR "+path, off, false, off+int64(len(b)) >= size)
+		if err != nil {
+			return err
+		}
+		n, err = io.ReadFull(t, b)
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return t.finish()
+		}
+		if err != nil {
+			t.abort()
+			return err
+		}
+		if off+int64(n) >= size-smallTail {
+			// Drain the little that is left and end cleanly.
+			if _, err := io.Copy(io.Discard, io.LimitReader(t, smallTail+1)); err != nil {
+				t.abort()
+				return err
+			}
+			if t.eof {
+				return t.finish()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	// The connection comes back with the next transfer's data connection
+	// open: a random read or a small file then costs one round trip.
+	p.putAfter(c, Transfer, func() {
+		if t.done {
+			c.armData()
+		} else {
+			t.abortThen(true)
+		}
+	})
+	return n, nil
+}
+
+// readyAge is how long a data connection opened ahead is used: servers
+// close a passive port nobody uses (vsftpd after a minute, others sooner),
+// and a transfer on a closed one fails.
+const readyAge = 3 * time.Second
+
+// readyData is a passive data connection opened ahead, on an idle control
+// connection, for its next transfer.
+type readyData struct {
+	data    net.Conn
+	at      time.Time
+	refused bool // the server dropped one: never again on this connection
+}
+
+// canArm says whether armData would open a data connection: where EPSV
+// is known to work on this connection, and none is open yet.
+func (c *Conn) canArm() bool {
+	return !c.broken && c.ready.data == nil && !c.ready.refused && c.epsvOK && !c.noEPSV && !c.protP
+}
+
+// armData opens the data connection of the next transfer ahead: EPSV, and
+// a connect to its port. Failing, it leaves things as they were, or the
+// connection broken.
+func (c *Conn) armData() {
+	if !c.canArm() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, 5*time.Second))
+	defer cancel()
+	sent := time.Now()
+	if err := c.send(ctx, "EPSV"); err != nil {
+		return
+	}
+	r, err := c.readReply(ctx)
+	if err != nil {
+		return // broken by readReply
+	}
+	c.observeRTT(sent)
+	c.armReply(ctx, r)
+}
+
+// observeRTT keeps the shortest exchange seen, sent at sent, as the
+// connection's round-trip time: an EPSV's reply costs the server nothing.
+func (c *Conn) observeRTT(sent time.Time) {
+	if d := time.Since(sent); c.rtt == 0 || d < c.rtt {
+		c.rtt = d
+	}
+}
+
+// RTT is the shortest round trip an exchange on the pool's connections
+// took, 0 before one was timed: what the link costs, whatever the load.
+func (p *Pool) RTT() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rtt
+}
+
+// armWith reads the reply to an EPSV sent to open a data connection
+// ahead, and connects to its port.
+func (c *Conn) armWith(ctx context.Context) {
+	r, err := c.readReply(ctx)
+	if err != nil {
+		return // broken by readReply
+	}
+	c.armReply(ctx, r)
+}
+
+// armReply connects to the port of r, the reply to an EPSV sent to open a
+// data connection ahead.
+func (c *Conn) armReply(ctx context.Context, r reply) {
+	if r.code != 229 {
+		c.ready.refused = true
+		c.broken = r.code == 421
+		return
+	}
+	addr, err := c.epsvAddr(r)
+	if err != nil {
+		return
+	}
+	d := net.Dialer{Deadline: c.deadline(ctx)}
+	data, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		// The port stays open on the server until the next EPSV
+		// replaces it; nothing is out of step.
+		c.ready.refused = true
+		return
+	}
+	c.ready.data, c.ready.at = data, time.Now()
+}
+
+// takeReady returns the data connection opened ahead, if there is one
+// young enough for a transfer from off (REST must be known to work).
+// Either way none is left.
+func (c *Conn) takeReady(off int64) net.Conn {
+	d := c.ready.data
+	if d == nil {
+		return nil
+	}
+	c.ready.data = nil
+	if time.Since(c.ready.at) > readyAge || off > 0 && !c.restOK {
+		d.Close()
+		return nil
+	}
+	return d
+}
+
+// dropReady closes the data connection opened ahead, if any.
+func (c *Conn) dropReady() {
+	if c.ready.data != nil {
+		c.ready.data.Close()
+		c.ready.data = nil
+	}
+}
+
+// smallTail is how much of a file's end is read rather than aborted.
+const smallTail = 64 << 10
+
+// Stream is a sequential RETR from an offset, holding one connection until
+// Close.
+type Stream struct {
+	p    *Pool
+	c    *Conn
+	t    *transfer
+	path string
+}
+
+// OpenStream starts a RETR at off.
+func (p *Pool) OpenStream(ctx context.Context, path string, off int64) (*Stream, error) {
+	var t *transfer
+	var c *Conn
+	err := p.doHold(ctx, Transfer, &c, func(c *Conn) error {
+		var err error
+		t, err = c.startTransfer(ctx, "retr", path, "RETR "+path, off, false)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{p: p, c: c, t: t, path: path}, nil
+}
+
+// Read reads the next bytes of the stream; ctx bounds this call only.
+func (s *Stream) Read(ctx context.Context, b []byte) (int, error) {
+	s.t.ctx = ctx
+	n, err := s.t.Read(b)
+	return n, err
+}
+
+// Close ends the stream: cleanly at EOF, with an abort before it.
+func (s *Stream) Close() error {
+	var err error
+	if s.t.eof {
+		s.t.ctx = context.Background()
+		err = s.t.finish()
+	} else {
+		s.t.abort()
+	}
+	s.p.put(s.c, Transfer)
+	return err
+}
+
+// Interrupt makes a Read blocked on the data connection return now; it may
+// be called from any goroutine. The stream must still be closed.
+func (s *Stream) Interrupt() {
+	s.t.interrupted.Store(true)
+	s.t.data.SetReadDeadline(time.Unix(1, 0))
+}

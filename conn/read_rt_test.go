@@ -1,0 +1,217 @@
+package conn
+
+// Round trips of reads, counted through the link emulator.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"ftpfs/internal/link"
+	"ftpfs/internal/testutil"
+)
+
+// linkPool is a pool to s through a link of rtt.
+func linkPool(t *testing.T, s *server, opt link.Options, mods ...func(*Config)) (*Pool, *link.Link) {
+	t.Helper()
+	l, err := link.Start(s.Addr().String(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	p := newPool(t, s, append([]func(*Config){func(c *Config) { c.Addr = l.Addr() }}, mods...)...)
+	return p, l
+}
+
+// waitIdle waits until every open connection of p is idle: background
+// aborts are over, and the link has seen their data connections.
+func waitIdle(t *testing.T, p *Pool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if st := p.Stats(); st.Idle == st.Open {
+			time.Sleep(10 * time.Millisecond)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connections not back: %+v", p.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A random read in the middle of a file returns once its bytes are in,
+// before the abort's replies, and the connection that read before comes
+// back with its next data connection open: REST+RETR, one round trip, is
+// all the next read waits for. (Before: EPSV+REST+RETR, the data
+// connection, the 426 and a NOOP, 4 round trips.)
+func TestRandomReadRoundTrips(t *testing.T) {
+	s := startServer(t)
+	data := testutil.RandBytes(3, 16<<20) // more than a window past every offset read: no 226 before the abort
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
+	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, func(c *Config) { c.MaxConns = 2 })
+	ctx := context.Background()
+	b := make([]byte, 4096)
+	read := func(off int64) {
+		t.Helper()
+		if n, err := p.ReadAt(ctx, "/f", b, off, int64(len(data))); err != nil || !bytes.Equal(b[:n], data[off:off+4096]) {
+			t.Fatalf("ReadAt(%d): %d bytes, %v", off, n, err)
+		}
+	}
+	read(1 << 20) // logs in, and proves EPSV and REST
+	waitIdle(t, p)
+	for _, off := range []int64{5000, 2 << 20, 300_000} {
+		l.Reset()
+		read(off)
+		s := l.Stats()
+		if s.RoundTrips > 1 || s.Commands["RETR"] != 1 || s.Total() != 2 || s.Data != 0 {
+			t.Fatalf("random read at %d: %v; want REST+RETR in at most 1 round trip on a data connection opened ahead", off, s)
+		}
+		waitIdle(t, p)
+	}
+	if st := p.Stats(); st.Dials != 1 {
+		t.Fatalf("%d connections dialled, want 1", st.Dials)
+	}
+	if rtt := p.RTT(); rtt < 10*time.Millisecond || rtt > 100*time.Millisecond {
+		t.Fatalf("round trip %v timed over a link of 10ms", rtt)
+	}
+}
+
+// A data connection opened ahead and left unused for long is not trusted
+// (servers close passive ports nobody uses): the read opens its own.
+func TestStaleReadyDataConnection(t *testing.T) {
+	s := startServer(t)
+	data := testutil.RandBytes(4, 16<<20)
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
+	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, func(c *Config) { c.MaxConns = 2 })
+	ctx := context.Background()
+	b := make([]byte, 4096)
+	for i := range 3 {
+		if i > 0 {
+			waitIdle(t, p)
+			p.mu.Lock()
+			for _, c := range p.idle {
+				if c.ready.data == nil {
+					t.Fatal("no data connection opened ahead")
+				}
+				c.ready.at = c.ready.at.Add(-time.Hour)
+			}
+			p.mu.Unlock()
+		}
+		l.Reset()
+		if n, err := p.ReadAt(ctx, "/f", b, 1000, int64(len(data))); err != nil || !bytes.Equal(b[:n], data[1000:5096]) {
+			t.Fatalf("ReadAt: %d bytes, %v", n, err)
+		}
+		if st := l.Stats(); i > 0 && (st.Commands["EPSV"] != 1 || st.Data != 1) {
+			t.Fatalf("read after the ready data connection aged: %v, want its own EPSV and data connection", st)
+		}
+	}
+}
+
+// A server that caps each data connection: a sequential read in ranged
+// segments over several connections gets more than one connection's rate,
+// in order and whole, one RETR per segment.
+func TestSegmentedReadBeatsPerConnectionCap(t *testing.T) {
+	s := startServer(t)
+	const size = 8 << 20
+	data := testutil.RandBytes(5, size)
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
+	const rate = 1 << 20
+	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond, Rate: rate}, func(c *Config) { c.MaxConns = 4 })
+	ctx := context.Background()
+	if _, err := p.ModTime(ctx, "/f"); err != nil { // logs in
+		t.Fatal(err)
+	}
+	l.Reset()
+	start := time.Now()
+	sr := p.OpenSegmented(ctx, "/f", 0, size, 1<<20, 3)
+	var got bytes.Buffer
+	buf := make([]byte, 128<<10)
+	for {
+		n, err := sr.Read(ctx, buf)
+		got.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := time.Since(start)
+	if err := sr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("read %d bytes, not the file's", got.Len())
+	}
+	st := l.Stats()
+	speed := float64(size) / took.Seconds()
+	t.Logf("8 MiB in %v: %.1f× one connection's cap; %v", took, speed/rate, st)
+	if speed < 2*rate {
+		t.Fatalf("%.2f MiB/s, want more than twice one connection's %d MiB/s", speed/(1<<20), rate>>20)
+	}
+	// 8 segments of 1 MiB, made 9 for 3 connections to end together.
+	if st.Commands["RETR"] != 9 {
+		t.Fatalf("%d RETR for 9 segments", st.Commands["RETR"])
+	}
+}
+
+// Small files read whole one after another on one connection: each RETR
+// carries the EPSV of the next transfer, whose data connection is open by
+// the time it starts, so that a file costs the RETR's round trip and the
+// data connection's handshake, not EPSV's as well.
+func TestSmallFilesBackToBack(t *testing.T) {
+	s := startServer(t)
+	var files [][]byte
+	for i := range 6 {
+		files = append(files, testutil.RandBytes(uint64(10+i), 3000+i))
+		testutil.WriteFile(t, filepath.Join(s.Root, fmt.Sprintf("f%d", i)), files[i])
+	}
+	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, func(c *Config) { c.MaxConns = 2 })
+	ctx := context.Background()
+	read := func(i int) {
+		t.Helper()
+		b := make([]byte, len(files[i]))
+		if n, err := p.ReadAt(ctx, fmt.Sprintf("/f%d", i), b, 0, int64(len(b))); err != nil || !bytes.Equal(b[:n], files[i]) {
+			t.Fatalf("f%d: %d bytes, %v", i, n, err)
+		}
+	}
+	read(0) // logs in, proves EPSV
+	waitIdle(t, p)
+	l.Reset()
+	for i := 1; i < 6; i++ {
+		read(i)
+	}
+	st := l.Stats()
+	t.Logf("5 small files: %v", st)
+	if st.RoundTrips > 2*5 || st.Commands["RETR"] != 5 || st.Commands["EPSV"] > 5 || st.Commands["NOOP"] != 0 {
+		t.Fatalf("5 small files back to back: %v; want at most 2 round trips and one RETR and EPSV each, no NOOP", st)
+	}
+	if ps := p.Stats(); ps.Dials != 1 {
+		t.Fatalf("%d connections dialled, want 1", ps.Dials)
+	}
+}
+
+// A read of a file that is gone carries the next EPSV too: the refusal
+// leaves the connection in step, and the next read uses it.
+func TestSmallFileGoneKeepsConnection(t *testing.T) {
+	s := startServer(t)
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), []byte("hello"))
+	p, _ := linkPool(t, s, link.Options{}, func(c *Config) { c.MaxConns = 2 })
+	ctx := context.Background()
+	b := make([]byte, 5)
+	for i := range 4 {
+		if _, err := p.ReadAt(ctx, "/f", b, 0, 5); err != nil || string(b) != "hello" {
+			t.Fatalf("read %d: %q, %v", i, b, err)
+		}
+		if _, err := p.ReadAt(ctx, "/gone", b, 0, 5); Classify(err) != ClassNotFound {
+			t.Fatalf("read of a missing file: %v", err)
+		}
+	}
+	if st := p.Stats(); st.Dials != 1 {
+		t.Fatalf("%d connections dialled, want 1", st.Dials)
+	}
+}

@@ -1,0 +1,44 @@
+package fs
+
+import (
+	"testing"
+
+	"ftpfs/ftpd"
+	"ftpfs/internal/link"
+	"ftpfs/internal/testutil"
+)
+
+// The round-trip tests mount ftpd through the link emulator, which counts
+// what crosses it: commands, connections and round trips.
+
+// linkEnv is ftpd behind the link emulator, and a mount through the link.
+type linkEnv struct {
+	root, mnt string
+	srv       *ftpd.Server
+	l         *link.Link
+	m         *Mounted
+}
+
+// newLinkEnv serves a fresh root, filled by fill, with ftpd behind a link
+// of opt (RTT 0: a counting relay), and mounts the link.
+func newLinkEnv(t *testing.T, opt link.Options, fill func(root string), srvMods []func(*ftpd.Config), mntMods ...func(*Options)) *linkEnv {
+	t.Helper()
+	testutil.NeedFUSE(t)
+	root := t.TempDir()
+	if fill != nil {
+		fill(root)
+	}
+	srv, cfg := startFtpd(t, root, srvMods...)
+	l, err := link.Start(cfg.Listen, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	m, mnt, _ := mountAt(t, l.Addr(), testUser, testPass, mntMods...)
+	return &linkEnv{root: root, mnt: mnt, srv: srv, l: l, m: m}
+}
+
+// withProfile is the server change that sets ftpd's profile.
+func withProfile(p ftpd.Profile) []func(*ftpd.Config) {
+	return []func(*ftpd.Config){func(c *ftpd.Config) { c.Profile = p }}
+}

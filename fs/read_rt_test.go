@@ -1,0 +1,216 @@
+package fs
+
+// Round trips and transfers of reads, counted through the link emulator
+// (internal/link) in front of ftpd: a test fails when a transfer or a
+// round trip comes back.
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"ftpfs/ftpd"
+	"ftpfs/internal/link"
+	"ftpfs/internal/testutil"
+)
+
+// smallFiles writes n files of size bytes in dir.
+func smallFiles(t testing.TB, n, size int, dir string) func(root string) {
+	return func(root string) {
+		for i := range n {
+			testutil.WriteFile(t, filepath.Join(root, dir, fmt.Sprintf("f%03d", i)), testutil.RandBytes(uint64(i), size))
+		}
+	}
+}
+
+// profiles are the server dialects the prefetch tests run against: with
+// MLSD, and with LIST only (times from MDTM).
+var profiles = []struct {
+	name string
+	mods []func(*ftpd.Config)
+}{{"full", nil}, {"list-only", []func(*ftpd.Config){func(c *ftpd.Config) { c.Profile = ftpd.ProfileVsftpd }}}}
+
+// A small file whose prefetch ran is not transferred again when read, on
+// servers whose listings give minutes (the read's exact time from MDTM
+// must not make the prefetched block a miss) as on the others.
+func TestPrefetchedFileTransferredOnce(t *testing.T) {
+	for _, prof := range profiles {
+		t.Run(prof.name, func(t *testing.T) {
+			e := newLinkEnv(t, link.Options{}, smallFiles(t, 2, 3000, "d"), prof.mods)
+			if _, err := os.ReadDir(filepath.Join(e.mnt, "d")); err != nil {
+				t.Fatal(err)
+			}
+			e.l.Reset()
+			if _, err := os.ReadFile(filepath.Join(e.mnt, "d/f000")); err != nil {
+				t.Fatal(err)
+			}
+			// f000's read prefetches f001.
+			for deadline := time.Now().Add(5 * time.Second); e.l.Stats().Commands["RETR"] < 2; {
+				if time.Now().After(deadline) {
+					t.Fatalf("f001 not prefetched: %v", e.l.Stats())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.Sleep(50 * time.Millisecond) // the prefetched block is cached
+			got, err := os.ReadFile(filepath.Join(e.mnt, "d/f001"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, testutil.RandBytes(1, 3000)) {
+				t.Fatal("f001: wrong content")
+			}
+			if s := e.l.Stats(); s.Commands["RETR"] != 2 {
+				t.Fatalf("2 files read, %d RETR: %v", s.Commands["RETR"], s)
+			}
+		})
+	}
+}
+
+// cp -r of a directory just listed transfers each file once, prefetched
+// or read.
+func TestCopyDirTransfersEachFileOnce(t *testing.T) {
+	for _, prof := range profiles {
+		t.Run(prof.name, func(t *testing.T) {
+			e := newLinkEnv(t, link.Options{RTT: 2 * time.Millisecond}, smallFiles(t, 40, 3000, "d"), prof.mods)
+			if _, err := os.ReadDir(filepath.Join(e.mnt, "d")); err != nil {
+				t.Fatal(err)
+			}
+			e.l.Reset()
+			out := t.TempDir()
+			if b, err := exec.Command("cp", "-r", filepath.Join(e.mnt, "d"), out).CombinedOutput(); err != nil {
+				t.Fatalf("cp: %v %s", err, b)
+			}
+			s := e.l.Stats()
+			t.Logf("cp -r of 40 files: %v", s)
+			if s.Commands["RETR"] != 40 {
+				t.Fatalf("40 files copied, %d RETR", s.Commands["RETR"])
+			}
+			for i := range 40 {
+				got, err := os.ReadFile(filepath.Join(out, "d", fmt.Sprintf("f%03d", i)))
+				if err != nil || !bytes.Equal(got, testutil.RandBytes(uint64(i), 3000)) {
+					t.Fatalf("f%03d: copy differs (%v)", i, err)
+				}
+			}
+		})
+	}
+}
+
+// A sequential read from a server that caps each data connection goes on
+// in ranged segments over the transfer connections once its one stream
+// proves slow: faster than one connection's cap, and the bytes whole.
+func TestCappedSequentialReadInSegments(t *testing.T) {
+	const size = 4*segmentSize + probeAfter + probeBytes + 5<<20
+	const rate = 16 << 20 // below slowStream
+	data := testutil.RandBytes(6, size)
+	want := sha256.Sum256(data)
+	e := newLinkEnv(t, link.Options{RTT: 10 * time.Millisecond, Rate: rate}, func(root string) { testutil.WriteFile(t, filepath.Join(root, "big"), data) }, nil)
+	data = nil
+	if _, err := os.Stat(filepath.Join(e.mnt, "big")); err != nil {
+		t.Fatal(err)
+	}
+	e.l.Reset()
+	start := time.Now()
+	out, err := exec.Command("sh", "-c", `dd if="$1" bs=1M status=none | sha256sum`, "sh", filepath.Join(e.mnt, "big")).CombinedOutput()
+	took := time.Since(start)
+	if err != nil || !strings.HasPrefix(string(out), fmt.Sprintf("%x", want)) {
+		t.Fatalf("dd | sha256sum: %v %s", err, out)
+	}
+	s := e.l.Stats()
+	speed := float64(size) / took.Seconds()
+	t.Logf("%d MiB in %v, %.1f× one connection's cap: %v", size>>20, took, speed/rate, s)
+	// One RETR probing, then 6 segments (4 of 16 MiB and a bit, made a
+	// multiple of the 3 transfer connections).
+	if s.Commands["RETR"] != 7 {
+		t.Fatalf("%d RETR, want 7", s.Commands["RETR"])
+	}
+	if speed < 1.5*rate {
+		t.Fatalf("%.1f MiB/s, want more than 1.5× one connection's %d MiB/s", speed/(1<<20), rate>>20)
+	}
+}
+
+// Real servers take what the reads send them: a data connection opened
+// ahead, an EPSV behind a RETR, REST+RETR alone. Each file and block is
+// transferred once: nothing was refused and retried.
+func TestRealServersReadAhead(t *testing.T) {
+	testutil.NeedFUSE(t)
+	testutil.NeedRoot(t, "the real servers run as root")
+	for _, rs := range realServers {
+		t.Run(rs.name, func(t *testing.T) {
+			root := t.TempDir()
+			smallFiles(t, 6, 3000, "d")(root)
+			big := testutil.RandBytes(9, 16<<20)
+			testutil.WriteFile(t, filepath.Join(root, "big"), big)
+			s := rs.start(t, root, nil)
+			l, err := link.Start(s.addr, link.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+			_, mnt, logs := mountAt(t, l.Addr(), s.user, s.pass, s.mods...)
+			if _, err := os.ReadDir(filepath.Join(mnt, "d")); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(filepath.Join(mnt, "big"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.Stat(); err != nil {
+				t.Fatal(err)
+			}
+			l.Reset()
+			for i := range 6 {
+				got, err := os.ReadFile(filepath.Join(mnt, "d", fmt.Sprintf("f%03d", i)))
+				if err != nil || !bytes.Equal(got, testutil.RandBytes(uint64(i), 3000)) {
+					t.Fatalf("f%03d: %v", i, err)
+				}
+			}
+			// Blocks of 256 KiB beyond the kernel's read-ahead of the
+			// start, far from the end: random reads.
+			b := make([]byte, 4096)
+			for _, blk := range []int64{52, 20, 36} {
+				off := blk<<18 + 1000
+				if _, err := f.ReadAt(b, off); err != nil || !bytes.Equal(b, big[off:off+4096]) {
+					t.Fatalf("read at %d: %v", off, err)
+				}
+			}
+			st := l.Stats()
+			t.Logf("%v", st)
+			if st.Commands["RETR"] != 9 || st.Commands["REST"] != 3 {
+				t.Errorf("%d RETR for 6 files and 3 blocks; mount log:\n%s", st.Commands["RETR"], testutil.Tail(logs.String(), 30))
+			}
+		})
+	}
+}
+
+// The files after a small file being read start coming beside it, not
+// once it is in: a reader going through a directory finds the next file
+// fetched already, or under way since the first one's request.
+func TestSiblingsFetchedBesideTheFirst(t *testing.T) {
+	e := newLinkEnv(t, link.Options{RTT: 10 * time.Millisecond}, smallFiles(t, 3, 3000, "d"), nil)
+	if _, err := os.ReadDir(filepath.Join(e.mnt, "d")); err != nil {
+		t.Fatal(err)
+	}
+	e.l.Reset()
+	for i := range 3 {
+		got, err := os.ReadFile(filepath.Join(e.mnt, "d", fmt.Sprintf("f%03d", i)))
+		if err != nil || !bytes.Equal(got, testutil.RandBytes(uint64(i), 3000)) {
+			t.Fatalf("f%03d: %v", i, err)
+		}
+	}
+	s := e.l.Stats()
+	t.Logf("3 small files read in turn: %v", s)
+	// The siblings' connections are dialled and logged in (connect,
+	// greeting, USER, PASS, TYPE, OPTS: 6 round trips), then each
+	// transfer is EPSV alone, the data connection and RETR (4 more), all
+	// beside the first file's: 10. Fetched once the first is in: 13.
+	if s.Commands["RETR"] != 3 || s.RoundTrips > 10 {
+		t.Fatalf("3 small files: %v; want 3 RETR in at most 10 round trips", s)
+	}
+}
