@@ -178,7 +178,7 @@ func (lb *linkBench) table(s *server, rtt time.Duration, ws []workload) {
 		}
 	}
 	fmt.Printf("\n%s\n", title)
-	fmt.Printf("%-36s %10s %6s %5s | %10s %5s | %10s %5s | %s\n", "row", "mount", "cmds", "RTs", "lftp", "RTs", "floor", "RTs", "target")
+	fmt.Printf("%-44s %10s %6s %5s | %10s %5s | %10s %5s | %s\n", "row", "mount", "cmds", "RTs", "lftp", "RTs", "floor", "RTs", "target")
 	for _, l := range lines {
 		fmt.Println(l)
 	}
@@ -239,7 +239,7 @@ func lftpNote(ls []sample) string {
 func (lb *linkBench) row(s *server, rtt time.Duration, w workload, r rowSpec, o outcome) []string {
 	name := r.name
 	if o.err != nil {
-		return []string{fmt.Sprintf("%-36s failed: %s", name, firstLine(o.err.Error()))}
+		return []string{fmt.Sprintf("%-44s failed: %s", name, firstLine(o.err.Error()))}
 	}
 	if len(o.mount) == 1 && *rounds > 1 {
 		name += " (1 round)"
@@ -271,7 +271,7 @@ func (lb *linkBench) row(s *server, rtt time.Duration, w workload, r rowSpec, o 
 			target += " !"
 		}
 	}
-	lines := []string{fmt.Sprintf("%-36s %10s %6d %5d | %10s %5s | %10s %5s | %s", name,
+	lines := []string{fmt.Sprintf("%-44s %10s %6d %5d | %10s %5s | %10s %5s | %s", name,
 		fmtDur(m.d/time.Duration(per)), m.st.Total(), m.st.RoundTrips, lftpT, lftpRT,
 		fmtDur(f.seconds(rtt)/time.Duration(per)), fmtRT(f.rt), target)}
 	lines = append(lines, "    mount: "+verbs(m.st))
