@@ -183,7 +183,8 @@ func allWorkloads() []workload {
 				floor: rts(3 + perD*2),
 				why: "the listings of the root and up (lookups), 1 each; MKD, 1; then per file, one after the " +
 					"other (close returns once the file is on the server under its name): STOR to a temporary " +
-					"name on a pre-opened data connection until its 226, 1, and RNFR+RNTO pipelined, 1: 3 + 80 = 83.",
+					"name on a pre-opened data connection, with the contract's SIZE check pipelined behind it, until " +
+					"its 226 and 213, 1, and RNFR+RNTO pipelined, 1: 3 + 80 = 83. The uploads below count alike.",
 			}},
 			mount: func(c *wctx, mnt string) ([]sample, error) {
 				dst := c.upload("")
