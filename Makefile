@@ -1,9 +1,9 @@
-# Targets: build, test, lint, bench, demo. See README.md.
+# Targets: build, test, lint, bench, bench-link, demo. See README.md.
 
 GO ?= go
 BIN := bin/ftpfs
 
-.PHONY: build test lint bench demo clean
+.PHONY: build test lint bench bench-link demo clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/ftpfs
@@ -25,6 +25,12 @@ test: lint
 bench: build
 	bash bench/ftpd.sh
 	$(GO) run ./bench/mount
+
+# Only the link rows of bench/mount, on all four servers; ARGS adds flags,
+# e.g. ARGS='-servers proftpd -rtt 100ms -rows up40 -rounds 1'.
+bench-link: build
+	bash scripts/test-servers.sh
+	$(GO) run ./bench/mount -only link -servers ftpd,ftpd-vsftpd,vsftpd,proftpd $(ARGS)
 
 # Serves a sample tree with ftpfs serve, mounts it with ftpfs mount and
 # lists it (scripts/demo.sh); Ctrl-C stops both.

@@ -1,7 +1,9 @@
-// Command mount benchmarks the ftpfs mount against ftpd: FTP commands
-// counted exactly by the server, times reported next to curl and lftp on
-// the same server in the same run. make bench runs it after building
-// bin/ftpfs; the mount is that binary, in a process of its own.
+// Command mount benchmarks the ftpfs mount: against ftpd on loopback, FTP
+// commands counted exactly by the server, times reported next to curl and
+// lftp on the same server in the same run; and through the link emulator
+// in front of ftpd and real servers (link.go: seconds, commands and round
+// trips per operation beside lftp and the floor). make bench runs it after
+// building bin/ftpfs; the mount is that binary, in a process of its own.
 package main
 
 import (
@@ -30,11 +32,10 @@ const (
 )
 
 var (
-	bin     = flag.String("ftpfs", "bin/ftpfs", "the ftpfs binary")
-	bigMiB  = flag.Int("big", 256, "size of the large files, MiB")
-	latency = flag.Duration("latency", 20*time.Millisecond, "injected reply delay for the latency runs")
-	copyTo  = flag.String("copy-to", "/dev/shm", "where cp -r and lftp mirror write (memory, so that the disk's writeback does not decide the race); falls back to the temp dir")
-	only    = flag.String("only", "metadata,reads,copies,latency,writes,write-latency", "the parts to run, comma-separated")
+	bin    = flag.String("ftpfs", "bin/ftpfs", "the ftpfs binary")
+	bigMiB = flag.Int("big", 256, "size of the large files, MiB")
+	copyTo = flag.String("copy-to", "/dev/shm", "where cp -r and lftp mirror write (memory, so that the disk's writeback does not decide the race); falls back to the temp dir")
+	only   = flag.String("only", "metadata,reads,copies,writes,link", "the parts to run, comma-separated (link: the rows over the link emulator, see -rtt, -servers, -rows)")
 )
 
 type bench struct {
@@ -57,6 +58,27 @@ func main() {
 }
 
 func run() error {
+	loopback := false
+	for _, p := range []string{"metadata", "reads", "copies", "writes"} {
+		loopback = loopback || selected(p)
+	}
+	var failed error
+	if loopback {
+		failed = runLoopback()
+	}
+	if selected("link") {
+		if err := runLink(); err != nil {
+			return err
+		}
+	}
+	return failed
+}
+
+// selected reports whether -only names part.
+func selected(part string) bool { return strings.Contains(","+*only+",", ","+part+",") }
+
+// runLoopback runs the parts against ftpd on loopback, without a link.
+func runLoopback() error {
 	work, err := os.MkdirTemp("", "ftpfs-mountbench-")
 	if err != nil {
 		return err
@@ -84,8 +106,8 @@ func run() error {
 	for _, part := range []struct {
 		name string
 		run  func() error
-	}{{"metadata", b.metadata}, {"reads", b.reads}, {"copies", b.copies}, {"latency", b.withLatency}, {"writes", b.writes}, {"write-latency", b.writesWithLatency}} {
-		if !strings.Contains(","+*only+",", ","+part.name+",") {
+	}{{"metadata", b.metadata}, {"reads", b.reads}, {"copies", b.copies}, {"writes", b.writes}} {
+		if !selected(part.name) {
 			continue
 		}
 		if err := part.run(); err != nil {
@@ -131,11 +153,25 @@ func numCPU() int {
 // makeTree writes 2,000 files of 200 B to 33 KiB in 50 directories and
 // three large files: one for cat, one for curl, one for random reads.
 func (b *bench) makeTree() error {
+	if err := writeTree(filepath.Join(b.root, "tree")); err != nil {
+		return err
+	}
+	for _, name := range []string{"big-cat", "big-curl", "big-random"} {
+		if err := writeRandom(filepath.Join(b.root, name), *bigMiB); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeTree writes the 2,000 small files, dir00/file000.dat to
+// dir49/file039.dat, the same sizes on every run.
+func writeTree(top string) error {
 	r := mrand.New(mrand.NewPCG(1, 1))
 	buf := make([]byte, 33<<10)
 	rand.Read(buf)
 	for d := range dirs {
-		dir := filepath.Join(b.root, "tree", fmt.Sprintf("dir%02d", d))
+		dir := filepath.Join(top, fmt.Sprintf("dir%02d", d))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
@@ -146,37 +182,43 @@ func (b *bench) makeTree() error {
 			}
 		}
 	}
+	return nil
+}
+
+// writeRandom writes mib MiB of random bytes to name.
+func writeRandom(name string, mib int) error {
 	big := make([]byte, 1<<20)
-	for _, name := range []string{"big-cat", "big-curl", "big-random"} {
-		f, err := os.Create(filepath.Join(b.root, name))
-		if err != nil {
-			return err
-		}
-		for range *bigMiB {
-			rand.Read(big)
-			if _, err := f.Write(big); err != nil {
-				f.Close()
-				return err
-			}
-		}
-		if err := f.Close(); err != nil {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	for range mib {
+		rand.Read(big)
+		if _, err := f.Write(big); err != nil {
+			f.Close()
 			return err
 		}
 	}
-	return nil
+	return f.Close()
 }
 
 // mount runs bin/ftpfs mount in the foreground, in a process of its own,
 // and returns once the mount answers.
 func (b *bench) mount(extra ...string) (mnt string, unmount func(), err error) {
-	mnt, err = os.MkdirTemp(b.work, "mnt-")
+	args := append([]string{"--dir-cache-ttl", "60s"}, extra...)
+	return mountURL(b.work, "ftp://"+user+"@"+b.addr+"/", b.pass, args...)
+}
+
+// mountURL mounts url on a new directory under work with the given flags
+// and password, and returns once the mount answers.
+func mountURL(work, url, pass string, flags ...string) (mnt string, unmount func(), err error) {
+	mnt, err = os.MkdirTemp(work, "mnt-")
 	if err != nil {
 		return "", nil, err
 	}
-	args := append([]string{"mount", "-f", "--dir-cache-ttl", "60s"}, extra...)
-	args = append(args, "ftp://"+user+"@"+b.addr+"/", mnt)
+	args := append(append([]string{"mount", "-f"}, flags...), url, mnt)
 	cmd := exec.Command(*bin, args...)
-	cmd.Env = append(os.Environ(), "FTPFS_PASSWORD="+b.pass)
+	cmd.Env = append(os.Environ(), "FTPFS_PASSWORD="+pass)
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -463,34 +505,6 @@ func (b *bench) copies() error {
 	return nil
 }
 
-func (b *bench) withLatency() error {
-	progress("with %v of reply latency", *latency)
-	b.srv.SetFaults(ftpd.Faults{ReplyDelay: *latency})
-	defer b.srv.SetFaults(ftpd.Faults{})
-	mnt, unmount, err := b.mount()
-	if err != nil {
-		return err
-	}
-	defer func() { unmount() }() // the latest mount, not the first
-	_, d, err := b.counted(func() error { return sh(`ls -lR "$1" >/dev/null`, filepath.Join(mnt, "tree")) })
-	if err != nil {
-		return err
-	}
-	b.row(fmt.Sprintf("cold ls -lR, %v latency", *latency), d.Round(time.Millisecond).String(), "aim < 1.5s", true)
-	unmount()
-	mnt, unmount, err = b.mount()
-	if err != nil {
-		return err
-	}
-	dst := filepath.Join(b.work, "cp-latency")
-	_, d, err = b.counted(func() error { return sh(`cp -r "$1" "$2"`, filepath.Join(mnt, "tree"), dst) })
-	if err != nil {
-		return err
-	}
-	b.row(fmt.Sprintf("cold cp -r tree, %v latency", *latency), d.Round(time.Millisecond).String(), "report", true)
-	return nil
-}
-
 // writes measures uploads through the mount: cp -r of the tree up, dd of
 // 100 MiB against curl's STOR, rsync -a twice, and editor saves.
 func (b *bench) writes() error {
@@ -601,35 +615,5 @@ func (b *bench) writes() error {
 		return err
 	}
 	b.row("40 saves of 64 KiB (temp file + rename): cmds/save", fmt.Sprintf("%.2f", float64(total(c))/40), "report", true)
-	return nil
-}
-
-// writesWithLatency uploads 40 files with cp -r and rsync -a (twice)
-// with injected reply latency.
-func (b *bench) writesWithLatency() error {
-	progress("writes with %v of reply latency", *latency)
-	mnt, unmount, err := b.mount()
-	if err != nil {
-		return err
-	}
-	defer unmount()
-	b.srv.SetFaults(ftpd.Faults{ReplyDelay: *latency})
-	defer b.srv.SetFaults(ftpd.Faults{})
-	_, d, err := b.counted(func() error {
-		return sh(`cp -r "$1" "$2"`, filepath.Join(b.root, "tree", "dir01"), filepath.Join(mnt, "lat-cp"))
-	})
-	if err != nil {
-		return err
-	}
-	b.row(fmt.Sprintf("cp -r 40 files up, %v latency", *latency), d.Round(time.Millisecond).String(), "aim 2.5s", true)
-	for i := range 2 {
-		_, d, err = b.counted(func() error {
-			return sh(`rsync -a "$1/" "$2/"`, filepath.Join(b.root, "tree", "dir02"), filepath.Join(mnt, "lat-rsync"))
-		})
-		if err != nil {
-			return err
-		}
-		b.row(fmt.Sprintf("rsync -a 40 files up (run %d), %v latency", i+1, *latency), d.Round(time.Millisecond).String(), []string{"aim 5s", "aim 0.2s"}[i], true)
-	}
 	return nil
 }
