@@ -112,11 +112,15 @@ func TestWalkRoundTrips(t *testing.T) {
 	}{
 		// The tree (1), its subdirectories (1), the times of the first
 		// (1) and of the second (1), at most one more when the two
-		// connections are both busy.
-		{ftpd.ProfileVsftpd, 5, 2, "STAT", "MDTM", "16 to 21"},
+		// connections are both busy: 5 on an idle machine. The budget
+		// allows 3 more: under load the walk may outrun the prefetch
+		// and a batch go out in two parts (seen in a full make test
+		// beside a benchmark), still far from one directory after
+		// another.
+		{ftpd.ProfileVsftpd, 8, 2, "STAT", "MDTM", "16 to 21"},
 		// The tree (EPSV+MLSD: 3), its subdirectories (1), their facts
-		// (1).
-		{ftpd.ProfileFull, 5, 1, "STAT", "MLST", "about 30"},
+		// (1): 5, with the same allowance.
+		{ftpd.ProfileFull, 8, 1, "STAT", "MLST", "about 30"},
 	} {
 		t.Run(string(tc.profile), func(t *testing.T) {
 			// The Go runtime's signals to its own threads may interrupt
