@@ -174,7 +174,7 @@ type relay struct {
 	// Control connections only; each used by one reader goroutine.
 	cmds    *commandScanner
 	replies *replyRewriter
-	round   int // of the client bytes being scanned, for the log
+	round   int // of the client bytes being scanned; the up reader's alone
 
 	// ctl orders the replies the link gives after the server's earlier
 	// ones: the server's replies are scanned and queued under it.
@@ -332,10 +332,11 @@ func (r *relay) arrived(p *pipe, data []byte, now time.Time) {
 // held.
 func (r *relay) ended(p *pipe, now time.Time) {
 	var rest []byte
-	round := r.round
+	var round int
 	switch {
 	case p.up && r.cmds != nil:
-		rest = r.cmds.flush()
+		// r.round is the up reader's, which is this goroutine.
+		rest, round = r.cmds.flush(), r.round
 	case !p.up && r.replies != nil:
 		r.ctl.Lock()
 		defer r.ctl.Unlock()
