@@ -222,7 +222,7 @@ func (s *stream) readAt(ctx context.Context, buf []byte, off int64) (int, error)
 // reader that was busy.
 func (s *stream) _judge(ctx context.Context) {
 	s.probing = false
-	if float64(s.probeN) >= slowStream*s.probeT.Seconds() || s.h.m.pool.RTT() < linkRTT {
+	if float64(s.probeN) >= slowStream*s.probeT.Seconds() || s.rtt() < linkRTT {
 		return
 	}
 	h := s.h
@@ -231,6 +231,15 @@ func (s *stream) _judge(ctx context.Context) {
 	h.m.log.Debug("slow read stream: going on in segments", "path", h.rel, "off", s.pos,
 		"rate", int64(float64(s.probeN)/s.probeT.Seconds()))
 	go old.Close()
+}
+
+// rtt is the link's round trip as known now, counting the exchanges of
+// the stream's own connection while it is one RETR.
+func (s *stream) rtt() time.Duration {
+	if one, ok := s.st.(*conn.Stream); ok {
+		return one.RTT()
+	}
+	return s.h.m.pool.RTT()
 }
 
 // skip reads the stream up to off: the requests for those bytes came
