@@ -15,13 +15,16 @@ import (
 // (n the connections it may use): the one being read, and those behind
 // it, each read on a connection of its own or waiting for its turn.
 // Connections beyond the first are taken only when one is free: a caller
-// waiting for a connection stops it from taking more, and the metadata
-// slot is never taken.
+// waiting for a connection stops it from taking more. The last may be the
+// slot kept for metadata, lent while nobody waits for metadata: the
+// worker on it gives it back on its next bytes once somebody does, and
+// its segment's rest goes to the next worker free (the read lends no
+// more).
 type Segmented struct {
 	p    *Pool
 	path string
 	size int64
-	max  int   // connections used at most
+	max  int   // connections used at most, a lent one counted
 	seg  int64 // the segments' size, but the last's
 
 	ctx    context.Context // the workers'; cancelled by Close
@@ -36,6 +39,7 @@ type Segmented struct {
 	closed      bool          // GUARDED_BY(mu)
 	interrupted bool          // GUARDED_BY(mu)
 	err         error         // no connection for the first worker; GUARDED_BY(mu)
+	gaveBack    bool          // a lent connection went back: lend no more; GUARDED_BY(mu)
 }
 
 // segment is one ranged RETR's bytes, [off, off+len(buf)).
@@ -43,6 +47,7 @@ type segment struct {
 	off  int64
 	buf  []byte
 	fill int   // bytes arrived; GUARDED_BY(Segmented.mu)
+	busy bool  // a worker reads it; GUARDED_BY(Segmented.mu)
 	eof  bool  // the file ended at off+fill; GUARDED_BY(Segmented.mu)
 	err  error // GUARDED_BY(Segmented.mu)
 }
@@ -74,11 +79,14 @@ func (s *Segmented) _signal() {
 
 // more starts workers while segments may be added: the first waits for a
 // connection as any transfer does, the others take one only if it is
-// free now and nobody waits for one.
+// free now and nobody waits for one, the metadata slot's last.
 func (s *Segmented) more() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for !s.closed && s.workers < s.max && s._room() {
+	for !s.closed && s.workers < s.max {
+		if left, fresh := s._work(); left == nil && !fresh {
+			return
+		}
 		wait := s.workers == 0
 		if !wait && s.p.Waiting(Transfer) {
 			return
@@ -86,6 +94,11 @@ func (s *Segmented) more() {
 		s.workers++
 		go func() {
 			c, err := s.p.get(s.ctx, Transfer, wait)
+			lent := false
+			if errors.Is(err, ErrBusy) && s.mayLend() {
+				c, err = s.p.lend(s.ctx)
+				lent = err == nil
+			}
 			if err != nil {
 				s.mu.Lock()
 				s.workers--
@@ -96,7 +109,7 @@ func (s *Segmented) more() {
 				s.mu.Unlock()
 				return
 			}
-			s.work(c)
+			s.work(c, lent)
 		}()
 		if !wait {
 			return // one at a time: get says whether there is one
@@ -104,41 +117,81 @@ func (s *Segmented) more() {
 	}
 }
 
-// _room says whether another segment may start: one more than the
-// connections are held, so that a connection done with its segment goes on
-// with the next while the reader is still on an earlier one. Call with mu
-// held.
-func (s *Segmented) _room() bool {
-	return s.next < s.size && len(s.segs) < s.max+1
+func (s *Segmented) mayLend() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.gaveBack && !s.closed
 }
 
-// work reads segments on c until there is none to start, then gives c back.
-func (s *Segmented) work(c *Conn) {
+// _work says what a worker free now would read: the first segment left
+// unfinished by a connection given back, or else (fresh) a new one where
+// there is room: one more than the connections are held, so that a
+// connection done with its segment goes on with the next while the
+// reader is still on an earlier one. Call with mu held.
+func (s *Segmented) _work() (left *segment, fresh bool) {
+	for _, sg := range s.segs {
+		if !sg.busy && sg.fill < len(sg.buf) && sg.err == nil && !sg.eof {
+			return sg, false
+		}
+	}
+	return nil, s.next < s.size && len(s.segs) < s.max+1
+}
+
+// work reads segments on c until there is none to start, or c was lent
+// and goes back, then gives c back.
+func (s *Segmented) work(c *Conn, lent bool) {
 	for {
 		s.mu.Lock()
-		if s.closed || !s._room() || c.broken {
+		sg, fresh := s._work()
+		if s.closed || c.broken || sg == nil && !fresh {
 			s.workers--
 			s.mu.Unlock()
 			s.p.put(c, Transfer)
 			return
 		}
-		end := min(s.size, s.next+s.seg)
-		sg := &segment{off: s.next, buf: make([]byte, end-s.next)}
-		s.next = end
-		s.segs = append(s.segs, sg)
+		if lent && s.p.reclaim() {
+			s.gaveBack = true
+			s.workers--
+			s._signal()
+			s.mu.Unlock()
+			s.p.put(c, Transfer)
+			return
+		}
+		if fresh {
+			end := min(s.size, s.next+s.seg)
+			sg = &segment{off: s.next, buf: make([]byte, end-s.next)}
+			s.next = end
+			s.segs = append(s.segs, sg)
+		}
+		sg.busy = true
 		s.mu.Unlock()
-		s.fetch(c, sg)
+		if !s.fetch(c, sg, lent) {
+			// The metadata slot goes back: the segment's rest waits
+			// for the next worker free.
+			s.mu.Lock()
+			sg.busy = false
+			s.gaveBack = true
+			s.workers--
+			s._signal()
+			s.mu.Unlock()
+			s.p.put(c, Transfer)
+			return
+		}
 	}
 }
 
-// fetch reads seg on c, publishing its bytes as they arrive.
-func (s *Segmented) fetch(c *Conn, seg *segment) {
-	t, err := c.startTransfer(s.ctx, "retr", s.path, "RETR "+s.path, seg.off, false)
+// fetch reads the rest of seg on c, publishing its bytes as they arrive.
+// On a lent c it returns false, c in step, once a metadata caller waits
+// for its slot.
+func (s *Segmented) fetch(c *Conn, seg *segment, lent bool) bool {
+	s.mu.Lock()
+	fill := seg.fill
+	s.mu.Unlock()
+	t, err := c.startTransfer(s.ctx, "retr", s.path, "RETR "+s.path, seg.off+int64(fill), false)
 	if err != nil {
 		s.failed(seg, err)
-		return
+		return true
 	}
-	fill := 0
 	for fill < len(seg.buf) {
 		n, err := t.Read(seg.buf[fill:])
 		fill += n
@@ -146,6 +199,10 @@ func (s *Segmented) fetch(c *Conn, seg *segment) {
 		seg.fill = fill
 		s._signal()
 		s.mu.Unlock()
+		if lent && err == nil && fill < len(seg.buf) && s.p.reclaim() {
+			t.abort()
+			return false
+		}
 		if err == io.EOF {
 			// The file is shorter than its listing said: it ends here.
 			err = t.finish()
@@ -154,12 +211,12 @@ func (s *Segmented) fetch(c *Conn, seg *segment) {
 			s.next = s.size // nothing after it
 			s._signal()
 			s.mu.Unlock()
-			return
+			return true
 		}
 		if err != nil {
 			t.abort()
 			s.failed(seg, err)
-			return
+			return true
 		}
 	}
 	if seg.off+int64(len(seg.buf)) >= s.size {
@@ -168,12 +225,13 @@ func (s *Segmented) fetch(c *Conn, seg *segment) {
 			if err := t.finish(); err != nil {
 				s.failed(seg, err)
 			}
-			return
+			return true
 		}
 	}
 	// The next segment, if any, goes on this connection with its data
 	// connection opened ahead.
 	t.abortThen(true)
+	return true
 }
 
 func (s *Segmented) failed(seg *segment, err error) {
@@ -202,12 +260,15 @@ func (s *Segmented) Read(ctx context.Context, b []byte) (int, error) {
 		if len(s.segs) > 0 {
 			seg = s.segs[0]
 		}
+		// Nobody fetches what comes next: the first segment, or the rest
+		// of one a lent connection left.
+		stalled := s.workers == 0 && (seg == nil || !seg.busy && seg.err == nil && !seg.eof && int(s.pos-seg.off) >= seg.fill)
 		switch {
-		case seg == nil && s.err != nil:
+		case stalled && s.err != nil:
 			err := s.err
 			s.mu.Unlock()
 			return 0, err
-		case seg == nil && s.workers == 0:
+		case stalled:
 			s.mu.Unlock()
 			s.more()
 			s.mu.Lock()

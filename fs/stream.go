@@ -49,8 +49,8 @@ var errStreamGone = errors.New("stream ended")
 // stays one RETR. segmentSize is big beside the bytes an abort wastes and
 // its round trips, small enough that a few in memory are affordable.
 const (
-	probeAfter  = 4 << 20 // the transfer's start is not its rate
-	probeBytes  = 8 << 20
+	probeAfter  = 1 << 20 // the transfer's start is not its rate
+	probeBytes  = 2 << 20
 	slowStream  = 32 << 20 // bytes per second
 	segmentSize = 16 << 20
 	// linkRTT is the round trip below which the server is taken to be
@@ -227,7 +227,7 @@ func (s *stream) _judge(ctx context.Context) {
 	}
 	h := s.h
 	old := s.st
-	s.st = h.m.pool.OpenSegmented(ctx, h.remote, s.pos, h.entry.Size, segmentSize, h.m.o.Conn.MaxConns-1)
+	s.st = h.m.pool.OpenSegmented(ctx, h.remote, s.pos, h.entry.Size, segmentSize, h.m.o.Conn.MaxConns)
 	h.m.log.Debug("slow read stream: going on in segments", "path", h.rel, "off", s.pos,
 		"rate", int64(float64(s.probeN)/s.probeT.Seconds()))
 	go old.Close()

@@ -1,0 +1,87 @@
+package conn
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"ftpfs/internal/link"
+	"ftpfs/internal/testutil"
+)
+
+// A segmented read over as many connections as the pool has takes the
+// slot kept for metadata while nobody needs it, and gives it back on its
+// next bytes when a metadata caller comes: the caller is served while the
+// read goes on, and the read stays whole and in order, the segment left
+// half read finished by another connection.
+func TestSegmentedReadLendsMetadataSlot(t *testing.T) {
+	s := startServer(t)
+	const size = 4 << 20
+	data := testutil.RandBytes(8, size)
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
+	const rate = 1 << 20
+	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond, Rate: rate}, func(c *Config) { c.MaxConns = 4 })
+	ctx := context.Background()
+	if _, err := p.ModTime(ctx, "/f"); err != nil { // logs in
+		t.Fatal(err)
+	}
+	l.Reset()
+	sr := p.OpenSegmented(ctx, "/f", 0, size, 256<<10, 4)
+	defer sr.Close()
+	var got bytes.Buffer
+	buf := make([]byte, 64<<10)
+	read := func() {
+		t.Helper()
+		n, err := sr.Read(ctx, buf)
+		got.Write(buf[:n])
+		if err != nil && err != io.EOF {
+			t.Fatal(err)
+		}
+	}
+	// Half way through the second round of segments: every connection
+	// is in the middle of one.
+	for got.Len() < size/4+size/32 {
+		read()
+	}
+	if st := p.Stats(); st.Open != 4 || st.Idle != 0 {
+		t.Fatalf("%d KiB read: %+v, want all 4 connections the read's", got.Len()>>10, st)
+	}
+	served := make(chan error, 1)
+	go func() {
+		_, err := p.ModTime(ctx, "/f")
+		served <- err
+	}()
+	servedAt := -1
+	for got.Len() < size {
+		read()
+		select {
+		case err := <-served:
+			if err != nil {
+				t.Fatal(err)
+			}
+			servedAt = got.Len()
+		default:
+		}
+	}
+	if servedAt < 0 {
+		t.Fatal("the metadata caller waited for the read's end")
+	}
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Fatal("the read is not the file's bytes in order")
+	}
+	st := l.Stats()
+	t.Logf("metadata served with %d of %d KiB read: %v", servedAt>>10, size>>10, st)
+	if servedAt > size/2 {
+		t.Errorf("metadata served with %d of %d KiB read, want it soon after %d", servedAt>>10, size>>10, (size/4+size/32)>>10)
+	}
+	// 16 segments, and the rest of the one the lent connection left.
+	if r := st.Commands["RETR"]; r != 17 {
+		t.Errorf("%d RETR, want 17: 16 segments and the rest of one", r)
+	}
+	if ps := p.Stats(); ps.Dials > 4 {
+		t.Errorf("%d connections dialled for a pool of 4", ps.Dials)
+	}
+}
