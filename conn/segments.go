@@ -57,16 +57,38 @@ type segment struct {
 // segment but the last ends with an abort, which costs the bytes in flight
 // then and two round trips of its connection: segSize should dwarf both.
 func (p *Pool) OpenSegmented(ctx context.Context, path string, off, size, segSize int64, n int) *Segmented {
+	s := p.segmented(ctx, path, off, size, segSize, n)
+	s.more()
+	return s
+}
+
+// Segmented goes on with the stream, which is at off, as a segmented read
+// (see OpenSegmented): its RETR is the first segment, read on to the
+// segment's end, its connection the first worker's. The reader gets bytes
+// while the other connections log in, and the stream's abort and restart
+// are saved. The stream is the read's from then on: neither read nor
+// close it.
+func (st *Stream) Segmented(ctx context.Context, off, size, segSize int64, n int) *Segmented {
+	s := st.p.segmented(ctx, st.path, off, size, segSize, n)
+	s.mu.Lock()
+	s.workers++
+	sg := s._add()
+	s.mu.Unlock()
+	st.t.ctx = s.ctx
+	go s.work(st.c, false, sg, st.t)
+	s.more()
+	return s
+}
+
+func (p *Pool) segmented(ctx context.Context, path string, off, size, segSize int64, n int) *Segmented {
 	n = max(1, n)
 	// Equal segments, as many as a multiple of n: the connections end
 	// together.
 	k := max(1, ceilDiv(size-off, max(1, segSize)))
 	k = ceilDiv(k, int64(n)) * int64(n)
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Segmented{p: p, path: path, size: size, max: n, seg: max(1, ceilDiv(size-off, k)), ctx: wctx, cancel: cancel,
+	return &Segmented{p: p, path: path, size: size, max: n, seg: max(1, ceilDiv(size-off, k)), ctx: wctx, cancel: cancel,
 		next: off, pos: off, changed: make(chan struct{})}
-	s.more()
-	return s
 }
 
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
@@ -109,7 +131,10 @@ func (s *Segmented) more() {
 				s.mu.Unlock()
 				return
 			}
-			s.work(c, lent)
+			if !wait {
+				s.more() // the next, now that this one has its connection
+			}
+			s.work(c, lent, nil, nil)
 		}()
 		if !wait {
 			return // one at a time: get says whether there is one
@@ -137,9 +162,23 @@ func (s *Segmented) _work() (left *segment, fresh bool) {
 	return nil, s.next < s.size && len(s.segs) < s.max+1
 }
 
+// _add adds a new segment, busy. Call with mu held.
+func (s *Segmented) _add() *segment {
+	end := min(s.size, s.next+s.seg)
+	sg := &segment{off: s.next, buf: make([]byte, end-s.next), busy: true}
+	s.next = end
+	s.segs = append(s.segs, sg)
+	return sg
+}
+
 // work reads segments on c until there is none to start, or c was lent
-// and goes back, then gives c back.
-func (s *Segmented) work(c *Conn, lent bool) {
+// and goes back, then gives c back. The first is sg if not nil, busy
+// already, on t if not nil.
+func (s *Segmented) work(c *Conn, lent bool, sg *segment, t *transfer) {
+	if sg != nil && !s.fetch(c, sg, lent, t) {
+		s.giveBack(c, sg)
+		return
+	}
 	for {
 		s.mu.Lock()
 		sg, fresh := s._work()
@@ -150,47 +189,52 @@ func (s *Segmented) work(c *Conn, lent bool) {
 			return
 		}
 		if lent && s.p.reclaim() {
-			s.gaveBack = true
-			s.workers--
-			s._signal()
 			s.mu.Unlock()
-			s.p.put(c, Transfer)
+			s.giveBack(c, nil)
 			return
 		}
 		if fresh {
-			end := min(s.size, s.next+s.seg)
-			sg = &segment{off: s.next, buf: make([]byte, end-s.next)}
-			s.next = end
-			s.segs = append(s.segs, sg)
+			sg = s._add()
 		}
 		sg.busy = true
 		s.mu.Unlock()
-		if !s.fetch(c, sg, lent) {
-			// The metadata slot goes back: the segment's rest waits
-			// for the next worker free.
-			s.mu.Lock()
-			sg.busy = false
-			s.gaveBack = true
-			s.workers--
-			s._signal()
-			s.mu.Unlock()
-			s.p.put(c, Transfer)
+		if !s.fetch(c, sg, lent, nil) {
+			s.giveBack(c, sg)
 			return
 		}
 	}
 }
 
-// fetch reads the rest of seg on c, publishing its bytes as they arrive.
-// On a lent c it returns false, c in step, once a metadata caller waits
-// for its slot.
-func (s *Segmented) fetch(c *Conn, seg *segment, lent bool) bool {
+// giveBack returns the lent c to the pool, for the metadata caller that
+// waits: the read lends no more, and the rest of sg, if any, waits for
+// the next worker free.
+func (s *Segmented) giveBack(c *Conn, sg *segment) {
+	s.mu.Lock()
+	if sg != nil {
+		sg.busy = false
+	}
+	s.gaveBack = true
+	s.workers--
+	s._signal()
+	s.mu.Unlock()
+	s.p.put(c, Transfer)
+}
+
+// fetch reads the rest of seg on c, publishing its bytes as they arrive,
+// on t if not nil (at the segment's start), else on a RETR of its own. On
+// a lent c it returns false, c in step, once a metadata caller waits for
+// its slot.
+func (s *Segmented) fetch(c *Conn, seg *segment, lent bool, t *transfer) bool {
 	s.mu.Lock()
 	fill := seg.fill
 	s.mu.Unlock()
-	t, err := c.startTransfer(s.ctx, "retr", s.path, "RETR "+s.path, seg.off+int64(fill), false)
-	if err != nil {
-		s.failed(seg, err)
-		return true
+	if t == nil {
+		var err error
+		t, err = c.startTransfer(s.ctx, "retr", s.path, "RETR "+s.path, seg.off+int64(fill), false)
+		if err != nil {
+			s.failed(seg, err)
+			return true
+		}
 	}
 	for fill < len(seg.buf) {
 		n, err := t.Read(seg.buf[fill:])

@@ -85,3 +85,58 @@ func TestSegmentedReadLendsMetadataSlot(t *testing.T) {
 		t.Errorf("%d connections dialled for a pool of 4", ps.Dials)
 	}
 }
+
+// A stream goes on as a segmented read from where it is: its RETR is the
+// first segment, read to the segment's end rather than aborted and sent
+// again, and the bytes stay whole and in order across the change.
+func TestStreamGoesOnInSegments(t *testing.T) {
+	s := startServer(t)
+	const size = 4 << 20
+	data := testutil.RandBytes(9, size)
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
+	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond, Rate: 1 << 20}, func(c *Config) { c.MaxConns = 4 })
+	ctx := context.Background()
+	if _, err := p.ModTime(ctx, "/f"); err != nil { // logs in
+		t.Fatal(err)
+	}
+	l.Reset()
+	st, err := p.OpenStream(ctx, "/f", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 100_000)
+	if _, err := readFullSeq(ctx, st, got); err != nil {
+		t.Fatal(err)
+	}
+	sr := st.Segmented(ctx, int64(len(got)), size, 256<<10, 4)
+	defer sr.Close()
+	rest := make([]byte, size-len(got))
+	if _, err := readFullSeq(ctx, sr, rest); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(append(got, rest...), data) {
+		t.Fatal("the read is not the file's bytes in order")
+	}
+	// 16 segments of the rest, the stream's RETR the first.
+	if st := l.Stats(); st.Commands["RETR"] != 16 || st.Commands["REST"] != 15 {
+		t.Fatalf("%v, want 16 RETR, 15 after REST", st)
+	}
+}
+
+// readFullSeq fills b from r.
+func readFullSeq(ctx context.Context, r interface {
+	Read(context.Context, []byte) (int, error)
+}, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(ctx, b[n:])
+		n += m
+		if err == io.EOF && n == len(b) {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}

@@ -218,28 +218,17 @@ func (s *stream) readAt(ctx context.Context, buf []byte, off int64) (int, error)
 }
 
 // _judge ends the probe: a slow stream goes on in segments from where it
-// is, its RETR aborted in the background. Call with mu held, by the
-// reader that was busy.
+// is, its RETR the first. Call with mu held, by the reader that was busy.
 func (s *stream) _judge(ctx context.Context) {
 	s.probing = false
-	if float64(s.probeN) >= slowStream*s.probeT.Seconds() || s.rtt() < linkRTT {
+	one, ok := s.st.(*conn.Stream)
+	if !ok || float64(s.probeN) >= slowStream*s.probeT.Seconds() || one.RTT() < linkRTT {
 		return
 	}
 	h := s.h
-	old := s.st
-	s.st = h.m.pool.OpenSegmented(ctx, h.remote, s.pos, h.entry.Size, segmentSize, h.m.o.Conn.MaxConns)
+	s.st = one.Segmented(ctx, s.pos, h.entry.Size, segmentSize, h.m.o.Conn.MaxConns)
 	h.m.log.Debug("slow read stream: going on in segments", "path", h.rel, "off", s.pos,
 		"rate", int64(float64(s.probeN)/s.probeT.Seconds()))
-	go old.Close()
-}
-
-// rtt is the link's round trip as known now, counting the exchanges of
-// the stream's own connection while it is one RETR.
-func (s *stream) rtt() time.Duration {
-	if one, ok := s.st.(*conn.Stream); ok {
-		return one.RTT()
-	}
-	return s.h.m.pool.RTT()
 }
 
 // skip reads the stream up to off: the requests for those bytes came
