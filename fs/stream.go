@@ -42,12 +42,14 @@ var errStreamGone = errors.New("stream ended")
 
 // A stream slower than slowStream while the reader waits for it, over
 // probeBytes read after its first probeAfter, goes on in ranged segments
-// over several connections (conn.Segmented), where four or more remain
-// and the server is more than linkRTT away:
-// servers that cap each data connection's rate (and links one stream
-// cannot fill) give several streams what they refuse one. A fast one
-// stays one RETR. segmentSize is big beside the bytes an abort wastes and
-// its round trips, small enough that a few in memory are affordable.
+// over all the pool's connections (conn.Segmented, the metadata slot's
+// lent while nobody needs it), its RETR the first, where three or more
+// are allowed and the server is more than linkRTT away: servers that cap
+// each data connection's rate (and links one stream cannot fill) give
+// several streams what they refuse one. A fast one stays one RETR. The
+// probe is short: its bytes come at one connection's rate. segmentSize is
+// big beside the bytes an abort wastes and its round trips, small enough
+// that a few in memory are affordable.
 const (
 	probeAfter  = 1 << 20 // the transfer's start is not its rate
 	probeBytes  = 2 << 20
