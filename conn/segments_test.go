@@ -140,3 +140,43 @@ func readFullSeq(ctx context.Context, r interface {
 	}
 	return n, nil
 }
+
+// A segmented read takes its connections at once, one after the other as
+// each has its own, before a byte is read; closing it in its middle, the
+// metadata slot lent, gives every connection back in step, the lent one
+// as the others: the pool has its transfer slots free again and keeps
+// its connections.
+func TestSegmentedCloseGivesEveryConnectionBack(t *testing.T) {
+	s := startServer(t)
+	const size = 4 << 20
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), testutil.RandBytes(10, size))
+	p, _ := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond, Rate: 1 << 20}, func(c *Config) { c.MaxConns = 4 })
+	ctx := context.Background()
+	if _, err := p.ModTime(ctx, "/f"); err != nil { // logs in
+		t.Fatal(err)
+	}
+	sr := p.OpenSegmented(ctx, "/f", 0, size, 256<<10, 4)
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
+		if st := p.Stats(); st.Open == 4 && st.Idle == 0 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("nothing read yet: %+v, want all 4 connections the read's", st)
+		}
+	}
+	if _, err := readFullSeq(ctx, sr, make([]byte, size/4+size/32)); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Open != 4 || st.Idle != 0 {
+		t.Fatalf("%+v, want all 4 connections the read's", st)
+	}
+	if err := sr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, p)
+	p.mu.Lock()
+	transfers := p.transfers
+	p.mu.Unlock()
+	if st := p.Stats(); transfers != 0 || st.Open != 4 || st.Dials != 4 {
+		t.Fatalf("after Close: %d transfers, %+v; want none, and the 4 connections idle", transfers, st)
+	}
+}
