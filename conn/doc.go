@@ -27,7 +27,9 @@
 // a connection that does not get there in time is broken. At most
 // Config.MaxConns connections exist; while more than one is allowed,
 // transfers may hold all but one, so that a listing or a stat never
-// queues behind long reads. A 421 "too many connections" at login lowers
+// queues behind long reads (a segmented read borrows that one while nobody
+// waits for it, and gives it back on its next bytes once somebody does:
+// the wait is an abort's two round trips). A 421 "too many connections" at login lowers
 // the ceiling to what the server accepts instead of failing the caller,
 // and one more connection is tried again after a minute. A connection
 // idle for Config.CheckAfter is checked with NOOP before it is used, and

@@ -9,7 +9,7 @@ import (
 )
 
 // Kind is what a connection is taken for. Transfers may hold all
-// connections but one, which stays for metadata.
+// connections but one, which stays for metadata (or is lent: pool_lend.go).
 type Kind int
 
 const (

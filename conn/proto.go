@@ -154,9 +154,11 @@ func (c *Conn) login(ctx context.Context) error {
 		}
 		c.protP = true
 	}
+	sent := time.Now()
 	if _, err := c.expect(ctx, "type", "", []int{200}, "TYPE I"); err != nil {
 		return err
 	}
+	c.observeRTT(sent) // TYPE costs the server nothing: the link's round trip
 	if c.feat.UTF8 {
 		// Some servers need it for non-ASCII names; the reply does not matter.
 		if _, err := c.exchange(ctx, "OPTS UTF8 ON"); err != nil {

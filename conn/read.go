@@ -118,6 +118,18 @@ func (p *Pool) RTT() time.Duration {
 	return p.rtt
 }
 
+// RTT is the shortest round trip timed on the pool's connections or on
+// the stream's own, which the pool learns of only when the stream gives
+// it back: a stream's may be the only exchange timed yet (a LIST-only
+// server lists over the control connection, in exchanges not timed).
+func (s *Stream) RTT() time.Duration {
+	rtt := s.p.RTT()
+	if r := s.c.rtt; r > 0 && (rtt == 0 || r < rtt) {
+		rtt = r
+	}
+	return rtt
+}
+
 // armWith reads the reply to an EPSV sent to open a data connection
 // ahead, and connects to its port.
 func (c *Conn) armWith(ctx context.Context) {

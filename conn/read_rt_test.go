@@ -215,3 +215,36 @@ func TestSmallFileGoneKeepsConnection(t *testing.T) {
 		t.Fatalf("%d connections dialled, want 1", st.Dials)
 	}
 }
+
+// The login times the link: a pool that has only logged in, and listed
+// over the control connection, knows the round trip. A stream judged slow
+// on such a server goes on in segments (fs) only where the server is far.
+func TestLoginTimesTheLink(t *testing.T) {
+	s := startServer(t)
+	p, _ := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond})
+	if _, err := p.Times(context.Background()); err != nil { // logs in
+		t.Fatal(err)
+	}
+	if rtt := p.RTT(); rtt < 10*time.Millisecond || rtt > 100*time.Millisecond {
+		t.Fatalf("round trip %v after the login over a link of 10ms", rtt)
+	}
+}
+
+// A stream on the pool's first connection knows the link's round trip
+// before the pool does, which learns it when the connection comes back.
+func TestStreamKnowsTheLink(t *testing.T) {
+	s := startServer(t)
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), testutil.RandBytes(4, 1<<20))
+	p, _ := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond})
+	st, err := p.OpenStream(context.Background(), "/f", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if rtt := p.RTT(); rtt != 0 {
+		t.Fatalf("pool's round trip %v with its only connection out", rtt)
+	}
+	if rtt := st.RTT(); rtt < 10*time.Millisecond || rtt > 100*time.Millisecond {
+		t.Fatalf("stream's round trip %v over a link of 10ms", rtt)
+	}
+}

@@ -42,15 +42,17 @@ var errStreamGone = errors.New("stream ended")
 
 // A stream slower than slowStream while the reader waits for it, over
 // probeBytes read after its first probeAfter, goes on in ranged segments
-// over several connections (conn.Segmented), where four or more remain
-// and the server is more than linkRTT away:
-// servers that cap each data connection's rate (and links one stream
-// cannot fill) give several streams what they refuse one. A fast one
-// stays one RETR. segmentSize is big beside the bytes an abort wastes and
-// its round trips, small enough that a few in memory are affordable.
+// over all the pool's connections (conn.Segmented, the metadata slot's
+// lent while nobody needs it), its RETR the first, where three or more
+// are allowed and the server is more than linkRTT away: servers that cap
+// each data connection's rate (and links one stream cannot fill) give
+// several streams what they refuse one. A fast one stays one RETR. The
+// probe is short: its bytes come at one connection's rate. segmentSize is
+// big beside the bytes an abort wastes and its round trips, small enough
+// that a few in memory are affordable.
 const (
-	probeAfter  = 4 << 20 // the transfer's start is not its rate
-	probeBytes  = 8 << 20
+	probeAfter  = 1 << 20 // the transfer's start is not its rate
+	probeBytes  = 2 << 20
 	slowStream  = 32 << 20 // bytes per second
 	segmentSize = 16 << 20
 	// linkRTT is the round trip below which the server is taken to be
@@ -218,19 +220,17 @@ func (s *stream) readAt(ctx context.Context, buf []byte, off int64) (int, error)
 }
 
 // _judge ends the probe: a slow stream goes on in segments from where it
-// is, its RETR aborted in the background. Call with mu held, by the
-// reader that was busy.
+// is, its RETR the first. Call with mu held, by the reader that was busy.
 func (s *stream) _judge(ctx context.Context) {
 	s.probing = false
-	if float64(s.probeN) >= slowStream*s.probeT.Seconds() || s.h.m.pool.RTT() < linkRTT {
+	one, ok := s.st.(*conn.Stream)
+	if !ok || float64(s.probeN) >= slowStream*s.probeT.Seconds() || one.RTT() < linkRTT {
 		return
 	}
 	h := s.h
-	old := s.st
-	s.st = h.m.pool.OpenSegmented(ctx, h.remote, s.pos, h.entry.Size, segmentSize, h.m.o.Conn.MaxConns-1)
+	s.st = one.Segmented(ctx, s.pos, h.entry.Size, segmentSize, h.m.o.Conn.MaxConns)
 	h.m.log.Debug("slow read stream: going on in segments", "path", h.rel, "off", s.pos,
 		"rate", int64(float64(s.probeN)/s.probeT.Seconds()))
-	go old.Close()
 }
 
 // skip reads the stream up to off: the requests for those bytes came
