@@ -127,3 +127,36 @@ func TestCommitArmAged(t *testing.T) {
 		t.Fatalf("upload after the one ahead aged: %v; want EPSV+STOR and one EPSV ahead, two data connections, at most 4 round trips", st)
 	}
 }
+
+// TestCommitAheadDropped: a server that dropped the port of a data
+// connection opened ahead refuses the STOR on it (425): the upload fails
+// without storing anything, and the connection opens none ahead from
+// then on; the next upload on it has its own EPSV and goes through.
+func TestCommitAheadDropped(t *testing.T) {
+	s := startServer(t)
+	p, l := throughLink(t, s)
+	ctx := context.Background()
+	upload(t, p, s, []byte("warm"), "/warm.part", "warm")
+	upload(t, p, s, []byte("armed"), "/tmp.part", "f") // opens one ahead
+	if c := idleConn(t, p); c.ready.data == nil {
+		t.Fatal("no data connection opened ahead by the commit")
+	}
+	s.SetFaults(ftpd.Faults{RefuseVerb: "STOR", RefuseCode: 425})
+	u, err := p.StartUpload(ctx, "/tmp.part")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write(ctx, []byte("lost"))
+	if _, err := u.Commit(ctx, Placement{Size: 4, To: "/f"}); Classify(err) != ClassUnavailable {
+		t.Fatalf("Commit of a STOR refused with 425: %v, want the 425", err)
+	}
+	s.SetFaults(ftpd.Faults{})
+	if c := idleConn(t, p); !c.ready.refused || c.ready.data != nil || c.broken {
+		t.Fatalf("after a 425 on the data connection opened ahead: refused %v, ready %v, broken %v", c.ready.refused, c.ready.data, c.broken)
+	}
+	l.Reset()
+	upload(t, p, s, []byte("again"), "/tmp.part", "f")
+	if st := l.Stats(); st.Commands["EPSV"] != 1 || st.Data != 1 {
+		t.Fatalf("upload after the 425: %v; want EPSV+STOR and nothing opened ahead", st)
+	}
+}

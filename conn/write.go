@@ -35,6 +35,7 @@ type Upload struct {
 	t      *transfer
 	n      int64
 	closed bool
+	ahead  bool // it went on a data connection opened ahead
 }
 
 // StartUpload begins storing the whole of path (STOR from its start).
@@ -55,6 +56,7 @@ func (p *Pool) startUpload(ctx context.Context, path string, wait bool) (*Upload
 		if err != nil {
 			return nil, err
 		}
+		ahead := c.ready.data != nil && time.Since(c.ready.at) <= readyAge
 		t, err := c.startTransfer(ctx, "stor", path, "STOR "+path, 0, true)
 		if err != nil {
 			p.put(c, Transfer)
@@ -63,7 +65,7 @@ func (p *Pool) startUpload(ctx context.Context, path string, wait bool) (*Upload
 			}
 			return nil, err
 		}
-		return &Upload{p: p, c: c, t: t}, nil
+		return &Upload{p: p, c: c, t: t, ahead: ahead}, nil
 	}
 }
 
@@ -99,8 +101,20 @@ func (u *Upload) finish(ctx context.Context) error {
 	}
 	u.closed = true
 	u.t.ctx = ctx
-	err := u.t.finish()
+	err := u.refusedAhead(u.t.finish())
 	u.p.put(u.c, Transfer)
+	return err
+}
+
+// refusedAhead passes err on, noting a 425 to an upload on a data
+// connection opened ahead: the server dropped the port, and this
+// connection opens none ahead from then on. (The server stored nothing:
+// the caller may upload again.)
+func (u *Upload) refusedAhead(err error) error {
+	var fe *Error
+	if u.ahead && errors.As(err, &fe) && fe.Code == 425 {
+		u.c.ready.refused = true
+	}
 	return err
 }
 
@@ -184,7 +198,7 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 		next.start(c, *epsv)
 	}
 	if err != nil {
-		return done, err
+		return done, u.refusedAhead(err)
 	}
 	if u.n != pl.Size {
 		return done, &Error{Op: "stor", Path: from, Err: fmt.Errorf("short upload: %d bytes of %d", u.n, pl.Size)}
@@ -279,7 +293,7 @@ func (a *ahead) keep(c *Conn, data net.Conn) {
 	switch {
 	case data == nil:
 		c.ready.refused = true
-	case c.broken || c.ready.data != nil:
+	case c.broken || c.ready.refused || c.ready.data != nil:
 		data.Close()
 	default:
 		c.ready.data, c.ready.at = data, time.Now()
