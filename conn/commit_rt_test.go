@@ -335,6 +335,40 @@ func TestCommitServerAnswersInTransfer(t *testing.T) {
 	}
 }
 
+// TestCommitAnswersInTransferRoundTrips: on a server that answers during
+// transfers, an upload costs three round trips once its data connection
+// was opened ahead: STOR with its bytes, read until the final reply;
+// SIZE and the next EPSV; the rename, while the next data connection
+// opens. (Before: five, EPSV+STOR and the connect first.)
+func TestCommitAnswersInTransferRoundTrips(t *testing.T) {
+	fake := startInTransferServer(t, func(n int) string { return fmt.Sprintf("213 %d", n) })
+	l, err := link.Start(fake.ln.Addr().String(), link.Options{RTT: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	p := fake.pool(t, func(c *Config) { c.Addr = l.Addr() })
+	ctx := context.Background()
+	for i := range 4 {
+		waitIdle(t, p)
+		time.Sleep(40 * time.Millisecond) // the handshake of the one opened ahead
+		l.Reset()
+		if err := commitOnce(ctx, p, testutil.RandBytes(uint64(30+i), 10<<10)); err != nil {
+			t.Fatalf("commit %d: %v", i, err)
+		}
+		st := l.Stats()
+		// The fake ends a transfer on a timer, which the link does not
+		// count as a round: the client's flights tell. STOR with the
+		// bytes, SIZE+EPSV, the rename, the connect ahead.
+		if i >= 2 && (st.Flights != 4 || st.RoundTrips > 3 || st.Commands["EPSV"] != 1 || st.Commands["SIZE"] != 1) {
+			t.Fatalf("commit %d: %v; want 4 flights (3 round trips), one SIZE and one EPSV ahead", i, st)
+		}
+	}
+	if !p.answersInTransfer.Load() {
+		t.Fatal("the early answer went unnoticed")
+	}
+}
+
 // TestCommitEarlyEPSVDropped: a server that answered an upload's SIZE
 // after its final reply, and then answers one during a transfer and
 // drops the EPSV sent with it, as pure-ftpd does: the upload is still
