@@ -386,15 +386,17 @@ func (u *Upload) ended(ctx context.Context, early, arm bool) (size, epsv *reply,
 func (u *Upload) endedEarly(ctx context.Context, b reply, ok bool) error {
 	c, from := u.c, u.t.path
 	switch {
-	case b.code == 229: // EPSV answered early: the final reply is next
+	case b.code == 229 || b.code >= 500 && b.code <= 504:
+		// EPSV's reply, answered early (no transfer ends with either):
+		// the final reply is next.
 		f, err := c.readReply(ctx)
 		if err != nil {
 			return &Error{Op: "stor", Path: from, Err: err}
 		}
 		return storReply(c, from, f)
 	case !ok:
-		// The final reply's error, or EPSV's with the final reply still
-		// to come: where the next reply is, nobody knows.
+		// The final reply's error, or EPSV's (425, 450) with the final
+		// reply still to come: where the next reply is, nobody knows.
 		c.broken = true
 		return storReply(c, from, b)
 	}
