@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -35,13 +36,18 @@ func throughLink(t *testing.T, s *server, mods ...func(*Config)) (*Pool, *link.L
 	return newPool(t, s, append([]func(*Config){func(c *Config) { c.Addr = l.Addr() }}, mods...)...), l
 }
 
-// TestCommitRoundTrips pins a whole upload of a small file, on a
-// connection that has proved EPSV, at four round trips: EPSV+STOR; the
-// data connection; its handshake's last leg with the bytes, the end of
-// the data and SIZE, answered after the 226; SITE CHMOD, RNFR and RNTO
-// together. The commit thus costs one round trip more than the data
-// (before: five, the 226 read alone, then SIZE+SITE CHMOD+RNFR, then
-// RNTO).
+// TestCommitRoundTrips pins whole uploads of a small file, on a
+// connection that has proved EPSV. The first costs four round trips:
+// EPSV+STOR; the data connection; its handshake's last leg with the
+// bytes, the end of the data and SIZE, answered after the 226; SITE
+// CHMOD, RNFR and RNTO together, with the next transfer's EPSV, whose
+// data connection opens once Commit returned (its connect and handshake
+// count one more round each, which nobody waits for). The server
+// answered SIZE after the 226: from then on the next EPSV goes with
+// SIZE, and its data connection opens while the rename travels. The
+// next uploads, one after another, cost two each: STOR with its bytes
+// on the data connection opened ahead, SIZE and EPSV behind; then the
+// rename, while the next data connection opens. (Before: four each.)
 func TestCommitRoundTrips(t *testing.T) {
 	for _, profile := range []ftpd.Profile{ftpd.ProfileFull, ftpd.ProfileVsftpd} {
 		t.Run(string(profile), func(t *testing.T) {
@@ -53,32 +59,49 @@ func TestCommitRoundTrips(t *testing.T) {
 			if _, err := p.Store(ctx, "/warm", bytes.NewReader(data)); err != nil {
 				t.Fatal(err) // logs in and proves EPSV
 			}
-			l.Reset()
-			u, err := p.StartUpload(ctx, "/tmp.part")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := u.Write(ctx, data); err != nil {
-				t.Fatal(err)
-			}
-			placed, err := u.Commit(ctx, Placement{Size: int64(len(data)), Mode: 0o600, HasMode: true, To: "/target"})
-			if err != nil || placed.ModeErr != nil || placed.Removed {
-				t.Fatalf("Commit: %v, %+v", err, placed)
-			}
-			st := l.Stats()
-			want := map[string]int{"EPSV": 1, "STOR": 1, "SIZE": 1, "SITE": 1, "RNFR": 1, "RNTO": 1}
-			if st.RoundTrips != 4 || fmt.Sprint(st.Commands) != fmt.Sprint(want) {
-				t.Fatalf("whole upload: %v; want 4 round trips, commands %v", st, want)
-			}
-			fi, err := os.Stat(filepath.Join(s.Root, "target"))
-			if got, _ := os.ReadFile(filepath.Join(s.Root, "target")); err != nil || !bytes.Equal(got, data) || fi.Mode().Perm() != 0o600 {
-				t.Fatalf("target after Commit: %v, mode %v", err, fi.Mode())
-			}
-			if _, err := os.Stat(filepath.Join(s.Root, "tmp.part")); !os.IsNotExist(err) {
-				t.Fatalf("the temporary name is still there: %v", err)
+			// Each window ends once the data connection opened ahead has
+			// done its handshake, which counts in the link's rounds.
+			settle := func() { waitIdle(t, p); time.Sleep(40 * time.Millisecond) }
+			settle()
+			for i, want := range []struct {
+				uploads, trips int
+				cmds           map[string]int
+			}{
+				{1, 6, map[string]int{"EPSV": 2, "STOR": 1, "SIZE": 1, "SITE": 1, "RNFR": 1, "RNTO": 1}},
+				{3, 6, map[string]int{"EPSV": 3, "STOR": 3, "SIZE": 3, "SITE": 3, "RNFR": 3, "RNTO": 3}},
+			} {
+				l.Reset()
+				for range want.uploads {
+					u, err := p.StartUpload(ctx, "/tmp.part")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := u.Write(ctx, data); err != nil {
+						t.Fatal(err)
+					}
+					placed, err := u.Commit(ctx, Placement{Size: int64(len(data)), Mode: 0o600, HasMode: true, To: "/target"})
+					if err != nil || placed.ModeErr != nil || placed.Removed {
+						t.Fatalf("Commit %d: %v, %+v", i, err, placed)
+					}
+					fi, err := os.Stat(filepath.Join(s.Root, "target"))
+					if got, _ := os.ReadFile(filepath.Join(s.Root, "target")); err != nil || !bytes.Equal(got, data) || fi.Mode().Perm() != 0o600 {
+						t.Fatalf("target after Commit %d: %v, mode %v", i, err, fi.Mode())
+					}
+					if _, err := os.Stat(filepath.Join(s.Root, "tmp.part")); !os.IsNotExist(err) {
+						t.Fatalf("the temporary name is still there: %v", err)
+					}
+					data = testutil.RandBytes(uint64(len(data)), 20<<10)
+				}
+				settle()
+				if st := l.Stats(); st.RoundTrips != want.trips || fmt.Sprint(st.Commands) != fmt.Sprint(want.cmds) {
+					t.Fatalf("%d whole uploads: %v; want %d round trips, commands %v", want.uploads, st, want.trips, want.cmds)
+				}
 			}
 			if p.answersInTransfer.Load() {
 				t.Fatal("the server was taken for one that answers during transfers")
+			}
+			if st := p.Stats(); st.Dials != 1 {
+				t.Fatalf("%d connections dialled, want 1: %+v", st.Dials, st)
 			}
 		})
 	}
@@ -95,6 +118,9 @@ type inTransferServer struct {
 	lie   int                  // added to the size SIZE reports after the transfer
 	// swallow: a verb the server takes and never answers, once set
 	swallow string
+	// drop: a verb the server ignores when it comes during a transfer
+	// (pure-ftpd keeps one command of those that arrive together)
+	drop string
 
 	mu    sync.Mutex
 	files map[string]int // name -> size
@@ -217,7 +243,11 @@ func (s *inTransferServer) serve(c net.Conn) {
 					}
 					s.mu.Lock()
 					s.verbs = append(s.verbs, l[:4])
+					drop := l[:4] == s.drop
 					s.mu.Unlock()
+					if drop {
+						continue
+					}
 					mu.Lock()
 					say(s.early(n))
 					mu.Unlock()
@@ -292,15 +322,97 @@ func TestCommitServerAnswersInTransfer(t *testing.T) {
 			if err := commitOnce(ctx, p, data); err != nil {
 				t.Fatalf("second commit: %v", err)
 			}
-			got := strings.Join(fake.sent(), " ")
 			// First: SIZE with the data (answered early), SIZE again
 			// after the 226, then the rename. Second: SIZE only after
-			// the 226.
-			want := "USER FEAT TYPE EPSV STOR SIZE SIZE RNFR RNTO EPSV STOR SIZE RNFR RNTO"
+			// the 226. (Where the EPSVs go, ahead or not, depends on
+			// when the fake saw the end of the data.)
+			got := strings.Join(slices.DeleteFunc(fake.sent(), func(v string) bool { return v == "EPSV" }), " ")
+			want := "USER FEAT TYPE STOR SIZE SIZE RNFR RNTO STOR SIZE RNFR RNTO"
 			if got != want {
 				t.Fatalf("commands %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestCommitAnswersInTransferRoundTrips: on a server that answers during
+// transfers, an upload costs three round trips once its data connection
+// was opened ahead: STOR with its bytes, read until the final reply;
+// SIZE and the next EPSV; the rename, while the next data connection
+// opens. (Before: five, EPSV+STOR and the connect first.)
+func TestCommitAnswersInTransferRoundTrips(t *testing.T) {
+	fake := startInTransferServer(t, func(n int) string { return fmt.Sprintf("213 %d", n) })
+	l, err := link.Start(fake.ln.Addr().String(), link.Options{RTT: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	p := fake.pool(t, func(c *Config) { c.Addr = l.Addr() })
+	ctx := context.Background()
+	for i := range 4 {
+		waitIdle(t, p)
+		time.Sleep(40 * time.Millisecond) // the handshake of the one opened ahead
+		l.Reset()
+		if err := commitOnce(ctx, p, testutil.RandBytes(uint64(30+i), 10<<10)); err != nil {
+			t.Fatalf("commit %d: %v", i, err)
+		}
+		st := l.Stats()
+		// The fake ends a transfer on a timer, which the link does not
+		// count as a round: the client's flights tell. STOR with the
+		// bytes, SIZE+EPSV, the rename, the connect ahead.
+		if i >= 2 && (st.Flights != 4 || st.RoundTrips > 3 || st.Commands["EPSV"] != 1 || st.Commands["SIZE"] != 1) {
+			t.Fatalf("commit %d: %v; want 4 flights (3 round trips), one SIZE and one EPSV ahead", i, st)
+		}
+	}
+	if !p.answersInTransfer.Load() {
+		t.Fatal("the early answer went unnoticed")
+	}
+}
+
+// TestCommitEarlyEPSVDropped: a server that answered an upload's SIZE
+// after its final reply, and then answers one during a transfer and
+// drops the EPSV sent with it, as pure-ftpd does (or answers it after
+// the final reply): the upload is still
+// committed, a NOOP shows where the replies are, and the connection
+// goes on in step, SIZE and EPSV after the final reply from then on.
+func TestCommitEarlyEPSVDropped(t *testing.T) {
+	for _, drop := range []string{"EPSV", ""} {
+		t.Run("drop "+drop, func(t *testing.T) { earlyEPSV(t, drop) })
+	}
+}
+
+func earlyEPSV(t *testing.T, drop string) {
+	fake := startInTransferServer(t, func(int) string { return "500 Unknown command" })
+	fake.drop = drop
+	p := fake.pool(t)
+	p.answersInOrder.Store(true) // as after an upload answered in order
+	ctx := context.Background()
+	for i := range 2 {
+		if err := commitOnce(ctx, p, testutil.RandBytes(uint64(20+i), 30<<10)); err != nil {
+			t.Fatalf("commit %d: %v", i, err)
+		}
+	}
+	sent := fake.sent()
+	if drop == "" {
+		// The EPSV answered during the transfer needs no NOOP; answered
+		// after the final reply, it does: the fake's timing decides.
+		sent = slices.DeleteFunc(sent, func(v string) bool { return v == "NOOP" })
+	}
+	got := strings.Join(sent, " ")
+	want := "USER FEAT TYPE EPSV STOR SIZE EPSV NOOP SIZE RNFR RNTO EPSV STOR SIZE EPSV RNFR RNTO"
+	if drop == "" {
+		want = strings.Replace(want, " NOOP", "", 1)
+	}
+	if got != want {
+		t.Fatalf("commands %q, want %q", got, want)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if fake.files["/target"] != 30<<10 || len(fake.files) != 1 {
+		t.Fatalf("files on the server: %v", fake.files)
+	}
+	if st := p.Stats(); st.Dials != 1 {
+		t.Fatalf("%d connections dialled, want 1", st.Dials)
 	}
 }
 

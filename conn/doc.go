@@ -38,11 +38,13 @@
 // Round trips: once EPSV (and REST) worked on a connection, a transfer
 // sends EPSV, REST and its command together; an upload over a plain data
 // connection does not wait for the 150 before sending bytes; a commit
-// sends its checks and its rename together (Upload.Commit). A server that
-// refuses a pipelined EPSV costs that connection, and the transfer starts
-// again on another, which asks EPSV alone (PASV where the server lacks
-// EPSV) before trusting it in a pipeline. The address in a PASV reply is
-// ignored (the control connection's peer is used) unless
+// sends its checks and its rename together, and opens the next
+// transfer's data connection while the rename travels, so that the next
+// upload on the connection costs two round trips (Upload.Commit). A
+// server that refuses a pipelined EPSV costs that connection, and the
+// transfer starts again on another, which asks EPSV alone (PASV where the
+// server lacks EPSV) before trusting it in a pipeline. The address in a
+// PASV reply is ignored (the control connection's peer is used) unless
 // Config.TrustPASVIP.
 //
 // # Time

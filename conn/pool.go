@@ -46,6 +46,10 @@ type Pool struct {
 	// answersInTransfer: the server answered a command sent with the end
 	// of an upload before the upload's final reply (write.go).
 	answersInTransfer atomic.Bool
+	// answersInOrder: an upload's SIZE sent with the end of its data was
+	// answered after the final reply; the next EPSV may then go with it
+	// (write.go).
+	answersInOrder atomic.Bool
 	// trail holds replies still to read (write.go); setTimeOK and
 	// chmodOK say that a command of the kind succeeded; soonOff, that
 	// replies owed did not come in time: every command waits for its own.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +35,7 @@ type Upload struct {
 	t      *transfer
 	n      int64
 	closed bool
+	ahead  bool // it went on a data connection opened ahead
 }
 
 // StartUpload begins storing the whole of path (STOR from its start).
@@ -54,6 +56,7 @@ func (p *Pool) startUpload(ctx context.Context, path string, wait bool) (*Upload
 		if err != nil {
 			return nil, err
 		}
+		ahead := c.ready.data != nil && time.Since(c.ready.at) <= readyAge
 		t, err := c.startTransfer(ctx, "stor", path, "STOR "+path, 0, true)
 		if err != nil {
 			p.put(c, Transfer)
@@ -62,7 +65,7 @@ func (p *Pool) startUpload(ctx context.Context, path string, wait bool) (*Upload
 			}
 			return nil, err
 		}
-		return &Upload{p: p, c: c, t: t}, nil
+		return &Upload{p: p, c: c, t: t, ahead: ahead}, nil
 	}
 }
 
@@ -98,8 +101,20 @@ func (u *Upload) finish(ctx context.Context) error {
 	}
 	u.closed = true
 	u.t.ctx = ctx
-	err := u.t.finish()
+	err := u.refusedAhead(u.t.finish())
 	u.p.put(u.c, Transfer)
+	return err
+}
+
+// refusedAhead passes err on, noting a 425 to an upload on a data
+// connection opened ahead: the server dropped the port, and this
+// connection opens none ahead from then on. (The server stored nothing:
+// the caller may upload again.)
+func (u *Upload) refusedAhead(err error) error {
+	var fe *Error
+	if u.ahead && errors.As(err, &fe) && fe.Code == 425 {
+		u.c.ready.refused = true
+	}
 	return err
 }
 
@@ -135,21 +150,34 @@ type Placed struct {
 // existing file gets a DELE of it and the rename again (see
 // Placed.Removed).
 //
+// Where the connection can open data connections ahead (canArm), the
+// next transfer's EPSV goes with SIZE, and its data connection is opened
+// while the rename travels: a next upload on this connection then starts
+// with STOR alone, and costs two round trips in all. Without SIZE, the
+// EPSV goes with the rename, and the connection comes back to the pool
+// once its data connection is open, after Commit returned.
+//
 // Some servers answer commands that arrive during a transfer at once,
 // before its final reply (proftpd with the size so far, pure-ftpd with
-// 500): the order of the two replies tells, the size is then asked again
-// after the final reply, and the pool sends SIZE after the final reply
-// from then on (three round trips).
+// 500): the order of the replies tells, the size is then asked again
+// after the final reply, and the pool sends SIZE (and EPSV) after the
+// final reply from then on (three round trips).
 func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 	var done Placed
 	if u.closed {
 		return done, errors.New("upload already ended")
 	}
 	u.closed = true
-	defer u.p.put(u.c, Transfer)
 	c, t, from := u.c, u.t, u.t.path
+	var next ahead
+	defer u.release(&next)
 	t.ctx, t.done = ctx, true
 	early := c.feat.Size && u.n == pl.Size && !u.p.answersInTransfer.Load() && u.p.Pipelining()
+	arm := c.canArm() && u.p.Pipelining()
+	// EPSV goes with the end of the data only to a server that answered
+	// SIZE there after the final reply before: one that answers during
+	// a transfer may drop it (pure-ftpd).
+	armEarly := early && arm && u.p.answersInOrder.Load()
 	if err := t.closeData(); err != nil {
 		// A TLS close_notify that could not be sent: the server may not
 		// have seen the end of the upload.
@@ -157,19 +185,31 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 		return done, &Error{Op: "stor", Path: from, Err: err}
 	}
 	if early {
-		if err := c.sendAll(ctx, "SIZE "+from); err != nil {
+		lines := []string{"SIZE " + from}
+		if armEarly {
+			lines = append(lines, "EPSV")
+		}
+		if err := c.sendAll(ctx, lines...); err != nil {
 			return done, &Error{Op: "size", Path: from, Err: err}
 		}
 	}
-	size, err := u.ended(ctx, early)
+	size, epsv, err := u.ended(ctx, early, armEarly)
+	if epsv != nil {
+		next.start(c, *epsv)
+	}
 	if err != nil {
-		return done, err
+		return done, u.refusedAhead(err)
 	}
 	if u.n != pl.Size {
 		return done, &Error{Op: "stor", Path: from, Err: fmt.Errorf("short upload: %d bytes of %d", u.n, pl.Size)}
 	}
+	arm = arm && !armEarly && c.canArm()
 	if c.feat.Size && size == nil {
-		r, err := c.expect(ctx, "size", from, []int{213}, "SIZE "+from)
+		r, epsv, err := c.sizeArming(ctx, from, arm)
+		if epsv != nil {
+			next.start(c, *epsv)
+		}
+		arm = false
 		if err != nil {
 			return done, err
 		}
@@ -180,18 +220,112 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 			return done, err
 		}
 	}
-	err = c.runSteps(ctx, placeSteps(from, pl), &done)
+	steps := placeSteps(from, pl)
+	epsv, err = c.runSteps(ctx, steps, &done, arm && len(steps) > 0)
+	if epsv != nil {
+		next.start(c, *epsv)
+	}
 	if refusedOver(err) {
 		done.Removed, err = c.replaceFile(ctx, from, pl.To)
 	}
 	return done, err
 }
 
+// sizeArming asks SIZE of from after the transfer's final reply, with
+// the next transfer's EPSV behind it when arm. It returns SIZE's reply,
+// and the EPSV's when it was read.
+func (c *Conn) sizeArming(ctx context.Context, from string, arm bool) (reply, *reply, error) {
+	if !arm {
+		r, err := c.expect(ctx, "size", from, []int{213}, "SIZE "+from)
+		return r, nil, err
+	}
+	if err := c.sendAll(ctx, "SIZE "+from, "EPSV"); err != nil {
+		return reply{}, nil, &Error{Op: "size", Path: from, Err: err}
+	}
+	r, err := c.check(ctx, "size", from, []int{213})
+	if c.broken {
+		return r, nil, err
+	}
+	e, rerr := c.readReply(ctx)
+	if rerr != nil {
+		return r, nil, err // broken by readReply; SIZE's reply stands
+	}
+	return r, &e, err
+}
+
+// ahead is the data connection of the next transfer, being opened while
+// the commit goes on: the connect's round trip overlaps the rename's.
+type ahead struct {
+	ch chan net.Conn // the connection, or nil when the connect failed
+}
+
+// start opens the data connection of r, the reply to an EPSV sent ahead,
+// on its own goroutine. A refusal, or a reply without a port, is dealt
+// with at once, as armReply does.
+func (a *ahead) start(c *Conn, r reply) {
+	if a.ch != nil {
+		return // one EPSV goes ahead per commit
+	}
+	if r.code != 229 {
+		c.armReply(context.Background(), r) // no network: a refusal
+		return
+	}
+	addr, err := c.epsvAddr(r)
+	if err != nil {
+		return // the connection is broken: the reply made no sense
+	}
+	a.ch = make(chan net.Conn, 1)
+	deadline := time.Now().Add(min(c.cfg.Timeout, 5*time.Second))
+	go func() {
+		d := net.Dialer{Deadline: deadline}
+		data, err := d.Dial("tcp", addr)
+		if err != nil {
+			data = nil
+		}
+		a.ch <- data
+	}()
+}
+
+// keep makes data, the outcome of start, the connection's next data
+// connection. Failing, it leaves nothing out of step: the port stays open
+// on the server until the next EPSV replaces it.
+func (a *ahead) keep(c *Conn, data net.Conn) {
+	switch {
+	case data == nil:
+		c.ready.refused = true
+	case c.broken || c.ready.refused || c.ready.data != nil:
+		data.Close()
+	default:
+		c.ready.data, c.ready.at = data, time.Now()
+	}
+}
+
+// release returns the upload's connection to the pool, with the next
+// transfer's data connection when it is open. One still connecting,
+// which the rename's round trip should have covered, is waited for off
+// the caller's path: the connection comes back to the pool after that.
+func (u *Upload) release(a *ahead) {
+	c := u.c
+	if a.ch == nil {
+		u.p.put(c, Transfer)
+		return
+	}
+	select {
+	case data := <-a.ch:
+		a.keep(c, data)
+		u.p.put(c, Transfer)
+	case <-time.After(max(c.rtt/2, time.Millisecond)):
+		u.p.putAfter(c, Transfer, func() { a.keep(c, <-a.ch) })
+	}
+}
+
 // ended reads the transfer's final reply and, when SIZE went out with
-// the end of the data (early), SIZE's reply too. It returns that reply
-// when it came after the final one; nil when the server answered SIZE
-// first, when it may have told the size of part of the upload.
-func (u *Upload) ended(ctx context.Context, early bool) (*reply, error) {
+// the end of the data (early), SIZE's reply too, and with arm the reply
+// to the EPSV behind it. It returns SIZE's reply when it came after the
+// final one; nil when the server answered SIZE first, when it may have
+// told the size of part of the upload. The EPSV's reply comes back when
+// its place among the replies is certain.
+func (u *Upload) ended(ctx context.Context, early, arm bool) (size, epsv *reply, err error) {
 	c, t, from := u.c, u.t, u.t.path
 	// As t.final, knowing whether the server took the upload (its 150):
 	// a refusal instead comes before SIZE's reply in any case.
@@ -203,28 +337,85 @@ func (u *Upload) ended(ctx context.Context, early bool) (*reply, error) {
 	}
 	t.prelim = false
 	if err != nil {
-		return nil, &Error{Op: "stor", Path: from, Err: err}
+		return nil, nil, &Error{Op: "stor", Path: from, Err: err}
 	}
 	if !early {
-		return nil, storReply(c, from, a)
+		return nil, nil, storReply(c, from, a)
 	}
 	b, err := c.readReply(ctx)
 	if err != nil {
-		return nil, &Error{Op: "size", Path: from, Err: err}
+		return nil, nil, &Error{Op: "size", Path: from, Err: err}
 	}
 	if b.code == 421 {
 		c.broken = true
 	}
-	// A transfer under way never ends with 213, nor with a reply that
-	// calls its command unknown or malformed (500-504): SIZE's reply is
-	// one of those, or an error followed by the transfer's success.
-	if accepted && (a.code == 213 || a.code >= 500 && a.code <= 504 || a.code >= 400 && b.code != 213 && b.code >= 200 && b.code <= 299) {
-		if !u.p.answersInTransfer.Swap(true) {
-			u.p.cfg.Logger.Info("server answers commands during a transfer: an upload's SIZE waits for its final reply from now on", "reply", firstLine(a.msg))
+	// A transfer under way never ends with 213 or 229 (SIZE's and EPSV's
+	// successes), nor with a reply that calls its command unknown or
+	// malformed (500-504): SIZE's reply is one of those, or an error
+	// followed by the transfer's success.
+	success := func(r reply) bool { return r.code >= 200 && r.code <= 299 && r.code != 213 && r.code != 229 }
+	if !accepted || !(a.code == 213 || a.code == 229 || a.code >= 500 && a.code <= 504 || a.code >= 400 && success(b)) {
+		// In order: the final reply, SIZE's, EPSV's.
+		if arm && !c.broken {
+			e, err := c.readReply(ctx)
+			if err != nil {
+				return nil, nil, &Error{Op: "epsv", Path: from, Err: err}
+			}
+			epsv = &e
 		}
-		return nil, storReply(c, from, b)
+		if accepted {
+			u.p.answersInOrder.Store(true)
+		}
+		return &b, epsv, storReply(c, from, a)
 	}
-	return &b, storReply(c, from, a)
+	if !u.p.answersInTransfer.Swap(true) {
+		u.p.cfg.Logger.Info("server answers commands during a transfer: an upload's SIZE waits for its final reply from now on", "reply", firstLine(a.msg))
+	}
+	if !arm {
+		return nil, nil, storReply(c, from, b)
+	}
+	return nil, nil, u.endedEarly(ctx, b, success(b))
+}
+
+// endedEarly ends an upload whose SIZE the server answered during the
+// transfer, with an EPSV sent behind it, which such a server may answer
+// before the final reply, after it, or not at all (pure-ftpd drops a
+// command that comes with another during a transfer). b is the reply
+// after SIZE's; ok says it is the final reply's success. It returns the
+// upload's result; the EPSV's reply is not used.
+func (u *Upload) endedEarly(ctx context.Context, b reply, ok bool) error {
+	c, from := u.c, u.t.path
+	switch {
+	case b.code == 229 || b.code >= 500 && b.code <= 504:
+		// EPSV's reply, answered early (no transfer ends with either):
+		// the final reply is next.
+		f, err := c.readReply(ctx)
+		if err != nil {
+			return &Error{Op: "stor", Path: from, Err: err}
+		}
+		return storReply(c, from, f)
+	case !ok:
+		// The final reply's error, or EPSV's (425, 450) with the final
+		// reply still to come: where the next reply is, nobody knows.
+		c.broken = true
+		return storReply(c, from, b)
+	}
+	// The transfer is over: a NOOP is answered after whatever the EPSV
+	// gets, and everything before its 200 is drained.
+	if err := c.sendAll(ctx, "NOOP"); err != nil {
+		return nil // broken; the upload succeeded
+	}
+	for range 2 {
+		r, err := c.readReply(ctx)
+		if err != nil {
+			return nil // broken by readReply
+		}
+		if r.code == 200 {
+			return nil
+		}
+	}
+	c.broken = true
+	return nil
 }
 
 // storReply is the error of an upload's final reply, nil for a 2xx.
@@ -277,22 +468,29 @@ func placeSteps(from string, pl Placement) []step {
 // runSteps sends steps together and reads their replies. The first
 // failure but a chmod's is returned once every reply is read, so that
 // the connection stays in step; a chmod's goes to done.ModeErr.
-func (c *Conn) runSteps(ctx context.Context, steps []step, done *Placed) error {
+//
+// With arm, an EPSV goes behind the steps, and its reply is returned for
+// the next transfer; a failure to read it breaks the connection and
+// nothing else: the steps' replies are in.
+func (c *Conn) runSteps(ctx context.Context, steps []step, done *Placed, arm bool) (*reply, error) {
 	if len(steps) == 0 {
-		return nil
+		return nil, nil
 	}
-	lines := make([]string, len(steps))
+	lines := make([]string, len(steps), len(steps)+1)
 	for i, s := range steps {
 		lines[i] = s.line
 	}
+	if arm {
+		lines = append(lines, "EPSV")
+	}
 	if err := c.sendAll(ctx, lines...); err != nil {
-		return &Error{Op: steps[0].op, Path: steps[0].path, Err: err}
+		return nil, &Error{Op: steps[0].op, Path: steps[0].path, Err: err}
 	}
 	var failed error
 	for _, s := range steps {
 		r, err := c.readReply(ctx)
 		if err != nil {
-			return &Error{Op: s.op, Path: s.path, Err: err}
+			return nil, &Error{Op: s.op, Path: s.path, Err: err}
 		}
 		if r.code == 421 {
 			c.broken = true
@@ -307,7 +505,14 @@ func (c *Conn) runSteps(ctx context.Context, steps []step, done *Placed) error {
 			failed = serr
 		}
 	}
-	return failed
+	if !arm || c.broken {
+		return nil, failed
+	}
+	r, err := c.readReply(ctx)
+	if err != nil {
+		return nil, failed // broken by readReply
+	}
+	return &r, failed
 }
 
 // refusedOver says whether a rename failed because its target exists:

@@ -72,10 +72,11 @@ func checkOnServer(t *testing.T, path string, want []byte) {
 }
 
 // TestWriteRoundTrips pins what a program's writes cost, once the mount
-// has written a file: EPSV and STOR together; the data connection, whose
-// handshake's last leg carries the bytes and, as the data ends, SIZE,
-// answered after the 226; the rename, with what goes with it. Time and
-// mode set right after the close travel with the rename.
+// has written a file, whose commit opened the next data connection
+// ahead: STOR on it with the bytes and, as the data ends, SIZE and the
+// next EPSV, answered after the 226; the rename, with what goes with it,
+// while the next data connection opens. Time and mode set right after
+// the close travel with the rename.
 func TestWriteRoundTrips(t *testing.T) {
 	for _, profile := range []ftpd.Profile{ftpd.ProfileFull, ftpd.ProfileVsftpd} {
 		t.Run(string(profile), func(t *testing.T) {
@@ -94,19 +95,20 @@ func TestWriteRoundTrips(t *testing.T) {
 				cmds  string
 			}{{
 				// cp of one new file. (Before: 5 round trips, the 226
-				// read alone, then SIZE+RNFR, then RNTO.)
+				// read alone, then SIZE+RNFR, then RNTO; then 4, EPSV
+				// and the connect before the STOR.)
 				"cp", func(t *testing.T) {
 					if out, err := exec.Command("cp", src, filepath.Join(mnt, "d", "cp")).CombinedOutput(); err != nil {
 						t.Fatalf("cp: %v %s", err, out)
 					}
 					checkOnServer(t, filepath.Join(root, "d", "cp"), data)
-				}, 4, "EPSV 1 RNFR 1 RNTO 1 SIZE 1 STOR 1",
+				}, 2, "EPSV 1 RNFR 1 RNTO 1 SIZE 1 STOR 1",
 			}, {
 				// rsync's way: a temporary name made with mode 0600,
 				// written and closed; its time and mode set; renamed
 				// over the target. (Before: 8 round trips: the commit's
 				// two after the data, then MFMT, SITE CHMOD and RNFR+RNTO
-				// one after another.)
+				// one after another; then 5.)
 				"rsync", func(t *testing.T) {
 					tmp := filepath.Join(mnt, "d", ".rs.XXXXXX")
 					f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -134,10 +136,10 @@ func TestWriteRoundTrips(t *testing.T) {
 					if fi, err := os.Stat(on); err != nil || !fi.ModTime().Equal(when) || fi.Mode().Perm() != 0o644 {
 						t.Fatalf("on the server: %v, %v, %v", fi.ModTime(), fi.Mode(), err)
 					}
-				}, 5, "EPSV 1 " + setTime + " RNFR 2 RNTO 2 SITE 2 SIZE 1 STOR 1",
+				}, 3, "EPSV 1 " + setTime + " RNFR 2 RNTO 2 SITE 2 SIZE 1 STOR 1",
 			}, {
 				// An editor's save through a temporary file: fsync, then
-				// rename over the document. (Before: 6.)
+				// rename over the document. (Before: 6, then 5.)
 				"editor temp+fsync+rename", func(t *testing.T) {
 					tmp := filepath.Join(mnt, "d", ".doc.swp")
 					f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -157,17 +159,17 @@ func TestWriteRoundTrips(t *testing.T) {
 						t.Fatal(err)
 					}
 					checkOnServer(t, filepath.Join(root, "d", "doc"), data)
-				}, 5, "EPSV 1 RNFR 2 RNTO 2 SIZE 1 STOR 1",
+				}, 3, "EPSV 1 RNFR 2 RNTO 2 SIZE 1 STOR 1",
 			}, {
 				// An editor's save in place: O_TRUNC, write, close.
-				// (Before: 5.)
+				// (Before: 5, then 4.)
 				"editor O_TRUNC", func(t *testing.T) {
 					doc := filepath.Join(mnt, "d", "doc")
 					if err := os.WriteFile(doc, data[:1000], 0o644); err != nil {
 						t.Fatal(err)
 					}
 					checkOnServer(t, filepath.Join(root, "d", "doc"), data[:1000])
-				}, 4, "EPSV 1 RNFR 1 RNTO 1 SIZE 1 STOR 1",
+				}, 2, "EPSV 1 RNFR 1 RNTO 1 SIZE 1 STOR 1",
 			}}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
@@ -176,6 +178,36 @@ func TestWriteRoundTrips(t *testing.T) {
 						t.Fatalf("%v\nwant at most %d round trips, commands %s", s, c.trips, c.cmds)
 					}
 				})
+			}
+		})
+	}
+}
+
+// TestSequentialUploadsRoundTrips: files copied one after another, as cp
+// -r does, cost two round trips each, on the one connection of the
+// mount: each commit opens the next upload's data connection while its
+// rename travels, and the next upload finds it ready rather than a
+// connection still busy (a new connection would cost a login). (Before:
+// four each, EPSV+STOR and the connect before the bytes.)
+func TestSequentialUploadsRoundTrips(t *testing.T) {
+	for _, profile := range []ftpd.Profile{ftpd.ProfileFull, ftpd.ProfileVsftpd} {
+		t.Run(string(profile), func(t *testing.T) {
+			root, mnt, l := upLink(t, profile)
+			const n = 10
+			data := make([][]byte, n)
+			for i := range data {
+				data[i] = testutil.RandBytes(uint64(20+i), 3000+i*1000)
+			}
+			s := counted(t, l, func() {
+				for i, b := range data {
+					testutil.WriteFile(t, filepath.Join(mnt, "d", fmt.Sprintf("f%d", i)), b)
+				}
+			})
+			for i, b := range data {
+				checkOnServer(t, filepath.Join(root, "d", fmt.Sprintf("f%d", i)), b)
+			}
+			if s.RoundTrips > 2*n+2 || s.Control != 0 || s.Commands["STOR"] != n || s.Commands["EPSV"] != n {
+				t.Fatalf("%d files one after another: %v\nwant at most %d round trips, no new control connection, one STOR and one EPSV ahead each", n, s, 2*n+2)
 			}
 		})
 	}
