@@ -279,6 +279,32 @@ func TestCeilingAndMetadataSlot(t *testing.T) {
 	if _, err := p.ModTime(ctx, "/f"); err != nil {
 		t.Fatalf("metadata behind a transfer: %v", err)
 	}
+	// A short read ahead takes the metadata connection while nobody
+	// waits for it, and waits while a metadata caller does.
+	b := make([]byte, 10)
+	if _, err := p.ReadAhead(ctx, "/f", b, 0, 10); err != nil || !bytes.Equal(b, data[:10]) {
+		t.Fatalf("read ahead beside a transfer: %v", err)
+	}
+	for { // the read's connection back
+		p.mu.Lock()
+		back := p.finishing == 0
+		p.mu.Unlock()
+		if back {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	p.mu.Lock()
+	p.waiting[Metadata]++
+	p.mu.Unlock()
+	short2, cancel2 := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel2()
+	if _, err := p.ReadAhead(short2, "/f", b, 0, 10); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("read ahead took the connection a metadata caller waits for: %v", err)
+	}
+	p.mu.Lock()
+	p.waiting[Metadata]--
+	p.mu.Unlock()
 }
 
 func TestTLS(t *testing.T) {

@@ -16,10 +16,23 @@ import (
 // are all read) finishes in the background, and the connection goes back
 // to the pool only then.
 func (p *Pool) ReadAt(ctx context.Context, path string, b []byte, off, size int64) (int, error) {
+	return p.readAt(ctx, Transfer, path, b, off, size)
+}
+
+// ReadAhead is ReadAt for a short read, a small file whole or one block:
+// it may take the connection kept for metadata while no metadata caller
+// waits (Ahead), so that reading a directory's small files ahead uses
+// every connection.
+func (p *Pool) ReadAhead(ctx context.Context, path string, b []byte, off, size int64) (int, error) {
+	return p.readAt(ctx, Ahead, path, b, off, size)
+}
+
+func (p *Pool) readAt(ctx context.Context, kind Kind, path string, b []byte, off, size int64) (int, error) {
 	var n int
 	var c *Conn
 	var t *transfer
-	err := p.doHold(ctx, Transfer, &c, func(c *Conn) error {
+	err := p.doHold(ctx, kind, &c, func(c *Conn) error {
+		p.spareIfLast()
 		n = 0
 		var err error
 		// A read to the end carries the EPSV of the next transfer.
@@ -52,7 +65,7 @@ func (p *Pool) ReadAt(ctx context.Context, path string, b []byte, off, size int6
 	}
 	// The connection comes back with the next transfer's data connection
 	// open: a random read or a small file then costs one round trip.
-	p.putAfter(c, Transfer, func() {
+	p.putAfter(c, kind, func() {
 		if t.done {
 			c.armData()
 		} else {
@@ -85,9 +98,43 @@ func (c *Conn) canArm() bool {
 // a connect to its port. Failing, it leaves things as they were, or the
 // connection broken.
 func (c *Conn) armData() {
-	if !c.canArm() {
+	if c.canArm() {
+		c.armEPSV()
+	}
+}
+
+// warm opens a fresh connection's first data connection ahead, where the
+// server offers EPSV: its reply proves EPSV here, and a REST 0 sent with
+// it proves REST, so that the connection's first transfer, from any
+// offset, is one command too.
+func (c *Conn) warm() {
+	if c.broken || c.ready.data != nil || c.ready.refused || !c.feat.EPSV || c.noEPSV || c.protP {
 		return
 	}
+	if !c.feat.RestStream || c.restOK {
+		c.armEPSV()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, 5*time.Second))
+	defer cancel()
+	sent := time.Now()
+	if err := c.sendAll(ctx, "REST 0", "EPSV"); err != nil {
+		return
+	}
+	r, err := c.readReply(ctx)
+	if err != nil {
+		return // broken by readReply
+	}
+	c.restOK = r.code == 350
+	if r, err = c.readReply(ctx); err != nil {
+		return
+	}
+	c.observeRTT(sent)
+	c.armReply(ctx, r)
+}
+
+// armEPSV is armData once it is decided.
+func (c *Conn) armEPSV() {
 	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, 5*time.Second))
 	defer cancel()
 	sent := time.Now()

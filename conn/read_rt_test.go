@@ -72,8 +72,10 @@ func TestRandomReadRoundTrips(t *testing.T) {
 		}
 		waitIdle(t, p)
 	}
-	if st := p.Stats(); st.Dials != 1 {
-		t.Fatalf("%d connections dialled, want 1", st.Dials)
+	// The first read took the only connection: a spare was dialled
+	// beside it, and the reads go round both.
+	if st := p.Stats(); st.Dials != 2 {
+		t.Fatalf("%d connections dialled, want 2", st.Dials)
 	}
 	if rtt := p.RTT(); rtt < 10*time.Millisecond || rtt > 100*time.Millisecond {
 		t.Fatalf("round trip %v timed over a link of 10ms", rtt)
@@ -213,5 +215,52 @@ func TestSmallFileGoneKeepsConnection(t *testing.T) {
 	}
 	if st := p.Stats(); st.Dials != 1 {
 		t.Fatalf("%d connections dialled, want 1", st.Dials)
+	}
+}
+
+// A transfer that takes the pool's last idle connection has a spare
+// dialled beside it, logged in with EPSV and REST proven and its first
+// data connection opened: a read on it is REST+RETR, one round trip, and
+// nobody waits for a login.
+func TestSpareDialledArmed(t *testing.T) {
+	s := startServer(t)
+	data := testutil.RandBytes(7, 4<<20)
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
+	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, func(c *Config) { c.MaxConns = 3 })
+	ctx := context.Background()
+	if _, err := p.ModTime(ctx, "/f"); err != nil { // logs in: one connection, for metadata
+		t.Fatal(err)
+	}
+	b := make([]byte, 4096)
+	read := func() {
+		t.Helper()
+		if n, err := p.ReadAt(ctx, "/f", b, 1<<20, int64(len(data))); err != nil || !bytes.Equal(b[:n], data[1<<20:1<<20+4096]) {
+			t.Fatalf("ReadAt: %d bytes, %v", n, err)
+		}
+	}
+	read()
+	waitIdle(t, p)
+	if st := p.Stats(); st.Dials != 2 || st.Open != 2 {
+		t.Fatalf("%+v: want the first connection and one spare", st)
+	}
+	p.mu.Lock()
+	for _, c := range p.idle {
+		if c.ready.data == nil || !c.restOK {
+			t.Errorf("connection %d idle without a data connection opened ahead (rest proven: %v)", c.id, c.restOK)
+		}
+	}
+	p.mu.Unlock()
+	// The spare, not the connection that read first, has the offset's
+	// REST proven: a read on it is REST+RETR on its data connection.
+	for range 2 {
+		l.Reset()
+		read()
+		if st := l.Stats(); st.RoundTrips > 1 || st.Total() != 2 || st.Commands["RETR"] != 1 || st.Data != 0 {
+			t.Fatalf("read on a connection opened ahead: %v; want REST+RETR in one round trip", st)
+		}
+		waitIdle(t, p)
+	}
+	if st := p.Stats(); st.Dials != 2 {
+		t.Fatalf("%d connections dialled for one reader at a time, want 2", st.Dials)
 	}
 }
