@@ -75,6 +75,17 @@ func (p *Pool) readAt(ctx context.Context, kind Kind, path string, b []byte, off
 	return n, nil
 }
 
+// halfClose ends our side of a download's data connection once its
+// command is sent: nothing goes that way, and servers that close a data
+// connection only after the client did (vsftpd, proftpd) then send the
+// final reply as soon as the last byte is out, instead of a round trip
+// later, once our close has crossed the link.
+func halfClose(data net.Conn) {
+	if tc, ok := data.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+}
+
 // readyAge is how long a data connection opened ahead is used: servers
 // close a passive port nobody uses (vsftpd after a minute, others sooner),
 // and a transfer on a closed one fails.
