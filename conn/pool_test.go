@@ -273,16 +273,16 @@ func TestCeilingAndMetadataSlot(t *testing.T) {
 	defer st.Close()
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
-	if _, err := p.ReadAt(short, "/f", make([]byte, 10), 0, 1<<20); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := p.OpenStream(short, "/f", 0); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("second transfer did not wait: %v", err)
 	}
 	if _, err := p.ModTime(ctx, "/f"); err != nil {
 		t.Fatalf("metadata behind a transfer: %v", err)
 	}
-	// A short read ahead takes the metadata connection while nobody
-	// waits for it, and waits while a metadata caller does.
+	// A short read takes the metadata connection while nobody waits for
+	// it, and waits while a metadata caller does.
 	b := make([]byte, 10)
-	if _, err := p.ReadAhead(ctx, "/f", b, 0, 10); err != nil || !bytes.Equal(b, data[:10]) {
+	if _, err := p.ReadAt(ctx, "/f", b, 0, 10); err != nil || !bytes.Equal(b, data[:10]) {
 		t.Fatalf("read ahead beside a transfer: %v", err)
 	}
 	for { // the read's connection back
@@ -299,7 +299,7 @@ func TestCeilingAndMetadataSlot(t *testing.T) {
 	p.mu.Unlock()
 	short2, cancel2 := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel2()
-	if _, err := p.ReadAhead(short2, "/f", b, 0, 10); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := p.ReadAt(short2, "/f", b, 0, 10); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("read ahead took the connection a metadata caller waits for: %v", err)
 	}
 	p.mu.Lock()

@@ -8,22 +8,17 @@ import (
 )
 
 // ReadAt reads len(b) bytes at off with REST+RETR, or fewer at the end of
-// the file. size is the file's size, so that a read that ends near the end
-// reads to EOF instead of aborting (an abort costs a round trip).
+// the file: a short read, one block or a small file whole. size is the
+// file's size, so that a read that ends near the end reads to EOF instead
+// of aborting (an abort costs a round trip).
 //
 // A read that stops short of the end returns as soon as its bytes are in:
 // the abort (the server's 426 or 226, and the NOOP that shows the replies
 // are all read) finishes in the background, and the connection goes back
-// to the pool only then.
+// to the pool only then. Being short, a read may take the connection kept
+// for metadata while no metadata caller waits (Ahead): a directory's small
+// files read ahead, or random reads, use every connection.
 func (p *Pool) ReadAt(ctx context.Context, path string, b []byte, off, size int64) (int, error) {
-	return p.readAt(ctx, Transfer, path, b, off, size)
-}
-
-// ReadAhead is ReadAt for a short read, a small file whole or one block:
-// it may take the connection kept for metadata while no metadata caller
-// waits (Ahead), so that reading a directory's small files ahead uses
-// every connection.
-func (p *Pool) ReadAhead(ctx context.Context, path string, b []byte, off, size int64) (int, error) {
 	return p.readAt(ctx, Ahead, path, b, off, size)
 }
 

@@ -236,13 +236,7 @@ func (m *mount) fetchBlock(ctx context.Context, remote, version string, size, b 
 	}
 	return m.blocks.Fetch(ctx, remote, version, b, func(ctx context.Context) ([]byte, error) {
 		buf := make([]byte, min(bs, size-off))
-		read := m.pool.ReadAt
-		if size <= bs {
-			// A small file whole: short enough to take the metadata
-			// connection while nobody waits for it.
-			read = m.pool.ReadAhead
-		}
-		n, err := read(ctx, remote, buf, off, size)
+		n, err := m.pool.ReadAt(ctx, remote, buf, off, size)
 		return buf[:n], err
 	})
 }
