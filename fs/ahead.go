@@ -86,10 +86,14 @@ func (m *mount) startFilePrefetch() {
 }
 
 // prefetchSiblings reads ahead the small files that follow rel in its
-// directory, in parallel over the pool. Only files of one block are
-// taken, so a wrong guess costs little.
+// directory, in parallel over the pool. Readers go through a directory in
+// one of two orders: by name (tar, rsync, grep -r, as readdir gives them),
+// or by inode number (cp -r: coreutils sorts a directory's entries by
+// inode to read them faster); the files next in both are taken. Only
+// files of one block are, so a wrong guess costs little.
 func (m *mount) prefetchSiblings(rel string, e conn.Entry) {
-	if e.Size > int64(m.blocks.BlockSize()) {
+	bs := int64(m.blocks.BlockSize())
+	if e.Size > bs {
 		return
 	}
 	dir, name := parent(rel), path.Base(rel)
@@ -97,18 +101,26 @@ func (m *mount) prefetchSiblings(rel string, e conn.Entry) {
 	if l == nil || !fresh {
 		return
 	}
+	small := func(n string) (conn.Entry, bool) {
+		s, ok := l.Lookup(n)
+		return s, ok && s.Type == conn.TypeFile && s.Size > 0 && s.Size <= bs
+	}
 	names := l.Names()
 	i := sort.SearchStrings(names, name)
-	queued := 0
+	var next []string
 	for _, n := range names[min(i+1, len(names)):] {
-		if queued == siblingsAhead {
-			return
+		if len(next) == siblingsAhead {
+			break
 		}
-		s, ok := l.Lookup(n)
-		if !ok || s.Type != conn.TypeFile || s.Size == 0 || s.Size > int64(m.blocks.BlockSize()) {
-			continue
+		if _, ok := small(n); ok {
+			next = append(next, n)
 		}
-		queued++
+	}
+	if len(names) <= byInodeMax {
+		next = append(next, nextByInode(dir, name, names, small)...)
+	}
+	for _, n := range next {
+		s, _ := small(n)
 		remote, version := m.remotePath(path.Join(dir, n)), version(s)
 		if _, ok := m.blocks.Get(remote, version, 0); ok {
 			continue
@@ -117,4 +129,33 @@ func (m *mount) prefetchSiblings(rel string, e conn.Entry) {
 			return
 		}
 	}
+}
+
+// byInodeMax bounds the directories whose files are also taken in inode
+// order: that costs a hash per entry at every file read.
+const byInodeMax = 4096
+
+// nextByInode is the siblingsAhead small files of dir whose inode numbers
+// (inoFor) follow name's, in that order.
+func nextByInode(dir, name string, names []string, small func(string) (conn.Entry, bool)) []string {
+	type file struct {
+		name string
+		ino  uint64
+	}
+	cur := inoFor(path.Join(dir, name), conn.TypeFile)
+	var after []file
+	for _, n := range names {
+		if _, ok := small(n); !ok {
+			continue
+		}
+		if ino := inoFor(path.Join(dir, n), conn.TypeFile); ino > cur {
+			after = append(after, file{n, ino})
+		}
+	}
+	sort.Slice(after, func(i, j int) bool { return after[i].ino < after[j].ino })
+	out := make([]string, 0, siblingsAhead)
+	for _, f := range after[:min(len(after), siblingsAhead)] {
+		out = append(out, f.name)
+	}
+	return out
 }

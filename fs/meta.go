@@ -508,3 +508,58 @@ func (m *mount) prefetchSubdirs(dir string, entries []conn.Entry) {
 		}
 	}
 }
+
+// dirsAhead is how many directories after one being read are listed
+// ahead once a walk through their parent shows.
+const dirsAhead = 8
+
+// prefetchNextDirs lists ahead the directories that follow dir in its
+// parent once a walk shows, that is when the directory before dir was
+// listed too: cp -r, tar or rsync of one directory after another, like
+// ls -lR, come to them next, and their listings then cost no round trip,
+// nor their exact times (walkAhead asks those of listed directories).
+func (m *mount) prefetchNextDirs(dir string) {
+	if dir == "" {
+		return
+	}
+	up, fresh := m.dirs.Get(m.remotePath(parent(dir)))
+	if up == nil || !fresh {
+		return
+	}
+	names := up.Names()
+	i := sort.SearchStrings(names, path.Base(dir))
+	isDir := func(name string) bool {
+		e, ok := up.Lookup(name)
+		return ok && e.Type == conn.TypeDir
+	}
+	walk := false
+	for j := i - 1; j >= 0; j-- {
+		if isDir(names[j]) {
+			l, _ := m.dirs.Get(m.remotePath(path.Join(parent(dir), names[j])))
+			walk = l != nil
+			break
+		}
+	}
+	if !walk {
+		return
+	}
+	queued := 0
+	for _, n := range names[min(i+1, len(names)):] {
+		if queued == dirsAhead {
+			return
+		}
+		if !isDir(n) {
+			continue
+		}
+		queued++
+		sub := path.Join(parent(dir), n)
+		if _, fresh := m.dirs.Get(m.remotePath(sub)); fresh {
+			continue
+		}
+		select {
+		case m.prefetch <- sub:
+		default:
+			return
+		}
+	}
+}

@@ -7,6 +7,7 @@ package fs
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -179,4 +180,43 @@ func walkStats(t *testing.T, profile ftpd.Profile, conns int) (link.Stats, bool)
 	checkTimes(t, filepath.Join(e.root, "tree"), got, 80)
 	c := st.Commands
 	return st, c["USER"] > 0 || c["STAT"]+c["MLSD"]+c["LIST"] > 11 || c["MDTM"] > 80 || c["MLST"] > 80
+}
+
+// cp -r of one directory after another (a cp each): once the second
+// shows a walk, the directories after it are listed ahead, and, from the
+// one after, their exact times asked ahead too. A cp then starts on
+// its files without a listing, nor (LIST-only) a round of MDTMs.
+func TestCopyDirsOneAfterAnother(t *testing.T) {
+	for _, prof := range profiles {
+		t.Run(prof.name, func(t *testing.T) {
+			e := newLinkEnv(t, link.Options{RTT: 2 * time.Millisecond}, func(root string) {
+				for i := range 5 {
+					smallFiles(t, 6, 3000, fmt.Sprintf("top/d%d", i))(root)
+				}
+			}, prof.mods)
+			out := t.TempDir()
+			cp := func(i int) link.Stats {
+				t.Helper()
+				time.Sleep(100 * time.Millisecond) // what is ahead is in
+				e.l.Reset()
+				if b, err := exec.Command("cp", "-r", filepath.Join(e.mnt, "top", fmt.Sprintf("d%d", i)), out).CombinedOutput(); err != nil {
+					t.Fatalf("cp: %v %s", err, b)
+				}
+				return e.l.Stats()
+			}
+			cp(0)
+			cp(1)
+			for i := 2; i < 5; i++ {
+				s := cp(i)
+				t.Logf("cp -r d%d: %v", i, s)
+				c := s.Commands
+				if c["STAT"]+c["LIST"]+c["MLSD"]+c["MLST"] != 0 || c["RETR"] != 6 {
+					t.Errorf("cp -r d%d: %v; want its 6 RETR and no listing", i, s)
+				}
+				if i > 2 && c["MDTM"] != 0 {
+					t.Errorf("cp -r d%d: %v; want the times asked ahead", i, s)
+				}
+			}
+		})
+	}
 }
