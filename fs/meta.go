@@ -510,14 +510,17 @@ func (m *mount) prefetchSubdirs(dir string, entries []conn.Entry) {
 }
 
 // dirsAhead is how many directories after one being read are listed
-// ahead once a walk through their parent shows.
-const dirsAhead = 8
+// ahead once a walk through their parent shows: the next one is listed,
+// and the one after it too, so that its exact times can be asked ahead
+// (walkAhead takes listed directories) while the reader is in the next.
+// More would list directories a walk that stops never comes to.
+const dirsAhead = 2
 
 // prefetchNextDirs lists ahead the directories that follow dir in its
 // parent once a walk shows, that is when the directory before dir was
 // listed too: cp -r, tar or rsync of one directory after another, like
 // ls -lR, come to them next, and their listings then cost no round trip,
-// nor their exact times (walkAhead asks those of listed directories).
+// nor their exact times.
 func (m *mount) prefetchNextDirs(dir string) {
 	if dir == "" {
 		return
@@ -542,6 +545,11 @@ func (m *mount) prefetchNextDirs(dir string) {
 	}
 	if !walk {
 		return
+	}
+	if m.times.Asked && !m.times.Listed && m.pool.Pipelining() {
+		// The exact times of the next ones, listed ahead already, come
+		// ahead too: their first stats would not ask for them together.
+		m.walkAhead(dir)
 	}
 	queued := 0
 	for _, n := range names[min(i+1, len(names)):] {
