@@ -223,16 +223,28 @@ func (p *Pool) release(kind Kind) {
 	}
 }
 
-// pick takes an idle connection for kind, the most recently used one
-// that suits it: for a transfer, one with its data connection opened
-// ahead; for metadata, one without, which it would leave unused. Call
+// pick takes an idle connection for kind that suits it: for metadata,
+// the most recently used one without a data connection opened ahead,
+// which it would leave unused; for a transfer, the one with a data
+// connection opened ahead that has waited longest, so that reads go round
+// the connections instead of following the one that just came back, and
+// no data connection opened ahead grows too old to use (readyAge). Call
 // with mu held.
 func (p *Pool) pick(kind Kind) *Conn {
 	i := len(p.idle) - 1
-	for j := i; j >= 0; j-- {
-		if armed := p.idle[j].ready.data != nil; armed == (kind != Metadata) {
-			i = j
-			break
+	if kind == Metadata {
+		for j := i; j >= 0; j-- {
+			if p.idle[j].ready.data == nil {
+				i = j
+				break
+			}
+		}
+	} else {
+		for j := range p.idle {
+			if p.idle[j].ready.data != nil {
+				i = j
+				break
+			}
 		}
 	}
 	c := p.idle[i]

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -341,5 +342,35 @@ func TestTLS(t *testing.T) {
 	}
 	if c := plain.Counts(); c["USER"] != s0["USER"] || c["PASS"] != 0 {
 		t.Fatalf("credentials sent after AUTH TLS was refused: %v", c)
+	}
+}
+
+// A transfer takes the idle connection with a data connection opened
+// ahead that has waited longest: the one that just came back may still be
+// connecting its next data connection across the link. Metadata takes the
+// most recent one without, leaving the opened ones to transfers.
+func TestPickIdle(t *testing.T) {
+	p := NewPool(Config{Addr: "127.0.0.1:1"})
+	armed := func(id int) *Conn {
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		return &Conn{id: id, ready: readyData{data: a}}
+	}
+	plain := func(id int) *Conn { return &Conn{id: id} }
+	for _, tc := range []struct {
+		idle []*Conn
+		kind Kind
+		want int
+	}{
+		{[]*Conn{plain(1), armed(2), armed(3), plain(4)}, Transfer, 2},
+		{[]*Conn{plain(1), armed(2), armed(3), plain(4)}, Ahead, 2},
+		{[]*Conn{plain(1), armed(2), armed(3), plain(4)}, Metadata, 4},
+		{[]*Conn{plain(1), plain(2)}, Transfer, 2},
+		{[]*Conn{armed(1), armed(2)}, Metadata, 2},
+	} {
+		p.idle = tc.idle
+		if c := p.pick(tc.kind); c.id != tc.want || len(p.idle) != len(tc.idle)-1 {
+			t.Errorf("kind %d: picked %d, want %d", tc.kind, c.id, tc.want)
+		}
 	}
 }

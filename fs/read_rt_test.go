@@ -302,3 +302,44 @@ func TestRealServersSmallFilesHalfClose(t *testing.T) {
 		})
 	}
 }
+
+// Random reads of a large file, one after another: each is a REST+RETR
+// on a data connection opened ahead, one round trip, while the aborts of
+// the reads before it end in the background on the other connections.
+// 30 to 38 seen for 30 reads (the aborts and the reads fall in step or
+// not, and 2.5 MB per read cross the link after its block); a read on a
+// connection without a data connection opened ahead costs 3.
+func TestRandomReadsRoundTrips(t *testing.T) {
+	const size = 64 << 20
+	data := testutil.RandBytes(11, size)
+	e := newLinkEnv(t, link.Options{RTT: 10 * time.Millisecond}, func(root string) { testutil.WriteFile(t, filepath.Join(root, "big"), data) }, nil)
+	f, err := os.Open(filepath.Join(e.mnt, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 4096)
+	read := func(blk int64) {
+		t.Helper()
+		off := blk<<18 + 5000
+		if _, err := f.ReadAt(b, off); err != nil || !bytes.Equal(b, data[off:off+4096]) {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+	}
+	// Blocks far from the start and the end, each once: the first reads
+	// bring the other connections up.
+	for _, blk := range []int64{210, 220, 230, 205, 215, 225} {
+		read(blk)
+	}
+	time.Sleep(200 * time.Millisecond)
+	e.l.Reset()
+	const n = 30
+	for i := range int64(n) {
+		read(10 + (i*37)%190)
+	}
+	st := e.l.Stats()
+	t.Logf("%d random reads: %v", n, st)
+	if st.Commands["RETR"] != n || st.RoundTrips > n*3/2 || st.Control != 0 || st.Data > n {
+		t.Fatalf("%d random reads: %v; want a RETR each, in at most %d round trips", n, st, n*3/2)
+	}
+}
