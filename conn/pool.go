@@ -301,10 +301,14 @@ func (p *Pool) spare() {
 }
 
 // Waiting says whether a caller waits for a connection of kind: a long
-// transfer then yields its connection.
+// transfer then yields its connection. A short read (Ahead) waiting counts
+// as a transfer.
 func (p *Pool) Waiting(kind Kind) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if kind == Transfer {
+		return p.waiting[Transfer]+p.waiting[Ahead] > 0
+	}
 	return p.waiting[kind] > 0
 }
 

@@ -374,3 +374,13 @@ func TestPickIdle(t *testing.T) {
 		}
 	}
 }
+
+// A short read waiting for a connection makes long transfers yield theirs
+// (Waiting(Transfer)), as any transfer does.
+func TestWaitingCountsShortReads(t *testing.T) {
+	p := NewPool(Config{Addr: "127.0.0.1:1"})
+	p.waiting[Ahead]++
+	if !p.Waiting(Transfer) || p.Waiting(Metadata) {
+		t.Fatal("a short read waiting is a transfer waiting, not metadata")
+	}
+}
