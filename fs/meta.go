@@ -509,18 +509,14 @@ func (m *mount) prefetchSubdirs(dir string, entries []conn.Entry) {
 	}
 }
 
-// dirsAhead is how many directories after one being read are listed
-// ahead once a walk through their parent shows: the next one is listed,
-// and the one after it too, so that its exact times can be asked ahead
-// (walkAhead takes listed directories) while the reader is in the next.
-// More would list directories a walk that stops never comes to.
-const dirsAhead = 2
-
-// prefetchNextDirs lists ahead the directories that follow dir in its
+// prefetchNextDirs lists ahead the directory that follows dir in its
 // parent once a walk shows, that is when the directory before dir was
 // listed too: cp -r, tar or rsync of one directory after another, like
-// ls -lR, come to them next, and their listings then cost no round trip,
-// nor their exact times.
+// ls -lR, come to it next. On a LIST-only server its exact times are
+// claimed now and asked once it is listed, so that its first stat neither
+// asks them nor waits for a listing. One ahead only: a listing older than
+// revalidateAfter when its files are opened is fetched again (open's
+// close-to-open check), so listing further ahead would list twice.
 func (m *mount) prefetchNextDirs(dir string) {
 	if dir == "" {
 		return
@@ -546,28 +542,42 @@ func (m *mount) prefetchNextDirs(dir string) {
 	if !walk {
 		return
 	}
-	if m.times.Asked && !m.times.Listed && m.pool.Pipelining() {
-		// The exact times of the next ones, listed ahead already, come
-		// ahead too: their first stats would not ask for them together.
-		m.walkAhead(dir)
-	}
-	queued := 0
+	var sub string
 	for _, n := range names[min(i+1, len(names)):] {
-		if queued == dirsAhead {
-			return
-		}
-		if !isDir(n) {
-			continue
-		}
-		queued++
-		sub := path.Join(parent(dir), n)
-		if _, fresh := m.dirs.Get(m.remotePath(sub)); fresh {
-			continue
-		}
-		select {
-		case m.prefetch <- sub:
-		default:
-			return
+		if isDir(n) {
+			sub = path.Join(parent(dir), n)
+			break
 		}
 	}
+	if sub == "" {
+		return
+	}
+	if _, fresh := m.dirs.Get(m.remotePath(sub)); fresh {
+		return
+	}
+	job := aheadJob{dir: sub, done: make(chan struct{})}
+	if m.times.Asked && !m.times.Listed && m.pool.Pipelining() {
+		m.mtimeMu.Lock()
+		if asks, _ := m.mtimeAsks.Get(sub); asks == 0 && m.timesBusy[sub] == nil {
+			m.timesBusy[sub] = job.done
+			m.mtimeAsks.Add(sub, 1)
+			job.claimed = []string{sub}
+		}
+		m.mtimeMu.Unlock()
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*m.o.Conn.Timeout)
+		defer cancel()
+		_, err := m.listing(ctx, sub, 0)
+		if err != nil {
+			m.log.Debug("prefetch", "path", sub, "err", err)
+		}
+		switch {
+		case len(job.claimed) == 0:
+		case err != nil:
+			m.release(job)
+		default:
+			m.askAhead(ctx, job)
+		}
+	}()
 }
