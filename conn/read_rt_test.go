@@ -226,7 +226,7 @@ func TestSmallFileGoneKeepsConnection(t *testing.T) {
 // nobody waits for a login.
 func TestSpareDialledArmed(t *testing.T) {
 	s := startServer(t)
-	data := testutil.RandBytes(7, 4<<20)
+	data := testutil.RandBytes(7, 16<<20) // more than a window past the offsets read: no 226 before the abort
 	testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
 	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, func(c *Config) { c.MaxConns = 3 })
 	ctx := context.Background()
