@@ -292,7 +292,7 @@ func (p *Pool) spare() {
 			p.mu.Unlock()
 			return
 		}
-		c.warm()
+		c.warm(p.Pipelining())
 		p.mu.Lock()
 		p.transfers++ // put releases it
 		p.mu.Unlock()

@@ -110,33 +110,40 @@ func (c *Conn) armData() {
 }
 
 // warm opens a fresh connection's first data connection ahead, where the
-// server offers EPSV: its reply proves EPSV here, and a REST 0 sent with
-// it proves REST, so that the connection's first transfer, from any
-// offset, is one command too.
-func (c *Conn) warm() {
+// server offers EPSV: its reply proves EPSV here, and a REST 0 before it
+// proves REST, so that the connection's first transfer, from any offset,
+// is one command too. With pipeline, REST 0 and EPSV go together.
+func (c *Conn) warm(pipeline bool) {
 	if c.broken || c.ready.data != nil || c.ready.refused || !c.feat.EPSV || c.noEPSV || c.protP {
 		return
 	}
-	if !c.feat.RestStream || c.restOK {
-		c.armEPSV()
-		return
+	if c.feat.RestStream && !c.restOK {
+		ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, 5*time.Second))
+		defer cancel()
+		if pipeline {
+			sent := time.Now()
+			if err := c.sendAll(ctx, "REST 0", "EPSV"); err != nil {
+				return
+			}
+			r, err := c.readReply(ctx)
+			if err != nil {
+				return // broken by readReply
+			}
+			c.restOK = r.code == 350
+			if r, err = c.readReply(ctx); err != nil {
+				return
+			}
+			c.observeRTT(sent)
+			c.armReply(ctx, r)
+			return
+		}
+		r, err := c.exchange(ctx, "REST 0")
+		if err != nil {
+			return
+		}
+		c.restOK = r.code == 350
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, 5*time.Second))
-	defer cancel()
-	sent := time.Now()
-	if err := c.sendAll(ctx, "REST 0", "EPSV"); err != nil {
-		return
-	}
-	r, err := c.readReply(ctx)
-	if err != nil {
-		return // broken by readReply
-	}
-	c.restOK = r.code == 350
-	if r, err = c.readReply(ctx); err != nil {
-		return
-	}
-	c.observeRTT(sent)
-	c.armReply(ctx, r)
+	c.armEPSV()
 }
 
 // armEPSV is armData once it is decided.

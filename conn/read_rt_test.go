@@ -225,45 +225,49 @@ func TestSmallFileGoneKeepsConnection(t *testing.T) {
 // data connection opened: a read on it is REST+RETR, one round trip, and
 // nobody waits for a login.
 func TestSpareDialledArmed(t *testing.T) {
-	s := startServer(t)
-	data := testutil.RandBytes(7, 16<<20) // more than a window past the offsets read: no 226 before the abort
-	testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
-	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, func(c *Config) { c.MaxConns = 3 })
-	ctx := context.Background()
-	if _, err := p.ModTime(ctx, "/f"); err != nil { // logs in: one connection, for metadata
-		t.Fatal(err)
-	}
-	b := make([]byte, 4096)
-	read := func() {
-		t.Helper()
-		if n, err := p.ReadAt(ctx, "/f", b, 1<<20, int64(len(data))); err != nil || !bytes.Equal(b[:n], data[1<<20:1<<20+4096]) {
-			t.Fatalf("ReadAt: %d bytes, %v", n, err)
-		}
-	}
-	read()
-	waitIdle(t, p)
-	if st := p.Stats(); st.Dials != 2 || st.Open != 2 {
-		t.Fatalf("%+v: want the first connection and one spare", st)
-	}
-	p.mu.Lock()
-	for _, c := range p.idle {
-		if c.ready.data == nil || !c.restOK {
-			t.Errorf("connection %d idle without a data connection opened ahead (rest proven: %v)", c.id, c.restOK)
-		}
-	}
-	p.mu.Unlock()
-	// The spare, not the connection that read first, has the offset's
-	// REST proven: a read on it is REST+RETR on its data connection.
-	for range 2 {
-		l.Reset()
-		read()
-		if st := l.Stats(); st.RoundTrips > 1 || st.Total() != 2 || st.Commands["RETR"] != 1 || st.Data != 0 {
-			t.Fatalf("read on a connection opened ahead: %v; want REST+RETR in one round trip", st)
-		}
-		waitIdle(t, p)
-	}
-	if st := p.Stats(); st.Dials != 2 {
-		t.Fatalf("%d connections dialled for one reader at a time, want 2", st.Dials)
+	for _, pipeline := range []bool{true, false} {
+		t.Run(fmt.Sprint("pipeline=", pipeline), func(t *testing.T) {
+			s := startServer(t)
+			data := testutil.RandBytes(7, 16<<20) // more than a window past the offsets read: no 226 before the abort
+			testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
+			p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, func(c *Config) { c.MaxConns = 3; c.NoPipelining = !pipeline })
+			ctx := context.Background()
+			if _, err := p.ModTime(ctx, "/f"); err != nil { // logs in: one connection, for metadata
+				t.Fatal(err)
+			}
+			b := make([]byte, 4096)
+			read := func() {
+				t.Helper()
+				if n, err := p.ReadAt(ctx, "/f", b, 1<<20, int64(len(data))); err != nil || !bytes.Equal(b[:n], data[1<<20:1<<20+4096]) {
+					t.Fatalf("ReadAt: %d bytes, %v", n, err)
+				}
+			}
+			read()
+			waitIdle(t, p)
+			if st := p.Stats(); st.Dials != 2 || st.Open != 2 {
+				t.Fatalf("%+v: want the first connection and one spare", st)
+			}
+			p.mu.Lock()
+			for _, c := range p.idle {
+				if c.ready.data == nil || !c.restOK {
+					t.Errorf("connection %d idle without a data connection opened ahead (rest proven: %v)", c.id, c.restOK)
+				}
+			}
+			p.mu.Unlock()
+			// The spare, not the connection that read first, has the offset's
+			// REST proven: a read on it is REST+RETR on its data connection.
+			for range 2 {
+				l.Reset()
+				read()
+				if st := l.Stats(); st.RoundTrips > 1 || st.Total() != 2 || st.Commands["RETR"] != 1 || st.Data != 0 {
+					t.Fatalf("read on a connection opened ahead: %v; want REST+RETR in one round trip", st)
+				}
+				waitIdle(t, p)
+			}
+			if st := p.Stats(); st.Dials != 2 {
+				t.Fatalf("%d connections dialled for one reader at a time, want 2", st.Dials)
+			}
+		})
 	}
 }
 
