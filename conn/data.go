@@ -223,6 +223,9 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 			return nil, &Error{Op: op, Path: path, Err: fmt.Errorf("data connection: %w", err)}
 		}
 	}
+	if op == "retr" && !c.protP {
+		halfClose(data)
+	}
 	if lazy && off == 0 && !c.protP {
 		if !pipelined {
 			if err := c.send(ctx, cmd); err != nil {

@@ -27,16 +27,24 @@
 // a connection that does not get there in time is broken. At most
 // Config.MaxConns connections exist; while more than one is allowed,
 // transfers may hold all but one, so that a listing or a stat never
-// queues behind long reads (a segmented read borrows that one while nobody
-// waits for it, and gives it back on its next bytes once somebody does:
-// the wait is an abort's two round trips). A 421 "too many connections" at login lowers
+// queues behind long reads. A short read (Pool.ReadAt: a block, a small
+// file) may take that one too while no metadata caller waits: it gives
+// it back within a round trip or two; a segmented read borrows it the
+// same way, and gives it back on its next bytes once somebody waits (an
+// abort's two round trips). A read that takes the last idle
+// connection has a spare dialled beside it, which logs in and opens its
+// first data connection (REST 0 and EPSV) before it is idle; a read that
+// finds none idle while another connection finishes an abort waits for
+// it rather than pay a login. A 421 "too many connections" at login lowers
 // the ceiling to what the server accepts instead of failing the caller,
 // and one more connection is tried again after a minute. A connection
 // idle for Config.CheckAfter is checked with NOOP before it is used, and
 // closed after Config.IdleTimeout.
 //
 // Round trips: once EPSV (and REST) worked on a connection, a transfer
-// sends EPSV, REST and its command together; an upload over a plain data
+// sends EPSV, REST and its command together; a download closes its side
+// of the data connection once its command is out (vsftpd and proftpd send
+// the final reply only after the client closed its side); an upload over a plain data
 // connection does not wait for the 150 before sending bytes; a commit
 // sends its checks and its rename together, and opens the next
 // transfer's data connection while the rename travels, so that the next

@@ -15,6 +15,10 @@ type Kind int
 const (
 	Metadata Kind = iota
 	Transfer
+	// Ahead is a short transfer (a small file, one block): it may take
+	// the metadata connection too while no metadata caller waits, since
+	// it gives it back within a round trip or two.
+	Ahead
 )
 
 // ErrClosed is returned by a pool after Close.
@@ -35,7 +39,8 @@ type Pool struct {
 	closed    bool
 	reaper    *time.Timer
 	dials     int           // connections ever opened, which tests count
-	waiting   [2]int        // callers waiting in get, by kind
+	waiting   [3]int        // callers waiting in get, by kind
+	finishing int           // connections ending a transfer (putAfter)
 	rtt       time.Duration // the shortest of the connections' (Conn.rtt)
 
 	lowered    time.Time     // when a 421 last lowered the ceiling
@@ -132,12 +137,11 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 			p.lowered = time.Now()
 		}
 		limit := p.ceiling
-		if kind == Transfer && limit > 1 && p.transfers >= limit-1 {
+		if kind != Metadata && limit > 1 && p.transfers >= limit-1 && (kind == Transfer || p.waiting[Metadata] > 0) {
 			limit = 0 // wait: the last slot is metadata's
 		}
 		if limit > 0 && len(p.idle) > 0 {
-			c := p.idle[len(p.idle)-1]
-			p.idle = p.idle[:len(p.idle)-1]
+			c := p.pick(kind)
 			p.take(kind)
 			p.mu.Unlock()
 			if time.Since(c.used) > p.cfg.CheckAfter && !p.check(ctx, c) {
@@ -145,6 +149,12 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 				continue
 			}
 			return c, nil
+		}
+		if wait && limit > 0 && p.total < p.ceiling && kind != Metadata && p.finishing > 0 {
+			// A connection comes back within a round trip or two, a
+			// login takes several: wait for it, and dial one beside.
+			p.spare()
+			limit = 0
 		}
 		if limit > 0 && p.total < p.ceiling {
 			p.total++
@@ -206,22 +216,103 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 }
 
 func (p *Pool) take(kind Kind) {
-	if kind == Transfer {
+	if kind != Metadata {
 		p.transfers++
 	}
 }
 
 func (p *Pool) release(kind Kind) {
-	if kind == Transfer {
+	if kind != Metadata {
 		p.transfers--
 	}
 }
 
+// pick takes an idle connection for kind that suits it: for metadata,
+// the most recently used one without a data connection opened ahead,
+// which it would leave unused; for a transfer, the one with a data
+// connection opened ahead that has waited longest, so that reads go round
+// the connections instead of following the one that just came back, and
+// no data connection opened ahead grows too old to use (readyAge). Call
+// with mu held.
+func (p *Pool) pick(kind Kind) *Conn {
+	i := len(p.idle) - 1
+	if kind == Metadata {
+		for j := i; j >= 0; j-- {
+			if p.idle[j].ready.data == nil {
+				i = j
+				break
+			}
+		}
+	} else {
+		for j := range p.idle {
+			if p.idle[j].ready.data != nil {
+				i = j
+				break
+			}
+		}
+	}
+	c := p.idle[i]
+	p.idle = append(p.idle[:i], p.idle[i+1:]...)
+	return c
+}
+
+// spareIfLast dials a spare (below) when no connection is idle: a read
+// that took the last one calls it, since the next read would wait for a
+// login.
+func (p *Pool) spareIfLast() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.idle) == 0 {
+		p.spare()
+	}
+}
+
+// spare dials a connection in the background while the pool is below its
+// ceiling, logs it in and opens its first data connection ahead, so that
+// a transfer finds it ready instead of paying a login. Call with mu held.
+func (p *Pool) spare() {
+	if p.closed || p.total >= p.ceiling || p.feat == nil {
+		return
+	}
+	p.total++
+	p.dials++
+	p.nextID++
+	id, feat := p.nextID, p.feat
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
+		defer cancel()
+		c, err := dial(ctx, &p.cfg, id, feat)
+		if err != nil {
+			p.mu.Lock()
+			p.total--
+			if errors.Is(err, errTooMany) && p.total > 0 {
+				p.ceiling = max(1, p.total)
+				p.lowered = time.Now()
+				p.cfg.Logger.Info("server refused another connection; pool ceiling lowered", "ceiling", p.ceiling)
+			} else {
+				p.cfg.Logger.Debug("spare connection not opened", "err", err)
+			}
+			p.broadcast()
+			p.mu.Unlock()
+			return
+		}
+		c.warm(p.Pipelining())
+		p.mu.Lock()
+		p.transfers++ // put releases it
+		p.mu.Unlock()
+		p.put(c, Transfer)
+	}()
+}
+
 // Waiting says whether a caller waits for a connection of kind: a long
-// transfer then yields its connection.
+// transfer then yields its connection. A short read (Ahead) waiting counts
+// as a transfer.
 func (p *Pool) Waiting(kind Kind) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if kind == Transfer {
+		return p.waiting[Transfer]+p.waiting[Ahead] > 0
+	}
 	return p.waiting[kind] > 0
 }
 
@@ -260,8 +351,14 @@ func (p *Pool) put(c *Conn, kind Kind) {
 // putAfter returns a connection taken for kind once finish, run on its
 // own goroutine, is done with it.
 func (p *Pool) putAfter(c *Conn, kind Kind, finish func()) {
+	p.mu.Lock()
+	p.finishing++
+	p.mu.Unlock()
 	go func() {
 		finish()
+		p.mu.Lock()
+		p.finishing--
+		p.mu.Unlock()
 		p.put(c, kind)
 	}()
 }

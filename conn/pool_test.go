@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -273,12 +274,38 @@ func TestCeilingAndMetadataSlot(t *testing.T) {
 	defer st.Close()
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
-	if _, err := p.ReadAt(short, "/f", make([]byte, 10), 0, 1<<20); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := p.OpenStream(short, "/f", 0); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("second transfer did not wait: %v", err)
 	}
 	if _, err := p.ModTime(ctx, "/f"); err != nil {
 		t.Fatalf("metadata behind a transfer: %v", err)
 	}
+	// A short read takes the metadata connection while nobody waits for
+	// it, and waits while a metadata caller does.
+	b := make([]byte, 10)
+	if _, err := p.ReadAt(ctx, "/f", b, 0, 10); err != nil || !bytes.Equal(b, data[:10]) {
+		t.Fatalf("read ahead beside a transfer: %v", err)
+	}
+	for { // the read's connection back
+		p.mu.Lock()
+		back := p.finishing == 0
+		p.mu.Unlock()
+		if back {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	p.mu.Lock()
+	p.waiting[Metadata]++
+	p.mu.Unlock()
+	short2, cancel2 := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel2()
+	if _, err := p.ReadAt(short2, "/f", b, 0, 10); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("read ahead took the connection a metadata caller waits for: %v", err)
+	}
+	p.mu.Lock()
+	p.waiting[Metadata]--
+	p.mu.Unlock()
 }
 
 func TestTLS(t *testing.T) {
@@ -315,5 +342,45 @@ func TestTLS(t *testing.T) {
 	}
 	if c := plain.Counts(); c["USER"] != s0["USER"] || c["PASS"] != 0 {
 		t.Fatalf("credentials sent after AUTH TLS was refused: %v", c)
+	}
+}
+
+// A transfer takes the idle connection with a data connection opened
+// ahead that has waited longest: the one that just came back may still be
+// connecting its next data connection across the link. Metadata takes the
+// most recent one without, leaving the opened ones to transfers.
+func TestPickIdle(t *testing.T) {
+	p := NewPool(Config{Addr: "127.0.0.1:1"})
+	armed := func(id int) *Conn {
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		return &Conn{id: id, ready: readyData{data: a}}
+	}
+	plain := func(id int) *Conn { return &Conn{id: id} }
+	for _, tc := range []struct {
+		idle []*Conn
+		kind Kind
+		want int
+	}{
+		{[]*Conn{plain(1), armed(2), armed(3), plain(4)}, Transfer, 2},
+		{[]*Conn{plain(1), armed(2), armed(3), plain(4)}, Ahead, 2},
+		{[]*Conn{plain(1), armed(2), armed(3), plain(4)}, Metadata, 4},
+		{[]*Conn{plain(1), plain(2)}, Transfer, 2},
+		{[]*Conn{armed(1), armed(2)}, Metadata, 2},
+	} {
+		p.idle = tc.idle
+		if c := p.pick(tc.kind); c.id != tc.want || len(p.idle) != len(tc.idle)-1 {
+			t.Errorf("kind %d: picked %d, want %d", tc.kind, c.id, tc.want)
+		}
+	}
+}
+
+// A short read waiting for a connection makes long transfers yield theirs
+// (Waiting(Transfer)), as any transfer does.
+func TestWaitingCountsShortReads(t *testing.T) {
+	p := NewPool(Config{Addr: "127.0.0.1:1"})
+	p.waiting[Ahead]++
+	if !p.Waiting(Transfer) || p.Waiting(Metadata) {
+		t.Fatal("a short read waiting is a transfer waiting, not metadata")
 	}
 }

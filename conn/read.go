@@ -8,18 +8,26 @@ import (
 )
 
 // ReadAt reads len(b) bytes at off with REST+RETR, or fewer at the end of
-// the file. size is the file's size, so that a read that ends near the end
-// reads to EOF instead of aborting (an abort costs a round trip).
+// the file: a short read, one block or a small file whole. size is the
+// file's size, so that a read that ends near the end reads to EOF instead
+// of aborting (an abort costs a round trip).
 //
 // A read that stops short of the end returns as soon as its bytes are in:
 // the abort (the server's 426 or 226, and the NOOP that shows the replies
 // are all read) finishes in the background, and the connection goes back
-// to the pool only then.
+// to the pool only then. Being short, a read may take the connection kept
+// for metadata while no metadata caller waits (Ahead): a directory's small
+// files read ahead, or random reads, use every connection.
 func (p *Pool) ReadAt(ctx context.Context, path string, b []byte, off, size int64) (int, error) {
+	return p.readAt(ctx, Ahead, path, b, off, size)
+}
+
+func (p *Pool) readAt(ctx context.Context, kind Kind, path string, b []byte, off, size int64) (int, error) {
 	var n int
 	var c *Conn
 	var t *transfer
-	err := p.doHold(ctx, Transfer, &c, func(c *Conn) error {
+	err := p.doHold(ctx, kind, &c, func(c *Conn) error {
+		p.spareIfLast()
 		n = 0
 		var err error
 		// A read to the end carries the EPSV of the next transfer.
@@ -52,7 +60,7 @@ func (p *Pool) ReadAt(ctx context.Context, path string, b []byte, off, size int6
 	}
 	// The connection comes back with the next transfer's data connection
 	// open: a random read or a small file then costs one round trip.
-	p.putAfter(c, Transfer, func() {
+	p.putAfter(c, kind, func() {
 		if t.done {
 			c.armData()
 		} else {
@@ -60,6 +68,17 @@ func (p *Pool) ReadAt(ctx context.Context, path string, b []byte, off, size int6
 		}
 	})
 	return n, nil
+}
+
+// halfClose ends our side of a download's data connection once its
+// command is sent: nothing goes that way, and servers that close a data
+// connection only after the client did (vsftpd, proftpd) then send the
+// final reply as soon as the last byte is out, instead of a round trip
+// later, once our close has crossed the link.
+func halfClose(data net.Conn) {
+	if tc, ok := data.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
 }
 
 // readyAge is how long a data connection opened ahead is used: servers
@@ -85,9 +104,50 @@ func (c *Conn) canArm() bool {
 // a connect to its port. Failing, it leaves things as they were, or the
 // connection broken.
 func (c *Conn) armData() {
-	if !c.canArm() {
+	if c.canArm() {
+		c.armEPSV()
+	}
+}
+
+// warm opens a fresh connection's first data connection ahead, where the
+// server offers EPSV: its reply proves EPSV here, and a REST 0 before it
+// proves REST, so that the connection's first transfer, from any offset,
+// is one command too. With pipeline, REST 0 and EPSV go together.
+func (c *Conn) warm(pipeline bool) {
+	if c.broken || c.ready.data != nil || c.ready.refused || !c.feat.EPSV || c.noEPSV || c.protP {
 		return
 	}
+	if c.feat.RestStream && !c.restOK {
+		ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, 5*time.Second))
+		defer cancel()
+		if pipeline {
+			sent := time.Now()
+			if err := c.sendAll(ctx, "REST 0", "EPSV"); err != nil {
+				return
+			}
+			r, err := c.readReply(ctx)
+			if err != nil {
+				return // broken by readReply
+			}
+			c.restOK = r.code == 350
+			if r, err = c.readReply(ctx); err != nil {
+				return
+			}
+			c.observeRTT(sent)
+			c.armReply(ctx, r)
+			return
+		}
+		r, err := c.exchange(ctx, "REST 0")
+		if err != nil {
+			return
+		}
+		c.restOK = r.code == 350
+	}
+	c.armEPSV()
+}
+
+// armEPSV is armData once it is decided.
+func (c *Conn) armEPSV() {
 	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, 5*time.Second))
 	defer cancel()
 	sent := time.Now()

@@ -72,8 +72,10 @@ func TestRandomReadRoundTrips(t *testing.T) {
 		}
 		waitIdle(t, p)
 	}
-	if st := p.Stats(); st.Dials != 1 {
-		t.Fatalf("%d connections dialled, want 1", st.Dials)
+	// The first read took the only connection: a spare was dialled
+	// beside it, and the reads go round both.
+	if st := p.Stats(); st.Dials != 2 {
+		t.Fatalf("%d connections dialled, want 2", st.Dials)
 	}
 	if rtt := p.RTT(); rtt < 10*time.Millisecond || rtt > 100*time.Millisecond {
 		t.Fatalf("round trip %v timed over a link of 10ms", rtt)
@@ -190,8 +192,9 @@ func TestSmallFilesBackToBack(t *testing.T) {
 	if st.RoundTrips > 2*5 || st.Commands["RETR"] != 5 || st.Commands["EPSV"] > 5 || st.Commands["NOOP"] != 0 {
 		t.Fatalf("5 small files back to back: %v; want at most 2 round trips and one RETR and EPSV each, no NOOP", st)
 	}
-	if ps := p.Stats(); ps.Dials != 1 {
-		t.Fatalf("%d connections dialled, want 1", ps.Dials)
+	// The first read took the only connection: a spare came beside it.
+	if ps := p.Stats(); ps.Dials != 2 {
+		t.Fatalf("%d connections dialled, want 2", ps.Dials)
 	}
 }
 
@@ -211,8 +214,101 @@ func TestSmallFileGoneKeepsConnection(t *testing.T) {
 			t.Fatalf("read of a missing file: %v", err)
 		}
 	}
-	if st := p.Stats(); st.Dials != 1 {
-		t.Fatalf("%d connections dialled, want 1", st.Dials)
+	// One and the spare dialled beside the first read: none broke.
+	if st := p.Stats(); st.Dials != 2 {
+		t.Fatalf("%d connections dialled, want 2", st.Dials)
+	}
+}
+
+// A transfer that takes the pool's last idle connection has a spare
+// dialled beside it, logged in with EPSV and REST proven and its first
+// data connection opened: a read on it is REST+RETR, one round trip, and
+// nobody waits for a login.
+func TestSpareDialledArmed(t *testing.T) {
+	for _, pipeline := range []bool{true, false} {
+		t.Run(fmt.Sprint("pipeline=", pipeline), func(t *testing.T) {
+			s := startServer(t)
+			data := testutil.RandBytes(7, 16<<20) // more than a window past the offsets read: no 226 before the abort
+			testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
+			p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, func(c *Config) { c.MaxConns = 3; c.NoPipelining = !pipeline })
+			ctx := context.Background()
+			if _, err := p.ModTime(ctx, "/f"); err != nil { // logs in: one connection, for metadata
+				t.Fatal(err)
+			}
+			b := make([]byte, 4096)
+			read := func() {
+				t.Helper()
+				if n, err := p.ReadAt(ctx, "/f", b, 1<<20, int64(len(data))); err != nil || !bytes.Equal(b[:n], data[1<<20:1<<20+4096]) {
+					t.Fatalf("ReadAt: %d bytes, %v", n, err)
+				}
+			}
+			read()
+			waitIdle(t, p)
+			if st := p.Stats(); st.Dials != 2 || st.Open != 2 {
+				t.Fatalf("%+v: want the first connection and one spare", st)
+			}
+			p.mu.Lock()
+			for _, c := range p.idle {
+				if c.ready.data == nil || !c.restOK {
+					t.Errorf("connection %d idle without a data connection opened ahead (rest proven: %v)", c.id, c.restOK)
+				}
+			}
+			p.mu.Unlock()
+			// The spare, not the connection that read first, has the offset's
+			// REST proven: a read on it is REST+RETR on its data connection.
+			for range 2 {
+				l.Reset()
+				read()
+				if st := l.Stats(); st.RoundTrips > 1 || st.Total() != 2 || st.Commands["RETR"] != 1 || st.Data != 0 {
+					t.Fatalf("read on a connection opened ahead: %v; want REST+RETR in one round trip", st)
+				}
+				waitIdle(t, p)
+			}
+			if st := p.Stats(); st.Dials != 2 {
+				t.Fatalf("%d connections dialled for one reader at a time, want 2", st.Dials)
+			}
+		})
+	}
+}
+
+// A download's data connection is closed on our side as soon as its
+// command is out, on a data connection opened then or ahead: real servers
+// (vsftpd, proftpd) send the final reply only once the client's side is
+// closed, a round trip after the last byte otherwise. The link does not
+// count that round (it follows commands, not a FIN), so it is checked here:
+// nothing can be written any more, and the file still comes whole.
+func TestDownloadHalfClosed(t *testing.T) {
+	s := startServer(t)
+	data := testutil.RandBytes(8, 5000)
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
+	p := newPool(t, s, func(c *Config) { c.MaxConns = 1 })
+	ctx := context.Background()
+	c, err := p.get(ctx, Transfer, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.put(c, Transfer)
+	for i, how := range []string{"data connection opened for it", "data connection opened ahead"} {
+		if i == 1 {
+			c.armData()
+			if c.ready.data == nil {
+				t.Fatal("no data connection opened ahead")
+			}
+		}
+		tr, err := c.startTransfer(ctx, "retr", "/f", "RETR /f", 0, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.data.Write([]byte("x")); err == nil {
+			t.Errorf("%s: still open for writing after the RETR", how)
+		}
+		got, err := io.ReadAll(tr)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: %d bytes, %v", how, len(got), err)
+		}
+		if err := tr.finish(); err != nil {
+			t.Fatalf("%s: %v", how, err)
+		}
 	}
 }
 

@@ -490,75 +490,6 @@ func (m *mount) listTogether(ctx context.Context, dirs []string) {
 
 func (m *mount) stopPrefetch() { close(m.prefetchDone) }
 
-// siblingsAhead is how many small files after the one being read are
-// fetched ahead, in the directory's order.
-const siblingsAhead = 8
-
-// fileJob is a small file to read ahead into the block cache.
-type fileJob struct {
-	remote, version string
-	size            int64
-}
-
-// startFilePrefetch starts the workers of prefetchSiblings.
-func (m *mount) startFilePrefetch() {
-	m.files = make(chan fileJob, 4*siblingsAhead)
-	for range max(1, m.o.Conn.MaxConns-2) {
-		go func() {
-			for {
-				select {
-				case j := <-m.files:
-					ctx, cancel := context.WithTimeout(context.Background(), 2*m.o.Conn.Timeout)
-					if _, err := m.fetchBlock(ctx, j.remote, j.version, j.size, 0); err != nil {
-						m.log.Debug("prefetch", "path", j.remote, "err", err)
-					}
-					cancel()
-				case <-m.prefetchDone:
-					return
-				}
-			}
-		}()
-	}
-}
-
-// prefetchSiblings reads ahead the small files that follow rel in its
-// directory, in parallel over the pool: cp -r, tar, grep -r and rsync read
-// a directory's files in order, and over a network each file costs round
-// trips that one reader alone would pay one after another. Only files of
-// one block are taken, so a wrong guess costs little.
-func (m *mount) prefetchSiblings(rel string, e conn.Entry) {
-	if e.Size > int64(m.blocks.BlockSize()) {
-		return
-	}
-	dir, name := parent(rel), path.Base(rel)
-	l, fresh := m.dirs.Get(m.remotePath(dir))
-	if l == nil || !fresh {
-		return
-	}
-	names := l.Names()
-	i := sort.SearchStrings(names, name)
-	queued := 0
-	for _, n := range names[min(i+1, len(names)):] {
-		if queued == siblingsAhead {
-			return
-		}
-		s, ok := l.Lookup(n)
-		if !ok || s.Type != conn.TypeFile || s.Size == 0 || s.Size > int64(m.blocks.BlockSize()) {
-			continue
-		}
-		queued++
-		remote, version := m.remotePath(path.Join(dir, n)), version(s)
-		if _, ok := m.blocks.Get(remote, version, 0); ok {
-			continue
-		}
-		select {
-		case m.files <- fileJob{remote, version, s.Size}:
-		default:
-			return
-		}
-	}
-}
-
 // prefetchSubdirs queues the subdirectories of dir whose listings are not
 // cached, one level deep: a directory that is read queues its children.
 func (m *mount) prefetchSubdirs(dir string, entries []conn.Entry) {
@@ -576,4 +507,77 @@ func (m *mount) prefetchSubdirs(dir string, entries []conn.Entry) {
 			return
 		}
 	}
+}
+
+// prefetchNextDirs lists ahead the directory that follows dir in its
+// parent once a walk shows, that is when the directory before dir was
+// listed too: cp -r, tar or rsync of one directory after another, like
+// ls -lR, come to it next. On a LIST-only server its exact times are
+// claimed now and asked once it is listed, so that its first stat neither
+// asks them nor waits for a listing. One ahead only: a listing older than
+// revalidateAfter when its files are opened is fetched again (open's
+// close-to-open check), so listing further ahead would list twice.
+func (m *mount) prefetchNextDirs(dir string) {
+	if dir == "" {
+		return
+	}
+	up, fresh := m.dirs.Get(m.remotePath(parent(dir)))
+	if up == nil || !fresh {
+		return
+	}
+	names := up.Names()
+	i := sort.SearchStrings(names, path.Base(dir))
+	isDir := func(name string) bool {
+		e, ok := up.Lookup(name)
+		return ok && e.Type == conn.TypeDir
+	}
+	walk := false
+	for j := i - 1; j >= 0; j-- {
+		if isDir(names[j]) {
+			l, _ := m.dirs.Get(m.remotePath(path.Join(parent(dir), names[j])))
+			walk = l != nil
+			break
+		}
+	}
+	if !walk {
+		return
+	}
+	var sub string
+	for _, n := range names[min(i+1, len(names)):] {
+		if isDir(n) {
+			sub = path.Join(parent(dir), n)
+			break
+		}
+	}
+	if sub == "" {
+		return
+	}
+	if _, fresh := m.dirs.Get(m.remotePath(sub)); fresh {
+		return
+	}
+	job := aheadJob{dir: sub, done: make(chan struct{})}
+	if m.times.Asked && !m.times.Listed && m.pool.Pipelining() {
+		m.mtimeMu.Lock()
+		if asks, _ := m.mtimeAsks.Get(sub); asks == 0 && m.timesBusy[sub] == nil {
+			m.timesBusy[sub] = job.done
+			m.mtimeAsks.Add(sub, 1)
+			job.claimed = []string{sub}
+		}
+		m.mtimeMu.Unlock()
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*m.o.Conn.Timeout)
+		defer cancel()
+		_, err := m.listing(ctx, sub, 0)
+		if err != nil {
+			m.log.Debug("prefetch", "path", sub, "err", err)
+		}
+		switch {
+		case len(job.claimed) == 0:
+		case err != nil:
+			m.release(job)
+		default:
+			m.askAhead(ctx, job)
+		}
+	}()
 }

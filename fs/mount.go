@@ -52,8 +52,8 @@ type mount struct {
 	streams      sync.Map                 // *writeHandle with a streaming upload → struct{}
 	lastUpload   atomic.Pointer[uploaded] // the file this mount uploaded last
 
-	prefetch     chan string  // subdirectories to list ahead of the reader
-	files        chan fileJob // small files to read ahead of the reader
+	prefetch     chan string // subdirectories to list ahead of the reader
+	files        *aheadFiles // small files to read ahead of the reader (ahead.go)
 	prefetchDone chan struct{}
 }
 

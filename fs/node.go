@@ -229,6 +229,7 @@ func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 		return nil, toErrno(n.m.log, "readdir", rel, err)
 	}
 	n.m.prefetchSubdirs(rel, entries)
+	n.m.prefetchNextDirs(rel)
 	out := make([]fuse.DirEntry, 0, len(entries)+2)
 	out = append(out, fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR}, fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR})
 	for _, e := range entries {

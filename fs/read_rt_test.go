@@ -6,6 +6,7 @@ package fs
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"ftpfs/conn"
 	"ftpfs/ftpd"
 	"ftpfs/internal/link"
 	"ftpfs/internal/testutil"
@@ -197,7 +199,8 @@ func TestRealServersReadAhead(t *testing.T) {
 			}
 			st := l.Stats()
 			t.Logf("%v", st)
-			if st.Commands["RETR"] != 9 || st.Commands["REST"] != 3 {
+			// A connection dialled meanwhile proved REST with a REST 0.
+			if st.Commands["RETR"] != 9 || st.Commands["REST"] < 3 || st.Commands["REST"] > 3+st.Control {
 				t.Errorf("%d RETR for 6 files and 3 blocks; mount log:\n%s", st.Commands["RETR"], testutil.Tail(logs.String(), 30))
 			}
 		})
@@ -223,9 +226,132 @@ func TestSiblingsFetchedBesideTheFirst(t *testing.T) {
 	t.Logf("3 small files read in turn: %v", s)
 	// The siblings' connections are dialled and logged in (connect,
 	// greeting, USER, PASS, TYPE, OPTS: 6 round trips), then each
-	// transfer is EPSV alone, the data connection and RETR (4 more), all
-	// beside the first file's: 10. Fetched once the first is in: 13.
-	if s.Commands["RETR"] != 3 || s.RoundTrips > 10 {
-		t.Fatalf("3 small files: %v; want 3 RETR in at most 10 round trips", s)
+	// transfer is EPSV alone (or REST 0 and EPSV together, on a spare),
+	// the data connection and RETR (3 or 4 more), all beside the first
+	// file's: 9 or 10; 11 seen under the race detector on a busy machine.
+	// Fetched once the first is in: 13.
+	if s.Commands["RETR"] != 3 || s.RoundTrips > 11 {
+		t.Fatalf("3 small files: %v; want 3 RETR in at most 11 round trips", s)
+	}
+}
+
+// cp -r of a 40-file directory after its listing keeps every connection
+// busy: the connections beside the first are dialled at the first read
+// and come up with a data connection open, the files are read ahead over
+// all four (the metadata one too, nobody waiting for it), each a RETR and
+// the connect of the next data connection, 2 round trips.
+func TestCopyDirRoundTrips(t *testing.T) {
+	for _, prof := range profiles {
+		t.Run(prof.name, func(t *testing.T) {
+			e := newLinkEnv(t, link.Options{RTT: 10 * time.Millisecond}, smallFiles(t, 40, 3000, "d"), prof.mods)
+			if _, err := os.ReadDir(filepath.Join(e.mnt, "d")); err != nil {
+				t.Fatal(err)
+			}
+			e.l.Reset()
+			out := t.TempDir()
+			if b, err := exec.Command("cp", "-r", filepath.Join(e.mnt, "d"), out).CombinedOutput(); err != nil {
+				t.Fatalf("cp: %v %s", err, b)
+			}
+			s := e.l.Stats()
+			t.Logf("cp -r of 40 files: %v", s)
+			// The first file, its connection unproven: EPSV, connect, RETR
+			// (3); the others' logins beside it (6, then 2 to warm); then 40
+			// files over 4 connections, 2 each (20): 31, and the exact
+			// times' MDTMs on a LIST-only server (1); 30 to 34 seen beside
+			// other tests, as the files and the connections fall in step or
+			// not: 4 spare. 39 and 41 when the metadata connection stayed
+			// out and the others were dialled as the reads came.
+			budget := 35
+			if prof.name == "list-only" {
+				budget = 37
+			}
+			if s.Commands["RETR"] != 40 || s.RoundTrips > budget || s.Control > 3 {
+				t.Fatalf("cp -r of 40 files: %v; want 40 RETR in at most %d round trips over 4 connections", s, budget)
+			}
+		})
+	}
+}
+
+// Real servers serve a download whose data connection we closed on our
+// side as soon as the RETR was out (conn's TestDownloadHalfClosed; vsftpd
+// and proftpd send the final reply only once the client's side is
+// closed): small files read one after another on one connection come
+// whole, each a RETR and the connect of the next data connection opened
+// with the EPSV behind it, 2 round trips.
+func TestRealServersSmallFilesHalfClose(t *testing.T) {
+	testutil.NeedRoot(t, "the real servers run as root")
+	for _, rs := range realServers {
+		t.Run(rs.name, func(t *testing.T) {
+			root := t.TempDir()
+			smallFiles(t, 6, 3000, "d")(root)
+			s := rs.start(t, root, nil)
+			l, err := link.Start(s.addr, link.Options{RTT: 10 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+			p := conn.NewPool(conn.Config{Addr: l.Addr(), User: s.user, Password: s.pass, MaxConns: 1, Timeout: 5 * time.Second})
+			t.Cleanup(p.Close)
+			ctx := context.Background()
+			read := func(i int) {
+				t.Helper()
+				b := make([]byte, 3000)
+				if n, err := p.ReadAt(ctx, fmt.Sprintf("/d/f%03d", i), b, 0, 3000); err != nil || !bytes.Equal(b[:n], testutil.RandBytes(uint64(i), 3000)) {
+					t.Fatalf("f%03d: %d bytes, %v", i, n, err)
+				}
+			}
+			read(0)                            // logs in, proves EPSV
+			time.Sleep(100 * time.Millisecond) // the connection is back, its next data connection open
+			l.Reset()
+			for i := 1; i < 6; i++ {
+				read(i)
+			}
+			st := l.Stats()
+			t.Logf("5 small files on one connection: %v", st)
+			if st.Commands["RETR"] != 5 || st.RoundTrips > 2*5 {
+				t.Fatalf("5 small files: %v; want 5 RETR in at most 10 round trips", st)
+			}
+		})
+	}
+}
+
+// Random reads of a large file, one after another: each is a REST+RETR
+// on a data connection opened ahead, one round trip, while the aborts of
+// the reads before it end in the background on the other connections.
+// 30 to 38 seen for 30 reads (the aborts and the reads fall in step or
+// not, and 2.5 MB per read cross the link after its block); a read on a
+// connection without a data connection opened ahead costs 3.
+func TestRandomReadsRoundTrips(t *testing.T) {
+	const size = 64 << 20
+	data := testutil.RandBytes(11, size)
+	e := newLinkEnv(t, link.Options{RTT: 10 * time.Millisecond}, func(root string) { testutil.WriteFile(t, filepath.Join(root, "big"), data) }, nil)
+	f, err := os.Open(filepath.Join(e.mnt, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 4096)
+	read := func(blk int64) {
+		t.Helper()
+		off := blk<<18 + 5000
+		if _, err := f.ReadAt(b, off); err != nil || !bytes.Equal(b, data[off:off+4096]) {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+	}
+	// Blocks far from the start and the end, each once: the first reads
+	// bring the other connections up.
+	for _, blk := range []int64{210, 220, 230, 205, 215, 225} {
+		read(blk)
+	}
+	time.Sleep(200 * time.Millisecond)
+	e.l.Reset()
+	const n = 30
+	for i := range int64(n) {
+		read(10 + (i*37)%190)
+	}
+	st := e.l.Stats()
+	t.Logf("%d random reads: %v", n, st)
+	if st.Commands["RETR"] != n || st.RoundTrips > n*3/2 || st.Control != 0 || st.Data > n {
+		t.Fatalf("%d random reads: %v; want a RETR each, in at most %d round trips", n, st, n*3/2)
 	}
 }

@@ -7,6 +7,7 @@ package fs
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -166,11 +167,20 @@ func walkStats(t *testing.T, profile ftpd.Profile, conns int) (link.Stats, bool)
 	// mount has the first), so that no login adds its round trips to
 	// the count.
 	e.l.Reset()
-	for w := 0; w == 0 || e.l.Stats().Control < conns-1; w++ {
-		if w == 5 {
+	// Two walks at once: one alone may find all it needs ahead of it,
+	// on one connection.
+	for w := 0; w == 0 || e.l.Stats().Control < conns-1; w += 2 {
+		if w == 4 {
 			t.Fatal("walks on one connection only")
 		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			// The stats of a walk, without t: not the test's goroutine.
+			filepath.Walk(filepath.Join(e.mnt, fmt.Sprintf("warm%d", w+1)), func(string, os.FileInfo, error) error { return nil })
+		}()
 		walkTree(t, filepath.Join(e.mnt, fmt.Sprintf("warm%d", w)))
+		<-done
 	}
 	e.l.Reset()
 	got := walkTree(t, filepath.Join(e.mnt, "tree"))
@@ -179,4 +189,41 @@ func walkStats(t *testing.T, profile ftpd.Profile, conns int) (link.Stats, bool)
 	checkTimes(t, filepath.Join(e.root, "tree"), got, 80)
 	c := st.Commands
 	return st, c["USER"] > 0 || c["STAT"]+c["MLSD"]+c["LIST"] > 11 || c["MDTM"] > 80 || c["MLST"] > 80
+}
+
+// cp -r of one directory after another (a cp each): once the second
+// shows a walk, the directory after the one being read is listed ahead,
+// and its exact times asked ahead too. A cp then starts on its files: its
+// directory's listing and times are in before it starts.
+func TestCopyDirsOneAfterAnother(t *testing.T) {
+	for _, prof := range profiles {
+		t.Run(prof.name, func(t *testing.T) {
+			e := newLinkEnv(t, link.Options{RTT: 2 * time.Millisecond}, func(root string) {
+				for i := range 5 {
+					smallFiles(t, 6, 3000, fmt.Sprintf("top/d%d", i))(root)
+				}
+			}, prof.mods)
+			out := t.TempDir()
+			for i := range 5 {
+				dir := fmt.Sprintf("top/d%d", i)
+				time.Sleep(100 * time.Millisecond) // what is ahead is in
+				l, fresh := e.m.m.dirs.Get(e.m.m.remotePath(dir))
+				if i >= 2 && (l == nil || !fresh) {
+					t.Errorf("%s not listed ahead", dir)
+				}
+				if i >= 2 && l != nil && e.m.m.times.Asked && !e.m.m.times.Listed {
+					if k := e.m.m.unknownTimes(dir, l); len(k) > 0 {
+						t.Errorf("%s: %d exact times not asked ahead", dir, len(k))
+					}
+				}
+				e.l.Reset()
+				if b, err := exec.Command("cp", "-r", filepath.Join(e.mnt, dir), out).CombinedOutput(); err != nil {
+					t.Fatalf("cp: %v %s", err, b)
+				}
+				if s := e.l.Stats(); s.Commands["RETR"] != 6 {
+					t.Errorf("cp -r %s: %v; want 6 RETR", dir, s)
+				}
+			}
+		})
+	}
 }
