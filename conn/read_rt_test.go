@@ -129,7 +129,7 @@ func TestSegmentedReadBeatsPerConnectionCap(t *testing.T) {
 	}
 	l.Reset()
 	start := time.Now()
-	sr := p.OpenSegmented(ctx, "/f", 0, size, 1<<20, 3)
+	sr := p.openSegmented(ctx, "/f", 0, size, 1<<20, 3)
 	var got bytes.Buffer
 	buf := make([]byte, 128<<10)
 	for {

@@ -52,18 +52,18 @@ type segment struct {
 	err  error // GUARDED_BY(Segmented.mu)
 }
 
-// OpenSegmented starts a segmented read of path, of size bytes, at off,
+// openSegmented starts a segmented read of path, of size bytes, at off,
 // in segments of segSize at most, over up to n connections at once. Each
 // segment but the last ends with an abort, which costs the bytes in flight
 // then and two round trips of its connection: segSize should dwarf both.
-func (p *Pool) OpenSegmented(ctx context.Context, path string, off, size, segSize int64, n int) *Segmented {
+func (p *Pool) openSegmented(ctx context.Context, path string, off, size, segSize int64, n int) *Segmented {
 	s := p.segmented(ctx, path, off, size, segSize, n)
 	s.more()
 	return s
 }
 
 // Segmented goes on with the stream, which is at off, as a segmented read
-// (see OpenSegmented): its RETR is the first segment, read on to the
+// (see openSegmented): its RETR is the first segment, read on to the
 // segment's end, its connection the first worker's. The reader gets bytes
 // while the other connections log in, and the stream's abort and restart
 // are saved. The stream is the read's from then on: neither read nor
@@ -230,11 +230,15 @@ func (s *Segmented) fetch(c *Conn, seg *segment, lent bool, t *transfer) bool {
 	s.mu.Unlock()
 	if t == nil {
 		var err error
-		t, err = c.startTransfer(s.ctx, "retr", s.path, "RETR "+s.path, seg.off+int64(fill), false)
+		// Close cancels s.ctx: the start's exchange runs to its end
+		// regardless (within the timeout), so that Close in its middle
+		// aborts a transfer in step instead of breaking the connection.
+		t, err = c.startTransfer(context.WithoutCancel(s.ctx), "retr", s.path, "RETR "+s.path, seg.off+int64(fill), false)
 		if err != nil {
 			s.failed(seg, err)
 			return true
 		}
+		t.ctx = s.ctx
 	}
 	for fill < len(seg.buf) {
 		n, err := t.Read(seg.buf[fill:])

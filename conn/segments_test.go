@@ -29,7 +29,7 @@ func TestSegmentedReadLendsMetadataSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Reset()
-	sr := p.OpenSegmented(ctx, "/f", 0, size, 256<<10, 4)
+	sr := p.openSegmented(ctx, "/f", 0, size, 256<<10, 4)
 	defer sr.Close()
 	var got bytes.Buffer
 	buf := make([]byte, 64<<10)
@@ -155,7 +155,7 @@ func TestSegmentedCloseGivesEveryConnectionBack(t *testing.T) {
 	if _, err := p.ModTime(ctx, "/f"); err != nil { // logs in
 		t.Fatal(err)
 	}
-	sr := p.OpenSegmented(ctx, "/f", 0, size, 256<<10, 4)
+	sr := p.openSegmented(ctx, "/f", 0, size, 256<<10, 4)
 	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
 		if st := p.Stats(); st.Open == 4 && st.Idle == 0 {
 			break
