@@ -205,7 +205,6 @@ func (p *Pool) ListsTogether(ctx context.Context) bool {
 // connections take one after another (listing_together.go).
 func (p *Pool) ReadDirs(ctx context.Context, dirs []string, fn func(i int, es []Entry, err error)) {
 	t := &dirsTogether{p: p, dirs: dirs, listings: make([]*Listing, len(dirs)), settled: make([]chan struct{}, len(dirs))}
-	done := make(chan struct{})
 	if f, err := p.features(ctx); err == nil && p.ListsTogether(ctx) {
 		t.facts = f.MLSD
 		for i, dir := range dirs {
@@ -214,16 +213,19 @@ func (p *Pool) ReadDirs(ctx context.Context, dirs []string, fn func(i int, es []
 				t.settled[i] = make(chan struct{})
 			}
 		}
-		go func() {
-			defer close(done)
-			t.list(ctx)
-		}()
-	} else {
-		close(done)
+		// Not waited for beyond the listings: a connection still
+		// logging in when the others have listed all comes back to the
+		// pool by itself.
+		go t.list(ctx)
 	}
 	for i, dir := range dirs {
 		if t.settled[i] != nil {
-			<-t.settled[i]
+			select {
+			case <-t.settled[i]:
+			case <-ctx.Done():
+				fn(i, nil, ctx.Err())
+				continue
+			}
 		}
 		if t.listings[i] != nil {
 			fn(i, p.entries(ctx, dir, t.listings[i], false), nil)
@@ -232,7 +234,6 @@ func (p *Pool) ReadDirs(ctx context.Context, dirs []string, fn func(i int, es []
 		es, err := p.ReadDir(ctx, dir)
 		fn(i, es, err)
 	}
-	<-done
 }
 
 // statUnsafe are the bytes of a path that some servers' STAT takes for a

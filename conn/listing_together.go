@@ -72,9 +72,10 @@ func (t *dirsTogether) list(ctx context.Context) {
 	for range ways {
 		wg.Go(func() {
 			// An idle connection, or a new one: a login once started
-			// is finished, for later if not for this batch. Else the
-			// first to come free, unless the chunks run out before.
-			c, err := t.p.get(ctx, Metadata, false)
+			// is finished, for later if not for this batch, even when
+			// the caller is gone by then. Else the first to come free,
+			// unless the chunks run out before.
+			c, err := t.p.get(context.WithoutCancel(ctx), Metadata, false)
 			if errors.Is(err, ErrBusy) {
 				c, err = t.p.get(getCtx, Metadata, true)
 			}
