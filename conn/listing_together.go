@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"path"
+	"slices"
 	"sync"
 )
 
@@ -38,6 +39,7 @@ type dirsTogether struct {
 
 	mu      sync.Mutex // guards the fields below and the writes above
 	next    int        // batch[next:] are not taken yet
+	again   []int      // taken by a way that failed: to take again first
 	chunk   int        // directories per chunk
 	isDone  []bool     // settled[i] closed
 	drained func()     // ends the waits for connections once all is taken
@@ -71,21 +73,34 @@ func (t *dirsTogether) list(ctx context.Context) {
 	var wg sync.WaitGroup
 	for range ways {
 		wg.Go(func() {
-			// An idle connection, or a new one: a login once started
-			// is finished, for later if not for this batch, even when
-			// the caller is gone by then. Else the first to come free,
-			// unless the chunks run out before.
-			c, err := t.p.get(context.WithoutCancel(ctx), Metadata, false)
-			if errors.Is(err, ErrBusy) {
-				c, err = t.p.get(getCtx, Metadata, true)
+			// A connection that breaks gives its chunks back, and the
+			// way goes on with another, as do retries elsewhere.
+			for attempt := 0; attempt < 4; attempt++ {
+				// An idle connection, or a new one: a login once
+				// started is finished, for later if not for this
+				// batch, even when the caller is gone by then. Else
+				// the first to come free, unless the chunks run out
+				// before.
+				c, err := t.p.get(context.WithoutCancel(ctx), Metadata, false)
+				if errors.Is(err, ErrBusy) {
+					c, err = t.p.get(getCtx, Metadata, true)
+				}
+				if err != nil {
+					return
+				}
+				lost, err := t.way(ctx, c)
+				t.p.put(c, Metadata)
+				if err == nil {
+					return
+				}
+				if ctx.Err() == nil {
+					t.p.pipelineFailed(ctx, "stat", err)
+				}
+				t.giveBack(lost)
+				if !Retriable(err) || ctx.Err() != nil {
+					return
+				}
 			}
-			if err != nil {
-				return
-			}
-			if err := t.way(ctx, c); err != nil && ctx.Err() == nil {
-				t.p.pipelineFailed(ctx, "stat", err)
-			}
-			t.p.put(c, Metadata)
 		})
 	}
 	wg.Wait()
@@ -102,25 +117,45 @@ func (t *dirsTogether) list(ctx context.Context) {
 func (t *dirsTogether) take() []int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.next == len(t.batch) || !t.p.Pipelining() || !t.p.statListings() {
+	if !t.p.Pipelining() || !t.p.statListings() {
 		t.drained()
 		return nil
 	}
-	end := min(len(t.batch), t.next+t.chunk)
-	chunk := t.batch[t.next:end]
-	t.next = end
-	if t.next == len(t.batch) {
+	var chunk []int
+	if len(t.again) > 0 {
+		n := min(len(t.again), t.chunk)
+		chunk, t.again = t.again[:n:n], t.again[n:]
+	} else {
+		end := min(len(t.batch), t.next+t.chunk)
+		chunk = t.batch[t.next:end]
+		t.next = end
+	}
+	if t.next == len(t.batch) && len(t.again) == 0 {
 		t.drained()
 	}
 	return chunk
+}
+
+// giveBack puts the directories of a failed way that are not settled
+// back to be taken first.
+func (t *dirsTogether) giveBack(dirs []int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, i := range dirs {
+		if !t.isDone[i] {
+			t.again = append(t.again, i)
+		}
+	}
+	slices.Sort(t.again) // the earliest first: results go in order
 }
 
 // way lists chunk after chunk on c, in one stream: once the STATs of a
 // chunk are answered, the STATs of the next go out, then the MLSTs of
 // the entries just listed. The server answers the next STATs first, so
 // that their MLSTs can follow while it still works on these. An error
-// leaves the chunks it holds to ReadDir.
-func (t *dirsTogether) way(ctx context.Context, c *Conn) error {
+// returns the directories it took (lost), those it did not settle to be
+// taken again.
+func (t *dirsTogether) way(ctx context.Context, c *Conn) (lost []int, err error) {
 	type chunk struct {
 		dirs     []int
 		listings []*Listing
@@ -136,6 +171,7 @@ func (t *dirsTogether) way(ctx context.Context, c *Conn) error {
 	var expect []reply
 	statNext := func() []string {
 		dirs := t.take()
+		lost = append(lost, dirs...)
 		ch := &chunk{dirs: dirs, listings: make([]*Listing, len(dirs))}
 		var lines []string
 		for k, i := range dirs {
@@ -165,9 +201,9 @@ func (t *dirsTogether) way(ctx context.Context, c *Conn) error {
 	}
 	first := statNext()
 	if len(first) == 0 {
-		return nil
+		return nil, nil
 	}
-	return c.stream(ctx, first, func(n int) ([]string, error) {
+	err = c.stream(ctx, first, func(n int) ([]string, error) {
 		r := expect[n]
 		dir := t.dirs[r.ch.dirs[r.k]]
 		if r.stat {
@@ -195,6 +231,7 @@ func (t *dirsTogether) way(ctx context.Context, c *Conn) error {
 		}
 		return nil, nil
 	})
+	return lost, err
 }
 
 // _settle gives dirs[i] its listing (nil: ReadDir lists it alone), once.

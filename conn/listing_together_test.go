@@ -41,6 +41,25 @@ func warmConns(t *testing.T, p *Pool, n int) {
 	}
 }
 
+// holdConns takes n connections of p, as other work would, until the
+// function returned is called.
+func holdConns(t *testing.T, p *Pool, n int) func() {
+	t.Helper()
+	held := make([]*Conn, n)
+	for k := range held {
+		c, err := p.get(context.Background(), Metadata, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[k] = c
+	}
+	return func() {
+		for _, c := range held {
+			p.put(c, Metadata)
+		}
+	}
+}
+
 // datedTree writes n directories d00.. of files files each, every file
 // with a time of its own to the second, and returns their server paths.
 func datedTree(t *testing.T, s *server, n, files int) []string {
@@ -146,14 +165,7 @@ func TestReadDirsTogetherChunks(t *testing.T) {
 	ctx := context.Background()
 	warmConns(t, p, 4)
 	// All connections but one are busy; the batch is cut for three.
-	held := make([]*Conn, 3)
-	for k := range held {
-		c, err := p.get(ctx, Metadata, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		held[k] = c
-	}
+	release := holdConns(t, p, 3)
 	l.Reset()
 	log.reset()
 	var got []int
@@ -161,9 +173,7 @@ func TestReadDirsTogetherChunks(t *testing.T) {
 		got = append(got, i)
 		checkDated(t, i, 3, es, err)
 	})
-	for _, c := range held {
-		p.put(c, Metadata)
-	}
+	release()
 	st := l.Stats()
 	t.Log(st)
 	if len(got) != 24 || st.Commands["STAT"] != 24 || st.Commands["MLST"] != 72 || st.Total() != 96 {
@@ -224,20 +234,40 @@ func (l *lockedLog) runs() string {
 }
 
 // TestReadDirsTogetherBroken: a connection that breaks within a batch
-// takes only its own chunks down; those are listed alone, and every
+// gives back the chunks it did not finish, and its way goes on with
+// another connection; what no way can list is listed alone. Every
 // listing still comes whole, with exact times.
 func TestReadDirsTogetherBroken(t *testing.T) {
-	// Logins take 4 or 5 commands: each connection breaks within its
-	// second round.
-	s := startServer(t, func(c *ftpd.Config) { c.Faults.CloseControlAfter = 12 })
-	dirs := datedTree(t, s, 16, 2)
-	p := newPool(t, s, func(c *Config) { c.MaxConns = 4 })
-	n := 0
-	p.ReadDirs(context.Background(), dirs, func(i int, es []Entry, err error) {
-		n++
-		checkDated(t, i, 2, es, err)
-	})
-	if c := s.Counts(); n != 16 || c["MLSD"] == 0 {
-		t.Fatalf("%d results, commands %v; want 16, some listed alone (MLSD)", n, c)
+	for _, tc := range []struct {
+		name       string
+		closeAfter int
+		alone      bool
+	}{
+		// A login takes 4 commands (5 with FEAT), a chunk of four
+		// directories 4 STATs and 8 MLSTs, sent behind the next
+		// chunk's STATs: the connection finishes two chunks before it
+		// breaks, the two after are taken again on a new one.
+		{"again", 40, false},
+		// Each connection breaks before it finishes any chunk.
+		{"alone", 12, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, func(c *ftpd.Config) { c.Faults.CloseControlAfter = tc.closeAfter })
+			dirs := datedTree(t, s, 16, 2)
+			p := newPool(t, s, func(c *Config) { c.MaxConns = 4 })
+			// One connection takes all chunks, one after the other.
+			warmConns(t, p, 4)
+			release := holdConns(t, p, 3)
+			n := 0
+			p.ReadDirs(context.Background(), dirs, func(i int, es []Entry, err error) {
+				n++
+				checkDated(t, i, 2, es, err)
+			})
+			release()
+			c := s.Counts()
+			if n != 16 || (c["MLSD"] > 0) != tc.alone || c["STAT"] <= 16 {
+				t.Fatalf("%d results, commands %v; want 16, some STATs again, listed alone: %v", n, c, tc.alone)
+			}
+		})
 	}
 }
