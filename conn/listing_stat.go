@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -194,17 +195,21 @@ func (p *Pool) ListsTogether(ctx context.Context) bool {
 // in. Where ListsTogether, their STATs are pipelined: N listings in one
 // round trip. On a server with MLSD, whose listings give exact times and
 // facts, the facts of their entries then come from MLST, pipelined as
-// well: the listings are as MLSD's, in two round trips. A directory whose
-// STAT answer cannot stand for its listing, one whose path STAT could
-// take for a pattern or several paths, or all of them where pipelining
-// fails, is listed alone, as elsewhere.
+// well: the listings are as MLSD's, in two round trips (one per chunk
+// and one more on a connection that takes several, below). A directory
+// whose STAT answer cannot stand for its listing, one whose path STAT
+// could take for a pattern or several paths, or all of them where
+// pipelining fails, is listed alone, as elsewhere.
 //
-// The server's work for a large batch of MLSTs (a millisecond a
-// directory of 40, at proftpd) outweighs round trips on a fast link, so
-// on a server with MLSD the batch is cut in chunks that up to MaxConns-1
-// connections take one after another (listing_together.go).
+// The server's work for a large batch of MLSTs (about 5 ms a directory
+// of 40 at proftpd: 1.3 ms its STAT, 0.1 ms each MLST) outweighs round
+// trips on a fast link, so on a server with MLSD the batch is cut in
+// chunks that up to MaxConns-1 connections take one after another
+// (listing_together.go).
 func (p *Pool) ReadDirs(ctx context.Context, dirs []string, fn func(i int, es []Entry, err error)) {
-	t := &dirsTogether{p: p, dirs: dirs, listings: make([]*Listing, len(dirs)), settled: make([]chan struct{}, len(dirs))}
+	// The batch may outlive the call (a cancelled caller; a login it
+	// started): it keeps its own dirs.
+	t := &dirsTogether{p: p, dirs: slices.Clone(dirs), listings: make([]*Listing, len(dirs)), settled: make([]chan struct{}, len(dirs))}
 	if f, err := p.features(ctx); err == nil && p.ListsTogether(ctx) {
 		t.facts = f.MLSD
 		for i, dir := range dirs {
