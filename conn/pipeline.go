@@ -36,35 +36,92 @@ var errOutOfStep = errors.New("reply out of step with its command")
 // refusal of one command is an answer, not an error): the pipeline then
 // ends, c is broken, and that error is returned.
 func (c *Conn) pipeline(ctx context.Context, lines []string, read func(i int) error) error {
+	return c.stream(ctx, lines, func(i int) ([]string, error) { return nil, read(i) })
+}
+
+// stream is pipeline where a reply may send more: the lines read(i)
+// returns go out at once, behind all sent before, and their replies are
+// read in turn, numbered on from the lines before them. A batch whose
+// next commands depend on replies (an MLST per entry a STAT listed) thus
+// keeps the server busy instead of waiting for a round trip between
+// batches.
+func (c *Conn) stream(ctx context.Context, lines []string, read func(i int) ([]string, error)) error {
 	b, err := c.encode(lines)
 	if err != nil {
 		return err
 	}
-	written := make(chan error, 1)
-	go func() {
-		var err error
-		for len(b) > 0 && err == nil {
-			n := min(len(b), pipelineChunk)
-			err = c.write(ctx, b[:n])
-			b = b[n:]
-		}
-		written <- err
-	}()
-	for i := range lines {
-		if err = read(i); err != nil {
+	w := &streamWriter{c: c, ctx: ctx, queue: []string{b}, more: make(chan struct{}, 1), done: make(chan error, 1)}
+	go w.run()
+	for i := 0; i < len(lines); i++ {
+		var more []string
+		if more, err = read(i); err != nil {
 			break
 		}
+		if len(more) > 0 {
+			if b, err = c.encode(more); err != nil {
+				break
+			}
+			lines = append(lines, more...)
+			w.send(b)
+		}
 	}
+	w.send("") // the end
 	if err != nil {
 		// The writer may wait on a server that no longer reads.
 		c.broken = true
 		c.raw.Close()
 	}
-	if werr := <-written; werr != nil && err == nil {
+	if werr := <-w.done; werr != nil && err == nil {
 		c.broken = true
 		err = c.ioErr(ctx, werr)
 	}
 	return err
+}
+
+// streamWriter writes what stream queues, in order, chunk by chunk: a
+// deep batch never waits for the socket buffers of both ends to fill,
+// and the reader never waits for the writer.
+type streamWriter struct {
+	c     *Conn
+	ctx   context.Context
+	mu    sync.Mutex
+	queue []string // "" ends the stream
+	more  chan struct{}
+	done  chan error
+}
+
+func (w *streamWriter) send(b string) {
+	w.mu.Lock()
+	w.queue = append(w.queue, b)
+	w.mu.Unlock()
+	select {
+	case w.more <- struct{}{}:
+	default:
+	}
+}
+
+func (w *streamWriter) run() {
+	for {
+		w.mu.Lock()
+		q := w.queue
+		w.queue = nil
+		w.mu.Unlock()
+		for _, b := range q {
+			if b == "" {
+				w.done <- nil
+				return
+			}
+			for len(b) > 0 {
+				n := min(len(b), pipelineChunk)
+				if err := w.c.write(w.ctx, b[:n]); err != nil {
+					w.done <- err
+					return
+				}
+				b = b[n:]
+			}
+		}
+		<-w.more
+	}
 }
 
 // Pipelining says whether commands are sent together on this pool.
