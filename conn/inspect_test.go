@@ -47,3 +47,13 @@ func (p *Pool) Stats() Stats {
 	defer p.mu.Unlock()
 	return Stats{Open: p.total, Idle: len(p.idle), Dials: p.dials, Ceiling: p.ceiling}
 }
+
+// openSegmented starts a segmented read of path, of size bytes, at off,
+// in segments of segSize at most, over up to n connections at once. Each
+// segment but the last ends with an abort, which costs the bytes in flight
+// then and two round trips of its connection: segSize should dwarf both.
+func (p *Pool) openSegmented(ctx context.Context, path string, off, size, segSize int64, n int) *Segmented {
+	s := p.segmented(ctx, path, off, size, segSize, n)
+	s.more()
+	return s
+}

@@ -163,7 +163,7 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 			id, feat := p.nextID, p.feat
 			p.take(kind)
 			p.mu.Unlock()
-			c, err := dial(ctx, &p.cfg, id, feat)
+			c, err := p.dial(ctx, id, feat)
 			if err != nil {
 				p.mu.Lock()
 				p.total--
@@ -213,6 +213,19 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// dial opens and logs in a connection, its login pipelined where the
+// pool pipelines; a pipelined login that timed out or came back out of
+// step turns pipelining off, and the next dial logs in one command at a
+// time.
+func (p *Pool) dial(ctx context.Context, id int, feat *Features) (*Conn, error) {
+	pipelined := p.Pipelining()
+	c, err := dial(ctx, &p.cfg, id, feat, pipelined)
+	if err != nil && pipelined {
+		p.pipelineFailed(ctx, "login", err)
+	}
+	return c, err
 }
 
 func (p *Pool) take(kind Kind) {
@@ -281,7 +294,7 @@ func (p *Pool) spare() {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
 		defer cancel()
-		c, err := dial(ctx, &p.cfg, id, feat)
+		c, err := p.dial(ctx, id, feat)
 		if err != nil {
 			p.mu.Lock()
 			p.total--

@@ -52,18 +52,8 @@ type segment struct {
 	err  error // GUARDED_BY(Segmented.mu)
 }
 
-// openSegmented starts a segmented read of path, of size bytes, at off,
-// in segments of segSize at most, over up to n connections at once. Each
-// segment but the last ends with an abort, which costs the bytes in flight
-// then and two round trips of its connection: segSize should dwarf both.
-func (p *Pool) openSegmented(ctx context.Context, path string, off, size, segSize int64, n int) *Segmented {
-	s := p.segmented(ctx, path, off, size, segSize, n)
-	s.more()
-	return s
-}
-
 // Segmented goes on with the stream, which is at off, as a segmented read
-// (see openSegmented): its RETR is the first segment, read on to the
+// (see segmented): its RETR is the first segment, read on to the
 // segment's end, its connection the first worker's. The reader gets bytes
 // while the other connections log in, and the stream's abort and restart
 // are saved. The stream is the read's from then on: neither read nor
@@ -80,6 +70,11 @@ func (st *Stream) Segmented(ctx context.Context, off, size, segSize int64, n int
 	return s
 }
 
+// segmented makes a segmented read of path, of size bytes, from off, in
+// segments of segSize at most, over up to n connections at once; nothing
+// starts yet. Each segment but the last ends with an abort, which costs
+// the bytes in flight then and two round trips of its connection:
+// segSize should dwarf both.
 func (p *Pool) segmented(ctx context.Context, path string, off, size, segSize int64, n int) *Segmented {
 	n = max(1, n)
 	// Equal segments, as many as a multiple of n: the connections end

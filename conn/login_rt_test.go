@@ -1,0 +1,71 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"ftpfs/internal/link"
+)
+
+// A pool's later connections log in with USER, PASS, TYPE and OPTS in
+// one flight once the greeting is in: the connect, the greeting and that
+// flight, where one command at a time costs a round trip each.
+func TestLoginPipelinedRoundTrips(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mods []func(*Config)
+		want int
+	}{
+		{"pipelined", nil, 3},
+		{"one at a time", []func(*Config){func(c *Config) { c.NoPipelining = true }}, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t)
+			p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, tc.mods...)
+			ctx := context.Background()
+			first, err := p.get(ctx, Metadata, true) // logs in, FEAT included
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Reset()
+			second, err := p.get(ctx, Transfer, true) // dials while first is out
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := l.Stats()
+			p.put(first, Metadata)
+			p.put(second, Transfer)
+			if st.RoundTrips != tc.want || st.Commands["USER"] != 1 || st.Commands["TYPE"] != 1 {
+				t.Fatalf("second login: %d round trips, commands %v; want %d", st.RoundTrips, st.Commands, tc.want)
+			}
+			if !p.Pipelining() == (tc.mods == nil) {
+				t.Fatalf("pipelining %v after the login", p.Pipelining())
+			}
+		})
+	}
+}
+
+// A refused password on a pipelined login is the login's error, with the
+// server's reply; the replies to what followed do not matter, and
+// pipelining stays on (a refusal says nothing about pipelines).
+func TestLoginPipelinedRefused(t *testing.T) {
+	s := startServer(t)
+	p := newPool(t, s)
+	ctx := context.Background()
+	first, err := p.get(ctx, Metadata, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.put(first, Metadata)
+	p.cfg.Password = "wrong"
+	_, err = p.get(ctx, Transfer, true)
+	var fe *Error
+	if !errors.As(err, &fe) || fe.Op != "login" || fe.Code != 530 {
+		t.Fatalf("login with a wrong password: %v, want the 530", err)
+	}
+	if !p.Pipelining() {
+		t.Fatal("a refused login turned pipelining off")
+	}
+}
