@@ -327,3 +327,29 @@ func TestCreateChecksNames(t *testing.T) {
 		t.Fatalf("the cache after the check: %v, %v", fi, err)
 	}
 }
+
+// TestOpenAfterOwnUploadNoListing: open() right after this mount's
+// close() uploaded the file (rsync reopens its temporary file) needs no
+// listing, however old the directory's: the server acknowledged the
+// upload a moment ago. A second later, open() lists again, as for any
+// file.
+func TestOpenAfterOwnUploadNoListing(t *testing.T) {
+	_, mnt, l := upLink(t, ftpd.ProfileFull)
+	f := filepath.Join(mnt, "d", "f")
+	time.Sleep(revalidateAfter + 100*time.Millisecond)
+	testutil.WriteFile(t, f, []byte("mine"))
+	open := func() {
+		r, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+	}
+	if st := counted(t, l, open); st.Total() != 0 {
+		t.Fatalf("open right after the upload: %v; want no command", st)
+	}
+	time.Sleep(revalidateAfter)
+	if st := counted(t, l, open); st.Commands["MLSD"] != 1 {
+		t.Fatalf("open a second later: %v; want a listing", st)
+	}
+}
