@@ -126,6 +126,19 @@ func (d *Dirs[E]) Get(dir string) (l *Listing[E], fresh bool) {
 	return l, d.fresh(l, d.ttl, now)
 }
 
+// GetMaxAge returns the cached listing of dir, if any, and whether it
+// would answer FetchMaxAge with maxAge without a fetch.
+func (d *Dirs[E]) GetMaxAge(dir string, maxAge time.Duration) (l *Listing[E], fresh bool) {
+	now := d.clock.Now()
+	d.mu.Lock()
+	l, ok := d.lru.Get(dir)
+	d.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	return l, d.fresh(l, maxAge, now)
+}
+
 // Fetch returns a fresh listing of dir: the cached one if it is younger
 // than the TTL, otherwise the result of fetch, which it stores. See
 // FetchMaxAge.

@@ -166,6 +166,9 @@ func TestFetchMaxAge(t *testing.T) {
 			d, clk := newTestDirs(DirsOptions{TTL: time.Hour})
 			d.Put("/d", ents("a"))
 			clk.Advance(tt.age)
+			if got, fresh := d.GetMaxAge("/d", tt.maxAge); got == nil || fresh == tt.wantFetch {
+				t.Fatalf("GetMaxAge: %v, fresh %v; want the listing, fresh %v", got, fresh, !tt.wantFetch)
+			}
 			var calls atomic.Int32
 			l, err := d.FetchMaxAge(t.Context(), "/d", tt.maxAge, staticFetch(&calls, "b"))
 			if err != nil {

@@ -121,6 +121,9 @@ type inTransferServer struct {
 	// drop: a verb the server ignores when it comes during a transfer
 	// (pure-ftpd keeps one command of those that arrive together)
 	drop string
+	// one: the server answers only the first command that comes during
+	// a transfer, the others after its final reply (proftpd)
+	one bool
 
 	mu    sync.Mutex
 	files map[string]int // name -> size
@@ -230,6 +233,7 @@ func (s *inTransferServer) serve(c net.Conn) {
 			// answered first, as when it overtakes the data's end.
 			var ended <-chan time.Time
 			total := -1
+			in := lines
 			for total < 0 || ended != nil {
 				select {
 				case total = <-got:
@@ -237,7 +241,7 @@ func (s *inTransferServer) serve(c net.Conn) {
 					ended = time.After(200 * time.Millisecond)
 				case <-ended:
 					ended = nil
-				case l, ok := <-lines:
+				case l, ok := <-in:
 					if !ok {
 						return
 					}
@@ -252,6 +256,12 @@ func (s *inTransferServer) serve(c net.Conn) {
 					say(s.early(n))
 					mu.Unlock()
 					ended = nil
+					if s.one {
+						in = nil
+					} else if total >= 0 {
+						// Those that came with it are answered too.
+						ended = time.After(50 * time.Millisecond)
+					}
 				}
 			}
 			s.mu.Lock()
@@ -300,9 +310,12 @@ func commitOnce(ctx context.Context, p *Pool, data []byte) error {
 
 // TestCommitServerAnswersInTransfer: a server that answers the SIZE sent
 // with the end of the data before the upload's final reply (the size so
-// far, or a refusal) is asked again after it, and the pool sends SIZE
-// after the final reply from then on. No rename rests on a size told
-// before the final reply.
+// far, or a refusal) is asked again after it. One that told a size is
+// sent SIZE twice from then on; this one answers both early, and is
+// asked again each time, until earlyMissLimit uploads in a row had no
+// SIZE answered after the final reply. From then on, as after a
+// refusal, SIZE goes after the final reply. No rename rests on a size
+// told before the final reply.
 func TestCommitServerAnswersInTransfer(t *testing.T) {
 	for name, early := range map[string]func(int) string{
 		"size so far": func(n int) string { return fmt.Sprintf("213 %d", n) },
@@ -316,18 +329,31 @@ func TestCommitServerAnswersInTransfer(t *testing.T) {
 			if err := commitOnce(ctx, p, data); err != nil {
 				t.Fatalf("first commit: %v", err)
 			}
+			// First: SIZE with the data (answered early), SIZE again
+			// after the 226, then the rename. (Where the EPSVs go,
+			// ahead or not, depends on when the fake saw the end of the
+			// data.)
+			want := "USER FEAT TYPE STOR SIZE SIZE RNFR RNTO"
+			if name == "size so far" {
+				if !p.sizeInTransfer.Load() || p.answersInTransfer.Load() {
+					t.Fatal("the size told early went unnoticed")
+				}
+				for i := range earlyMissLimit {
+					if err := commitOnce(ctx, p, data); err != nil {
+						t.Fatalf("commit %d: %v", i+2, err)
+					}
+					want += " STOR SIZE SIZE SIZE RNFR RNTO"
+				}
+			}
 			if !p.answersInTransfer.Load() {
-				t.Fatal("the early answer went unnoticed")
+				t.Fatal("SIZE still goes with the end of the data")
 			}
 			if err := commitOnce(ctx, p, data); err != nil {
-				t.Fatalf("second commit: %v", err)
+				t.Fatalf("last commit: %v", err)
 			}
-			// First: SIZE with the data (answered early), SIZE again
-			// after the 226, then the rename. Second: SIZE only after
-			// the 226. (Where the EPSVs go, ahead or not, depends on
-			// when the fake saw the end of the data.)
+			// Last: SIZE only after the 226.
+			want += " STOR SIZE RNFR RNTO"
 			got := strings.Join(slices.DeleteFunc(fake.sent(), func(v string) bool { return v == "EPSV" }), " ")
-			want := "USER FEAT TYPE STOR SIZE SIZE RNFR RNTO STOR SIZE RNFR RNTO"
 			if got != want {
 				t.Fatalf("commands %q, want %q", got, want)
 			}
@@ -335,11 +361,13 @@ func TestCommitServerAnswersInTransfer(t *testing.T) {
 	}
 }
 
-// TestCommitAnswersInTransferRoundTrips: on a server that answers during
-// transfers, an upload costs three round trips once its data connection
-// was opened ahead: STOR with its bytes, read until the final reply;
-// SIZE and the next EPSV; the rename, while the next data connection
-// opens. (Before: five, EPSV+STOR and the connect first.)
+// TestCommitAnswersInTransferRoundTrips: on a server that answers all
+// commands during transfers, an upload costs three round trips once its
+// data connection was opened ahead, and once SIZE waits for the final
+// reply: STOR with its bytes, read until the final reply; SIZE and the
+// next EPSV; the rename, while the next data connection opens. (Before:
+// five, EPSV+STOR and the connect first.) While SIZE still goes twice
+// with the end of the data, an upload costs no more round trips.
 func TestCommitAnswersInTransferRoundTrips(t *testing.T) {
 	fake := startInTransferServer(t, func(n int) string { return fmt.Sprintf("213 %d", n) })
 	l, err := link.Start(fake.ln.Addr().String(), link.Options{RTT: 20 * time.Millisecond})
@@ -349,7 +377,7 @@ func TestCommitAnswersInTransferRoundTrips(t *testing.T) {
 	t.Cleanup(func() { l.Close() })
 	p := fake.pool(t, func(c *Config) { c.Addr = l.Addr() })
 	ctx := context.Background()
-	for i := range 4 {
+	for i := range earlyMissLimit + 4 {
 		waitIdle(t, p)
 		time.Sleep(40 * time.Millisecond) // the handshake of the one opened ahead
 		l.Reset()
@@ -360,12 +388,61 @@ func TestCommitAnswersInTransferRoundTrips(t *testing.T) {
 		// The fake ends a transfer on a timer, which the link does not
 		// count as a round: the client's flights tell. STOR with the
 		// bytes, SIZE+EPSV, the rename, the connect ahead.
-		if i >= 2 && (st.Flights != 4 || st.RoundTrips > 3 || st.Commands["EPSV"] != 1 || st.Commands["SIZE"] != 1) {
+		if i >= 2 && st.RoundTrips > 3 {
+			t.Fatalf("commit %d: %v; want 3 round trips at most", i, st)
+		}
+		if i >= earlyMissLimit+2 && (st.Flights != 4 || st.Commands["EPSV"] != 1 || st.Commands["SIZE"] != 1) {
 			t.Fatalf("commit %d: %v; want 4 flights (3 round trips), one SIZE and one EPSV ahead", i, st)
 		}
 	}
 	if !p.answersInTransfer.Load() {
-		t.Fatal("the early answer went unnoticed")
+		t.Fatal("the early answers went unnoticed")
+	}
+}
+
+// TestCommitSizeTwiceRoundTrips: a server that answers one command during
+// a transfer (proftpd, which then answers the others after its final
+// reply): once it told a size during a transfer, SIZE goes twice with the
+// end of the data, and the EPSV behind: one SIZE is answered after the
+// final reply, and an upload costs two round trips, as on a server that
+// answers in order: STOR with its bytes, the SIZEs and EPSV behind; the
+// rename, while the next data connection opens. (Before: three, the SIZE
+// after the final reply.)
+func TestCommitSizeTwiceRoundTrips(t *testing.T) {
+	fake := startInTransferServer(t, func(n int) string { return fmt.Sprintf("213 %d", n) })
+	fake.one = true
+	l, err := link.Start(fake.ln.Addr().String(), link.Options{RTT: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	p := fake.pool(t, func(c *Config) { c.Addr = l.Addr() })
+	ctx := context.Background()
+	for i := range earlyMissLimit + 4 {
+		waitIdle(t, p)
+		time.Sleep(40 * time.Millisecond) // the handshake of the one opened ahead
+		l.Reset()
+		data := testutil.RandBytes(uint64(40+i), 10<<10)
+		if err := commitOnce(ctx, p, data); err != nil {
+			t.Fatalf("commit %d: %v", i, err)
+		}
+		st := l.Stats()
+		// The fake ends a transfer on a timer, which the link does not
+		// count as a round: the client's flights tell. STOR with the
+		// bytes and the SIZEs and EPSV behind; the rename; the connect
+		// ahead.
+		if i >= 2 && (st.Flights != 3 || st.RoundTrips > 2 || st.Commands["EPSV"] != 1 || st.Commands["SIZE"] != 2 || st.Data != 1) {
+			t.Fatalf("commit %d: %v; want 3 flights (2 round trips), two SIZEs, one EPSV and its data connection ahead", i, st)
+		}
+		fake.mu.Lock()
+		n := fake.files["/target"]
+		fake.mu.Unlock()
+		if n != len(data) {
+			t.Fatalf("commit %d: /target holds %d bytes, want %d", i, n, len(data))
+		}
+	}
+	if !p.sizeInTransfer.Load() || p.answersInTransfer.Load() {
+		t.Fatalf("sizeInTransfer %v, answersInTransfer %v: want SIZE twice with the end of the data", p.sizeInTransfer.Load(), p.answersInTransfer.Load())
 	}
 }
 
@@ -374,7 +451,9 @@ func TestCommitAnswersInTransferRoundTrips(t *testing.T) {
 // drops the EPSV sent with it, as pure-ftpd does (or answers it after
 // the final reply): the upload is still
 // committed, a NOOP shows where the replies are, and the connection
-// goes on in step, SIZE and EPSV after the final reply from then on.
+// goes on in step: SIZE is asked again with another EPSV, whose data
+// connection the next upload takes; SIZE and EPSV after the final reply
+// from then on.
 func TestCommitEarlyEPSVDropped(t *testing.T) {
 	for _, drop := range []string{"EPSV", ""} {
 		t.Run("drop "+drop, func(t *testing.T) { earlyEPSV(t, drop) })
@@ -399,7 +478,7 @@ func earlyEPSV(t *testing.T, drop string) {
 		sent = slices.DeleteFunc(sent, func(v string) bool { return v == "NOOP" })
 	}
 	got := strings.Join(sent, " ")
-	want := "USER FEAT TYPE EPSV STOR SIZE EPSV NOOP SIZE RNFR RNTO EPSV STOR SIZE EPSV RNFR RNTO"
+	want := "USER FEAT TYPE EPSV STOR SIZE EPSV NOOP SIZE EPSV RNFR RNTO STOR SIZE EPSV RNFR RNTO"
 	if drop == "" {
 		want = strings.Replace(want, " NOOP", "", 1)
 	}
@@ -435,6 +514,54 @@ func TestCommitWrongSizeRenamesNothing(t *testing.T) {
 		if v == "RNFR" || v == "RNTO" {
 			t.Fatalf("a wrong-sized upload was renamed: %q", fake.sent())
 		}
+	}
+}
+
+// TestCommitSizeTwiceWrongSize: SIZE twice with the end of the data, on
+// a server that answers the first during the transfer with the right
+// size, and the second after its final reply with another: the commit
+// fails and renames nothing, however right the early answer was.
+func TestCommitSizeTwiceWrongSize(t *testing.T) {
+	fake := startInTransferServer(t, func(n int) string { return fmt.Sprintf("213 %d", n) })
+	fake.one, fake.lie = true, -1
+	p := fake.pool(t)
+	p.sizeInTransfer.Store(true) // as after a size told during a transfer
+	data := testutil.RandBytes(7, 10<<10)
+	err := commitOnce(context.Background(), p, data)
+	if err == nil || !strings.Contains(err.Error(), "bytes") {
+		t.Fatalf("commit of a wrong-sized upload: %v", err)
+	}
+	got := strings.Join(slices.DeleteFunc(fake.sent(), func(v string) bool { return v == "EPSV" }), " ")
+	if want := "USER FEAT TYPE STOR SIZE SIZE"; got != want {
+		t.Fatalf("commands %q, want %q", got, want)
+	}
+}
+
+// TestCommitSizeTwiceRefused: the upload fails (552) with SIZE twice and
+// EPSV behind its end: the upload's own reply is the error, whatever
+// came first, nothing is renamed, and the connection stays in step.
+func TestCommitSizeTwiceRefused(t *testing.T) {
+	fake := startInTransferServer(t, func(n int) string { return fmt.Sprintf("213 %d", n) })
+	fake.one, fake.final = true, "552 Quota exceeded."
+	p := fake.pool(t)
+	ctx := context.Background()
+	if _, err := p.Store(ctx, "/warm", bytes.NewReader([]byte("x"))); err == nil {
+		t.Fatal("the fake took an upload") // logs in and proves EPSV
+	}
+	p.sizeInTransfer.Store(true) // as after a size told during a transfer
+	err := commitOnce(ctx, p, testutil.RandBytes(8, 10<<10))
+	if Classify(err) != ClassQuota && Classify(err) != ClassNoSpace {
+		t.Fatalf("commit: %v (class %d), want the 552", err, Classify(err))
+	}
+	if err := p.Delete(ctx, "/tmp"); err != nil {
+		t.Fatalf("the next command on the connection: %v", err)
+	}
+	got := strings.Join(slices.DeleteFunc(fake.sent(), func(v string) bool { return v == "EPSV" }), " ")
+	if !strings.HasSuffix(got, "STOR SIZE SIZE DELE") || strings.Contains(got, "RNFR") {
+		t.Fatalf("commands %q: want STOR SIZE SIZE DELE at the end, and no rename", got)
+	}
+	if st := p.Stats(); st.Dials != 1 {
+		t.Fatalf("%d connections dialled, want 1", st.Dials)
 	}
 }
 

@@ -55,6 +55,12 @@ type Pool struct {
 	// answered after the final reply; the next EPSV may then go with it
 	// (write.go).
 	answersInOrder atomic.Bool
+	// sizeInTransfer: the server answered such a SIZE during the
+	// transfer, with a size: SIZE goes twice from then on, and earlyMisses
+	// counts the uploads in a row that had neither answered after the
+	// final reply (write_early.go).
+	sizeInTransfer atomic.Bool
+	earlyMisses    atomic.Int32
 	// trail holds replies still to read (write.go); setTimeOK and
 	// chmodOK say that a command of the kind succeeded; soonOff, that
 	// replies owed did not come in time: every command waits for its own.

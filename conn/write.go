@@ -159,9 +159,13 @@ type Placed struct {
 //
 // Some servers answer commands that arrive during a transfer at once,
 // before its final reply (proftpd with the size so far, pure-ftpd with
-// 500): the order of the replies tells, the size is then asked again
-// after the final reply, and the pool sends SIZE (and EPSV) after the
-// final reply from then on (three round trips).
+// 500): the order of the replies tells, and the size is then asked again
+// after the final reply. One that answered with a size answers only one
+// command during a transfer: SIZE goes twice from then on, and one of
+// them is answered after the final reply (write_early.go; two round
+// trips still). Otherwise, or should both be answered early on a few
+// uploads in a row, the pool sends SIZE (and EPSV) after the final reply
+// from then on (three round trips).
 func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 	var done Placed
 	if u.closed {
@@ -173,11 +177,15 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 	defer u.release(&next)
 	t.ctx, t.done = ctx, true
 	early := c.feat.Size && u.n == pl.Size && !u.p.answersInTransfer.Load() && u.p.Pipelining()
+	// SIZE goes twice to a server that answered it during a transfer
+	// with a size: it answers one command then (write_early.go).
+	twice := early && u.p.sizeInTransfer.Load()
 	arm := c.canArm() && u.p.Pipelining()
 	// EPSV goes with the end of the data only to a server that answered
-	// SIZE there after the final reply before: one that answers during
-	// a transfer may drop it (pure-ftpd).
-	armEarly := early && arm && u.p.answersInOrder.Load()
+	// SIZE there after the final reply before, or that answers one
+	// command during a transfer: one that refuses commands during a
+	// transfer may drop it (pure-ftpd).
+	armEarly := early && arm && (twice || u.p.answersInOrder.Load())
 	if err := t.closeData(); err != nil {
 		// A TLS close_notify that could not be sent: the server may not
 		// have seen the end of the upload.
@@ -186,14 +194,22 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 	}
 	if early {
 		lines := []string{"SIZE " + from}
-		if armEarly {
+		if twice {
+			lines = twiceLines(from, armEarly)
+		} else if armEarly {
 			lines = append(lines, "EPSV")
 		}
 		if err := c.sendAll(ctx, lines...); err != nil {
 			return done, &Error{Op: "size", Path: from, Err: err}
 		}
 	}
-	size, epsv, err := u.ended(ctx, early, armEarly)
+	var size, epsv *reply
+	var err error
+	if twice {
+		size, epsv, err = u.endedTwice(ctx, armEarly)
+	} else {
+		size, epsv, err = u.ended(ctx, early, armEarly)
+	}
 	if epsv != nil {
 		next.start(c, *epsv)
 	}
@@ -203,7 +219,10 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 	if u.n != pl.Size {
 		return done, &Error{Op: "stor", Path: from, Err: fmt.Errorf("short upload: %d bytes of %d", u.n, pl.Size)}
 	}
-	arm = arm && !armEarly && c.canArm()
+	// An EPSV sent early whose reply was not used (it came during the
+	// transfer, or nobody knows where) leaves the next one to SIZE's or
+	// the rename's flight.
+	arm = arm && next.ch == nil && c.canArm()
 	if c.feat.Size && size == nil {
 		r, epsv, err := c.sizeArming(ctx, from, arm)
 		if epsv != nil {
@@ -368,7 +387,13 @@ func (u *Upload) ended(ctx context.Context, early, arm bool) (size, epsv *reply,
 		}
 		return &b, epsv, storReply(c, from, a)
 	}
-	if !u.p.answersInTransfer.Swap(true) {
+	if a.code == 213 {
+		// The size so far: such a server answers one command during a
+		// transfer, and SIZE goes twice from now on.
+		if !u.p.sizeInTransfer.Swap(true) {
+			u.p.cfg.Logger.Info("server answers a command during a transfer: an upload's SIZE goes twice with its end from now on", "reply", firstLine(a.msg))
+		}
+	} else if !u.p.answersInTransfer.Swap(true) {
 		u.p.cfg.Logger.Info("server answers commands during a transfer: an upload's SIZE waits for its final reply from now on", "reply", firstLine(a.msg))
 	}
 	if !arm {

@@ -79,6 +79,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		// is enough, and an editor's save costs no listing.
 		maxAge = 0
 	}
+	if n.m.uploadedWithin(rel, maxAge) {
+		maxAge = 0 // our own upload, just acknowledged (fresh.go)
+	}
 	e, err := n.m.entryMaxAge(ctx, rel, maxAge)
 	if err != nil {
 		return nil, 0, toErrno(n.m.log, "open", rel, err)

@@ -34,6 +34,10 @@ type mount struct {
 	started time.Time
 	fsName  string // ftp://host/path, as mount(8) shows it
 
+	// namesSeen: remote dir -> when STAT last found its names as
+	// cached, which Create's check then trusts (excl.go).
+	namesSeen sync.Map
+
 	// The LRUs lock themselves; mtimeMu makes a directory's ask count one
 	// read-and-bump. opened is read and then set without a lock: two
 	// opens racing cost at most a dropped page cache.

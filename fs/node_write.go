@@ -65,9 +65,10 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	ctx, cancel := n.m.changeCtx(ctx)
 	defer cancel()
 	rel := path.Join(n.rel(), name)
-	// O_EXCL is checked against a fresh listing; FTP has no atomic
-	// create, so two mounts racing can still both succeed.
-	existing, err := n.m.entryMaxAge(ctx, rel, revalidateAfter)
+	// O_EXCL is checked against a fresh listing, or fresh names
+	// (excl.go); FTP has no atomic create, so two mounts racing can
+	// still both succeed.
+	existing, err := n.m.createEntry(ctx, rel)
 	var ep *conn.Entry
 	switch {
 	case err == nil && flags&syscall.O_EXCL != 0:

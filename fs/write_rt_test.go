@@ -6,7 +6,9 @@ package fs
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
@@ -276,5 +278,78 @@ func TestChmodIgnoredCostsNothing(t *testing.T) {
 	write("second")
 	if c := e.srv.Counts(); c["SITE"] != 0 || c["DELE"] != 0 || c["STOR"] != 1 {
 		t.Fatalf("commands for the second file: %v; want one STOR, no SITE, no DELE", c)
+	}
+}
+
+// TestCreateChecksNames pins Create's check of its name once the
+// directory's listing is older than revalidateAfter: STAT lists the
+// names over the control connection (one round trip, no MLSD, no data
+// connection, which stays open for the next upload); they agree with the
+// cached listing, which then answers the next create at once. A name
+// another client created meanwhile is seen: O_EXCL fails, and its
+// content stays.
+func TestCreateChecksNames(t *testing.T) {
+	root, mnt, l := upLink(t, ftpd.ProfileFull)
+	d := filepath.Join(mnt, "d")
+	create := func(name string) error {
+		f, err := os.OpenFile(filepath.Join(d, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	time.Sleep(revalidateAfter + 100*time.Millisecond)
+	var err error
+	st := counted(t, l, func() { err = create("a") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The check, and the empty file's upload: STOR on the data
+	// connection opened ahead, SIZE, the rename.
+	if st.Commands["STAT"] != 1 || st.Commands["MLSD"] != 0 || st.Commands["STOR"] != 1 || st.Commands["EPSV"] > 1 {
+		t.Fatalf("create after %v: %v; want one STAT, no MLSD", revalidateAfter, st)
+	}
+	st = counted(t, l, func() { err = create("b") })
+	if err != nil || st.Commands["STAT"] != 0 || st.Commands["MLSD"] != 0 {
+		t.Fatalf("create right after: %v, %v; want no listing", err, st)
+	}
+	testutil.WriteFile(t, filepath.Join(root, "d", "other"), []byte("theirs"))
+	time.Sleep(revalidateAfter + 100*time.Millisecond)
+	st = counted(t, l, func() { err = create("other") })
+	if !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("O_EXCL create of a name another client made: %v, want EEXIST", err)
+	}
+	checkOnServer(t, filepath.Join(root, "d", "other"), []byte("theirs"))
+	if st.Commands["STAT"] != 1 || st.Commands["MLSD"] != 1 {
+		t.Fatalf("create of a name made behind our back: %v; want STAT, then MLSD", st)
+	}
+	if fi, err := os.Stat(filepath.Join(d, "other")); err != nil || fi.Size() != 6 {
+		t.Fatalf("the cache after the check: %v, %v", fi, err)
+	}
+}
+
+// TestOpenAfterOwnUploadNoListing: open() right after this mount's
+// close() uploaded the file (rsync reopens its temporary file) needs no
+// listing, however old the directory's: the server acknowledged the
+// upload a moment ago. A second later, open() lists again, as for any
+// file.
+func TestOpenAfterOwnUploadNoListing(t *testing.T) {
+	_, mnt, l := upLink(t, ftpd.ProfileFull)
+	f := filepath.Join(mnt, "d", "f")
+	time.Sleep(revalidateAfter + 100*time.Millisecond)
+	testutil.WriteFile(t, f, []byte("mine"))
+	open := func() {
+		r, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+	}
+	if st := counted(t, l, open); st.Total() != 0 {
+		t.Fatalf("open right after the upload: %v; want no command", st)
+	}
+	time.Sleep(revalidateAfter)
+	if st := counted(t, l, open); st.Commands["MLSD"] != 1 {
+		t.Fatalf("open a second later: %v; want a listing", st)
 	}
 }
