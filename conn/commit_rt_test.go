@@ -333,7 +333,7 @@ func TestCommitServerAnswersInTransfer(t *testing.T) {
 			// after the 226, then the rename. (Where the EPSVs go,
 			// ahead or not, depends on when the fake saw the end of the
 			// data.)
-			want := "USER FEAT TYPE STOR SIZE SIZE RNFR RNTO"
+			want := "STOR SIZE SIZE RNFR RNTO"
 			if name == "size so far" {
 				if !p.sizeInTransfer.Load() || p.answersInTransfer.Load() {
 					t.Fatal("the size told early went unnoticed")
@@ -353,7 +353,11 @@ func TestCommitServerAnswersInTransfer(t *testing.T) {
 			}
 			// Last: SIZE only after the 226.
 			want += " STOR SIZE RNFR RNTO"
-			got := strings.Join(slices.DeleteFunc(fake.sent(), func(v string) bool { return v == "EPSV" }), " ")
+			// Logins are left out: a spare connection may be dialled
+			// while one is finishing (Pool.get).
+			got := strings.Join(slices.DeleteFunc(fake.sent(), func(v string) bool {
+				return slices.Contains([]string{"EPSV", "USER", "PASS", "FEAT", "TYPE", "OPTS"}, v)
+			}), " ")
 			if got != want {
 				t.Fatalf("commands %q, want %q", got, want)
 			}
