@@ -44,11 +44,15 @@
 // Round trips: once EPSV (and REST) worked on a connection, a transfer
 // sends EPSV, REST and its command together; a download closes its side
 // of the data connection once its command is out (vsftpd and proftpd send
-// the final reply only after the client closed its side); an upload over a plain data
-// connection does not wait for the 150 before sending bytes; a commit
-// sends its checks and its rename together, and opens the next
-// transfer's data connection while the rename travels, so that the next
-// upload on the connection costs two round trips (Upload.Commit). A
+// the final reply only after the client closed its side); an upload over
+// a plain data connection does not wait for the 150 before sending bytes;
+// a commit sends SIZE with the end of the data (twice to a server that
+// answers one command during a transfer, proftpd: one of the two is
+// answered after the final reply, the only kind trusted), and opens the
+// next transfer's data connection while the rename travels, so that the
+// next upload on the connection costs two round trips (Upload.Commit).
+// Later connections log in with USER, PASS, TYPE and OPTS in one flight.
+// A
 // server that refuses a pipelined EPSV costs that connection, and the
 // transfer starts again on another, which asks EPSV alone (PASV where the
 // server lacks EPSV) before trusting it in a pipeline. The address in a
