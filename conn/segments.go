@@ -188,6 +188,16 @@ func (s *Segmented) work(c *Conn, lent bool, sg *segment, t *transfer) {
 			s.giveBack(c, nil)
 			return
 		}
+		if fresh && s.workers > 1 && s.p.Waiting(Transfer) {
+			// Another transfer waits for a connection (a block read
+			// the kernel sent late, another file): this one goes to
+			// it between segments, and the read goes on with the
+			// others rather than ending.
+			s.workers--
+			s.mu.Unlock()
+			s.p.put(c, Transfer)
+			return
+		}
 		if fresh {
 			sg = s._add()
 		}

@@ -180,3 +180,70 @@ func TestSegmentedCloseGivesEveryConnectionBack(t *testing.T) {
 		t.Fatalf("after Close: %d transfers, %+v; want none, and the 4 connections idle", transfers, st)
 	}
 }
+
+// A transfer that waits for a connection while a segmented read holds
+// them all (a block read the kernel sent late, another file) gets one
+// between segments: a worker goes to it, and the read goes on whole and
+// in order with the others instead of ending.
+func TestSegmentedReadYieldsToTransfer(t *testing.T) {
+	s := startServer(t)
+	const size = 4 << 20
+	data := testutil.RandBytes(11, size)
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
+	other := testutil.RandBytes(12, 64<<10)
+	testutil.WriteFile(t, filepath.Join(s.Root, "g"), other)
+	p, _ := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond, Rate: 1 << 20}, func(c *Config) { c.MaxConns = 4 })
+	ctx := context.Background()
+	if _, err := p.ModTime(ctx, "/f"); err != nil { // logs in
+		t.Fatal(err)
+	}
+	sr := p.openSegmented(ctx, "/f", 0, size, 256<<10, 4)
+	defer sr.Close()
+	var got bytes.Buffer
+	buf := make([]byte, 64<<10)
+	for got.Len() < size/8 {
+		n, err := sr.Read(ctx, buf)
+		got.Write(buf[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := p.Stats(); st.Open != 4 || st.Idle != 0 {
+		t.Fatalf("%+v, want all 4 connections the read's", st)
+	}
+	served := make(chan error, 1)
+	go func() {
+		b := make([]byte, len(other))
+		n, err := p.ReadAt(ctx, "/g", b, 0, int64(len(other)))
+		if err == nil && !bytes.Equal(b[:n], other) {
+			err = io.ErrUnexpectedEOF
+		}
+		served <- err
+	}()
+	servedAt := -1
+	for got.Len() < size {
+		n, err := sr.Read(ctx, buf)
+		got.Write(buf[:n])
+		if err != nil && err != io.EOF {
+			t.Fatalf("segmented read after the other transfer came: %v", err)
+		}
+		select {
+		case err := <-served:
+			if err != nil {
+				t.Fatalf("the other transfer: %v", err)
+			}
+			servedAt = got.Len()
+		default:
+		}
+	}
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Fatal("the segmented read is not the file")
+	}
+	t.Logf("served at %d KiB of %d", servedAt>>10, size>>10)
+	// Asked at an eighth, served a segment or two later; without a
+	// worker going to it, only once the read ran out of segments to
+	// start, near its end.
+	if servedAt < 0 || servedAt > size/2 {
+		t.Fatalf("the other transfer was served at %d KiB of the read's %d", servedAt>>10, size>>10)
+	}
+}

@@ -140,9 +140,12 @@ func TestCappedSequentialReadInSegments(t *testing.T) {
 			t.Logf("%d MiB in %v, %.1f× one connection's cap: %v", size>>20, took, speed/rate, s)
 			// 8 segments (5 of 16 MiB and a bit, made a multiple of the 4
 			// connections: the metadata slot is lent), the RETR that probed
-			// the first, on its connection and 3 more.
-			if s.Commands["RETR"] != 8 || s.Control != 3 {
-				t.Fatalf("%d RETR on %d new connections, want 8 on 3", s.Commands["RETR"], s.Control)
+			// the first, on its connection and 3 more. A read the kernel
+			// sends late under load is a block read of its own, and takes
+			// a worker's connection between segments: a few more RETRs,
+			// where ending the segmented read for it cost 30.
+			if r := s.Commands["RETR"]; r < 8 || r > 12 || s.Control != 3 {
+				t.Fatalf("%d RETR on %d new connections, want 8 (up to 12) on 3", r, s.Control)
 			}
 			if speed < 1.5*rate {
 				t.Fatalf("%.1f MiB/s, want more than 1.5× one connection's %d MiB/s", speed/(1<<20), rate>>20)

@@ -86,9 +86,13 @@ type stream struct {
 	pulled  int64         // bytes read since the stream opened; GUARDED_BY(mu)
 	lastUse time.Time     // GUARDED_BY(mu)
 	probing bool          // one RETR, its rate not judged yet; GUARDED_BY(mu)
-	probeN  int64         // bytes read while probing, after probeAfter; GUARDED_BY(mu)
-	probeT  time.Duration // time waited for them; GUARDED_BY(mu)
-	idle    *time.Timer   // set at open, never changed
+	// segmented: st is a segmented read, whose workers give their
+	// connections to waiting transfers between segments: it does not
+	// end for them. GUARDED_BY(mu)
+	segmented bool
+	probeN    int64         // bytes read while probing, after probeAfter; GUARDED_BY(mu)
+	probeT    time.Duration // time waited for them; GUARDED_BY(mu)
+	idle      *time.Timer   // set at open, never changed
 }
 
 // openStream starts a RETR at off; ctx bounds the start.
@@ -203,7 +207,7 @@ func (s *stream) readAt(ctx context.Context, buf []byte, off int64) (int, error)
 	}
 	s.pulled += off - from + int64(n)
 	if s.ended || err != nil || atEnd || n < len(buf) ||
-		s.pulled >= yieldAfter && s.h.m.pool.Waiting(conn.Transfer) {
+		s.pulled >= yieldAfter && !s.segmented && s.h.m.pool.Waiting(conn.Transfer) {
 		s._end()
 	} else if s.probing && s.probeN >= probeBytes {
 		s._judge(ctx)
@@ -228,7 +232,7 @@ func (s *stream) _judge(ctx context.Context) {
 		return
 	}
 	h := s.h
-	s.st = one.Segmented(ctx, s.pos, h.entry.Size, segmentSize, h.m.o.Conn.MaxConns)
+	s.st, s.segmented = one.Segmented(ctx, s.pos, h.entry.Size, segmentSize, h.m.o.Conn.MaxConns), true
 	h.m.log.Debug("slow read stream: going on in segments", "path", h.rel, "off", s.pos,
 		"rate", int64(float64(s.probeN)/s.probeT.Seconds()))
 }
