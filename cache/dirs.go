@@ -116,14 +116,7 @@ func (d *Dirs[E]) fresh(l *Listing[E], maxAge time.Duration, now time.Time) bool
 // A stale listing is still returned: when the server cannot be reached, an
 // old answer may be better than none. That is the caller's choice.
 func (d *Dirs[E]) Get(dir string) (l *Listing[E], fresh bool) {
-	now := d.clock.Now()
-	d.mu.Lock()
-	l, ok := d.lru.Get(dir)
-	d.mu.Unlock()
-	if !ok {
-		return nil, false
-	}
-	return l, d.fresh(l, d.ttl, now)
+	return d.GetMaxAge(dir, d.ttl)
 }
 
 // GetMaxAge returns the cached listing of dir, if any, and whether it

@@ -272,6 +272,21 @@ type aheadJob struct {
 	done    chan struct{}
 }
 
+// siblings returns the names of dir's parent from a fresh listing of it,
+// where dir's name is or would be (i), and which of them are directories;
+// nil without such a listing.
+func (m *mount) siblings(dir string) (names []string, i int, isDir func(string) bool) {
+	up, fresh := m.dirs.Get(m.remotePath(parent(dir)))
+	if up == nil || !fresh {
+		return nil, 0, nil
+	}
+	names = up.Names()
+	return names, sort.SearchStrings(names, path.Base(dir)), func(name string) bool {
+		e, ok := up.Lookup(name)
+		return ok && e.Type == conn.TypeDir
+	}
+}
+
 // walkAhead is called at the first stat asking exact times in dir. Once a
 // walk shows, that is when a sibling before dir had its times asked
 // already (ls -lR, rsync, du stat the files of one directory after
@@ -286,15 +301,9 @@ func (m *mount) walkAhead(dir string) {
 	if dir == "" {
 		return
 	}
-	up, fresh := m.dirs.Get(m.remotePath(parent(dir)))
-	if up == nil || !fresh {
+	names, i, isDir := m.siblings(dir)
+	if names == nil {
 		return
-	}
-	names := up.Names()
-	i := sort.SearchStrings(names, path.Base(dir))
-	isDir := func(name string) bool {
-		e, ok := up.Lookup(name)
-		return ok && e.Type == conn.TypeDir
 	}
 	walk := false
 	for j := i - 1; j >= max(0, i-prefetchBatch) && !walk; j-- {
@@ -521,15 +530,9 @@ func (m *mount) prefetchNextDirs(dir string) {
 	if dir == "" {
 		return
 	}
-	up, fresh := m.dirs.Get(m.remotePath(parent(dir)))
-	if up == nil || !fresh {
+	names, i, isDir := m.siblings(dir)
+	if names == nil {
 		return
-	}
-	names := up.Names()
-	i := sort.SearchStrings(names, path.Base(dir))
-	isDir := func(name string) bool {
-		e, ok := up.Lookup(name)
-		return ok && e.Type == conn.TypeDir
 	}
 	walk := false
 	for j := i - 1; j >= 0; j-- {
