@@ -1,8 +1,10 @@
 package conn
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -67,5 +69,33 @@ func TestLoginPipelinedRefused(t *testing.T) {
 	}
 	if !p.Pipelining() {
 		t.Fatal("a refused login turned pipelining off")
+	}
+}
+
+// A server that answers a pipelined USER with 421 (too many connections)
+// and hangs up gives the login errTooMany, as one command at a time
+// does: the pool then lowers its ceiling instead of failing its caller.
+func TestLoginPipelinedTooMany(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write([]byte("220 ready\r\n"))
+		if _, err := bufio.NewReader(c).ReadString('\n'); err == nil {
+			c.Write([]byte("421 Too many connections from your address\r\n"))
+		}
+	}()
+	cfg := Config{Addr: ln.Addr().String(), User: testUser, Password: testPass, Timeout: 5 * time.Second}
+	cfg.fill()
+	_, err = dial(context.Background(), &cfg, 2, &Features{UTF8: true}, true)
+	if !errors.Is(err, errTooMany) {
+		t.Fatalf("pipelined login refused with 421: %v, want errTooMany", err)
 	}
 }

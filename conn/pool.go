@@ -169,7 +169,7 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 			id, feat := p.nextID, p.feat
 			p.take(kind)
 			p.mu.Unlock()
-			c, err := p.dial(ctx, id, feat)
+			c, err := p.dial(ctx, id, feat, false)
 			if err != nil {
 				p.mu.Lock()
 				p.total--
@@ -225,10 +225,16 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 // pool pipelines; a pipelined login that timed out or came back out of
 // step turns pipelining off, and the next dial logs in one command at a
 // time.
-func (p *Pool) dial(ctx context.Context, id int, feat *Features) (*Conn, error) {
+//
+// own says ctx is the pool's, not a caller's: its deadline is the
+// timeout, and running out of it says the server did not answer.
+func (p *Pool) dial(ctx context.Context, id int, feat *Features, own bool) (*Conn, error) {
 	pipelined := p.Pipelining()
 	c, err := dial(ctx, &p.cfg, id, feat, pipelined)
 	if err != nil && pipelined {
+		if own {
+			ctx = context.WithoutCancel(ctx)
+		}
 		p.pipelineFailed(ctx, "login", err)
 	}
 	return c, err
@@ -300,7 +306,7 @@ func (p *Pool) spare() {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
 		defer cancel()
-		c, err := p.dial(ctx, id, feat)
+		c, err := p.dial(ctx, id, feat, true)
 		if err != nil {
 			p.mu.Lock()
 			p.total--

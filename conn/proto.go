@@ -210,15 +210,21 @@ func (c *Conn) loginPipelined(ctx context.Context) error {
 	if err != nil {
 		return &Error{Op: "login", Err: err}
 	}
+	if user.code != 331 && user.code != 332 {
+		// USER decided (a 421 "too many" among others, after which
+		// the server may hang up before PASS's reply).
+		if err := loggedIn(user); err != nil {
+			return err
+		}
+	}
 	pass, err := c.readReply(ctx)
 	if err != nil {
 		return &Error{Op: "login", Err: err}
 	}
-	if user.code != 331 && user.code != 332 {
-		pass = user
-	}
-	if err := loggedIn(pass); err != nil {
-		return err
+	if user.code == 331 || user.code == 332 {
+		if err := loggedIn(pass); err != nil {
+			return err
+		}
 	}
 	typ, err := c.readReply(ctx)
 	if err != nil {
