@@ -160,3 +160,23 @@ func TestCommitAheadDropped(t *testing.T) {
 		t.Fatalf("upload after the 425: %v; want EPSV+STOR and nothing opened ahead", st)
 	}
 }
+
+// A server known to answer in order that, this once, answers SIZE (550:
+// the upload's name is not there yet) and the EPSV behind it during the
+// transfer: the 229 after the 550 tells that both came early, and the
+// final reply, still to come, decides. The upload succeeds.
+func TestCommitEarlyRefusalThenEPSV(t *testing.T) {
+	fake := startInTransferServer(t, func(int) string { return "550 No such file" })
+	fake.epsvEarly = true
+	p := fake.pool(t)
+	p.answersInOrder.Store(true)
+	ctx := context.Background()
+	data := testutil.RandBytes(5, 100<<10)
+	// The first upload proves EPSV on the connection, the second sends
+	// it with SIZE at its end.
+	for i := range 2 {
+		if err := commitOnce(ctx, p, data); err != nil {
+			t.Fatalf("upload %d: %v", i+1, err)
+		}
+	}
+}

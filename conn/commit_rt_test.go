@@ -124,6 +124,8 @@ type inTransferServer struct {
 	// one: the server answers only the first command that comes during
 	// a transfer, the others after its final reply (proftpd)
 	one bool
+	// epsvEarly: EPSV during a transfer opens a port at once (229)
+	epsvEarly bool
 
 	mu    sync.Mutex
 	files map[string]int // name -> size
@@ -253,7 +255,12 @@ func (s *inTransferServer) serve(c net.Conn) {
 						continue
 					}
 					mu.Lock()
-					say(s.early(n))
+					if l[:4] == "EPSV" && s.epsvEarly {
+						pasv, _ = net.Listen("tcp", "127.0.0.1:0")
+						say(fmt.Sprintf("229 Entering Extended Passive Mode (|||%d|)", pasv.Addr().(*net.TCPAddr).Port))
+					} else {
+						say(s.early(n))
+					}
 					mu.Unlock()
 					ended = nil
 					if s.one {

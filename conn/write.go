@@ -371,9 +371,10 @@ func (u *Upload) ended(ctx context.Context, early, arm bool) (size, epsv *reply,
 	// A transfer under way never ends with 213 or 229 (SIZE's and EPSV's
 	// successes), nor with a reply that calls its command unknown or
 	// malformed (500-504): SIZE's reply is one of those, or an error
-	// followed by the transfer's success.
+	// followed by the transfer's success, or by EPSV's 229 (in order,
+	// SIZE's reply comes between the final reply and EPSV's).
 	success := func(r reply) bool { return r.code >= 200 && r.code <= 299 && r.code != 213 && r.code != 229 }
-	if !accepted || !(a.code == 213 || a.code == 229 || a.code >= 500 && a.code <= 504 || a.code >= 400 && success(b)) {
+	if !accepted || !(a.code == 213 || a.code == 229 || a.code >= 500 && a.code <= 504 || a.code >= 400 && (success(b) || arm && b.code == 229)) {
 		// In order: the final reply, SIZE's, EPSV's.
 		if arm && !c.broken {
 			e, err := c.readReply(ctx)
