@@ -148,6 +148,17 @@ func startInTransferServer(t *testing.T, early func(got int) string) *inTransfer
 	return s
 }
 
+// poolThroughLink is pool, its connections through a link of rtt.
+func (s *inTransferServer) poolThroughLink(t *testing.T, rtt time.Duration) (*Pool, *link.Link) {
+	t.Helper()
+	l, err := link.Start(s.ln.Addr().String(), link.Options{RTT: rtt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return s.pool(t, func(c *Config) { c.Addr = l.Addr() }), l
+}
+
 func (s *inTransferServer) pool(t *testing.T, mods ...func(*Config)) *Pool {
 	cfg := Config{Addr: s.ln.Addr().String(), User: "u", Password: "p", Timeout: 5 * time.Second}
 	for _, m := range mods {
@@ -381,12 +392,7 @@ func TestCommitServerAnswersInTransfer(t *testing.T) {
 // with the end of the data, an upload costs no more round trips.
 func TestCommitAnswersInTransferRoundTrips(t *testing.T) {
 	fake := startInTransferServer(t, func(n int) string { return fmt.Sprintf("213 %d", n) })
-	l, err := link.Start(fake.ln.Addr().String(), link.Options{RTT: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	p := fake.pool(t, func(c *Config) { c.Addr = l.Addr() })
+	p, l := fake.poolThroughLink(t, 20*time.Millisecond)
 	ctx := context.Background()
 	for i := range earlyMissLimit + 4 {
 		waitIdle(t, p)
@@ -422,12 +428,7 @@ func TestCommitAnswersInTransferRoundTrips(t *testing.T) {
 func TestCommitSizeTwiceRoundTrips(t *testing.T) {
 	fake := startInTransferServer(t, func(n int) string { return fmt.Sprintf("213 %d", n) })
 	fake.one = true
-	l, err := link.Start(fake.ln.Addr().String(), link.Options{RTT: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	p := fake.pool(t, func(c *Config) { c.Addr = l.Addr() })
+	p, l := fake.poolThroughLink(t, 20*time.Millisecond)
 	ctx := context.Background()
 	for i := range earlyMissLimit + 4 {
 		waitIdle(t, p)

@@ -158,7 +158,7 @@ func TestReadDirsTogetherWays(t *testing.T) {
 // the MLSTs of the last, so that it need not wait a round trip for work
 // between chunks.
 func TestReadDirsTogetherChunks(t *testing.T) {
-	var log lockedLog
+	var log testutil.Buffer
 	s := startServer(t, func(c *ftpd.Config) { c.CommandLog = &log })
 	dirs := datedTree(t, s, 24, 3)
 	p, l := linkPool(t, s, link.Options{RTT: 20 * time.Millisecond}, func(c *Config) { c.MaxConns = 4 })
@@ -167,7 +167,7 @@ func TestReadDirsTogetherChunks(t *testing.T) {
 	// All connections but one are busy; the batch is cut for three.
 	release := holdConns(t, p, 3)
 	l.Reset()
-	log.reset()
+	log.Reset()
 	var got []int
 	p.ReadDirs(ctx, dirs, func(i int, es []Entry, err error) {
 		got = append(got, i)
@@ -185,37 +185,17 @@ func TestReadDirsTogetherChunks(t *testing.T) {
 	// The STATs of the second chunk before the MLSTs of the first, and so
 	// on: after each chunk's STATs, the last chunk's MLSTs.
 	want := "STAT 8, MLST 12, STAT 4, MLST 12, STAT 4, MLST 12, STAT 4, MLST 12, STAT 4, MLST 24"
-	if got := log.runs(); got != want {
+	if got := verbRuns(log.String()); got != want {
 		t.Fatalf("the server got %s; want %s", got, want)
 	}
 }
 
-// lockedLog is a server's command log.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.Reset()
-}
-
-// runs are the verbs received, "VERB count" for each run of one verb,
-// over all sessions.
-func (l *lockedLog) runs() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// verbRuns are the verbs of a command log, "VERB count" for each run of
+// one verb, over all sessions.
+func verbRuns(log string) string {
 	var out []string
 	last, n := "", 0
-	for line := range strings.Lines(l.b.String()) {
+	for line := range strings.Lines(log) {
 		f := strings.Fields(line) // time, session, verb, argument
 		if len(f) < 3 {
 			continue

@@ -74,22 +74,31 @@ func TestPrefetchedFileTransferredOnce(t *testing.T) {
 	}
 }
 
+// copyListedDir lists a directory of 40 small files through a link of
+// rtt, then copies it with cp -r into a directory it returns, with what
+// the link counted of the copy.
+func copyListedDir(t *testing.T, rtt time.Duration, mods []func(*ftpd.Config)) (link.Stats, string) {
+	t.Helper()
+	e := newLinkEnv(t, link.Options{RTT: rtt}, smallFiles(t, 40, 3000, "d"), mods)
+	if _, err := os.ReadDir(filepath.Join(e.mnt, "d")); err != nil {
+		t.Fatal(err)
+	}
+	e.l.Reset()
+	out := t.TempDir()
+	if b, err := exec.Command("cp", "-r", filepath.Join(e.mnt, "d"), out).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, b)
+	}
+	s := e.l.Stats()
+	t.Logf("cp -r of 40 files: %v", s)
+	return s, out
+}
+
 // cp -r of a directory just listed transfers each file once, prefetched
 // or read.
 func TestCopyDirTransfersEachFileOnce(t *testing.T) {
 	for _, prof := range profiles {
 		t.Run(prof.name, func(t *testing.T) {
-			e := newLinkEnv(t, link.Options{RTT: 2 * time.Millisecond}, smallFiles(t, 40, 3000, "d"), prof.mods)
-			if _, err := os.ReadDir(filepath.Join(e.mnt, "d")); err != nil {
-				t.Fatal(err)
-			}
-			e.l.Reset()
-			out := t.TempDir()
-			if b, err := exec.Command("cp", "-r", filepath.Join(e.mnt, "d"), out).CombinedOutput(); err != nil {
-				t.Fatalf("cp: %v %s", err, b)
-			}
-			s := e.l.Stats()
-			t.Logf("cp -r of 40 files: %v", s)
+			s, out := copyListedDir(t, 2*time.Millisecond, prof.mods)
 			if s.Commands["RETR"] != 40 {
 				t.Fatalf("40 files copied, %d RETR", s.Commands["RETR"])
 			}
@@ -246,17 +255,7 @@ func TestSiblingsFetchedBesideTheFirst(t *testing.T) {
 func TestCopyDirRoundTrips(t *testing.T) {
 	for _, prof := range profiles {
 		t.Run(prof.name, func(t *testing.T) {
-			e := newLinkEnv(t, link.Options{RTT: 10 * time.Millisecond}, smallFiles(t, 40, 3000, "d"), prof.mods)
-			if _, err := os.ReadDir(filepath.Join(e.mnt, "d")); err != nil {
-				t.Fatal(err)
-			}
-			e.l.Reset()
-			out := t.TempDir()
-			if b, err := exec.Command("cp", "-r", filepath.Join(e.mnt, "d"), out).CombinedOutput(); err != nil {
-				t.Fatalf("cp: %v %s", err, b)
-			}
-			s := e.l.Stats()
-			t.Logf("cp -r of 40 files: %v", s)
+			s, _ := copyListedDir(t, 10*time.Millisecond, prof.mods)
 			// The first file, its connection unproven: EPSV, connect, RETR
 			// (3); the others' logins beside it (6, then 2 to warm); then 40
 			// files over 4 connections, 2 each (20): 31, and the exact
