@@ -33,6 +33,7 @@ type handle struct {
 	mu      sync.Mutex
 	s       *stream // the sequential stream, if any; GUARDED_BY(mu)
 	lastEnd int64   // where the last read ended, for sequential detection; GUARDED_BY(mu)
+	skipped []piece // see keepSkipped; GUARDED_BY(mu)
 }
 
 var (
@@ -132,6 +133,9 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		}
 		if err != errStreamGone {
 			return nil, toErrno(h.m.log, "read", h.rel, err)
+		}
+		if h.fromSkipped(dest[:end-off], off) {
+			return fuse.ReadResultData(dest[:end-off]), 0
 		}
 	}
 	if b := off / bs; (end-1)/bs == b {

@@ -409,13 +409,25 @@ func TestStreamOrder(t *testing.T) {
 	if got := retrs(); got != 1 {
 		t.Fatalf("after a skipped gap: %d RETRs", got)
 	}
+	// Gaps that end and start inside blocks: their partial blocks are
+	// kept too, and late requests across them and a whole block cost
+	// no RETR.
+	const kib = 1 << 10
+	read(6*mib+384*kib, 128*kib) // skips a whole block and half of one
+	read(6*mib+256*kib, 128*kib)
+	read(6*mib+512*kib, 128*kib)
+	read(7*mib, 128*kib) // skips from inside a block across a whole one
+	read(6*mib+640*kib, 384*kib)
+	if got := retrs(); got != 1 {
+		t.Fatalf("late requests of skipped partial blocks: %d RETRs", got)
+	}
 	// A read behind the stream fetches its block alone.
 	read(100, 4096)
 	if got := retrs(); got != 2 {
 		t.Fatalf("a read behind the stream: %d RETRs, want 2", got)
 	}
 	// The stream goes on to the end of the file, then lets go.
-	for off := int64(6 * mib); off < size; off += mib {
+	for off := int64(7*mib + 128*kib); off < size; off += mib {
 		read(off, mib)
 	}
 	if got := retrs(); got != 2 {

@@ -239,11 +239,11 @@ func (s *stream) _judge(ctx context.Context) {
 
 // skip reads the stream up to off: the requests for those bytes came
 // from the page cache, come late, or never come. Whole blocks go to the
-// block cache, where a late request finds them; the rest is dropped.
+// block cache, the rest to the handle's skipped pieces: a late request finds
+// them there.
 func (s *stream) skip(ctx context.Context, from, to int64) error {
 	h := s.h
 	bs := int64(h.m.blocks.BlockSize())
-	var scratch []byte
 	for pos := from; pos < to; {
 		b := pos / bs
 		bend := min((b+1)*bs, h.entry.Size)
@@ -256,16 +256,72 @@ func (s *stream) skip(ctx context.Context, from, to int64) error {
 			pos = bend
 			continue
 		}
-		n := min(to, bend) - pos
-		if int64(len(scratch)) < n {
-			scratch = make([]byte, bs)
-		}
-		if _, err := readFull(ctx, s.st, scratch[:n]); err != nil {
+		buf := make([]byte, min(to, bend)-pos)
+		if _, err := readFull(ctx, s.st, buf); err != nil {
 			return err
 		}
-		pos += n
+		h.keepSkipped(pos, buf)
+		pos += int64(len(buf))
 	}
 	return nil
+}
+
+// piece is skipped bytes no whole block holds, at off.
+type piece struct {
+	off int64
+	b   []byte
+}
+
+// keptPieces bounds a handle's skipped pieces: a skip leaves two at most
+// (its first and last partial blocks), and a late request is late by a
+// few requests, not by several skips.
+const keptPieces = 4
+
+// keepSkipped keeps the bytes at off that a skip read but no whole block
+// holds: a request the kernel sent before the skip may reach us after it
+// (a loaded machine delays requests past gapWait), and without them it
+// costs a RETR of its block.
+func (h *handle) keepSkipped(off int64, b []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	kept := h.skipped
+	if len(kept) == keptPieces {
+		kept = kept[1:]
+	}
+	// A new array each time: fromSkipped reads the old one unlocked.
+	h.skipped = append(kept[:len(kept):len(kept)], piece{off, b})
+}
+
+// fromSkipped fills buf, at off, from the skipped pieces and the cached
+// blocks, and says whether it could: a late request of a skipped range.
+func (h *handle) fromSkipped(buf []byte, off int64) bool {
+	h.mu.Lock()
+	pieces := h.skipped
+	h.mu.Unlock()
+	if len(pieces) == 0 {
+		return false
+	}
+	bs := int64(h.m.blocks.BlockSize())
+	for n := 0; n < len(buf); {
+		pos := off + int64(n)
+		var src []byte
+		for _, p := range pieces {
+			if pos >= p.off && pos < p.off+int64(len(p.b)) {
+				src = p.b[pos-p.off:]
+				break
+			}
+		}
+		if src == nil {
+			b := pos / bs
+			data, ok := h.m.blocks.Get(h.remote, h.version, b)
+			if !ok || pos-b*bs >= int64(len(data)) {
+				return false
+			}
+			src = data[pos-b*bs:]
+		}
+		n += copy(buf[n:], src)
+	}
+	return true
 }
 
 // _end marks the stream ended and closes it unless a reader is busy with
