@@ -100,6 +100,8 @@
 //   - Pool.Stat asks MLST, and says ClassUnsupported without a command on
 //     a server without MLSD; Pool.SetTime uses MFMT, else the "MDTM time
 //     path" form (vsftpd), and says ErrNoSetTime when neither exists.
+//   - Pool.Available asks AVBL where FEAT offers it, at most once per
+//     SpaceTTL, and says it does not know elsewhere.
 //   - A 0xFF byte of a name (Telnet IAC) is doubled or not as the
 //     server's greeting says it expects (Config.TelnetIAC).
 //

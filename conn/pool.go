@@ -66,6 +66,8 @@ type Pool struct {
 	// replies owed did not come in time: every command waits for its own.
 	trail                       trail
 	setTimeOK, chmodOK, soonOff atomic.Bool
+
+	space spaceCache // the last AVBL answer (space.go)
 }
 
 // NewPool checks nothing on the network: the first operation dials.

@@ -260,17 +260,34 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	return []byte(t), 0
 }
 
+// Statfs reports the server's free space where it tells it (AVBL, asked
+// at most once per conn.SpaceTTL), and plenty otherwise, so that programs
+// which check before writing do not refuse; the server's 552 still
+// reaches the writer as ENOSPC. AVBL tells what the user may still write
+// and nothing of what is used (FTP has no figure for it short of walking
+// the tree): the size is that free space, and df shows nothing used.
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	// FTP cannot tell free space. Report plenty, so that programs which
-	// check before writing do not refuse; the server's 552 still reaches
-	// the writer as ENOSPC.
-	const blocks = 1 << 40 / 4096
-	out.Bsize, out.Frsize = 4096, 4096
-	out.Blocks, out.Bfree, out.Bavail = blocks, blocks, blocks
+	const bsize = 4096
+	free := uint64(syntheticFree / bsize)
+	avail, known, err := n.m.pool.Available(ctx, n.m.o.Root)
+	switch {
+	case err != nil:
+		n.m.log.Debug("statfs: the server's free space is unknown; reporting the synthetic figure", "err", err)
+	case known:
+		free = avail / bsize
+	}
+	out.Bsize, out.Frsize = bsize, bsize
+	// At least one block: df hides a filesystem of none, and a full
+	// disk then shows as 100% used.
+	out.Blocks, out.Bfree, out.Bavail = max(free, 1), free, free
 	out.Files, out.Ffree = 1<<20, 1<<20
 	out.NameLen = 255
 	return 0
 }
+
+// syntheticFree is the free space Statfs reports for a server that does
+// not tell its own: 1 TiB.
+const syntheticFree = 1 << 40
 
 // fsMode converts chmod(2) bits to an fs.FileMode.
 func fsMode(m uint32) os.FileMode {

@@ -51,6 +51,7 @@ func commandTable(p Profile) map[string]command {
 		"APPE": {fn: (*session).cmdAPPE, login: true, needArg: true, write: true},
 		"REST": {fn: (*session).cmdREST, login: true, needArg: true},
 		"SIZE": {fn: (*session).cmdSIZE, login: true, needArg: true},
+		"AVBL": {fn: (*session).cmdAVBL, login: true, full: true},
 		"MDTM": {fn: (*session).cmdMDTM, login: true, needArg: true},
 		"MFMT": {fn: (*session).cmdMFMT, login: true, needArg: true, write: true, full: true},
 		"DELE": {fn: (*session).cmdDELE, login: true, needArg: true, write: true},
@@ -89,7 +90,7 @@ var unimplemented = map[string]bool{
 	"ADAT": true, "CCC": true, "CONF": true, "ENC": true, "MIC": true, // RFC 2228
 	"LANG": true, // RFC 2640
 	"HOST": true, // RFC 7151
-	"CLNT": true, "XCRC": true, "XMD5": true, "XSHA1": true, "HASH": true, "AVBL": true,
+	"CLNT": true, "XCRC": true, "XMD5": true, "XSHA1": true, "HASH": true,
 }
 
 // anonymousNames are the login names of anonymous FTP (RFC 1635).
@@ -173,7 +174,7 @@ func (s *session) cmdQUIT(string) {
 func (s *session) features() []string {
 	f := []string{"EPRT", "EPSV", "MDTM", "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8"}
 	if s.srv.cfg.Profile == ProfileFull {
-		f = append(f, "MFMT", "MLST "+s.mlstFactList(true))
+		f = append(f, "AVBL", "MFMT", "MLST "+s.mlstFactList(true))
 	}
 	if s.srv.cfg.TLS != nil {
 		f = append(f, "AUTH TLS", "PBSZ", "PROT")

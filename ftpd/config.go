@@ -12,7 +12,7 @@ import (
 type Profile string
 
 const (
-	// ProfileFull offers everything: MLSD, MLST, MFMT, SIZE, MDTM, REST STREAM.
+	// ProfileFull offers everything: MLSD, MLST, MFMT, SIZE, MDTM, REST STREAM, AVBL.
 	ProfileFull Profile = "full"
 	// ProfileVsftpd mimics vsftpd: no MLSD, MLST or MFMT; LIST times to the
 	// minute; modification times are set with the "MDTM time path" form.

@@ -547,13 +547,18 @@ func regular(fi fs.FileInfo) error {
 }
 
 func setBlocking(f *os.File) error {
+	return onFd(f, func(fd int) error { return syscall.SetNonblock(fd, false) })
+}
+
+// onFd runs fn on f's descriptor, which stays open meanwhile.
+func onFd(f *os.File, fn func(fd int) error) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
 	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = syscall.SetNonblock(int(fd), false) }); err != nil {
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
 		return err
 	}
-	return serr
+	return ferr
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,7 +189,8 @@ func runDaemonChild(ctx context.Context, args []string, fdStr string, stderr io.
 	syscall.CloseOnExec(fd)
 	parent := os.NewFile(uintptr(fd), "ftpfs-daemon")
 	defer parent.Close()
-	w := &syncWriter{w: stderr}
+	// stderr is the log the parent opened, until the rotating one is open.
+	var w io.Writer = &syncWriter{w: stderr}
 	fail := func(err error) int {
 		fmt.Fprintf(parent, "error: %s\n", oneLine(err))
 		fmt.Fprintf(w, "ftpfs mount: %s\n", oneLine(err))
@@ -208,6 +210,16 @@ func runDaemonChild(ctx context.Context, args []string, fdStr string, stderr io.
 		return fail(err)
 	}
 	c.opts.Conn.User, c.opts.Conn.Password = hello.User, hello.Password
+	// Stdout and stderr follow the log when it rotates: a panic lands in
+	// the current file.
+	rl, err := openRotatingLog(filepath.Join(c.opts.CacheDir, daemonLog), c.logSize, 1, 2)
+	if err != nil {
+		return fail(fmt.Errorf("log: %w", err))
+	}
+	defer rl.Close()
+	w = rl
+	// go-fuse's --debug-fuse lines go through the log package.
+	log.SetOutput(rl)
 	// Hold no directory busy: the mount may outlive any working directory.
 	os.Chdir("/")
 

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"path/filepath"
@@ -24,6 +25,8 @@ type mountConfig struct {
 	foreground    bool
 	debugFTP      bool
 	passwordStdin bool
+	logLevel      slog.Level // the least severe records logged
+	logSize       int64      // the background mount's log starts anew past this
 	// warnings are printed by the parent, one line each.
 	warnings []string
 }
@@ -42,6 +45,8 @@ type mountFlags struct {
 	cacheDir         string
 	debugFTP         bool
 	foreground       bool
+	logLevel         logLevel
+	logSize          int64
 	o                []string // -o values, split later
 }
 
@@ -73,6 +78,9 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	})
 	fset.BoolVar(&f.debugFTP, "debug-ftp", false, "trace the FTP control connections (PASS masked)")
 	fset.BoolVar(&o.Debug, "debug-fuse", o.Debug, "log every FUSE request")
+	f.logLevel, f.logSize = logLevel(slog.LevelInfo), defaultLogSize
+	fset.Var(&f.logLevel, "log-level", "log records of `LEVEL` and above: debug, info, warn or error (--debug-ftp and --debug-fuse imply debug)")
+	fset.Var((*byteSize)(&f.logSize), "log-size", "start the background mount's log anew when it would pass `BYTES`, keeping the previous one as "+daemonLog+".1")
 	fset.BoolVar(&f.foreground, "foreground", false, "stay in the foreground, log to stderr")
 	fset.BoolVar(&f.foreground, "f", false, "same as --foreground")
 	fset.Func("o", fmt.Sprintf("mount `OPTS`, comma-separated: ro, allow_other, uid=N, gid=N, umask=OCTAL (default %03o), chmod=ignore, symlinks=safe|raw", o.Umask), func(s string) error {
@@ -127,7 +135,8 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &mountConfig{server: srv, opts: f.opts, foreground: f.foreground, debugFTP: f.debugFTP, passwordStdin: f.passwordStdin}
+	c := &mountConfig{server: srv, opts: f.opts, foreground: f.foreground, debugFTP: f.debugFTP, passwordStdin: f.passwordStdin,
+		logLevel: slog.Level(f.logLevel), logSize: f.logSize}
 	if c.mountpoint, err = filepath.Abs(pos[1]); err != nil {
 		return nil, err
 	}
@@ -152,6 +161,8 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 		return nil, errors.New("--cache-size must be positive")
 	case o.StagingSize <= 0:
 		return nil, errors.New("--staging-size must be positive")
+	case c.logSize <= 0:
+		return nil, errors.New("--log-size must be positive")
 	case o.Conn.MaxListingEntries < 1 || o.Conn.MaxListingEntries > maxListingEntries:
 		return nil, fmt.Errorf("--max-listing-entries must be from 1 to %d", maxListingEntries)
 	}

@@ -7,6 +7,7 @@
 //	ftpfs unmount [--lazy] MOUNTPOINT        unmount it
 //	ftpfs serve [flags] DIR                  serve DIR over FTP
 //	ftpfs status [--cache-dir DIR]           list uploads that failed
+//	ftpfs version                            versions of ftpfs, Go and go-fuse
 //
 // Each subcommand parses its own flags; "ftpfs SUBCOMMAND -h" lists them.
 package main
@@ -33,6 +34,7 @@ var commands = []command{
 	{unmountHelp, runUnmount},
 	{serveHelp, runServe},
 	{statusHelp, runStatus},
+	{versionHelp, runVersion},
 }
 
 func main() {
@@ -63,6 +65,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}
 		usage(stdout)
+		return 0
+	case "-version", "--version":
+		printVersion(stdout)
 		return 0
 	}
 	for _, c := range commands {

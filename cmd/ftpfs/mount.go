@@ -99,9 +99,10 @@ func fuseConfAllowsOther(conf string) bool {
 	return false
 }
 
-// newMountLogger logs to w, at debug level when a debug flag asks for it.
+// newMountLogger logs to w at --log-level, at debug level when a debug
+// flag asks for it.
 func newMountLogger(w io.Writer, c *mountConfig) *slog.Logger {
-	level := slog.LevelInfo
+	level := c.logLevel
 	if c.debugFTP || c.opts.Debug {
 		level = slog.LevelDebug
 	}

@@ -94,7 +94,7 @@ func mainHelp() help {
 		lists: func() []helpList {
 			l := helpList{title: "commands"}
 			for _, c := range commands {
-				l.items = append(l.items, helpItem{c.help.name + " " + c.help.args, c.help.summary})
+				l.items = append(l.items, helpItem{strings.TrimSpace(c.help.name + " " + c.help.args), c.help.summary})
 			}
 			return []helpList{l}
 		},

@@ -57,6 +57,7 @@ func TestHelp(t *testing.T) {
 		"unmount": unmountFlagSet(new(bool)),
 		"serve":   new(serveFlags).flagSet(),
 		"status":  statusFlagSet(new(string)),
+		"version": versionFlagSet(),
 	}
 	var all bytes.Buffer
 	if code := dispatch(context.Background(), []string{"help"}, &all, io.Discard); code != 0 {
@@ -66,7 +67,7 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("%d commands, %d flag sets", len(commands), len(flagSets))
 	}
 	for _, c := range commands {
-		synopsis := c.help.name + " " + c.help.args
+		synopsis := strings.TrimSpace(c.help.name + " " + c.help.args)
 		if !strings.Contains(all.String(), "\n  "+synopsis+"\n        "+c.help.summary+"\n") {
 			t.Errorf("ftpfs help lacks %q:\n%s", synopsis, all.String())
 		}

@@ -1,0 +1,57 @@
+package fs
+
+import (
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
+)
+
+// TestStatfs: df on a mount of a server with AVBL shows the server's free
+// space (size = free = available: AVBL tells nothing of what is used), and
+// a df loop costs one AVBL per conn.SpaceTTL; a server without it (the
+// vsftpd profile) gets the synthetic 1 TiB.
+func TestStatfs(t *testing.T) {
+	for _, tc := range []struct {
+		profile ftpd.Profile
+		avbl    bool
+	}{{ftpd.ProfileFull, true}, {ftpd.ProfileVsftpd, false}} {
+		t.Run(string(tc.profile), func(t *testing.T) {
+			e := newEnv(t, nil, []func(*ftpd.Config){func(c *ftpd.Config) { c.Profile = tc.profile }})
+			want, margin := testutil.Available(t, e.root)
+			if !tc.avbl {
+				want, margin = syntheticFree, 0
+			}
+			e.srv.ResetCounts()
+			for range 20 {
+				var st syscall.Statfs_t
+				if err := syscall.Statfs(e.mnt, &st); err != nil {
+					t.Fatal(err)
+				}
+				got := st.Bavail * uint64(st.Frsize)
+				if !testutil.Near(got, want, margin) || st.Bfree != st.Bavail || st.Blocks != max(st.Bavail, 1) {
+					t.Fatalf("statfs: blocks %d, free %d, avail %d of %d bytes; want %d bytes available (±%d), all three alike",
+						st.Blocks, st.Bfree, st.Bavail, st.Frsize, want, margin)
+				}
+			}
+			if n := e.srv.Counts()["AVBL"]; n > 1 || !tc.avbl && n != 0 {
+				t.Errorf("20 statfs sent %d AVBL", n)
+			}
+
+			// df, as a user runs it, shows the same figure.
+			out, err := exec.Command("df", "-B1", "--output=avail", e.mnt).Output()
+			if err != nil {
+				t.Fatalf("df: %v", err)
+			}
+			fields := strings.Fields(string(out))
+			got, err := strconv.ParseUint(fields[len(fields)-1], 10, 64)
+			if err != nil || !testutil.Near(got, want, margin) {
+				t.Errorf("df shows %q, want %d (±%d)", out, want, margin)
+			}
+		})
+	}
+}
