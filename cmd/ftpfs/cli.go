@@ -4,6 +4,8 @@ import (
 	"flag"
 	"io"
 	"os"
+	"os/user"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -19,6 +21,7 @@ type mountInputs struct {
 	stdin     io.Reader // for --password-stdin
 	home      string    // for ~/.netrc and ~/.cache; "" if unknown
 	uid, gid  uint32    // defaults of -o uid=, gid=
+	username  string    // the login name of uid, "" if unknown
 	// prompt asks for a password on the terminal without echo; nil or
 	// errNoTerminal when there is none.
 	prompt func(msg string) (string, error)
@@ -42,9 +45,19 @@ func parseInterspersed(fset *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // hostInputs are the mountInputs of this process, without stdin or prompt.
+// The home directory is $HOME, else the user's entry in the user
+// database: mount(8) clears $HOME, and mount.fuse3 sets it to /root only
+// when it does not switch to another user (setuid=).
 func hostInputs() mountInputs {
-	home, _ := os.UserHomeDir()
-	return mountInputs{lookupEnv: os.LookupEnv, home: home, uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
+	in := mountInputs{lookupEnv: os.LookupEnv, uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
+	in.home, _ = os.UserHomeDir()
+	if u, err := user.LookupId(strconv.Itoa(os.Getuid())); err == nil {
+		in.username = u.Username
+		if in.home == "" {
+			in.home = u.HomeDir
+		}
+	}
+	return in
 }
 
 // oneLine flattens an error message: the parent relays the child's reason

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"ftpfs/internal/mountinfo"
+	"ftpfs/internal/testutil"
+)
+
+// helperDir is where the test puts ftpfs for mount(8): mount(8) clears
+// $PATH, and mount.fuse3 runs "ftpfs SRC DIR -o OPTS" with /bin/sh -c,
+// which then searches its default path, /usr/local/sbin first (dash and
+// bash alike).
+const helperDir = "/usr/local/sbin"
+
+// threadMountinfo is the mount table of the calling thread's namespace
+// (/proc/self is the main thread's).
+const threadMountinfo = "/proc/thread-self/mountinfo"
+
+// enterMountNamespace moves the test's goroutine, locked to its thread for
+// good (the thread ends with it), into a mount namespace of its own where
+// the ftpfs binary bin is in helperDir. Nothing changes outside: processes
+// the test starts inherit the namespace, the ftpfs mount among them.
+func enterMountNamespace(t *testing.T, bin string) {
+	t.Helper()
+	runtime.LockOSThread()
+	if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
+		t.Fatalf("unshare: %v", err)
+	}
+	// Private, so that the bind mount below and the ftpfs mount stay here.
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		t.Fatalf("make / private: %v", err)
+	}
+	// The namespace holds a copy of every mount of the moment, other
+	// tests' FUSE mounts too; a copy would keep such a mount alive after
+	// its test unmounted it, and its server waiting. Drop them here.
+	ms, err := mountinfo.ReadFile(threadMountinfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if strings.HasPrefix(m.FSType, "fuse") && m.FSType != "fusectl" {
+			syscall.Unmount(m.Point, syscall.MNT_DETACH)
+		}
+	}
+	dir := t.TempDir()
+	if err := os.Symlink(bin, filepath.Join(dir, "ftpfs")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount(dir, helperDir, "", syscall.MS_BIND, ""); err != nil {
+		t.Fatalf("bind %s: %v", helperDir, err)
+	}
+}
+
+// threadMount finds the mount on mnt in the thread's namespace.
+func threadMount(t *testing.T, mnt string) (mountinfo.Mount, bool) {
+	t.Helper()
+	ms, err := mountinfo.ReadFile(threadMountinfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m mountinfo.Mount) bool { return m.Point == mnt })
+	if i < 0 {
+		return mountinfo.Mount{}, false
+	}
+	return ms[i], true
+}
+
+// TestMountCommand mounts with mount(8), as an fstab line (mount -T FILE
+// MOUNTPOINT, what systemd runs for a .mount unit) and as mount -t
+// fuse.ftpfs, both with the options of an fstab line that systemd
+// automounts: mount(8) finds mount.fuse, which runs "ftpfs SRC DIR -o
+// OPTS". The mount returns once mounted, serves in the background, honours
+// ro/rw and noexec, is always nosuid and nodev, takes the password from
+// password_file=, and ends with umount.
+func TestMountCommand(t *testing.T) {
+	testutil.NeedFUSE(t)
+	testutil.NeedRoot(t, "for mount(8) and a mount namespace")
+	testutil.NeedTool(t, "mount")
+	testutil.NeedTool(t, "umount")
+	if _, err := os.Stat("/sbin/mount.fuse"); err != nil {
+		testutil.Unavailable(t, "mount(8) needs /sbin/mount.fuse (package fuse3): %v", err)
+	}
+	if st, err := os.Stat(helperDir); err != nil || !st.IsDir() {
+		testutil.Unavailable(t, "no %s to put ftpfs in: %v", helperDir, err)
+	}
+	bin := testutil.Binary(t)
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "hello.txt"), []byte("hello from ftpd\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := serveBinary(t, root)
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("p\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := fmt.Sprintf("ftp://u@127.0.0.1:%d/", srv.port)
+
+	for _, tc := range []struct {
+		name string
+		ro   bool
+	}{
+		{"fstab", true}, // mount -T FILE MOUNTPOINT
+		{"type", false}, // mount -t fuse.ftpfs SRC DIR -o OPTS
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enterMountNamespace(t, bin)
+			mnt, cache := t.TempDir(), t.TempDir()
+			t.Cleanup(func() {
+				if _, ok := threadMount(t, mnt); ok {
+					syscall.Unmount(mnt, syscall.MNT_DETACH)
+				}
+				if t.Failed() {
+					log, _ := os.ReadFile(filepath.Join(cache, daemonLog))
+					t.Logf("mount.log:\n%s", log)
+				}
+			})
+			opts := "_netdev,nofail,noauto,x-systemd.automount,comment=test,defaults,noexec,password_file=" + pwFile +
+				",cache_dir=" + cache + ",connections=2,timeout=10s,dir_cache_ttl=1s"
+			var args []string
+			if tc.ro {
+				opts += ",ro"
+				fstab := filepath.Join(t.TempDir(), "fstab")
+				line := fmt.Sprintf("# ftpfs test\n%s %s fuse.ftpfs %s 0 0\n", src, mnt, opts)
+				if err := os.WriteFile(fstab, []byte(line), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				args = []string{"-T", fstab, mnt}
+			} else {
+				args = []string{"-t", "fuse.ftpfs", src, mnt, "-o", opts + ",rw"}
+			}
+			// mount(8) returns once mounted: the mount serves in the
+			// background.
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, "mount", args...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("mount %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+			m, ok := threadMount(t, mnt)
+			if !ok {
+				t.Fatalf("mount %s exited 0 but nothing is mounted on %s", strings.Join(args, " "), mnt)
+			}
+			opt := strings.Split(m.Options+","+m.SuperOpts, ",")
+			for _, want := range []string{"nosuid", "nodev", "noexec", map[bool]string{true: "ro", false: "rw"}[tc.ro]} {
+				if !slices.Contains(opt, want) {
+					t.Errorf("mount options %s,%s lack %s", m.Options, m.SuperOpts, want)
+				}
+			}
+			if m.FSType != "fuse.ftpfs" || !strings.HasPrefix(m.Source, "ftp://127.0.0.1:") {
+				t.Errorf("mounted %s %s, want fuse.ftpfs ftp://127.0.0.1:...", m.FSType, m.Source)
+			}
+
+			got, err := os.ReadFile(filepath.Join(mnt, "hello.txt"))
+			if err != nil || string(got) != "hello from ftpd\n" {
+				t.Errorf("read through the mount: %q, %v", got, err)
+			}
+			err = os.WriteFile(filepath.Join(mnt, "new.txt"), []byte("new\n"), 0o644)
+			switch {
+			case tc.ro && !errors.Is(err, syscall.EROFS):
+				t.Errorf("write to the ro mount: %v, want EROFS", err)
+			case !tc.ro && err != nil:
+				t.Errorf("write to the rw mount: %v", err)
+			case !tc.ro:
+				if b, err := os.ReadFile(filepath.Join(root, "new.txt")); err != nil || string(b) != "new\n" {
+					t.Errorf("on the server after the write: %q, %v", b, err)
+				}
+			}
+
+			if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+				t.Fatalf("umount: %v %s", err, out)
+			}
+			if _, ok := threadMount(t, mnt); ok {
+				t.Error("still mounted after umount")
+			}
+			// The background mount sees the unmount and ends.
+			testutil.WaitUntil(t, 10*time.Second, "the mount process ends after umount", func() (bool, string) {
+				log, _ := os.ReadFile(filepath.Join(cache, daemonLog))
+				return strings.Contains(string(log), `msg="unmounted from outside"`), "no unmount in mount.log"
+			})
+		})
+	}
+}
