@@ -107,6 +107,35 @@ func TestMountCommand(t *testing.T) {
 	}
 	src := fmt.Sprintf("ftp://u@127.0.0.1:%d/", srv.port)
 
+	// A mount that fails makes mount(8) fail with ftpfs's reason, and
+	// leaves nothing mounted.
+	t.Run("refused", func(t *testing.T) {
+		enterMountNamespace(t, bin)
+		dir := t.TempDir()
+		open := writeSecret(t, dir, "open", "0644:p")
+		wrong := writeSecret(t, dir, "wrong", "0600:not-p")
+		for _, tc := range []struct{ opts, want string }{
+			{"password_file=" + pwFile + ",nofail,bogus_opt=1", "-o bogus_opt: unknown option"},
+			{"password_file=" + open, "is readable by group or others (mode 0644)"},
+			{"password_file=" + wrong, "530"},
+		} {
+			mnt := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			out, err := exec.CommandContext(ctx, "mount", "-t", "fuse.ftpfs", src, mnt, "-o", tc.opts+",cache_dir="+t.TempDir()).CombinedOutput()
+			cancel()
+			if err == nil || !strings.Contains(string(out), tc.want) {
+				t.Errorf("-o %s: %v, output %q; want a failure saying %q", tc.opts, err, out, tc.want)
+			}
+			if strings.Contains(string(out), "not-p") {
+				t.Errorf("-o %s: the output shows the password: %q", tc.opts, out)
+			}
+			if _, ok := threadMount(t, mnt); ok {
+				syscall.Unmount(mnt, syscall.MNT_DETACH)
+				t.Errorf("-o %s: mounted after all", tc.opts)
+			}
+		}
+	})
+
 	for _, tc := range []struct {
 		name string
 		ro   bool

@@ -150,7 +150,7 @@ func (f *mountFlags) applyOptions(fset *flag.FlagSet, s string) error {
 }
 
 // errUnknownOption is the error of an option ftpfs does not know.
-var errUnknownOption = errors.New("unknown option (every flag is an -o option too, as cache_dir=DIR or tls; the others are listed by ftpfs mount -h)")
+var errUnknownOption = errors.New("unknown option (every flag is an -o option too, as cache_dir=DIR or tls)")
 
 func (f *mountFlags) applyOption(fset *flag.FlagSet, name, val string, hasVal bool) error {
 	if isPasswordName(name) {
