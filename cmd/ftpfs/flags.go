@@ -44,12 +44,11 @@ type mountFlags struct {
 	cacheDir         string
 	debugFTP         bool
 	foreground       bool
-	// localUser is the name of the user who mounts; userIsLocal tells
-	// that user came from an -o user= naming that user (see
-	// mountOptions).
-	localUser   string
-	userIsLocal bool
-	oErr        error // the first -o error
+	// localUser is the name of the user who mounts, optUser the last
+	// -o user=NAME: when user is both, mount(8) may have written it
+	// (see mountOptions).
+	localUser, optUser string
+	oErr               error // the first -o error
 }
 
 func (f *mountFlags) flagSet() *flag.FlagSet {
@@ -60,7 +59,10 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.BoolVar(&f.tlsInsecure, "tls-insecure", false, "like --tls, but without verifying the certificate (warns)")
 	fset.StringVar(&f.tlsCA, "tls-ca", "", "verify the server against the PEM CA bundle `FILE` (implies --tls)")
 	fset.StringVar(&f.tlsPin, "tls-fingerprint", "", "accept only the certificate whose SHA-256 is `sha256:HEX` (implies --tls)")
-	fset.StringVar(&f.user, "user", "", "log in as `NAME` (alternative to ftp://NAME@host)")
+	fset.Func("user", "log in as `NAME` (alternative to ftp://NAME@host)", func(s string) error {
+		f.user, f.optUser = s, "" // named by hand: it never yields
+		return nil
+	})
 	fset.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
 	fset.StringVar(&f.passwordFile, "password-file", "", "read the password from the first line of `FILE`, which must be yours alone (mode 0600 or 0400)")
 	fset.DurationVar(&cc.Timeout, "timeout", cc.Timeout, "bound every FTP exchange to `DUR`")
@@ -151,7 +153,7 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 	}
 
 	switch {
-	case f.user != "" && srv.user != "" && f.user != srv.user && f.userIsLocal:
+	case f.user != "" && srv.user != "" && f.user != srv.user && f.user == f.optUser && f.user == f.localUser:
 		// mount(8)'s user=NAME of a user-mountable fstab line
 	case f.user != "" && srv.user != "" && f.user != srv.user:
 		return nil, errors.New("two different users: in SERVER and in --user")

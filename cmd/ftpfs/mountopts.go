@@ -83,7 +83,7 @@ var mountOptions = map[string]mountOption{
 		if v == "" {
 			return errors.New("want user=NAME")
 		}
-		f.user, f.userIsLocal = v, v == f.localUser
+		f.user, f.optUser = v, v
 		return nil
 	}},
 }

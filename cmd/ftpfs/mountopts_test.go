@@ -123,8 +123,11 @@ func TestMountOptionsUser(t *testing.T) {
 		{"ftp://bob@h", "user=carol", "", "two different users"},
 		{"ftp://bob@h", "user", "bob", ""}, // fstab's user, as root mounts it
 		{"h", "user=", "", "-o user=: want user=NAME"},
+		{"ftp://bob@h", "user=alice --user carol", "", "two different users"},
+		{"ftp://bob@h", "user=alice --user alice", "", "two different users"}, // named by hand
 	} {
-		c, err := parseMountFlags([]string{tc.server, "/m", "-o", tc.opts}, in)
+		opts, flags, _ := strings.Cut(tc.opts, " ")
+		c, err := parseMountFlags(append([]string{tc.server, "/m", "-o", opts}, strings.Fields(flags)...), in)
 		switch {
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("%s -o %s: err %v, want %q", tc.server, tc.opts, err, tc.wantErr)
