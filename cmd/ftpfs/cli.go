@@ -45,19 +45,25 @@ func parseInterspersed(fset *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // hostInputs are the mountInputs of this process, without stdin or prompt.
-// The home directory is $HOME, else the user's entry in the user
-// database: mount(8) clears $HOME, and mount.fuse3 sets it to /root only
-// when it does not switch to another user (setuid=).
 func hostInputs() mountInputs {
 	in := mountInputs{lookupEnv: os.LookupEnv, uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
-	in.home, _ = os.UserHomeDir()
+	var dbHome string
 	if u, err := user.LookupId(strconv.Itoa(os.Getuid())); err == nil {
-		in.username = u.Username
-		if in.home == "" {
-			in.home = u.HomeDir
-		}
+		in.username, dbHome = u.Username, u.HomeDir
 	}
+	in.home = homeDir(os.Getenv("HOME"), in.uid, dbHome)
 	return in
+}
+
+// homeDir is the home directory: $HOME (env), else the one of the user
+// database (db). mount(8) clears $HOME, and mount.fuse3 then sets it to
+// /root, whoever runs it: a user's mount from fstab would look for
+// /root/.netrc.
+func homeDir(env string, uid uint32, db string) string {
+	if env == "" || (env == "/root" && uid != 0) {
+		return db
+	}
+	return env
 }
 
 // oneLine flattens an error message: the parent relays the child's reason

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -54,8 +55,14 @@ func enterMountNamespace(t *testing.T, bin string) {
 			syscall.Unmount(m.Point, syscall.MNT_DETACH)
 		}
 	}
+	// A copy, not a link: the build is in root's home, which another
+	// user cannot enter.
 	dir := t.TempDir()
-	if err := os.Symlink(bin, filepath.Join(dir, "ftpfs")); err != nil {
+	exe, err := os.ReadFile(bin)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "ftpfs"), exe, 0o755)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Mount(dir, helperDir, "", syscall.MS_BIND, ""); err != nil {
@@ -75,6 +82,36 @@ func threadMount(t *testing.T, mnt string) (mountinfo.Mount, bool) {
 		return mountinfo.Mount{}, false
 	}
 	return ms[i], true
+}
+
+// cleanUpMount detaches mnt at the end of the test if it is still
+// mounted, and shows the mount's log (in cache) if the test failed.
+func cleanUpMount(t *testing.T, mnt, cache string) {
+	t.Cleanup(func() {
+		if _, ok := threadMount(t, mnt); ok {
+			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(cache, daemonLog))
+			t.Logf("mount.log:\n%s", log)
+		}
+	})
+}
+
+// umountAndWait unmounts mnt by running umount, and waits for the
+// background mount, whose log is in cache, to see it and end.
+func umountAndWait(t *testing.T, mnt, cache string, umount func() ([]byte, error)) {
+	t.Helper()
+	if out, err := umount(); err != nil {
+		t.Fatalf("umount: %v %s", err, out)
+	}
+	if _, ok := threadMount(t, mnt); ok {
+		t.Error("still mounted after umount")
+	}
+	testutil.WaitUntil(t, 10*time.Second, "the mount process ends after umount", func() (bool, string) {
+		log, _ := os.ReadFile(filepath.Join(cache, daemonLog))
+		return strings.Contains(string(log), `msg="unmounted from outside"`), "no unmount in mount.log"
+	})
 }
 
 // TestMountCommand mounts with mount(8), as an fstab line (mount -T FILE
@@ -136,6 +173,8 @@ func TestMountCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("user", func(t *testing.T) { testUserFstabMount(t, bin, src, root) })
+
 	for _, tc := range []struct {
 		name string
 		ro   bool
@@ -146,15 +185,7 @@ func TestMountCommand(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			enterMountNamespace(t, bin)
 			mnt, cache := t.TempDir(), t.TempDir()
-			t.Cleanup(func() {
-				if _, ok := threadMount(t, mnt); ok {
-					syscall.Unmount(mnt, syscall.MNT_DETACH)
-				}
-				if t.Failed() {
-					log, _ := os.ReadFile(filepath.Join(cache, daemonLog))
-					t.Logf("mount.log:\n%s", log)
-				}
-			})
+			cleanUpMount(t, mnt, cache)
 			opts := "_netdev,nofail,noauto,x-systemd.automount,comment=test,defaults,noexec,password_file=" + pwFile +
 				",cache_dir=" + cache + ",connections=2,timeout=10s,dir_cache_ttl=1s"
 			var args []string
@@ -207,17 +238,88 @@ func TestMountCommand(t *testing.T) {
 				}
 			}
 
-			if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-				t.Fatalf("umount: %v %s", err, out)
-			}
-			if _, ok := threadMount(t, mnt); ok {
-				t.Error("still mounted after umount")
-			}
-			// The background mount sees the unmount and ends.
-			testutil.WaitUntil(t, 10*time.Second, "the mount process ends after umount", func() (bool, string) {
-				log, _ := os.ReadFile(filepath.Join(cache, daemonLog))
-				return strings.Contains(string(log), `msg="unmounted from outside"`), "no unmount in mount.log"
-			})
+			umountAndWait(t, mnt, cache, exec.Command("umount", mnt).CombinedOutput)
 		})
 	}
+}
+
+// testUserFstabMount: a user mounts and unmounts an fstab line marked
+// "user" with mount(8) and umount(8), as themselves (nobody), through
+// mount.fuse3 and fusermount3. mount(8) reads only /etc/fstab for a user:
+// the test binds its own over it, in its namespace, and a /dev/fuse that
+// anyone may open (the one of a container may be root's alone).
+func testUserFstabMount(t *testing.T, bin, src, root string) {
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		testutil.Unavailable(t, "no user nobody: %v", err)
+	}
+	testutil.NeedTool(t, "fusermount3")
+	enterMountNamespace(t, bin)
+	var uid, gid uint32
+	fmt.Sscan(nobody.Uid, &uid)
+	fmt.Sscan(nobody.Gid, &gid)
+
+	// t.TempDir's parent is root's alone: nobody needs a way in.
+	dir, err := os.MkdirTemp("", "ftpfs-user-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	mnt, cache, dev := filepath.Join(dir, "mnt"), filepath.Join(dir, "cache"), filepath.Join(dir, "dev")
+	for _, d := range []string{mnt, cache, dev} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pw := writeSecret(t, dir, "pw", "p\n")
+	for _, p := range []string{mnt, cache, pw} {
+		if err := os.Chown(p, int(uid), int(gid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fstab := writeFile(t, "fstab", fmt.Sprintf("%s %s fuse.ftpfs user,noauto,_netdev,password_file=%s,cache_dir=%s 0 0\n", src, mnt, pw, cache))
+	os.Chmod(fstab, 0o644)
+	for _, step := range []struct{ src, dst, fstype string }{
+		{fstab, "/etc/fstab", ""},
+		{"tmpfs", dev, "tmpfs"},
+	} {
+		flags := uintptr(syscall.MS_BIND)
+		if step.fstype != "" {
+			flags = 0
+		}
+		if err := syscall.Mount(step.src, step.dst, step.fstype, flags, ""); err != nil {
+			t.Fatalf("mount %s on %s: %v", step.src, step.dst, err)
+		}
+	}
+	fuseDev := filepath.Join(dev, "fuse")
+	if err := syscall.Mknod(fuseDev, syscall.S_IFCHR|0o666, 10<<8|229); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(fuseDev, 0o666)
+	if err := syscall.Mount(fuseDev, "/dev/fuse", "", syscall.MS_BIND, ""); err != nil {
+		t.Fatalf("bind /dev/fuse: %v", err)
+	}
+	cleanUpMount(t, mnt, cache)
+	asNobody := func(name string, args ...string) ([]byte, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, name, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
+		cmd.Dir = "/"
+		return cmd.CombinedOutput()
+	}
+
+	if out, err := asNobody("mount", mnt); err != nil {
+		t.Fatalf("mount %s as nobody: %v\n%s", mnt, err, out)
+	}
+	m, ok := threadMount(t, mnt)
+	if !ok || m.FSType != "fuse.ftpfs" || !strings.Contains(m.SuperOpts, "user_id="+nobody.Uid) {
+		t.Fatalf("after mount as nobody: %+v, mounted %v", m, ok)
+	}
+	// Root may not look into another user's FUSE mount: nobody reads.
+	if out, err := asNobody("cat", filepath.Join(mnt, "hello.txt")); err != nil || string(out) != "hello from ftpd\n" {
+		t.Errorf("read as nobody: %q, %v", out, err)
+	}
+	umountAndWait(t, mnt, cache, func() ([]byte, error) { return asNobody("umount", mnt) })
 }

@@ -73,9 +73,9 @@ var mountOptions = map[string]mountOption{
 		}
 		return errors.New("want symlinks=safe or symlinks=raw")
 	}},
-	// user=NAME is --user. mount(8) also writes it: a user-mountable
-	// fstab line ("user") mounted by alice reaches the helper as
-	// user=alice. That one yields to a user named in SERVER.
+	// user=NAME is --user. Some versions of mount(8) write it too: a
+	// user-mountable fstab line ("user") mounted by alice reaches the
+	// helper as user=alice. That one yields to a user named in SERVER.
 	"user": {func(f *mountFlags, v string, hasVal bool) error {
 		if !hasVal { // fstab's "user": mount(8)'s, ignored
 			return nil

@@ -194,3 +194,23 @@ func TestIsMountHelperCall(t *testing.T) {
 		}
 	}
 }
+
+// TestHomeDir: $HOME, unless it is unset or the /root that mount.fuse3
+// sets for whoever runs it; then the user database's.
+func TestHomeDir(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		uid  uint32
+		want string
+	}{
+		{"/home/alice", 1000, "/home/alice"},
+		{"", 1000, "/db/alice"},
+		{"/root", 1000, "/db/alice"},
+		{"/root", 0, "/root"},
+		{"", 0, "/db/alice"},
+	} {
+		if got := homeDir(tc.env, tc.uid, "/db/alice"); got != tc.want {
+			t.Errorf("homeDir(%q, %d) = %q, want %q", tc.env, tc.uid, got, tc.want)
+		}
+	}
+}
