@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -212,5 +213,36 @@ func TestHomeDir(t *testing.T) {
 		if got := homeDir(tc.env, tc.uid, "/db/alice"); got != tc.want {
 			t.Errorf("homeDir(%q, %d) = %q, want %q", tc.env, tc.uid, got, tc.want)
 		}
+	}
+}
+
+// TestReadmeMountOptions: the README's table of -o options names every
+// option that mountOptions knows, and nothing else.
+func TestReadmeMountOptions(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(b), "| `-o` option | Meaning |\n")
+	if !ok {
+		t.Fatal("README: no table of -o options")
+	}
+	table, _, _ = strings.Cut(table, "\n\n")
+	documented := map[string]bool{}
+	for _, row := range strings.Split(table, "\n")[1:] {
+		first, _, _ := strings.Cut(strings.TrimPrefix(row, "| "), " |")
+		for _, f := range strings.Split(first, ", ") {
+			name, _, _ := strings.Cut(strings.Trim(f, "`"), "=")
+			documented[name] = true
+		}
+	}
+	for name := range mountOptions {
+		if !documented[name] {
+			t.Errorf("README's -o table lacks %s", name)
+		}
+		delete(documented, name)
+	}
+	for name := range documented {
+		t.Errorf("README's -o table has %s, which mountOptions does not know", name)
 	}
 }
