@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"os"
 	"reflect"
 	"strings"
@@ -217,7 +218,8 @@ func TestHomeDir(t *testing.T) {
 }
 
 // TestReadmeMountOptions: the README's table of -o options names every
-// option that mountOptions knows, and nothing else.
+// option that mountOptions knows, and nothing else; its table of mount
+// flags names every flag.
 func TestReadmeMountOptions(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -245,4 +247,21 @@ func TestReadmeMountOptions(t *testing.T) {
 	for name := range documented {
 		t.Errorf("README's -o table has %s, which mountOptions does not know", name)
 	}
+	// Each flag is an -o option: the flag table is the rest of the list.
+	_, mounting, _ := strings.Cut(string(b), "\n## Mounting\n")
+	mounting, _, _ = strings.Cut(mounting, "\n### ftpfs unmount\n")
+	rows := map[string]bool{}
+	for _, l := range strings.Split(mounting, "\n") {
+		if first, _, ok := strings.Cut(strings.TrimPrefix(l, "| "), " |"); ok && strings.HasPrefix(l, "| `-") {
+			for _, f := range strings.Split(first, ", ") {
+				name, _, _ := strings.Cut(strings.Trim(f, "`"), " ")
+				rows[name] = true
+			}
+		}
+	}
+	new(mountFlags).flagSet().VisitAll(func(fl *flag.Flag) {
+		if len(fl.Name) > 1 && !rows["--"+fl.Name] {
+			t.Errorf("README's flag table lacks --%s", fl.Name)
+		}
+	})
 }
