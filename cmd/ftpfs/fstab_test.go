@@ -102,6 +102,11 @@ func cleanUpMount(t *testing.T, mnt, cache string) {
 // background mount, whose log is in cache, to see it and end.
 func umountAndWait(t *testing.T, mnt, cache string, umount func() ([]byte, error)) {
 	t.Helper()
+	unmounts := func() int {
+		log, _ := os.ReadFile(filepath.Join(cache, daemonLog))
+		return strings.Count(string(log), `msg="unmounted from outside"`)
+	}
+	before := unmounts()
 	if out, err := umount(); err != nil {
 		t.Fatalf("umount: %v %s", err, out)
 	}
@@ -109,8 +114,7 @@ func umountAndWait(t *testing.T, mnt, cache string, umount func() ([]byte, error
 		t.Error("still mounted after umount")
 	}
 	testutil.WaitUntil(t, 10*time.Second, "the mount process ends after umount", func() (bool, string) {
-		log, _ := os.ReadFile(filepath.Join(cache, daemonLog))
-		return strings.Contains(string(log), `msg="unmounted from outside"`), "no unmount in mount.log"
+		return unmounts() > before, "no new unmount in mount.log"
 	})
 }
 
@@ -143,35 +147,6 @@ func TestMountCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := fmt.Sprintf("ftp://u@127.0.0.1:%d/", srv.port)
-
-	// A mount that fails makes mount(8) fail with ftpfs's reason, and
-	// leaves nothing mounted.
-	t.Run("refused", func(t *testing.T) {
-		enterMountNamespace(t, bin)
-		dir := t.TempDir()
-		open := writeSecret(t, dir, "open", "0644:p")
-		wrong := writeSecret(t, dir, "wrong", "0600:not-p")
-		for _, tc := range []struct{ opts, want string }{
-			{"password_file=" + pwFile + ",nofail,bogus_opt=1", "-o bogus_opt: unknown option"},
-			{"password_file=" + open, "is readable by group or others (mode 0644)"},
-			{"password_file=" + wrong, "530"},
-		} {
-			mnt := t.TempDir()
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			out, err := exec.CommandContext(ctx, "mount", "-t", "fuse.ftpfs", src, mnt, "-o", tc.opts+",cache_dir="+t.TempDir()).CombinedOutput()
-			cancel()
-			if err == nil || !strings.Contains(string(out), tc.want) {
-				t.Errorf("-o %s: %v, output %q; want a failure saying %q", tc.opts, err, out, tc.want)
-			}
-			if strings.Contains(string(out), "not-p") {
-				t.Errorf("-o %s: the output shows the password: %q", tc.opts, out)
-			}
-			if _, ok := threadMount(t, mnt); ok {
-				syscall.Unmount(mnt, syscall.MNT_DETACH)
-				t.Errorf("-o %s: mounted after all", tc.opts)
-			}
-		}
-	})
 
 	t.Run("user", func(t *testing.T) { testUserFstabMount(t, bin, src, root) })
 
@@ -241,11 +216,42 @@ func TestMountCommand(t *testing.T) {
 			umountAndWait(t, mnt, cache, exec.Command("umount", mnt).CombinedOutput)
 		})
 	}
+
+	// A mount that fails makes mount(8) fail with ftpfs's reason, and
+	// leaves nothing mounted. Last: ftpd slows down logins after a
+	// failed one.
+	t.Run("refused", func(t *testing.T) {
+		enterMountNamespace(t, bin)
+		dir := t.TempDir()
+		open := writeSecret(t, dir, "open", "0644:p")
+		wrong := writeSecret(t, dir, "wrong", "0600:not-p")
+		for _, tc := range []struct{ opts, want string }{
+			{"password_file=" + pwFile + ",nofail,bogus_opt=1", "-o bogus_opt: unknown option"},
+			{"password_file=" + open, "is readable by group or others (mode 0644)"},
+			{"password_file=" + wrong, "530"},
+		} {
+			mnt := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			out, err := exec.CommandContext(ctx, "mount", "-t", "fuse.ftpfs", src, mnt, "-o", tc.opts+",cache_dir="+t.TempDir()).CombinedOutput()
+			cancel()
+			if err == nil || !strings.Contains(string(out), tc.want) {
+				t.Errorf("-o %s: %v, output %q; want a failure saying %q", tc.opts, err, out, tc.want)
+			}
+			if strings.Contains(string(out), "not-p") {
+				t.Errorf("-o %s: the output shows the password: %q", tc.opts, out)
+			}
+			if _, ok := threadMount(t, mnt); ok {
+				syscall.Unmount(mnt, syscall.MNT_DETACH)
+				t.Errorf("-o %s: mounted after all", tc.opts)
+			}
+		}
+	})
 }
 
 // testUserFstabMount: a user mounts and unmounts an fstab line marked
 // "user" with mount(8) and umount(8), as themselves (nobody), through
-// mount.fuse3 and fusermount3. mount(8) reads only /etc/fstab for a user:
+// mount.fuse3 and fusermount3; and root mounts for nobody with
+// setuid=nobody, which mount.fuse3 acts on. mount(8) reads only /etc/fstab for a user:
 // the test binds its own over it, in its namespace, and a /dev/fuse that
 // anyone may open (the one of a container may be root's alone).
 func testUserFstabMount(t *testing.T, bin, src, root string) {
@@ -310,16 +316,28 @@ func testUserFstabMount(t *testing.T, bin, src, root string) {
 		return cmd.CombinedOutput()
 	}
 
-	if out, err := asNobody("mount", mnt); err != nil {
-		t.Fatalf("mount %s as nobody: %v\n%s", mnt, err, out)
+	// nobody mounts the fstab line and unmounts it; then root mounts
+	// with setuid=nobody (mount.fuse3 runs ftpfs as nobody) and unmounts.
+	for _, how := range []struct {
+		mount, umount func() ([]byte, error)
+	}{
+		{func() ([]byte, error) { return asNobody("mount", mnt) }, func() ([]byte, error) { return asNobody("umount", mnt) }},
+		{
+			exec.Command("mount", "-t", "fuse.ftpfs", src, mnt, "-o", "setuid=nobody,password_file="+pw+",cache_dir="+cache).CombinedOutput,
+			exec.Command("umount", mnt).CombinedOutput,
+		},
+	} {
+		if out, err := how.mount(); err != nil {
+			t.Fatalf("mount: %v\n%s", err, out)
+		}
+		m, ok := threadMount(t, mnt)
+		if !ok || m.FSType != "fuse.ftpfs" || !strings.Contains(m.SuperOpts, "user_id="+nobody.Uid) {
+			t.Fatalf("after the mount: %+v, mounted %v; want a mount of nobody's", m, ok)
+		}
+		// Root may not look into another user's FUSE mount: nobody reads.
+		if out, err := asNobody("cat", filepath.Join(mnt, "hello.txt")); err != nil || string(out) != "hello from ftpd\n" {
+			t.Errorf("read as nobody: %q, %v", out, err)
+		}
+		umountAndWait(t, mnt, cache, how.umount)
 	}
-	m, ok := threadMount(t, mnt)
-	if !ok || m.FSType != "fuse.ftpfs" || !strings.Contains(m.SuperOpts, "user_id="+nobody.Uid) {
-		t.Fatalf("after mount as nobody: %+v, mounted %v", m, ok)
-	}
-	// Root may not look into another user's FUSE mount: nobody reads.
-	if out, err := asNobody("cat", filepath.Join(mnt, "hello.txt")); err != nil || string(out) != "hello from ftpd\n" {
-		t.Errorf("read as nobody: %q, %v", out, err)
-	}
-	umountAndWait(t, mnt, cache, func() ([]byte, error) { return asNobody("umount", mnt) })
 }

@@ -188,7 +188,8 @@ func (f *mountFlags) applyOption(fset *flag.FlagSet, name, val string, hasVal bo
 // isMountHelperCall reports whether args (after the program name) are
 // the way mount.fuse3 runs a mount helper, "ftpfs SRC DIR -o OPTS", which
 // runMount then reads as "ftpfs mount SRC DIR -o OPTS". mount.fuse3
-// always passes -o (dev and suid at least) and mount(8) an absolute DIR;
+// always passes -o (it adds dev and suid unless told nodev and nosuid)
+// and mount(8) an absolute DIR;
 // a SERVER given as a URL tells the form apart as well. A mistyped
 // command name is thus not taken for a server.
 func isMountHelperCall(args []string) bool {
