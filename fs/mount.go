@@ -150,6 +150,9 @@ func Mount(ctx context.Context, mountpoint string, o Options) (*Mounted, error) 
 	if o.ReadOnly {
 		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
 	}
+	if o.NoExec {
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "noexec")
+	}
 	root := &node{m: m}
 	m.startPrefetch()
 	m.startFilePrefetch()

@@ -20,6 +20,9 @@ type Options struct {
 	// FsName is what mount(8) and df show, e.g. "ftp://host/path"; never
 	// with a password.
 	FsName string
+	// NoExec mounts noexec. The mount is always nosuid and nodev: a
+	// server's files must not become setuid programs or devices here.
+	NoExec bool
 
 	ReadOnly   bool
 	AllowOther bool // implies default_permissions

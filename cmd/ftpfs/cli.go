@@ -4,6 +4,8 @@ import (
 	"flag"
 	"io"
 	"os"
+	"os/user"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -19,6 +21,7 @@ type mountInputs struct {
 	stdin     io.Reader // for --password-stdin
 	home      string    // for ~/.netrc and ~/.cache; "" if unknown
 	uid, gid  uint32    // defaults of -o uid=, gid=
+	username  string    // the login name of uid, "" if unknown
 	// prompt asks for a password on the terminal without echo; nil or
 	// errNoTerminal when there is none.
 	prompt func(msg string) (string, error)
@@ -43,8 +46,24 @@ func parseInterspersed(fset *flag.FlagSet, args []string) ([]string, error) {
 
 // hostInputs are the mountInputs of this process, without stdin or prompt.
 func hostInputs() mountInputs {
-	home, _ := os.UserHomeDir()
-	return mountInputs{lookupEnv: os.LookupEnv, home: home, uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
+	in := mountInputs{lookupEnv: os.LookupEnv, uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
+	var dbHome string
+	if u, err := user.LookupId(strconv.Itoa(os.Getuid())); err == nil {
+		in.username, dbHome = u.Username, u.HomeDir
+	}
+	in.home = homeDir(os.Getenv("HOME"), in.uid, dbHome)
+	return in
+}
+
+// homeDir is the home directory: $HOME (env), else the one of the user
+// database (db). mount(8) clears $HOME, and mount.fuse3 then sets it to
+// /root, whoever runs it: a user's mount from fstab would look for
+// /root/.netrc.
+func homeDir(env string, uid uint32, db string) string {
+	if env == "" || (env == "/root" && uid != 0) {
+		return db
+	}
+	return env
 }
 
 // oneLine flattens an error message: the parent relays the child's reason

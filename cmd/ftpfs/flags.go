@@ -27,6 +27,7 @@ type mountConfig struct {
 	passwordStdin bool
 	logLevel      slog.Level // the least severe records logged
 	logSize       int64      // the background mount's log starts anew past this
+	passwordFile  string
 	// warnings are printed by the parent, one line each.
 	warnings []string
 }
@@ -42,12 +43,17 @@ type mountFlags struct {
 	tlsPin           string // --tls-fingerprint
 	user             string
 	passwordStdin    bool
+	passwordFile     string
 	cacheDir         string
 	debugFTP         bool
 	foreground       bool
 	logLevel         logLevel
 	logSize          int64
-	o                []string // -o values, split later
+	// localUser is the name of the user who mounts, optUser the last
+	// -o user=NAME: when user is both, mount(8) may have written it
+	// (see mountOptions).
+	localUser, optUser string
+	oErr               error // the first -o error
 }
 
 func (f *mountFlags) flagSet() *flag.FlagSet {
@@ -58,8 +64,12 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.BoolVar(&f.tlsInsecure, "tls-insecure", false, "like --tls, but without verifying the certificate (warns)")
 	fset.StringVar(&f.tlsCA, "tls-ca", "", "verify the server against the PEM CA bundle `FILE` (implies --tls)")
 	fset.StringVar(&f.tlsPin, "tls-fingerprint", "", "accept only the certificate whose SHA-256 is `sha256:HEX` (implies --tls)")
-	fset.StringVar(&f.user, "user", "", "log in as `NAME` (alternative to ftp://NAME@host)")
+	fset.Func("user", "log in as `NAME` (alternative to ftp://NAME@host)", func(s string) error {
+		f.user, f.optUser = s, "" // named by hand: it never yields
+		return nil
+	})
 	fset.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
+	fset.StringVar(&f.passwordFile, "password-file", "", "read the password from the first line of `FILE`, which must be yours alone (mode 0600 or 0400)")
 	fset.DurationVar(&cc.Timeout, "timeout", cc.Timeout, "bound every FTP exchange to `DUR`")
 	fset.IntVar(&cc.MaxConns, "connections", cc.MaxConns, "at most `N` FTP connections")
 	fset.DurationVar(&o.DirCacheTTL, "dir-cache-ttl", o.DirCacheTTL, "trust a directory listing for `DUR`")
@@ -83,8 +93,13 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.Var((*byteSize)(&f.logSize), "log-size", "start the background mount's log anew when it would pass `BYTES`, keeping the previous one as "+daemonLog+".1")
 	fset.BoolVar(&f.foreground, "foreground", false, "stay in the foreground, log to stderr")
 	fset.BoolVar(&f.foreground, "f", false, "same as --foreground")
-	fset.Func("o", fmt.Sprintf("mount `OPTS`, comma-separated: ro, allow_other, uid=N, gid=N, umask=OCTAL (default %03o), chmod=ignore, symlinks=safe|raw", o.Umask), func(s string) error {
-		f.o = append(f.o, s)
+	fset.Func("o", fmt.Sprintf("mount `OPTS`, comma-separated: every flag as NAME=VALUE or NAME, with _ for - (cache_dir=DIR, tls); ro, rw, noexec, exec, allow_other, uid=N, gid=N, umask=OCTAL (default %03o), chmod=ignore, symlinks=safe|raw; mount(8)'s and systemd's options are ignored", o.Umask), func(s string) error {
+		// Applied in place, so that flags and -o options take effect in
+		// the order given. The error waits for the end of the parse: the
+		// flag package would quote the whole value, a password perhaps.
+		if f.oErr == nil {
+			f.oErr = f.applyOptions(fset, s)
+		}
 		return nil
 	})
 	return fset
@@ -116,8 +131,13 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 	}
 	var f mountFlags
 	fset := f.flagSet()
+	// Defaults of -o uid= and gid=, and the name user= compares with.
+	f.opts.UID, f.opts.GID, f.localUser = in.uid, in.gid, in.username
 	fset.SetOutput(io.Discard) // errors are reported by the caller, in one line
 	pos, err := parseInterspersed(fset, splitShortO(args))
+	if err == nil {
+		err = f.oErr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -142,11 +162,14 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 	}
 
 	switch {
+	case f.user != "" && srv.user != "" && f.user != srv.user && f.user == f.optUser && f.user == f.localUser:
+		// mount(8)'s user=NAME of a user-mountable fstab line
 	case f.user != "" && srv.user != "" && f.user != srv.user:
 		return nil, errors.New("two different users: in SERVER and in --user")
 	case f.user != "":
 		c.server.user = f.user
 	}
+	c.passwordFile = f.passwordFile
 
 	o := &c.opts
 	switch {
@@ -174,12 +197,6 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 		o.Root = srv.path
 	}
 	o.FsName = srv.String()
-	o.UID, o.GID = in.uid, in.gid
-	for _, s := range f.o {
-		if err := applyMountOptions(o, s); err != nil {
-			return nil, err
-		}
-	}
 
 	if err := configureTLS(c, &f); err != nil {
 		return nil, err
@@ -215,51 +232,6 @@ func splitShortO(args []string) []string {
 		out = append(out, a)
 	}
 	return out
-}
-
-// applyMountOptions applies one -o value: comma-separated, like sshfs.
-func applyMountOptions(o *fs.Options, s string) error {
-	for _, opt := range strings.Split(s, ",") {
-		name, val, hasVal := strings.Cut(opt, "=")
-		var err error
-		switch {
-		case opt == "":
-		case opt == "ro":
-			o.ReadOnly = true
-		case opt == "allow_other":
-			o.AllowOther = true
-		case opt == "chmod=ignore":
-			o.ChmodIgnore = true
-		case opt == "symlinks=safe":
-			o.RawSymlinks = false
-		case opt == "symlinks=raw":
-			o.RawSymlinks = true
-		case hasVal && (name == "uid" || name == "gid"):
-			var n uint64
-			if n, err = strconv.ParseUint(val, 10, 32); err == nil {
-				if name == "uid" {
-					o.UID = uint32(n)
-				} else {
-					o.GID = uint32(n)
-				}
-			} else {
-				err = errors.New("want a number")
-			}
-		case hasVal && name == "umask":
-			var n uint64
-			if n, err = strconv.ParseUint(val, 8, 32); err == nil && n <= 0o777 {
-				o.Umask = uint32(n)
-			} else {
-				err = errors.New("want an octal number up to 0777")
-			}
-		default:
-			return fmt.Errorf("-o %s: unknown option (known: ro, allow_other, uid=N, gid=N, umask=OCTAL, chmod=ignore, symlinks=safe|raw)", opt)
-		}
-		if err != nil {
-			return fmt.Errorf("-o %s: %v", opt, err)
-		}
-	}
-	return nil
 }
 
 // byteSize is a flag of a byte count, set as parseSize reads it and shown

@@ -8,6 +8,7 @@
 //	ftpfs serve [flags] DIR                  serve DIR over FTP
 //	ftpfs status [--cache-dir DIR]           list uploads that failed
 //	ftpfs version                            versions of ftpfs, Go and go-fuse
+//	ftpfs SERVER MOUNTPOINT -o OPTS          ftpfs mount, as mount(8) runs it
 //
 // Each subcommand parses its own flags; "ftpfs SUBCOMMAND -h" lists them.
 package main
@@ -74,6 +75,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if c.help.name == args[0] {
 			return c.run(ctx, args[1:], stderr)
 		}
+	}
+	if isMountHelperCall(args) { // mount(8) through mount.fuse3
+		return runMount(ctx, args, stderr)
 	}
 	fmt.Fprintf(stderr, "ftpfs: unknown command %q (run 'ftpfs help')\n", args[0])
 	return 2

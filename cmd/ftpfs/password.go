@@ -20,12 +20,16 @@ var errNoTerminal = errors.New("no terminal")
 
 // resolveCredentials finds the user, when none was named, and the
 // password. The user comes from SERVER or --user, else from ~/.netrc,
-// else anonymous. The password comes from $FTPFS_PASSWORD, then
-// --password-stdin, then ~/.netrc, then a prompt on the terminal.
+// else anonymous. The password comes from --password-file, which was
+// asked for by name, then $FTPFS_PASSWORD, then --password-stdin, then
+// ~/.netrc, then a prompt on the terminal.
 func resolveCredentials(c *mountConfig, in mountInputs) error {
 	cc := &c.opts.Conn
+	if c.passwordFile != "" && c.passwordStdin {
+		return errors.New("--password-file and --password-stdin each give the password: use one of them")
+	}
 	envPW, _ := in.lookupEnv(passwordEnv)
-	needNetrc := cc.User == "" || (envPW == "" && !c.passwordStdin)
+	needNetrc := cc.User == "" || (envPW == "" && !c.passwordStdin && c.passwordFile == "")
 	var entry *netrcEntry
 	if needNetrc {
 		n, err := readNetrc(in.lookupEnv, in.home)
@@ -44,8 +48,10 @@ func resolveCredentials(c *mountConfig, in mountInputs) error {
 	c.server.user = cc.User
 
 	if cc.User == "" { // anonymous: conn supplies the conventional password
-		if c.passwordStdin {
-			return errors.New("--password-stdin: no user to log in as: give ftp://USER@host or --user")
+		for flag, set := range map[string]bool{"--password-stdin": c.passwordStdin, "--password-file": c.passwordFile != ""} {
+			if set {
+				return fmt.Errorf("%s: no user to log in as: give ftp://USER@host or --user", flag)
+			}
 		}
 		if envPW != "" {
 			c.warnings = append(c.warnings, fmt.Sprintf("$%s is set but no user is named: logging in anonymously", passwordEnv))
@@ -57,6 +63,12 @@ func resolveCredentials(c *mountConfig, in mountInputs) error {
 	}
 
 	switch {
+	case c.passwordFile != "":
+		pw, err := readPasswordFile(c.passwordFile)
+		if err != nil {
+			return err
+		}
+		cc.Password = pw
 	case envPW != "":
 		cc.Password = envPW
 	case c.passwordStdin:
@@ -84,6 +96,21 @@ func resolveCredentials(c *mountConfig, in mountInputs) error {
 		cc.Password = pw
 	}
 	return nil
+}
+
+// readPasswordFile reads the password from the first line of file,
+// which must be the caller's alone (readSecretFile). Errors never quote
+// the file's content.
+func readPasswordFile(file string) (string, error) {
+	b, err := readSecretFile(file, "password file "+file)
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if pw := strings.TrimSuffix(line, "\r"); pw != "" {
+		return pw, nil
+	}
+	return "", fmt.Errorf("password file %s: first line is empty", file)
 }
 
 // readPasswordLine reads the first line of r, without its line ending.

@@ -9,7 +9,8 @@ import (
 )
 
 // TestCredentials checks where the user and the password come from, in
-// order: $FTPFS_PASSWORD, --password-stdin, ~/.netrc, the terminal.
+// order: --password-file, $FTPFS_PASSWORD, --password-stdin, ~/.netrc, the
+// terminal.
 func TestCredentials(t *testing.T) {
 	const secret = "s3cret pw"
 	const netrcData = "machine example.org login alice password netrc-alice\n" +
@@ -22,6 +23,7 @@ func TestCredentials(t *testing.T) {
 		env      map[string]string
 		stdin    string
 		netrc    string // contents of ~/.netrc; "" for none
+		pwFile   string // contents of the --password-file, MODE: first if not 0600; "" for none
 		prompt   string // what the terminal answers; "" for no terminal
 		user, pw string
 		wantErr  string
@@ -45,21 +47,25 @@ func TestCredentials(t *testing.T) {
 		{name: "stdin without user", args: []string{"--password-stdin", "example.org"}, stdin: secret, wantErr: "--password-stdin: no user"},
 		{name: "empty stdin", args: []string{"--password-stdin", "alice@example.org"}, stdin: "\n" + secret, wantErr: "first line of stdin is empty"},
 		{name: "netrc readable by others", args: []string{"example.org"}, netrc: "0644:" + netrcData, wantErr: "~/.netrc is readable by group or others (mode 0644): chmod 600 it"},
+		{name: "password file", args: []string{"alice@example.org"}, pwFile: secret + "\nmore\n", netrc: netrcData, user: "alice", pw: secret},
+		{name: "password file read-only", args: []string{"alice@example.org"}, pwFile: "0400:" + secret, user: "alice", pw: secret},
+		{name: "password file wins over env", args: []string{"alice@example.org"}, env: map[string]string{passwordEnv: "other"}, pwFile: secret, user: "alice", pw: secret},
+		{name: "password file with netrc user", args: []string{"example.org"}, pwFile: secret, netrc: netrcData, user: "alice", pw: secret},
+		{name: "password file readable by group", args: []string{"alice@example.org"}, pwFile: "0640:" + secret, wantErr: "is readable by group or others (mode 0640): chmod 600 it"},
+		{name: "password file empty", args: []string{"alice@example.org"}, pwFile: "\n" + secret, wantErr: "first line is empty"},
+		{name: "password file and stdin", args: []string{"--password-stdin", "alice@example.org"}, pwFile: secret, stdin: secret, wantErr: "use one of them"},
+		{name: "password file without user", args: []string{"example.org"}, pwFile: secret, wantErr: "--password-file: no user"},
 		{name: "netrc not read when env has the password", args: []string{"alice@example.org"}, env: map[string]string{passwordEnv: secret}, netrc: "0644:" + netrcData, user: "alice", pw: secret},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			home := t.TempDir()
 			if tc.netrc != "" {
-				mode, data := os.FileMode(0o600), tc.netrc
-				if m, rest, ok := strings.Cut(tc.netrc, ":"); ok && len(m) == 4 {
-					n, _ := strconv.ParseUint(m, 8, 32)
-					mode, data = os.FileMode(n), rest
-				}
-				p := filepath.Join(home, ".netrc")
-				if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-					t.Fatal(err)
-				}
-				os.Chmod(p, mode)
+				writeSecret(t, home, ".netrc", tc.netrc)
+			}
+			args := tc.args
+			if tc.pwFile != "" {
+				p := writeSecret(t, home, "pw", tc.pwFile)
+				args = append([]string{"-o", "password_file=" + p}, args...)
 			}
 			in := inputs(home, tc.env)
 			in.stdin = strings.NewReader(tc.stdin)
@@ -69,7 +75,7 @@ func TestCredentials(t *testing.T) {
 				}
 				return tc.prompt, nil
 			}
-			c, err := parseMountArgs(append(tc.args, "/m"), in)
+			c, err := parseMountArgs(append(args, "/m"), in)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
@@ -90,6 +96,25 @@ func TestCredentials(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeSecret writes data to dir/name, mode 0600 or the one data starts
+// with ("0644:..."), and returns the path.
+func writeSecret(t *testing.T, dir, name, data string) string {
+	t.Helper()
+	mode := os.FileMode(0o600)
+	if m, rest, ok := strings.Cut(data, ":"); ok && len(m) == 4 {
+		n, _ := strconv.ParseUint(m, 8, 32)
+		mode, data = os.FileMode(n), rest
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestPlainTextWarning(t *testing.T) {

@@ -165,15 +165,7 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool)) (*ser
 // environment, because it was asked for explicitly. Errors never quote it.
 func password(user, file string, lookupEnv func(string) (string, bool)) (string, error) {
 	if file != "" {
-		b, err := readSecretFile(file, "password file "+file)
-		if err != nil {
-			return "", err
-		}
-		line, _, _ := strings.Cut(string(b), "\n")
-		if pw := strings.TrimSuffix(line, "\r"); pw != "" {
-			return pw, nil
-		}
-		return "", fmt.Errorf("password file %s: first line is empty", file)
+		return readPasswordFile(file)
 	}
 	if pw, ok := lookupEnv(passwordEnv); ok && pw != "" {
 		return pw, nil

@@ -106,9 +106,10 @@ var mountHelp = help{
 	args:    "[flags] SERVER MOUNTPOINT",
 	summary: "mount an FTP server (in the background unless -f)",
 	about: "SERVER is host, host:port, [v6addr]:port, ftp://[user@]host[:port][/path],\n" +
-		"or ftps://... for implicit TLS (port 990). The password comes from $" + passwordEnv + ",\n" +
-		"--password-stdin, ~/.netrc (or $NETRC) or a prompt, never from the command line.\n" +
-		"The mount runs in the background (log: CACHE_DIR/" + daemonLog + ") until 'ftpfs unmount MOUNTPOINT'.\n",
+		"or ftps://... for implicit TLS (port 990). The password comes from --password-file,\n" +
+		"$" + passwordEnv + ", --password-stdin, ~/.netrc (or $NETRC) or a prompt, never from the command line.\n" +
+		"The mount runs in the background (log: CACHE_DIR/" + daemonLog + ") until 'ftpfs unmount MOUNTPOINT'.\n" +
+		"mount(8) runs it as 'ftpfs SERVER MOUNTPOINT -o OPTS' for an fstab line of type fuse.ftpfs.\n",
 	lists: flagList(func() *flag.FlagSet { return new(mountFlags).flagSet() }),
 }
 
