@@ -33,6 +33,7 @@ var commands = []command{
 	{unmountHelp, runUnmount},
 	{serveHelp, runServe},
 	{statusHelp, runStatus},
+	{doctorHelp, runDoctor},
 }
 
 func main() {

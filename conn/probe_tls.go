@@ -1,0 +1,113 @@
+package conn
+
+// The TLS probes: the versions the server accepts, its certificate, and
+// whether it demands that data connections resume the control
+// connection's session (vsftpd's require_ssl_reuse, on by default), which
+// the pool does (tlsClientConfig).
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// tlsVersions are the versions probed, oldest first.
+var tlsVersions = []uint16{tls.VersionTLS10, tls.VersionTLS11, tls.VersionTLS12, tls.VersionTLS13}
+
+// tls reports the connection's TLS and the versions the server accepts.
+func (pr *prober) tls(ctx context.Context, c *Conn) {
+	if pr.cfg.TLS == TLSNone {
+		return
+	}
+	tc, ok := c.ctrl.(*tls.Conn)
+	if !ok {
+		return
+	}
+	st := tc.ConnectionState()
+	pr.add(Finding{Topic: "TLS", Verdict: ProbeOK, Detail: fmt.Sprintf("%s, %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))})
+	pr.certificate(st)
+	pr.versions(ctx)
+	pr.sessionReuse(ctx, c)
+}
+
+// certificate reports the server's certificate, and a pin to verify it
+// by when the login did not verify it.
+func (pr *prober) certificate(st tls.ConnectionState) {
+	if len(st.PeerCertificates) == 0 {
+		pr.add(Finding{Topic: "certificate", Verdict: ProbeProblem, Detail: "none sent"})
+		return
+	}
+	cert := st.PeerCertificates[0]
+	sum := sha256.Sum256(cert.Raw)
+	pin := fmt.Sprintf("sha256:%x", sum)
+	f := Finding{Topic: "certificate", Verdict: ProbeOK, Detail: fmt.Sprintf("%s, issued by %s, valid until %s, %s",
+		cert.Subject, cert.Issuer, cert.NotAfter.UTC().Format(time.DateOnly), pin)}
+	if now := time.Now(); now.After(cert.NotAfter) || now.Before(cert.NotBefore) {
+		f.Verdict = ProbeProblem
+		f.Detail += "; not valid now"
+	}
+	tc := pr.cfg.TLSConfig
+	if tc != nil && tc.InsecureSkipVerify && tc.VerifyConnection == nil {
+		f.Verdict, f.Advice, f.Value = ProbeProblem, AdviseFingerprint, pin
+		f.Detail += "; not verified: pin it"
+	}
+	pr.add(f)
+}
+
+// versions logs in once per TLS version, each alone.
+func (pr *prober) versions(ctx context.Context) {
+	var yes, no []string
+	for _, v := range tlsVersions {
+		cfg := pr.cfg
+		cfg.TLSConfig = &tls.Config{}
+		if pr.cfg.TLSConfig != nil {
+			cfg.TLSConfig = pr.cfg.TLSConfig.Clone()
+		}
+		cfg.TLSConfig.MinVersion, cfg.TLSConfig.MaxVersion = v, v
+		c, err := pr.dial(ctx, &cfg)
+		if err != nil {
+			no = append(no, tls.VersionName(v))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		c.close()
+		yes = append(yes, tls.VersionName(v))
+	}
+	f := Finding{Topic: "TLS versions", Verdict: ProbeOK, Detail: "accepted: " + strings.Join(yes, ", ")}
+	if len(no) > 0 {
+		f.Detail += "; refused: " + strings.Join(no, ", ")
+	}
+	if len(yes) > 0 && (yes[0] == tls.VersionName(tls.VersionTLS10) || yes[0] == tls.VersionName(tls.VersionTLS11)) {
+		f.Detail += " (the mount asks for TLS 1.2 at least)"
+	}
+	pr.add(f)
+}
+
+// sessionReuse lists the directory twice: with the connection's session
+// cache, as the pool does, and without, so that the data connection's
+// handshake is a full one. A server that refuses only the second demands
+// reuse.
+func (pr *prober) sessionReuse(ctx context.Context, c *Conn) {
+	if err := pr.pool.listData(ctx, c, pr.o.Dir, true, func(string, bool) error { return nil }); err != nil {
+		pr.add(Finding{Topic: "TLS data connections", Verdict: ProbeProblem, Detail: "a listing failed: " + err.Error()})
+		return
+	}
+	fresh, err := pr.dial(ctx, &pr.cfg)
+	if err != nil {
+		pr.add(Finding{Topic: "TLS session reuse", Verdict: ProbeProblem, Detail: "no second login: " + err.Error()})
+		return
+	}
+	defer fresh.close()
+	fresh.tlsConf.ClientSessionCache = nil
+	err = pr.pool.listData(ctx, fresh, pr.o.Dir, true, func(string, bool) error { return nil })
+	if err != nil {
+		pr.add(Finding{Topic: "TLS session reuse", Verdict: ProbeOK, Detail: "demanded on data connections (the mount resumes the control connection's session)"})
+		return
+	}
+	pr.add(Finding{Topic: "TLS session reuse", Verdict: ProbeOK, Detail: "not demanded"})
+}
