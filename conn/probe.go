@@ -207,7 +207,7 @@ func (pr *prober) close() {
 }
 
 // features reports FEAT.
-func (pr *prober) features(_ context.Context, c *Conn) {
+func (pr *prober) features(ctx context.Context, c *Conn) {
 	f := c.feat
 	// The last line of FEAT's reply is its end ("211 End"), no feature.
 	raw := f.Raw[:max(len(f.Raw)-1, 0)]
@@ -217,7 +217,7 @@ func (pr *prober) features(_ context.Context, c *Conn) {
 	}
 	pr.add(Finding{Topic: "FEAT", Verdict: ProbeOK, Detail: strings.Join(raw, ", ")})
 	if pr.cfg.TLS == TLSNone && f.AuthTLS {
-		pr.add(Finding{Topic: "TLS", Verdict: ProbeProblem, Detail: "the server offers AUTH TLS, and this login went in clear", Advice: AdviseTLS})
+		pr.offeredTLS(ctx)
 	}
 }
 

@@ -6,10 +6,13 @@ package conn
 // the pool does (tlsClientConfig).
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 )
@@ -110,4 +113,59 @@ func (pr *prober) sessionReuse(ctx context.Context, c *Conn) {
 		return
 	}
 	pr.add(Finding{Topic: "TLS session reuse", Verdict: ProbeOK, Detail: "not demanded"})
+}
+
+// offeredTLS tries the AUTH TLS that FEAT offers to a login made in
+// clear: a handshake, and no login, since nothing vouches for the server
+// yet. A certificate the system's roots vouch for calls for --tls; one
+// they do not, for its pin, which the user should check first.
+func (pr *prober) offeredTLS(ctx context.Context) {
+	st, err := pr.tryAuthTLS(ctx)
+	if err != nil {
+		pr.add(Finding{Topic: "TLS", Verdict: ProbeProblem, Detail: "FEAT offers AUTH TLS, but it fails: " + err.Error() + "; this login went in clear"})
+		return
+	}
+	cert := st.PeerCertificates[0]
+	pin := fmt.Sprintf("sha256:%x", sha256.Sum256(cert.Raw))
+	host, _, _ := net.SplitHostPort(pr.cfg.Addr)
+	inter := x509.NewCertPool()
+	for _, c := range st.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	if _, verr := cert.Verify(x509.VerifyOptions{DNSName: host, Intermediates: inter}); verr != nil {
+		pr.add(Finding{Topic: "TLS", Verdict: ProbeProblem, Advice: AdviseFingerprint, Value: pin, Detail: fmt.Sprintf(
+			"the server offers AUTH TLS, and this login went in clear; its certificate (%s) is not one the system trusts (%v): check that %s is the server's before pinning it", cert.Subject, verr, pin)})
+		return
+	}
+	pr.add(Finding{Topic: "TLS", Verdict: ProbeProblem, Advice: AdviseTLS, Detail: fmt.Sprintf("the server offers AUTH TLS with a certificate the system trusts (%s), and this login went in clear", cert.Subject)})
+}
+
+// tryAuthTLS connects, reads the greeting, asks AUTH TLS and shakes
+// hands without checking the certificate, which the caller looks at.
+func (pr *prober) tryAuthTLS(ctx context.Context) (tls.ConnectionState, error) {
+	d := net.Dialer{Timeout: pr.cfg.Timeout}
+	raw, err := d.DialContext(ctx, "tcp", pr.cfg.Addr)
+	if err != nil {
+		return tls.ConnectionState{}, err
+	}
+	defer raw.Close()
+	c := &Conn{cfg: &pr.cfg, raw: raw, ctrl: raw, r: bufio.NewReaderSize(raw, 4096), feat: pr.feat}
+	if err := c.greeting(ctx); err != nil {
+		return tls.ConnectionState{}, err
+	}
+	if _, err := c.expect(ctx, "auth", "", []int{234}, "AUTH TLS"); err != nil {
+		return tls.ConnectionState{}, err
+	}
+	host, _, _ := net.SplitHostPort(pr.cfg.Addr)
+	tc := tls.Client(raw, &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+	hctx, cancel := context.WithTimeout(ctx, pr.cfg.Timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		return tls.ConnectionState{}, &Error{Op: "tls handshake", Err: err}
+	}
+	st := tc.ConnectionState()
+	if len(st.PeerCertificates) == 0 {
+		return st, fmt.Errorf("no certificate")
+	}
+	return st, nil
 }
