@@ -91,7 +91,9 @@ func (pr *prober) stat(ctx context.Context, c *Conn) {
 	switch {
 	case err != nil:
 		pr.add(Finding{Topic: "STAT listing", Verdict: ProbeProblem, Detail: err.Error()})
-	case a == statListed || a == statUnsure:
+	case a == statUnsure:
+		pr.add(Finding{Topic: "STAT listing", Verdict: ProbeOK, Detail: "a name with a 0xFF byte, which STAT replies do not carry the same way on every server: the mount lists such a directory with LIST"})
+	case a == statListed:
 		pr.statLines = lines
 		pr.add(Finding{Topic: "STAT listing", Verdict: ProbeOK, Detail: fmt.Sprintf("%d lines over the control connection; %s", lines, use)})
 	case a == statEmpty:
