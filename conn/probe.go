@@ -96,7 +96,7 @@ func Probe(ctx context.Context, cfg Config, o ProbeOptions, report func(Finding)
 		return err
 	}
 	steps := []func(context.Context, *Conn){
-		pr.features, pr.tls, pr.roundTrip, pr.passive,
+		pr.features, pr.tlsState, pr.versions, pr.sessionReuse, pr.roundTrip, pr.passive,
 		pr.mlsd, pr.stat, pr.list,
 	}
 	for _, step := range steps {
@@ -377,8 +377,13 @@ func (pr *prober) limit(ctx context.Context) {
 	wg.Wait()
 	close(conns)
 	for c := range conns {
-		c.close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.close()
+		}()
 	}
+	wg.Wait()
 	n := ok + open
 	f := Finding{Topic: "connections", Verdict: ProbeOK}
 	switch {

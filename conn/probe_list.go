@@ -141,7 +141,11 @@ func (pr *prober) names(c *Conn, l *Listing) {
 		}
 	}
 	if len(bad) == 0 {
-		pr.add(Finding{Topic: "names", Verdict: ProbeOK, Detail: fmt.Sprintf("all %d UTF-8", len(l.Entries))})
+		detail := fmt.Sprintf("all %d UTF-8", len(l.Entries))
+		if len(l.Entries) == 0 {
+			detail = "none listed to check"
+		}
+		pr.add(Finding{Topic: "names", Verdict: ProbeOK, Detail: detail})
 		return
 	}
 	f := Finding{Topic: "names", Verdict: ProbeProblem, Detail: fmt.Sprintf("%d not UTF-8, e.g. %s: the mount shows their bytes as they are, which programs may print oddly", len(bad), strconv.Quote(bad[0]))}

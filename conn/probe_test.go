@@ -132,20 +132,23 @@ func TestProbePASVAddress(t *testing.T) {
 }
 
 // TestProbeListing: LIST lines no parser reads and names that are not
-// UTF-8 are reported, with a sample of each.
+// UTF-8 are reported, with a sample of each; a LIST time two hours ahead
+// of the file's MDTM is a server listing in its local time.
 func TestProbeListing(t *testing.T) {
+	listed := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
 	data := listen(t, "127.0.0.1")
 	go func() {
 		for c, err := data.Accept(); err == nil; c, err = data.Accept() {
 			c.Write([]byte("-rw-r--r--    1 0        0               5 Jan 02  2020 good\r\n" +
 				"this is no listing line\r\n" +
+				"-rw-r--r--    1 0        0               5 " + listed.Format("Jan _2 15:04") + " recent\r\n" +
 				"-rw-r--r--    1 0        0               5 Jan 02  2020 caf\xe9\r\n"))
 			c.Close()
 		}
 	}()
 	c, cfg := probeConn(t, fakeServer(t, scripted(map[string]string{"USER": "331 password", "PASS": "230 in", "TYPE": "200 binary",
 		"EPSV": fmt.Sprintf("229 Entering Extended Passive Mode (|||%d|)", data.Addr().(*net.TCPAddr).Port),
-		"LIST": "150 here\r\n226 done"})))
+		"LIST": "150 here\r\n226 done", "MDTM": "213 " + listed.Add(-2*time.Hour).Format("20060102150405")})))
 	ctx := context.Background()
 	got := map[string]Finding{}
 	pr := &prober{cfg: cfg, o: ProbeOptions{Dir: "/"}, pool: NewPool(cfg), report: func(f Finding) { got[f.Topic] = f }}
@@ -153,6 +156,9 @@ func TestProbeListing(t *testing.T) {
 	pr.list(ctx, c)
 	if f := got["LIST"]; f.Verdict != ProbeProblem || !strings.Contains(f.Detail, `1 lines no parser reads, left out of the mount, e.g. "this is no listing line"`) {
 		t.Errorf("LIST finding %+v", f)
+	}
+	if f := got["time zone of LIST"]; f.Verdict != ProbeProblem || !strings.Contains(f.Detail, "LIST's times are +2h0m0s off MDTM's") {
+		t.Errorf("time zone finding %+v", f)
 	}
 	if f := got["names"]; f.Verdict != ProbeProblem || !strings.Contains(f.Detail, `1 not UTF-8, e.g. "caf\xe9"`) {
 		t.Errorf("names finding %+v", f)

@@ -20,11 +20,8 @@ import (
 // tlsVersions are the versions probed, oldest first.
 var tlsVersions = []uint16{tls.VersionTLS10, tls.VersionTLS11, tls.VersionTLS12, tls.VersionTLS13}
 
-// tls reports the connection's TLS and the versions the server accepts.
-func (pr *prober) tls(ctx context.Context, c *Conn) {
-	if pr.cfg.TLS == TLSNone {
-		return
-	}
+// tlsState reports the connection's TLS and the server's certificate.
+func (pr *prober) tlsState(_ context.Context, c *Conn) {
 	tc, ok := c.ctrl.(*tls.Conn)
 	if !ok {
 		return
@@ -32,8 +29,6 @@ func (pr *prober) tls(ctx context.Context, c *Conn) {
 	st := tc.ConnectionState()
 	pr.add(Finding{Topic: "TLS", Verdict: ProbeOK, Detail: fmt.Sprintf("%s, %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))})
 	pr.certificate(st)
-	pr.versions(ctx)
-	pr.sessionReuse(ctx, c)
 }
 
 // certificate reports the server's certificate, and a pin to verify it
@@ -61,8 +56,12 @@ func (pr *prober) certificate(st tls.ConnectionState) {
 }
 
 // versions logs in once per TLS version, each alone.
-func (pr *prober) versions(ctx context.Context) {
+func (pr *prober) versions(ctx context.Context, _ *Conn) {
+	if pr.cfg.TLS == TLSNone {
+		return
+	}
 	var yes, no []string
+	late := false
 	for _, v := range tlsVersions {
 		cfg := pr.cfg
 		cfg.TLSConfig = &tls.Config{}
@@ -71,11 +70,11 @@ func (pr *prober) versions(ctx context.Context) {
 		}
 		cfg.TLSConfig.MinVersion, cfg.TLSConfig.MaxVersion = v, v
 		c, err := pr.dial(ctx, &cfg)
+		if late = ctx.Err() != nil; late {
+			break // not refused: out of time
+		}
 		if err != nil {
 			no = append(no, tls.VersionName(v))
-			if ctx.Err() != nil {
-				break
-			}
 			continue
 		}
 		c.close()
@@ -84,6 +83,9 @@ func (pr *prober) versions(ctx context.Context) {
 	f := Finding{Topic: "TLS versions", Verdict: ProbeOK, Detail: "accepted: " + strings.Join(yes, ", ")}
 	if len(no) > 0 {
 		f.Detail += "; refused: " + strings.Join(no, ", ")
+	}
+	if late {
+		f.Detail += "; the rest not tried within the timeout"
 	}
 	if len(yes) > 0 && (yes[0] == tls.VersionName(tls.VersionTLS10) || yes[0] == tls.VersionName(tls.VersionTLS11)) {
 		f.Detail += " (the mount asks for TLS 1.2 at least)"
@@ -96,6 +98,9 @@ func (pr *prober) versions(ctx context.Context) {
 // handshake is a full one. A server that refuses only the second demands
 // reuse.
 func (pr *prober) sessionReuse(ctx context.Context, c *Conn) {
+	if pr.cfg.TLS == TLSNone {
+		return
+	}
 	if err := pr.pool.listData(ctx, c, pr.o.Dir, true, func(string, bool) error { return nil }); err != nil {
 		pr.add(Finding{Topic: "TLS data connections", Verdict: ProbeProblem, Detail: "a listing failed: " + err.Error()})
 		return
