@@ -289,14 +289,16 @@ func (pr *prober) passive(ctx context.Context, c *Conn) {
 		pr.add(Finding{Topic: "PASV", Verdict: ProbeOK, Detail: "names the control connection's address"})
 		return
 	}
-	perr := reach(ctx, viaPeer)
+	viaNamed := net.JoinHostPort(named.String(), strconv.Itoa(port))
 	f := Finding{Topic: "PASV", Verdict: ProbeOK, Detail: fmt.Sprintf("names %s, not the control connection's %s", named, peer.IP)}
 	switch {
-	case perr == nil:
+	case pr.cfg.TrustPASVIP && reach(ctx, viaNamed) == nil:
+		f.Detail += "; the mount connects to the former (--trust-pasv-ip), which works"
+	case reach(ctx, viaPeer) == nil:
 		f.Detail += "; the mount connects to the latter, which works"
 	case epsv:
 		f.Detail += "; the port is unreachable there, but the mount uses EPSV"
-	case reach(ctx, net.JoinHostPort(named.String(), strconv.Itoa(port))) == nil:
+	case reach(ctx, viaNamed) == nil:
 		f.Verdict, f.Advice = ProbeProblem, AdviseTrustPASVIP
 		f.Detail += "; only the named address answers"
 	default:

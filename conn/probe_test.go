@@ -96,13 +96,15 @@ func TestProbePASVAddress(t *testing.T) {
 		name   string
 		epsv   string
 		data   net.Listener
+		trust  bool // --trust-pasv-ip
 		want   Verdict
 		advice Advice
 		detail string
 	}{
-		{"peer answers", "", onBoth, ProbeOK, AdviseNone, "the mount connects to the latter, which works"},
-		{"only the named address", "", elsewhere, ProbeProblem, AdviseTrustPASVIP, "only the named address answers"},
-		{"EPSV instead", fmt.Sprintf("229 Entering Extended Passive Mode (|||%d|)", onBoth.Addr().(*net.TCPAddr).Port), elsewhere, ProbeOK, AdviseNone, "the mount uses EPSV"},
+		{"peer answers", "", onBoth, false, ProbeOK, AdviseNone, "the mount connects to the latter, which works"},
+		{"only the named address", "", elsewhere, false, ProbeProblem, AdviseTrustPASVIP, "only the named address answers"},
+		{"trusted", "", elsewhere, true, ProbeOK, AdviseNone, "the mount connects to the former (--trust-pasv-ip), which works"},
+		{"EPSV instead", fmt.Sprintf("229 Entering Extended Passive Mode (|||%d|)", onBoth.Addr().(*net.TCPAddr).Port), elsewhere, false, ProbeOK, AdviseNone, "the mount uses EPSV"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			named := tc.data.Addr()
@@ -111,6 +113,7 @@ func TestProbePASVAddress(t *testing.T) {
 			}
 			c, cfg := probeConn(t, fakeServer(t, scripted(map[string]string{"USER": "331 password", "PASS": "230 in", "TYPE": "200 binary",
 				"EPSV": tc.epsv, "PASV": pasvReply(named)})))
+			cfg.TrustPASVIP = tc.trust
 			ctx := context.Background()
 			var got []Finding
 			pr := &prober{cfg: cfg, report: func(f Finding) { got = append(got, f) }}
