@@ -28,6 +28,9 @@ func doctorOn(t *testing.T, s *ftpdtest.Server, args ...string) string {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
+	if strings.Contains(out.String()+errOut.String(), ftpdtest.Password) {
+		t.Error("the password is in doctor's output")
+	}
 	return out.String()
 }
 
@@ -121,9 +124,10 @@ func TestDoctorMaxPerIP(t *testing.T) {
 
 func TestDoctorNoOverwrite(t *testing.T) {
 	s := ftpdtest.Serve(t, doctorTree(t), func(c *ftpd.Config) { c.Faults.NoOverwrite = true })
-	out := doctorOn(t, s)
+	// The trace of the dialogue goes to stderr, PASS masked.
+	out := doctorOn(t, s, "--debug-ftp")
 	wantLines(t, out, "PROBLEM      rename over a file: refused")
-	wantRecommended(t, out, s, "--no-atomic-upload")
+	wantRecommended(t, out, s, "--no-atomic-upload --debug-ftp")
 	untouched(t, s.Root)
 }
 
