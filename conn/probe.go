@@ -359,10 +359,12 @@ func (pr *prober) limit(ctx context.Context) {
 	}
 	conns := make(chan *Conn, pr.o.MaxConns)
 	for range pr.o.MaxConns - open {
+		pr.ids++
+		id := pr.ids
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := dial(ctx, &pr.cfg, 0, pr.feat, false)
+			c, err := dial(ctx, &pr.cfg, id, pr.feat, false)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -92,7 +92,8 @@ func doctor(ctx context.Context, args []string, stdout, stderr io.Writer, in mou
 	}
 	cfg := c.opts.Conn
 	if c.debugFTP {
-		cfg.Trace = traceWriter{stderr}
+		// The limit probe logs in many connections at once.
+		cfg.Trace = traceWriter{&syncWriter{w: stderr}}
 	}
 	o := conn.ProbeOptions{Dir: c.opts.Root, ReadOnly: readOnly || c.opts.ReadOnly}
 	fmt.Fprintf(stdout, "ftpfs doctor: %s as %s\n", c.server, cfg.User)
