@@ -57,6 +57,7 @@ func TestHelp(t *testing.T) {
 		"unmount": unmountFlagSet(new(bool)),
 		"serve":   new(serveFlags).flagSet(),
 		"status":  statusFlagSet(new(string)),
+		"doctor":  doctorFlagSet(new(bool)),
 	}
 	var all bytes.Buffer
 	if code := dispatch(context.Background(), []string{"help"}, &all, io.Discard); code != 0 {
