@@ -146,11 +146,17 @@ func (pr *prober) first(ctx context.Context) error {
 	t0 := time.Now()
 	c, err := pr.dial(ctx, &pr.cfg)
 	if err != nil {
-		detail := "no login: " + err.Error()
+		detail := strings.TrimPrefix(err.Error(), "login: ")
 		if errors.Is(err, errTooMany) {
 			detail = "the server refused the connection as one too many (421): " + err.Error()
 		}
 		pr.add(Finding{Topic: "login", Verdict: ProbeProblem, Detail: detail})
+		var fe *Error
+		if pr.cfg.TLS == TLSNone && errors.As(err, &fe) && fe.Code == 530 {
+			// Some servers refuse logins in clear (ftpd and vsftpd
+			// with TLS required say 530 to USER).
+			pr.authTLS(ctx, "the server takes AUTH TLS, and may refuse logins in clear", "")
+		}
 		return err
 	}
 	pr.c, pr.feat = c, c.feat

@@ -5,9 +5,12 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"ftpfs/ftpd"
 )
 
 // fakeServer greets every connection with 220 and answers each command
@@ -165,5 +168,32 @@ func TestProbeListing(t *testing.T) {
 	}
 	if f := got["names"]; f.Verdict != ProbeProblem || !strings.Contains(f.Detail, `1 not UTF-8, e.g. "caf\xe9"`) {
 		t.Errorf("names finding %+v", f)
+	}
+}
+
+// TestProbeRoundTrip: the round trip is the best of the NOOPs timed, and
+// a timeout within twenty of them is called too short.
+func TestProbeRoundTrip(t *testing.T) {
+	const delay = 30 * time.Millisecond
+	s := startServer(t, func(c *ftpd.Config) { c.Faults.ReplyDelay = delay })
+	for _, tc := range []struct {
+		timeout time.Duration
+		want    Verdict
+	}{{5 * time.Second, ProbeOK}, {400 * time.Millisecond, ProbeProblem}} {
+		cfg := Config{Addr: s.Addr().String(), User: testUser, Password: testPass, Timeout: tc.timeout}
+		cfg.fill()
+		c, err := dial(context.Background(), &cfg, 1, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Finding
+		pr := &prober{cfg: cfg, report: func(f Finding) { got = f }}
+		pr.roundTrip(context.Background(), c)
+		c.close()
+		ms, _, _ := strings.Cut(got.Detail, " ms")
+		rtt, err := strconv.ParseFloat(ms, 64)
+		if err != nil || rtt < 30 || rtt > 1000 || got.Verdict != tc.want {
+			t.Errorf("timeout %v: finding %+v, want about %v and verdict %d", tc.timeout, got, delay, tc.want)
+		}
 	}
 }

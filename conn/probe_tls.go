@@ -125,9 +125,17 @@ func (pr *prober) sessionReuse(ctx context.Context, c *Conn) {
 // yet. A certificate the system's roots vouch for calls for --tls; one
 // they do not, for its pin, which the user should check first.
 func (pr *prober) offeredTLS(ctx context.Context) {
+	pr.authTLS(ctx, "the server offers AUTH TLS, and this login went in clear", "FEAT offers AUTH TLS, but it fails: ")
+}
+
+// authTLS tries AUTH TLS and says what it found after why; failed
+// prefixes a failure, which is not reported when it is "".
+func (pr *prober) authTLS(ctx context.Context, why, failed string) {
 	st, err := pr.tryAuthTLS(ctx)
 	if err != nil {
-		pr.add(Finding{Topic: "TLS", Verdict: ProbeProblem, Detail: "FEAT offers AUTH TLS, but it fails: " + err.Error() + "; this login went in clear"})
+		if failed != "" {
+			pr.add(Finding{Topic: "TLS", Verdict: ProbeProblem, Detail: failed + err.Error() + "; this login went in clear"})
+		}
 		return
 	}
 	cert := st.PeerCertificates[0]
@@ -139,10 +147,10 @@ func (pr *prober) offeredTLS(ctx context.Context) {
 	}
 	if _, verr := cert.Verify(x509.VerifyOptions{DNSName: host, Intermediates: inter}); verr != nil {
 		pr.add(Finding{Topic: "TLS", Verdict: ProbeProblem, Advice: AdviseFingerprint, Value: pin, Detail: fmt.Sprintf(
-			"the server offers AUTH TLS, and this login went in clear; its certificate (%s) is not one the system trusts (%v): check that %s is the server's before pinning it", cert.Subject, verr, pin)})
+			"%s; its certificate (%s) is not one the system trusts (%v): check that %s is the server's before pinning it", why, cert.Subject, verr, pin)})
 		return
 	}
-	pr.add(Finding{Topic: "TLS", Verdict: ProbeProblem, Advice: AdviseTLS, Detail: fmt.Sprintf("the server offers AUTH TLS with a certificate the system trusts (%s), and this login went in clear", cert.Subject)})
+	pr.add(Finding{Topic: "TLS", Verdict: ProbeProblem, Advice: AdviseTLS, Detail: fmt.Sprintf("%s; its certificate (%s) is one the system trusts", why, cert.Subject)})
 }
 
 // tryAuthTLS connects, reads the greeting, asks AUTH TLS and shakes

@@ -108,6 +108,9 @@ func doctor(ctx context.Context, args []string, stdout, stderr io.Writer, in mou
 	})
 	if err != nil {
 		fmt.Fprintf(stdout, "\nno login: nothing more to probe\n")
+		if len(advice) > 0 {
+			fmt.Fprintf(stdout, "to try:\n  %s\n", recommendedLine(mountArgs, advice))
+		}
 		return 1
 	}
 	fmt.Fprintf(stdout, "\nrecommended:\n  %s\n", recommendedLine(mountArgs, advice))

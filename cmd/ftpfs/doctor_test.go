@@ -218,6 +218,23 @@ func TestDoctorTLS(t *testing.T) {
 	untouched(t, s.Root)
 }
 
+// TestDoctorTLSRequired: a server that refuses logins in clear gets no
+// password in clear, and the TLS flag to try.
+func TestDoctorTLSRequired(t *testing.T) {
+	cert := testutil.NewCert(t, testutil.CertOptions{})
+	s := ftpdtest.Serve(t, doctorTree(t), func(c *ftpd.Config) { c.TLS, c.TLSRequired = cert.ServerTLS(), true })
+	var out, errOut bytes.Buffer
+	in := inputs(t.TempDir(), map[string]string{passwordEnv: ftpdtest.Password})
+	code := doctor(context.Background(), []string{"ftp://" + ftpdtest.User + "@" + s.Addr().String() + "/"}, &out, &errOut, in)
+	t.Logf("exit %d\n%s%s", code, out.String(), errOut.String())
+	sum := sha256.Sum256(cert.DER)
+	if code != 1 || !strings.Contains(out.String(), "\nPROBLEM      login: 530 TLS required") ||
+		!strings.Contains(out.String(), "\nPROBLEM      TLS: the server takes AUTH TLS, and may refuse logins in clear") ||
+		!strings.Contains(out.String(), fmt.Sprintf("to try:\n  ftpfs mount --tls-fingerprint sha256:%x ftp://", sum)) {
+		t.Error("want no login, exit 1, and the pin to try")
+	}
+}
+
 func TestDoctorArgs(t *testing.T) {
 	in := inputs(t.TempDir(), nil)
 	for _, tc := range []struct {
