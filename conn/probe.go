@@ -146,15 +146,17 @@ func (pr *prober) first(ctx context.Context) error {
 	t0 := time.Now()
 	c, err := pr.dial(ctx, &pr.cfg)
 	if err != nil {
+		// A 421 may say the server is full, or that it wants TLS
+		// (pure-ftpd): its words tell.
 		detail := strings.TrimPrefix(err.Error(), "login: ")
-		if errors.Is(err, errTooMany) {
-			detail = "the server refused the connection as one too many (421): " + err.Error()
+		var fe *Error
+		if errors.As(err, &fe) && fe.Code > 0 {
+			detail = fmt.Sprintf("%d %s", fe.Code, fe.Msg)
 		}
 		pr.add(Finding{Topic: "login", Verdict: ProbeProblem, Detail: detail})
-		var fe *Error
-		if pr.cfg.TLS == TLSNone && errors.As(err, &fe) && fe.Code == 530 {
-			// Some servers refuse logins in clear (ftpd and vsftpd
-			// with TLS required say 530 to USER).
+		if pr.cfg.TLS == TLSNone && fe != nil && fe.Code > 0 {
+			// Some servers refuse logins in clear: 530 to USER (ftpd,
+			// vsftpd), 550 (proftpd), 421 and a hang-up (pure-ftpd).
 			pr.authTLS(ctx, "the server takes AUTH TLS, and may refuse logins in clear", "")
 		}
 		return err

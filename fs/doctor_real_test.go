@@ -6,6 +6,8 @@ package fs
 // The test lives here, beside the helpers that start the servers.
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,6 +76,13 @@ func TestDoctorRealServers(t *testing.T) {
 				lines = append(lines, "ok           TLS session reuse: demanded")
 			}
 			wantReport(t, out, lines)
+			// In clear, the server refuses the login: the line to try
+			// pins its certificate, which no system trusts.
+			plain, err := runDoctor(t, s)
+			pin := fmt.Sprintf("sha256:%x", sha256.Sum256(tc.DER))
+			if err == nil || !strings.Contains(plain, "to try:\n  ftpfs mount --tls-fingerprint "+pin+" ") {
+				t.Errorf("doctor in clear: %v, want exit 1 and the pin to try", err)
+			}
 			noScratch(t, root)
 		})
 	}
@@ -83,16 +92,23 @@ func TestDoctorRealServers(t *testing.T) {
 // uploads may go to, with args before SERVER; it must exit 0.
 func doctorReal(t *testing.T, s served, args ...string) string {
 	t.Helper()
+	out, err := runDoctor(t, s, args...)
+	if err != nil {
+		t.Fatalf("ftpfs doctor: %v", err)
+	}
+	return out
+}
+
+// runDoctor is doctorReal that returns the command's error.
+func runDoctor(t *testing.T, s served, args ...string) (string, error) {
+	t.Helper()
 	args = append(append([]string{"doctor", "--timeout", "10s"}, args...), "ftp://"+s.user+"@"+s.addr+"/"+s.up)
 	cmd := exec.Command(testutil.Binary(t), args...)
 	// No ~/.netrc of the machine's: the password is the environment's.
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "FTPFS_PASSWORD="+s.pass)
 	out, err := cmd.CombinedOutput()
 	t.Logf("ftpfs %s:\n%s", strings.Join(args, " "), out)
-	if err != nil {
-		t.Fatalf("ftpfs doctor: %v", err)
-	}
-	return string(out)
+	return string(out), err
 }
 
 // wantReport fails unless each of lines starts a line of the report.
