@@ -20,9 +20,15 @@ import (
 // SERVER, and returns its report; it must exit 0.
 func doctorOn(t *testing.T, s *ftpdtest.Server, args ...string) string {
 	t.Helper()
+	return doctorAt(t, "ftp://"+ftpdtest.User+"@"+s.Addr().String()+"/", args...)
+}
+
+// doctorAt is doctorOn for the server at url.
+func doctorAt(t *testing.T, url string, args ...string) string {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	in := inputs(t.TempDir(), map[string]string{passwordEnv: ftpdtest.Password})
-	args = append(args, "ftp://"+ftpdtest.User+"@"+s.Addr().String()+"/")
+	args = append(args, url)
 	code := doctor(context.Background(), args, &out, &errOut, in)
 	t.Logf("ftpfs doctor %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
 	if code != 0 {
@@ -215,6 +221,18 @@ func TestDoctorTLS(t *testing.T) {
 	// Its certificate is one no system trusts: the pin, to be checked.
 	wantLines(t, out, "PROBLEM      TLS: the server offers AUTH TLS, and this login went in clear; its certificate")
 	wantRecommended(t, out, s, "--tls-fingerprint "+pin)
+	untouched(t, s.Root)
+}
+
+// TestDoctorImplicitTLS: ftps:// is TLS from the first byte.
+func TestDoctorImplicitTLS(t *testing.T) {
+	cert := testutil.NewCert(t, testutil.CertOptions{})
+	s := ftpdtest.Serve(t, doctorTree(t), func(c *ftpd.Config) { c.TLS, c.ImplicitTLSListen = cert.ServerTLS(), "127.0.0.1:0" })
+	out := doctorAt(t, "ftps://"+ftpdtest.User+"@"+s.ImplicitTLSAddr().String()+"/", "--tls-ca", cert.CertFile)
+	wantLines(t, out, "ok           login: as tester in ", "ok           TLS: TLS 1.3", "ok           TLS versions: ", "ok           STOR: ", "ok           scratch directory: ")
+	if !strings.Contains(out, "over implicit TLS (ftps://)") || strings.Contains(out, "PROBLEM") {
+		t.Error("want a login over implicit TLS, and no problem")
+	}
 	untouched(t, s.Root)
 }
 
