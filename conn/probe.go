@@ -81,7 +81,7 @@ type ProbeOptions struct {
 // finding to report as it comes. Each probe is bounded by cfg.Timeout,
 // and ctx ends them all; a probe that breaks its connection leaves the
 // next a fresh one. The error is the login's, when no connection could
-// be made: nothing else was probed then.
+// be made (nothing else was probed then), or ctx's when it ended first.
 func Probe(ctx context.Context, cfg Config, o ProbeOptions, report func(Finding)) error {
 	cfg.fill()
 	if o.Dir == "" {
@@ -101,7 +101,7 @@ func Probe(ctx context.Context, cfg Config, o ProbeOptions, report func(Finding)
 	}
 	for _, step := range steps {
 		if !pr.run(ctx, step) {
-			return nil
+			return ctx.Err()
 		}
 	}
 	pr.limit(ctx)
@@ -109,6 +109,9 @@ func Probe(ctx context.Context, cfg Config, o ProbeOptions, report func(Finding)
 		pr.add(Finding{Topic: "write probes", Verdict: ProbeOK, Detail: "skipped (read-only): the server was not changed"})
 	} else {
 		pr.writes(ctx)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	if !pr.tzDone {
 		pr.add(Finding{Topic: "time zone of LIST", Verdict: ProbeUnsupported, Detail: "no file listed with a time of day and an MDTM to compare"})
@@ -125,7 +128,6 @@ type prober struct {
 	c      *Conn // the probes' connection, dialled again when broken
 	ids    int
 	feat   *Features
-	greet  string
 	tzDone bool // the time zone of LIST was compared
 	// statLines is the number of lines STAT listed, -1 when it did not.
 	statLines int

@@ -26,7 +26,7 @@ var doctorHelp = help{
 		"checksums. Each finding is one line: ok, unsupported (the mount does\n" +
 		"without) or PROBLEM, with the flag it calls for; the last line is the\n" +
 		"ftpfs mount command to use. Every probe is bounded by --timeout.\n" +
-		"Exits 1 when no login was possible.\n",
+		"Exits 1 when no login was possible, or when interrupted.\n",
 	lists: func() []helpList {
 		var ro bool
 		mount := new(mountFlags).flagSet()
@@ -106,6 +106,10 @@ func doctor(ctx context.Context, args []string, stdout, stderr io.Writer, in mou
 		}
 		fmt.Fprintln(stdout, escapeControl(line))
 	})
+	if err != nil && ctx.Err() != nil {
+		fmt.Fprintln(stdout, "\ninterrupted")
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stdout, "\nno login: nothing more to probe\n")
 		if len(advice) > 0 {

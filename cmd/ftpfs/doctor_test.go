@@ -26,18 +26,27 @@ func doctorOn(t *testing.T, s *ftpdtest.Server, args ...string) string {
 // doctorAt is doctorOn for the server at url.
 func doctorAt(t *testing.T, url string, args ...string) string {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	in := inputs(t.TempDir(), map[string]string{passwordEnv: ftpdtest.Password})
-	args = append(args, url)
-	code := doctor(context.Background(), args, &out, &errOut, in)
-	t.Logf("ftpfs doctor %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	out, code := doctorRun(context.Background(), t, url, args...)
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
+	return out
+}
+
+// doctorRun runs ftpfs doctor in-process with ctx against the server at
+// url, and returns its report and exit status. The password must not be
+// in what it writes.
+func doctorRun(ctx context.Context, t *testing.T, url string, args ...string) (string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	in := inputs(t.TempDir(), map[string]string{passwordEnv: ftpdtest.Password})
+	args = append(args, url)
+	code := doctor(ctx, args, &out, &errOut, in)
+	t.Logf("ftpfs doctor %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
 	if strings.Contains(out.String()+errOut.String(), ftpdtest.Password) {
 		t.Error("the password is in doctor's output")
 	}
-	return out.String()
+	return out.String(), code
 }
 
 // wantLines fails unless each of lines starts a line of the report.
@@ -199,6 +208,26 @@ func TestDoctorTimeout(t *testing.T) {
 	untouched(t, s.Root)
 }
 
+// TestDoctorInterrupted: Ctrl-C in the middle of an upload ends doctor
+// at once, and the scratch directory still goes.
+func TestDoctorInterrupted(t *testing.T) {
+	log := &testutil.Buffer{}
+	s := ftpdtest.Serve(t, doctorTree(t), func(c *ftpd.Config) { c.CommandLog, c.Faults.Stall = log, true })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for !strings.Contains(log.String(), " STOR ") {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	out, code := doctorRun(ctx, t, "ftp://"+ftpdtest.User+"@"+s.Addr().String()+"/", "--timeout", "500ms")
+	if code != 1 || !strings.HasSuffix(out, "\ninterrupted\n") || !strings.Contains(out, "\nok           scratch directory: ") {
+		t.Error("want exit 1, the scratch directory removed, and interrupted")
+	}
+	untouched(t, s.Root)
+}
+
 // TestDoctorTLS: the TLS findings over AUTH TLS, and the pin that takes
 // the place of --tls-insecure.
 func TestDoctorTLS(t *testing.T) {
@@ -241,14 +270,11 @@ func TestDoctorImplicitTLS(t *testing.T) {
 func TestDoctorTLSRequired(t *testing.T) {
 	cert := testutil.NewCert(t, testutil.CertOptions{})
 	s := ftpdtest.Serve(t, doctorTree(t), func(c *ftpd.Config) { c.TLS, c.TLSRequired = cert.ServerTLS(), true })
-	var out, errOut bytes.Buffer
-	in := inputs(t.TempDir(), map[string]string{passwordEnv: ftpdtest.Password})
-	code := doctor(context.Background(), []string{"ftp://" + ftpdtest.User + "@" + s.Addr().String() + "/"}, &out, &errOut, in)
-	t.Logf("exit %d\n%s%s", code, out.String(), errOut.String())
+	out, code := doctorRun(context.Background(), t, "ftp://"+ftpdtest.User+"@"+s.Addr().String()+"/")
 	sum := sha256.Sum256(cert.DER)
-	if code != 1 || !strings.Contains(out.String(), "\nPROBLEM      login: 530 TLS required") ||
-		!strings.Contains(out.String(), "\nPROBLEM      TLS: the server takes AUTH TLS, and may refuse logins in clear") ||
-		!strings.Contains(out.String(), fmt.Sprintf("to try:\n  ftpfs mount --tls-fingerprint sha256:%x ftp://", sum)) {
+	if code != 1 || !strings.Contains(out, "\nPROBLEM      login: 530 TLS required") ||
+		!strings.Contains(out, "\nPROBLEM      TLS: the server takes AUTH TLS, and may refuse logins in clear") ||
+		!strings.Contains(out, fmt.Sprintf("to try:\n  ftpfs mount --tls-fingerprint sha256:%x ftp://", sum)) {
 		t.Error("want no login, exit 1, and the pin to try")
 	}
 }
