@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -107,37 +106,16 @@ func TestLoginPipelinedTooMany(t *testing.T) {
 // pipelined login runs out of the pool's timeout, and the pool sends one
 // command at a time from then on, logins included.
 func TestLoginPipelinedSilentServer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for c, err := ln.Accept(); err == nil; c, err = ln.Accept() {
-			go func(c net.Conn) {
-				defer c.Close()
-				c.Write([]byte("220 ready\r\n"))
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if r.Buffered() > 0 {
-						io.Copy(io.Discard, r) // pipelined: never answered
-						return
-					}
-					reply := map[string]string{"USER": "331 password", "PASS": "230 in", "FEAT": "211-Features:\r\n UTF8\r\n211 End",
-						"TYPE": "200 binary", "OPTS": "200 ok", "NOOP": "200 ok"}[strings.Fields(line)[0]]
-					if reply == "" {
-						reply = "502 no"
-					}
-					c.Write([]byte(reply + "\r\n"))
-				}
-			}(c)
+	script := scripted(map[string]string{"USER": "331 password", "PASS": "230 in", "FEAT": "211-Features:\r\n UTF8\r\n211 End",
+		"TYPE": "200 binary", "OPTS": "200 ok", "NOOP": "200 ok"})
+	addr := fakeServer(t, func(verb string, r *bufio.Reader) (string, bool) {
+		if r.Buffered() > 0 {
+			io.Copy(io.Discard, r) // pipelined: never answered
+			return "", false
 		}
-	}()
-	p := NewPool(Config{Addr: ln.Addr().String(), User: testUser, Password: testPass, Timeout: 300 * time.Millisecond})
+		return script(verb, r)
+	})
+	p := NewPool(Config{Addr: addr, User: testUser, Password: testPass, Timeout: 300 * time.Millisecond})
 	defer p.Close()
 	first, err := p.get(context.Background(), Metadata, true) // one command at a time: the features are not known yet
 	if err != nil {

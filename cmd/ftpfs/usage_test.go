@@ -58,6 +58,7 @@ func TestHelp(t *testing.T) {
 		"serve":   new(serveFlags).flagSet(),
 		"status":  statusFlagSet(new(string)),
 		"version": versionFlagSet(),
+		"doctor":  doctorFlagSet(new(bool)),
 	}
 	var all bytes.Buffer
 	if code := dispatch(context.Background(), []string{"help"}, &all, io.Discard); code != 0 {
