@@ -56,7 +56,10 @@ func (m *mount) newStage(rel string) (*stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, randomName()+"-"+path.Base(rel)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	// Room for the sidecar's ".json" (staged.go), on a local file
+	// system that takes conn.MaxName bytes too.
+	name := fitName(randomName()+"-", path.Base(rel), "", conn.MaxName-len(sidecar("")))
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
 	}
