@@ -59,10 +59,35 @@ func TestLongNames(t *testing.T) {
 	longNames(t, mnt, root, trace)
 }
 
+// TestRealServersLongNames runs the long-name checks on the real
+// servers, in their upload directory.
+func TestRealServersLongNames(t *testing.T) {
+	for _, rs := range realServers {
+		t.Run(rs.name, func(t *testing.T) {
+			testutil.NeedRoot(t, "for the real servers, which chroot and change user")
+			root := t.TempDir()
+			s := rs.start(t, root, nil)
+			trace := &testutil.Buffer{}
+			mods := append([]func(*Options){func(o *Options) {
+				o.Root, o.Conn.Trace = "/"+s.up, trace
+				// pure-ftpd answers an upload's SIZE that reached it
+				// during the transfer with a 500 after the 226, which
+				// conn takes for SIZE's answer: seen on the first
+				// uploads of this test, whatever the name's length
+				// (a race of conn/write.go's early SIZE, left to it).
+				o.Conn.NoPipelining = rs.name == "pure-ftpd"
+			}}, s.mods...)
+			_, mnt, _ := mountAt(t, s.addr, s.user, s.pass, mods...)
+			longNames(t, mnt, filepath.Join(root, s.up), trace)
+		})
+	}
+}
+
 // longNames runs the long-name checks in mnt, which is disk on the
 // server's disk; trace receives the mount's control dialogue.
 func longNames(t *testing.T, mnt, disk string, trace *testutil.Buffer) {
 	t.Helper()
+	testutil.LogOnFailure(t, "FTP dialogue", trace, 30)
 	a255 := strings.Repeat("a", 251) + ".txt"
 	u255 := strings.Repeat("中", 85) // 255 bytes of UTF-8
 	b255 := strings.Repeat("b", 255)
@@ -106,8 +131,9 @@ func longNames(t *testing.T, mnt, disk string, trace *testutil.Buffer) {
 		t.Fatalf("create in a 255-byte directory: %v", err)
 	}
 	same("nested", filepath.Join(d255, b255), []byte("four"))
-	if got := names(t, mnt); strings.Join(got, "|") != b255+"|"+d255 {
-		t.Errorf("the mount lists %d names %.60q, want the renamed file and the directory", len(got), got)
+	got := strings.Join(names(t, mnt), "|")
+	if !strings.Contains(got, b255) || !strings.Contains(got, d255) || strings.Contains(got, a255) || strings.Contains(got, u255) {
+		t.Errorf("the mount lists %.300q, want the renamed file and the directory", got)
 	}
 	filepath.WalkDir(disk, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && strings.HasPrefix(d.Name(), tmpPrefix) {

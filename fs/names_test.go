@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -37,5 +38,25 @@ func TestDerivedNames(t *testing.T) {
 	}
 	if got := fitName("head-", "abcdef", ".tail", 12); got != "head-ab.tail" {
 		t.Errorf("fitName: %q", got)
+	}
+}
+
+// TestStagedLongName: the staged copy of a 255-byte name, and its
+// sidecar (written under a longer temporary name first), fit on a local
+// file system, so that a failed upload of such a file keeps its bytes
+// and is reported.
+func TestStagedLongName(t *testing.T) {
+	m := &mount{o: Options{CacheDir: t.TempDir(), StagingSize: 1 << 20}, log: slog.New(slog.DiscardHandler), fsName: "ftp://h/"}
+	rel := "d/" + strings.Repeat("中", 85)
+	st, err := m.newStage(rel)
+	if err != nil {
+		t.Fatalf("stage of a 255-byte name: %v", err)
+	}
+	st.WriteAt([]byte("bytes"), 0)
+	st.count(5)
+	st.keep(rel)
+	copies, err := StagedCopies(m.o.CacheDir)
+	if err != nil || len(copies) != 1 || copies[0].Path != rel || copies[0].Size != 5 {
+		t.Fatalf("staged copies %+v, %v; want the one kept", copies, err)
 	}
 }
