@@ -54,6 +54,10 @@ type Config struct {
 	// together. Without it, the pool turns pipelining off by itself once
 	// a pipelined batch comes back out of step.
 	NoPipelining bool
+	// Encoding is the server's encoding of names, converted to and from
+	// UTF-8 at conn's boundary (encoding.go); nil sends and reads names
+	// as they are.
+	Encoding *Charset
 
 	Logger *slog.Logger
 	// Trace, when set, receives the control connection dialogue, PASS

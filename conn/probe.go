@@ -53,6 +53,8 @@ const (
 	// AdviseFingerprint: the certificate was not verified; pin
 	// Finding.Value ("sha256:HEX") instead.
 	AdviseFingerprint
+	// AdviseEncoding: names are in the legacy encoding Finding.Value.
+	AdviseEncoding
 )
 
 // Finding is one line of a probe's report.
@@ -62,7 +64,7 @@ type Finding struct {
 	Detail  string // one line, for a person
 	Advice  Advice
 	N       int    // AdviseConnections' count
-	Value   string // AdviseFingerprint's pin
+	Value   string // AdviseFingerprint's pin, AdviseEncoding's encoding
 }
 
 // ProbeOptions say what Probe may do.

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"errors"
 	"path"
 	"strings"
 	"syscall"
@@ -44,7 +45,8 @@ func derived(rel, head, tail string) string {
 
 // validName refuses, before any command, names FTP cannot carry in a
 // command line, names longer than listings may show (a file created with
-// one would vanish from its directory at the next listing), and the name links out of
+// one would vanish from its directory at the next listing), names the
+// server's encoding cannot hold (--encoding), and the name links out of
 // the tree point into, which must never exist (see safeLink).
 func (m *mount) validName(name string) syscall.Errno {
 	if strings.ContainsAny(name, "\r\n\x00") {
@@ -52,6 +54,9 @@ func (m *mount) validName(name string) syscall.Errno {
 	}
 	if len(name) > conn.MaxName {
 		return syscall.ENAMETOOLONG
+	}
+	if errors.Is(m.pool.CheckName(name), conn.ErrUnencodable) {
+		return syscall.EILSEQ
 	}
 	if name == outsideName {
 		return syscall.EPERM

@@ -46,6 +46,7 @@ var doctorUses = map[string]bool{
 	"tls": true, "tls-insecure": true, "tls-ca": true, "tls-fingerprint": true,
 	"user": true, "password-stdin": true, "timeout": true, "connections": true,
 	"trust-pasv-ip": true, "telnet-iac": true, "debug-ftp": true, "max-listing-entries": true,
+	"encoding": true,
 }
 
 // doctorFlagSet binds doctor's own flags, which the mount does not have.
@@ -180,6 +181,8 @@ func adviceFlags(f conn.Finding) []string {
 		return []string{"--tls"}
 	case conn.AdviseFingerprint:
 		return []string{"--tls-fingerprint", f.Value}
+	case conn.AdviseEncoding:
+		return []string{"--encoding", f.Value}
 	}
 	return nil
 }
@@ -189,6 +192,7 @@ func adviceFlags(f conn.Finding) []string {
 var replaces = map[conn.Advice]map[string]bool{
 	conn.AdviseConnections: {"connections": true},
 	conn.AdviseFingerprint: {"tls-insecure": false},
+	conn.AdviseEncoding:    {"encoding": true},
 }
 
 // recommendedLine is the mount command: the advised flags, the user's
