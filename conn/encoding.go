@@ -188,7 +188,7 @@ func (p *Pool) fromServer(dir, line string) string {
 			if g := GuessCharset([]string{line}); len(g) > 0 {
 				hint = fmt.Sprintf("--encoding %s may convert them (this line reads in it); ftpfs doctor checks a whole directory", g[0].Charset)
 			}
-			p.cfg.Logger.Warn("the server sends names that are not UTF-8: they are shown as raw bytes", "path", dir, "line", fmt.Sprintf("%q", line), "hint", hint)
+			p.cfg.Logger.Warn("the server sends names that are not UTF-8: they are shown as raw bytes", "path", dir, "line", line, "hint", hint)
 		})
 	}
 	return line

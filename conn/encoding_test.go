@@ -195,6 +195,14 @@ func TestEncodingAgainstFtpd(t *testing.T) {
 			if es, ok, err := p.Names(ctx, "/目录"); err != nil || ok && (len(es) != 1 || es[0].Name != "文件.txt") {
 				t.Fatalf("STAT listing: %+v %v %v", es, ok, err)
 			}
+			// Several directories at once, as the mount's prefetch asks
+			// (STAT, and MLST where MLSD exists).
+			p.ReadDirs(ctx, []string{"/目录", "/"}, func(i int, es []Entry, err error) {
+				want := map[int]string{0: "文件.txt", 1: "目录"}[i]
+				if err != nil || len(es) != 1 || es[0].Name != want {
+					t.Errorf("listed together, #%d: %+v %v; want %s", i, es, err, want)
+				}
+			})
 			if profile == ftpd.ProfileFull {
 				if e, err := p.Stat(ctx, "/目录/文件.txt"); err != nil || e.Name != "/目录/文件.txt" {
 					t.Fatalf("MLST: %+v %v", e, err)
