@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"slices"
 	"strconv"
@@ -35,7 +34,11 @@ type Upload struct {
 	t      *transfer
 	n      int64
 	closed bool
-	ahead  bool // it went on a data connection opened ahead
+	ahead  bool    // it went on a data connection opened ahead
+	sum    *summer // the digest of the bytes sent (hash.go)
+	// hashLines went with SIZE; hashReply is the last one's reply.
+	hashLines int
+	hashReply *reply
 }
 
 // StartUpload begins storing the whole of path (STOR from its start).
@@ -65,7 +68,7 @@ func (p *Pool) startUpload(ctx context.Context, path string, wait bool) (*Upload
 			}
 			return nil, err
 		}
-		return &Upload{p: p, c: c, t: t, ahead: ahead}, nil
+		return &Upload{p: p, c: c, t: t, ahead: ahead, sum: newSummer(c.feat)}, nil
 	}
 }
 
@@ -74,6 +77,7 @@ func (u *Upload) Write(ctx context.Context, b []byte) (int, error) {
 	u.t.ctx = ctx
 	n, err := u.t.Write(b)
 	u.n += int64(n)
+	u.sum.add(b[:n])
 	if err != nil {
 		// The server may have said why (552 on a full disk) before it
 		// closed the data connection: that reply is the better error.
@@ -196,7 +200,10 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 		lines := []string{"SIZE " + from}
 		if twice {
 			lines = twiceLines(from, armEarly)
-		} else if armEarly {
+		} else {
+			lines = u.withHash(lines, from)
+		}
+		if !twice && armEarly {
 			lines = append(lines, "EPSV")
 		}
 		if err := c.sendAll(ctx, lines...); err != nil {
@@ -224,7 +231,7 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 	// the rename's flight.
 	arm = arm && next.ch == nil && c.canArm()
 	if c.feat.Size && size == nil {
-		r, epsv, err := c.sizeArming(ctx, from, arm)
+		r, epsv, err := u.sizeArming(ctx, from, arm)
 		if epsv != nil {
 			next.start(c, *epsv)
 		}
@@ -239,6 +246,9 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 			return done, err
 		}
 	}
+	if err := u.verify(ctx, from); err != nil {
+		return done, err
+	}
 	steps := placeSteps(from, pl)
 	epsv, err = c.runSteps(ctx, steps, &done, arm && len(steps) > 0)
 	if epsv != nil {
@@ -248,28 +258,6 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 		done.Removed, err = c.replaceFile(ctx, from, pl.To)
 	}
 	return done, err
-}
-
-// sizeArming asks SIZE of from after the transfer's final reply, with
-// the next transfer's EPSV behind it when arm. It returns SIZE's reply,
-// and the EPSV's when it was read.
-func (c *Conn) sizeArming(ctx context.Context, from string, arm bool) (reply, *reply, error) {
-	if !arm {
-		r, err := c.expect(ctx, "size", from, []int{213}, "SIZE "+from)
-		return r, nil, err
-	}
-	if err := c.sendAll(ctx, "SIZE "+from, "EPSV"); err != nil {
-		return reply{}, nil, &Error{Op: "size", Path: from, Err: err}
-	}
-	r, err := c.check(ctx, "size", from, []int{213})
-	if c.broken {
-		return r, nil, err
-	}
-	e, rerr := c.readReply(ctx)
-	if rerr != nil {
-		return r, nil, err // broken by readReply; SIZE's reply stands
-	}
-	return r, &e, err
 }
 
 // ahead is the data connection of the next transfer, being opened while
@@ -375,7 +363,10 @@ func (u *Upload) ended(ctx context.Context, early, arm bool) (size, epsv *reply,
 	// SIZE's reply comes between the final reply and EPSV's).
 	success := func(r reply) bool { return r.code >= 200 && r.code <= 299 && r.code != 213 && r.code != 229 }
 	if !accepted || !(a.code == 213 || a.code == 229 || a.code >= 500 && a.code <= 504 || a.code >= 400 && (success(b) || arm && b.code == 229)) {
-		// In order: the final reply, SIZE's, EPSV's.
+		// In order: the final reply, SIZE's, HASH's, EPSV's.
+		if err := u.readHash(ctx, from); err != nil {
+			return nil, nil, err
+		}
 		if arm && !c.broken {
 			e, err := c.readReply(ctx)
 			if err != nil {
@@ -388,6 +379,8 @@ func (u *Upload) ended(ctx context.Context, early, arm bool) (size, epsv *reply,
 		}
 		return &b, epsv, storReply(c, from, a)
 	}
+	// Where the replies to HASH went among those, nobody knows.
+	c.broken = c.broken || u.hashLines > 0
 	if a.code == 213 {
 		// The size so far: such a server answers one command during a
 		// transfer, and SIZE goes twice from now on.
@@ -556,28 +549,6 @@ func (c *Conn) replaceFile(ctx context.Context, from, to string) (removed bool, 
 		return false, fmt.Errorf("rename over an existing file refused, and it could not be removed: %w", err)
 	}
 	return true, c.rename(ctx, from, to)
-}
-
-// CopyFrom sends all of r. On failure the upload is aborted and its
-// connection returned; the caller still owns what the server may hold.
-func (u *Upload) CopyFrom(ctx context.Context, r io.Reader) error {
-	buf := make([]byte, 256<<10)
-	for {
-		n, rerr := r.Read(buf)
-		if n > 0 {
-			if _, err := u.Write(ctx, buf[:n]); err != nil {
-				u.Abort()
-				return err
-			}
-		}
-		if rerr == io.EOF {
-			return nil
-		}
-		if rerr != nil {
-			u.Abort()
-			return fmt.Errorf("upload: reading the source: %w", rerr)
-		}
-	}
 }
 
 // rename renames from to to (RNFR, RNTO) on a connection of its own.

@@ -486,11 +486,15 @@ func (s *session) store(arg string, flags int, offset int64, opening string) {
 	}
 	s.runTransfer(opening, true, func(x *transfer) (int, string) {
 		err := x.pump(f, x.conn)
+		end, _ := f.Seek(0, io.SeekCurrent)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
 			return x.failure(err)
+		}
+		if x.faults.CorruptStor && end > 0 {
+			s.corrupt(rel, end-1)
 		}
 		return 226, "Transfer complete."
 	})

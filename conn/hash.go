@@ -1,0 +1,243 @@
+package conn
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"strings"
+
+	"ftpfs/internal/digest"
+)
+
+// Integrity: where the server can tell a file's digest, an upload is
+// hashed as it is sent, and Commit compares the server's digest of the
+// temporary name with it before the rename, so that content damaged on
+// the way (or on the server's disk) never replaces a file. The HASH
+// command of draft-bryan-ftpext-hash is preferred ("213 SHA-256 0-N hex
+// name", the algorithm chosen with OPTS HASH); else the older XSHA256,
+// XSHA1, XMD5 or XCRC ("250 hex"). A server that refuses to hash a file
+// (too large for it, busy) leaves the upload checked by its size alone.
+
+// ErrHashMismatch says the server's digest of a transfer differs from the
+// bytes sent or received.
+var ErrHashMismatch = errors.New("content differs from what was sent: the server's digest does not match")
+
+// hashVerb is how a server tells a file's digest.
+type hashVerb struct {
+	verb string // HASH, XSHA256, XSHA1, XMD5, XCRC
+	alg  string // the algorithm, in HASH's names
+	opts bool   // HASH with an algorithm that is not the server's default
+}
+
+// hashAlgs are the algorithms ftpfs can check, best first.
+var hashAlgs = []string{"SHA-256", "SHA-512", "SHA-1", "MD5", "CRC32"}
+
+// xVerbs are the older commands, best first, with their algorithms.
+var xVerbs = [][2]string{{"XSHA256", "SHA-256"}, {"XSHA512", "SHA-512"}, {"XSHA1", "SHA-1"}, {"XMD5", "MD5"}, {"XCRC", "CRC32"}}
+
+// hashVerbOf says how the server of f tells digests, from its FEAT.
+func hashVerbOf(f *Features) (hashVerb, bool) {
+	if f == nil {
+		return hashVerb{}, false
+	}
+	words := map[string]bool{}
+	for _, l := range f.Raw {
+		word, rest, _ := strings.Cut(strings.TrimSpace(l), " ")
+		word = strings.ToUpper(word)
+		words[word] = true
+		if word != "HASH" {
+			continue
+		}
+		offered := map[string]bool{} // algorithm: is the default
+		for _, a := range strings.Split(rest, ";") {
+			a = strings.ToUpper(strings.TrimSpace(a))
+			def := strings.HasSuffix(a, "*")
+			offered[strings.TrimSuffix(a, "*")] = def
+		}
+		for _, a := range hashAlgs {
+			if def, ok := offered[a]; ok {
+				return hashVerb{verb: "HASH", alg: a, opts: !def}, true
+			}
+		}
+	}
+	for _, x := range xVerbs {
+		if words[x[0]] {
+			return hashVerb{verb: x[0], alg: x[1]}, true
+		}
+	}
+	return hashVerb{}, false
+}
+
+func (h hashVerb) new() hash.Hash { return digest.New(h.alg) }
+
+// lines are the commands that ask the digest of path.
+func (h hashVerb) lines(path string) []string {
+	if h.opts {
+		return []string{"OPTS HASH " + h.alg, "HASH " + path}
+	}
+	return []string{h.verb + " " + path}
+}
+
+// digestIn finds the digest in a reply: the first word of its first line
+// that is hex of the algorithm's length (HASH puts the algorithm and the
+// range before it, the X commands nothing). A CRC may come without its
+// leading zeros.
+func (h hashVerb) digestIn(msg string) (string, bool) {
+	want := h.new().Size() * 2
+	for _, w := range strings.Fields(firstLine(msg)) {
+		if h.alg == "CRC32" && len(w) < want && len(w) >= 1 {
+			w = strings.Repeat("0", want-len(w)) + w
+		}
+		if len(w) != want {
+			continue
+		}
+		if _, err := hex.DecodeString(w); err == nil {
+			return strings.ToLower(w), true
+		}
+	}
+	return "", false
+}
+
+// summer hashes a transfer's bytes as they pass.
+type summer struct {
+	how hashVerb
+	h   hash.Hash
+}
+
+// newSummer is nil for a server that cannot tell digests.
+func newSummer(f *Features) *summer {
+	how, ok := hashVerbOf(f)
+	if !ok {
+		return nil
+	}
+	return &summer{how: how, h: how.new()}
+}
+
+func (s *summer) add(b []byte) {
+	if s != nil {
+		s.h.Write(b)
+	}
+}
+
+func (s *summer) hex() string { return hex.EncodeToString(s.h.Sum(nil)) }
+
+// serverDigest asks the server for the digest of path, on c, in one
+// round trip (OPTS HASH goes with HASH when needed, pipelined). ok is false when the
+// server would not tell: it refused the command or the reply holds no
+// digest. A broken connection is an error.
+func (c *Conn) serverDigest(ctx context.Context, how hashVerb, path string, pipelined bool) (digest string, ok bool, err error) {
+	lines := how.lines(path)
+	if pipelined {
+		if err := c.sendAll(ctx, lines...); err != nil {
+			return "", false, &Error{Op: "hash", Path: path, Err: err}
+		}
+	}
+	var r reply
+	for _, l := range lines {
+		if !pipelined {
+			if err := c.sendAll(ctx, l); err != nil {
+				return "", false, &Error{Op: "hash", Path: path, Err: err}
+			}
+		}
+		if r, err = c.readReply(ctx); err != nil {
+			return "", false, &Error{Op: "hash", Path: path, Err: err}
+		}
+		if r.code == 421 {
+			c.broken = true
+			return "", false, &Error{Op: "hash", Path: path, Code: r.code, Msg: firstLine(r.msg)}
+		}
+	}
+	if r.code < 200 || r.code > 299 {
+		c.cfg.Logger.Debug("server did not hash the file; checked by its size alone", "path", path, "reply", firstLine(r.msg))
+		return "", false, nil
+	}
+	digest, ok = how.digestIn(r.msg)
+	return digest, ok, nil
+}
+
+// withHash adds the commands that ask from's digest to lines, which ask
+// its size after the transfer's final reply, when the server answers
+// commands in order, so that the digest travels in SIZE's round trip. A
+// server that answers during a transfer gets its own round trip for the
+// digest, after the final reply: the digest of part of the upload would
+// say nothing.
+func (u *Upload) withHash(lines []string, from string) []string {
+	if u.sum == nil || u.n == 0 || !u.p.answersInOrder.Load() {
+		return lines
+	}
+	h := u.sum.how.lines(from)
+	u.hashLines = len(h)
+	return append(lines, h...)
+}
+
+// readHash reads the replies to the commands withHash added, in order
+// after SIZE's.
+func (u *Upload) readHash(ctx context.Context, from string) error {
+	for range u.hashLines {
+		r, err := u.c.readReply(ctx)
+		if err != nil {
+			return &Error{Op: "hash", Path: from, Err: err}
+		}
+		u.hashReply = &r
+	}
+	return nil
+}
+
+// sizeArming asks SIZE of from after the transfer's final reply, with
+// the digest (withHash) and the next transfer's EPSV behind it when arm.
+// It returns SIZE's reply, and the EPSV's when it was read.
+func (u *Upload) sizeArming(ctx context.Context, from string, arm bool) (reply, *reply, error) {
+	c := u.c
+	u.hashLines, u.hashReply = 0, nil
+	lines := u.withHash([]string{"SIZE " + from}, from)
+	if arm {
+		lines = append(lines, "EPSV")
+	}
+	if err := c.sendAll(ctx, lines...); err != nil {
+		return reply{}, nil, &Error{Op: "size", Path: from, Err: err}
+	}
+	r, err := c.check(ctx, "size", from, []int{213})
+	if c.broken {
+		return r, nil, err
+	}
+	if herr := u.readHash(ctx, from); herr != nil {
+		return r, nil, herr
+	}
+	if !arm {
+		return r, nil, err
+	}
+	e, rerr := c.readReply(ctx)
+	if rerr != nil {
+		return r, nil, err // broken by readReply; SIZE's reply stands
+	}
+	return r, &e, err
+}
+
+// verify compares the server's digest of the upload's temporary name
+// with the bytes sent, before anything is renamed: from the reply to a
+// HASH sent with SIZE, else asked now. An empty file has nothing to
+// damage: its size said it all.
+func (u *Upload) verify(ctx context.Context, from string) error {
+	if u.sum == nil || u.n == 0 {
+		return nil
+	}
+	var got string
+	var ok bool
+	if r := u.hashReply; r != nil {
+		if got, ok = u.sum.how.digestIn(r.msg); !ok || r.code < 200 || r.code > 299 {
+			u.c.cfg.Logger.Debug("server did not hash the file; checked by its size alone", "path", from, "reply", firstLine(r.msg))
+			return nil
+		}
+	} else {
+		var err error
+		if got, ok, err = u.c.serverDigest(ctx, u.sum.how, from, u.p.Pipelining()); err != nil || !ok {
+			return err
+		}
+	}
+	if want := u.sum.hex(); got != want {
+		return &Error{Op: "hash", Path: from, Err: fmt.Errorf("%w (%s %s, sent %s)", ErrHashMismatch, u.sum.how.alg, got, want)}
+	}
+	return nil
+}
