@@ -2,10 +2,12 @@ package conn
 
 import (
 	"context"
+	"encoding"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"strings"
 
 	"ftpfs/internal/digest"
@@ -100,11 +102,22 @@ func (h hashVerb) digestIn(msg string) (string, bool) {
 	return "", false
 }
 
-// summer hashes a transfer's bytes as they pass.
+// summer hashes a transfer's bytes as they pass. It keeps the hash's
+// state every markEvery bytes, so that an upload that goes on from an
+// earlier point (resume.go) rereads at most that much to get there.
 type summer struct {
-	how hashVerb
-	h   hash.Hash
+	how   hashVerb
+	h     hash.Hash
+	at    int64  // the bytes hashed
+	marks []mark // ascending
 }
+
+type mark struct {
+	at    int64
+	state []byte
+}
+
+const markEvery = 8 << 20
 
 // newSummer is nil for a server that cannot tell digests.
 func newSummer(f *Features) *summer {
@@ -116,9 +129,47 @@ func newSummer(f *Features) *summer {
 }
 
 func (s *summer) add(b []byte) {
-	if s != nil {
-		s.h.Write(b)
+	if s == nil {
+		return
 	}
+	for len(b) > 0 {
+		next := (s.at/markEvery + 1) * markEvery
+		k := min(int64(len(b)), next-s.at)
+		s.h.Write(b[:k])
+		s.at, b = s.at+k, b[k:]
+		if m, ok := s.h.(encoding.BinaryMarshaler); ok && s.at == next {
+			if state, err := m.MarshalBinary(); err == nil {
+				s.marks = append(s.marks, mark{s.at, state})
+			}
+		}
+	}
+}
+
+// rewind makes the summer hold the digest of r's first off bytes: from
+// the last mark at or before off, reading the rest from r.
+func (s *summer) rewind(off int64, r io.ReaderAt) error {
+	s.h, s.at = s.how.new(), 0
+	i := len(s.marks)
+	for i > 0 && s.marks[i-1].at > off {
+		i--
+	}
+	s.marks = s.marks[:i]
+	if i > 0 {
+		if u, ok := s.h.(encoding.BinaryUnmarshaler); ok && u.UnmarshalBinary(s.marks[i-1].state) == nil {
+			s.at = s.marks[i-1].at
+		} else {
+			s.h, s.marks = s.how.new(), nil
+		}
+	}
+	buf := make([]byte, 256<<10)
+	for s.at < off {
+		n, err := r.ReadAt(buf[:min(int64(len(buf)), off-s.at)], s.at)
+		s.add(buf[:n])
+		if n == 0 && err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *summer) hex() string { return hex.EncodeToString(s.h.Sum(nil)) }

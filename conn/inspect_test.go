@@ -4,10 +4,9 @@ package conn
 // one call, SIZE, and the connection counters.
 
 import (
+	"bytes"
 	"context"
 	"io"
-	"strconv"
-	"strings"
 )
 
 // Store uploads all of r to path and returns the bytes sent.
@@ -16,27 +15,15 @@ func (p *Pool) Store(ctx context.Context, path string, r io.Reader) (int64, erro
 	if err != nil {
 		return 0, err
 	}
-	if err := u.CopyFrom(ctx, r); err != nil {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		u.Abort()
+		return 0, err
+	}
+	if err := u.SendFrom(ctx, bytes.NewReader(b), int64(len(b))); err != nil {
 		return u.n, err
 	}
 	return u.n, u.finish(ctx)
-}
-
-// Size asks SIZE for a file's size.
-func (p *Pool) Size(ctx context.Context, path string) (int64, error) {
-	var n int64
-	err := p.do(ctx, Metadata, func(c *Conn) error {
-		r, err := c.expect(ctx, "size", path, []int{213}, "SIZE "+path)
-		if err != nil {
-			return err
-		}
-		n, err = strconv.ParseInt(strings.TrimSpace(r.msg), 10, 64)
-		if err != nil || n < 0 {
-			return &Error{Op: "size", Path: path, Code: r.code, Msg: r.msg}
-		}
-		return nil
-	})
-	return n, err
 }
 
 // Stats counts connections.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ftpfs/ftpd"
+	"ftpfs/internal/link"
 	"ftpfs/internal/testutil"
 )
 
@@ -56,5 +57,52 @@ func TestUploadDigestMismatch(t *testing.T) {
 	}
 	if got := onServer(t, e, "f"); !bytes.Equal(got, data) {
 		t.Fatalf("the server holds %d bytes, not the upload", len(got))
+	}
+}
+
+// TestUploadResumesThroughMount: a file written through the mount while
+// ftpd drops every data connection after 32 MiB arrives whole (the
+// stream breaks, and the staged copy goes on from the server's size
+// after each drop), nothing partial ever shows under its name, and what
+// crossed the link to the server stays under 1.3 times its size.
+func TestUploadResumesThroughMount(t *testing.T) {
+	e := newLinkEnv(t, link.Options{}, func(root string) { testutil.WriteFile(t, filepath.Join(root, "f"), []byte("old")) },
+		[]func(*ftpd.Config){func(c *ftpd.Config) { c.Faults.DropDataAfter = 32 << 20 }},
+		func(o *Options) { o.CacheDir = t.TempDir() })
+	data := testutil.RandBytes(15, 256<<20)
+	stop := make(chan struct{})
+	partial := make(chan int, 1)
+	go func() { // the name holds the old content or the new, never a part
+		defer close(partial)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if b, err := os.ReadFile(filepath.Join(e.root, "f")); err == nil && string(b) != "old" && len(b) != len(data) {
+				partial <- len(b)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	e.l.Reset()
+	err := writeAndCloseErr(filepath.Join(e.mnt, "f"), data)
+	close(stop)
+	if n, ok := <-partial; ok {
+		t.Fatalf("the name showed %d bytes of a partial upload", n)
+	}
+	if err != nil {
+		t.Fatalf("write through drops: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(e.root, "f")); !bytes.Equal(got, data) {
+		t.Fatalf("the server holds %d bytes, not the file", len(got))
+	}
+	st := e.l.Stats()
+	if ratio := float64(st.Up) / float64(len(data)); ratio >= 1.3 {
+		t.Fatalf("%d bytes to the server for %d: %.2fx (%v)", st.Up, len(data), ratio, st)
+	} else {
+		t.Logf("%d bytes to the server for %d: %.3fx; %v", st.Up, len(data), ratio, st)
 	}
 }

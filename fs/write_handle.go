@@ -382,7 +382,7 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 		up, tmp := w.up, w.upTmp
 		w.up = nil
 		w.m.streams.Delete(w)
-		err = c.finish(ctx, up, tmp)
+		err = c.finish(ctx, up, tmp, w.stage.reader(w.size))
 		if err != nil && !serverFull(err) {
 			// The stream failed at its end: one more try from the stage.
 			w.m.log.Debug("streamed upload failed; uploading the stage", "path", w.rel, "err", err)

@@ -128,7 +128,7 @@ type Faults struct {
 	Stall      bool
 	StallAfter int64
 	// RefuseVerb, when set, answers every command with that verb (upper
-	// case) with RefuseCode, without doing it: 450 and 451 for passing
+	// case; several separated by spaces) with RefuseCode, without doing it: 450 and 451 for passing
 	// trouble, 502 for a command a server lacks.
 	RefuseVerb string
 	RefuseCode int

@@ -273,6 +273,13 @@ func (x *transfer) pump(dst io.Writer, src io.Reader) error {
 		want := int64(len(buf))
 		event, limit := x.nextEvent()
 		if event != nil {
+			if total >= limit && event == errDropped {
+				// A drop after the last byte drops nothing: the
+				// transfer ends whole when the source has no more.
+				if n, err := src.Read(buf[:1]); n == 0 && err == io.EOF {
+					return nil
+				}
+			}
 			if total >= limit {
 				return x.fire(event)
 			}
