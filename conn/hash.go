@@ -58,6 +58,14 @@ func hashVerbOf(f *Features) (hashVerb, bool) {
 			def := strings.HasSuffix(a, "*")
 			offered[strings.TrimSuffix(a, "*")] = def
 		}
+		// The server's default when it is a SHA (proftpd's is SHA-1):
+		// no OPTS HASH, whose 200 could pass for a transfer's final
+		// reply among replies that come in any order (write_early.go).
+		for _, a := range hashAlgs[:3] {
+			if def := offered[a]; def {
+				return hashVerb{verb: "HASH", alg: a}, true
+			}
+		}
 		for _, a := range hashAlgs {
 			if def, ok := offered[a]; ok {
 				return hashVerb{verb: "HASH", alg: a, opts: !def}, true
@@ -82,24 +90,36 @@ func (h hashVerb) lines(path string) []string {
 	return []string{h.verb + " " + path}
 }
 
-// digestIn finds the digest in a reply: the first word of its first line
-// that is hex of the algorithm's length (HASH puts the algorithm and the
-// range before it, the X commands nothing). A CRC may come without its
-// leading zeros.
+// digestIn finds the digest in a reply, on its last line (proftpd puts
+// "Computing SHA-256 digest" before it): HASH's names the algorithm and
+// the range before the digest and the file after it; the X commands'
+// hold the digest alone. A CRC may come without its leading zeros.
 func (h hashVerb) digestIn(msg string) (string, bool) {
-	want := h.new().Size() * 2
-	for _, w := range strings.Fields(firstLine(msg)) {
-		if h.alg == "CRC32" && len(w) < want && len(w) >= 1 {
-			w = strings.Repeat("0", want-len(w)) + w
-		}
-		if len(w) != want {
-			continue
-		}
-		if _, err := hex.DecodeString(w); err == nil {
-			return strings.ToLower(w), true
-		}
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	f := strings.Fields(lines[len(lines)-1])
+	if len(lines) > 1 && len(f) > 0 && len(f[0]) == 3 {
+		f = f[1:] // the reply code of a multi-line reply's last line
 	}
-	return "", false
+	if h.verb == "HASH" {
+		for len(f) > 0 && !strings.EqualFold(f[0], h.alg) {
+			f = f[1:]
+		}
+		if len(f) < 3 {
+			return "", false
+		}
+		f = f[2:]
+	}
+	if len(f) == 0 {
+		return "", false
+	}
+	w, want := f[0], h.new().Size()*2
+	if h.alg == "CRC32" && len(w) < want {
+		w = strings.Repeat("0", want-len(w)) + w
+	}
+	if _, err := hex.DecodeString(w); err != nil || len(w) != want {
+		return "", false
+	}
+	return strings.ToLower(w), true
 }
 
 // summer hashes a transfer's bytes as they pass. It keeps the hash's
@@ -211,16 +231,36 @@ func (c *Conn) serverDigest(ctx context.Context, how hashVerb, path string, pipe
 // withHash adds the commands that ask from's digest to lines, which ask
 // its size after the transfer's final reply, when the server answers
 // commands in order, so that the digest travels in SIZE's round trip. A
-// server that answers during a transfer gets its own round trip for the
-// digest, after the final reply: the digest of part of the upload would
-// say nothing.
+// server that answers every command during a transfer gets its own
+// round trip for the digest, after the final reply: the digest of part
+// of the upload would say nothing. (One that answers one command then
+// gets the digest's behind its two SIZEs: twiceLines.)
 func (u *Upload) withHash(lines []string, from string) []string {
-	if u.sum == nil || u.n == 0 || !u.p.answersInOrder.Load() {
+	if !u.p.answersInOrder.Load() {
 		return lines
+	}
+	return append(lines, u.hashFor(from)...)
+}
+
+// hashTwice is hashFor for the flight of twiceLines, where replies come
+// in any order: none when OPTS HASH would go too (its 200 could pass for
+// the transfer's final reply).
+func (u *Upload) hashTwice(from string) []string {
+	if u.sum == nil || u.sum.how.opts {
+		return nil
+	}
+	return u.hashFor(from)
+}
+
+// hashFor is the commands that ask from's digest, counted in
+// u.hashLines; none when there is nothing to check.
+func (u *Upload) hashFor(from string) []string {
+	if u.sum == nil || u.n == 0 {
+		return nil
 	}
 	h := u.sum.how.lines(from)
 	u.hashLines = len(h)
-	return append(lines, h...)
+	return h
 }
 
 // readHash reads the replies to the commands withHash added, in order
@@ -290,5 +330,6 @@ func (u *Upload) verify(ctx context.Context, from string) error {
 	if want := u.sum.hex(); got != want {
 		return &Error{Op: "hash", Path: from, Err: fmt.Errorf("%w (%s %s, sent %s)", ErrHashMismatch, u.sum.how.alg, got, want)}
 	}
+	u.c.cfg.Logger.Debug("upload's digest checked", "path", from, "alg", u.sum.how.alg)
 	return nil
 }

@@ -3,8 +3,8 @@ package conn
 import "testing"
 
 // TestHashVerbOf: the digest command chosen from FEAT: HASH with the
-// best algorithm offered (OPTS HASH when it is not the default), else
-// the best of the older X commands.
+// server's default when it is a SHA, else the best algorithm offered
+// (OPTS HASH), else the best of the older X commands.
 func TestHashVerbOf(t *testing.T) {
 	for _, c := range []struct {
 		feat []string
@@ -12,8 +12,10 @@ func TestHashVerbOf(t *testing.T) {
 		ok   bool
 	}{
 		{[]string{"HASH SHA-256*;SHA-1;MD5;CRC32"}, hashVerb{"HASH", "SHA-256", false}, true},
-		{[]string{"HASH SHA-1*;SHA-256;SHA-512;MD5;CRC32"}, hashVerb{"HASH", "SHA-256", true}, true},
+		{[]string{"HASH SHA-1*;SHA-256;SHA-512;MD5;CRC32"}, hashVerb{"HASH", "SHA-1", false}, true},
+		{[]string{"HASH CRC32*;MD5;SHA-1;SHA-256"}, hashVerb{"HASH", "SHA-256", true}, true},
 		{[]string{"HASH MD5*;CRC32", "XSHA256"}, hashVerb{"HASH", "MD5", false}, true},
+		{[]string{"HASH MD5*;SHA-1"}, hashVerb{"HASH", "SHA-1", true}, true},
 		{[]string{"HASH WHIRLPOOL*", "XCRC", "XMD5"}, hashVerb{"XMD5", "MD5", false}, true},
 		{[]string{"XCRC"}, hashVerb{"XCRC", "CRC32", false}, true},
 		{[]string{"SIZE", "MDTM"}, hashVerb{}, false},
@@ -41,6 +43,9 @@ func TestDigestIn(t *testing.T) {
 		{hashVerb{"XCRC", "CRC32", false}, "3610a686", "3610a686"},
 		{hashVerb{"XCRC", "CRC32", false}, "610a686", "0610a686"},
 		{sha, "SHA-256 0-4 abc /x", ""},
+		{sha, "Computing SHA-256 digest\n213 SHA-256 0-4 " + hex + " /x", hex},
+		{hashVerb{"HASH", "CRC32", false}, "Computing CRC32 digest\n213 CRC32 0-4 610a686 /213", "0610a686"},
+		{hashVerb{"HASH", "CRC32", false}, "Computing CRC32 digest\n213 CRC32 0-4", ""},
 	} {
 		got, ok := c.how.digestIn(c.msg)
 		if got != c.want || ok != (c.want != "") {

@@ -4,7 +4,6 @@ package conn
 // one call, SIZE, and the connection counters.
 
 import (
-	"bytes"
 	"context"
 	"io"
 )
@@ -15,15 +14,23 @@ func (p *Pool) Store(ctx context.Context, path string, r io.Reader) (int64, erro
 	if err != nil {
 		return 0, err
 	}
-	b, err := io.ReadAll(r)
-	if err != nil {
-		u.Abort()
-		return 0, err
+	// Plain writes, without SendFrom's resumes: a failure shows.
+	buf := make([]byte, 256<<10)
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if _, err := u.Write(ctx, buf[:n]); err != nil {
+				return u.n, err
+			}
+		}
+		if rerr == io.EOF {
+			return u.n, u.finish(ctx)
+		}
+		if rerr != nil {
+			u.Abort()
+			return u.n, rerr
+		}
 	}
-	if err := u.SendFrom(ctx, bytes.NewReader(b), int64(len(b))); err != nil {
-		return u.n, err
-	}
-	return u.n, u.finish(ctx)
 }
 
 // Stats counts connections.

@@ -203,7 +203,7 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 	if early {
 		lines := []string{"SIZE " + from}
 		if twice {
-			lines = twiceLines(from, armEarly)
+			lines = twiceLines(from, u.hashTwice(from), armEarly)
 		} else {
 			lines = u.withHash(lines, from)
 		}

@@ -21,9 +21,11 @@ import "context"
 const earlyMissLimit = 4
 
 // twiceLines are the commands that go with the end of an upload to from
-// on a server that answers one command during a transfer.
-func twiceLines(from string, arm bool) []string {
-	lines := []string{"SIZE " + from, "SIZE " + from}
+// on a server that answers one command during a transfer: two SIZEs,
+// then hash (the digest's commands, answered after the final reply as
+// well), then the EPSV.
+func twiceLines(from string, hash []string, arm bool) []string {
+	lines := append([]string{"SIZE " + from, "SIZE " + from}, hash...)
 	if arm {
 		lines = append(lines, "EPSV")
 	}
@@ -39,7 +41,8 @@ func twiceLines(from string, arm bool) []string {
 // during the transfer is not used, nor a refusal then).
 func (u *Upload) endedTwice(ctx context.Context, arm bool) (size, epsv *reply, err error) {
 	c, t, from := u.c, u.t, u.t.path
-	n := 3 // the final reply and two SIZEs'
+	h := u.hashLines
+	n := 3 + h // the final reply, two SIZEs' and the digest's
 	if arm {
 		n++
 	}
@@ -63,7 +66,7 @@ func (u *Upload) endedTwice(ctx context.Context, arm bool) (size, epsv *reply, e
 	if !accepted {
 		// A refusal is the first reply; the commands' follow.
 		if arm && !c.broken {
-			epsv = &rs[3]
+			epsv = &rs[3+h]
 		}
 		return nil, epsv, storReply(c, from, rs[0])
 	}
@@ -99,8 +102,11 @@ func (u *Upload) endedTwice(ctx context.Context, arm bool) (size, epsv *reply, e
 			break
 		}
 	}
-	if arm && 2 >= final {
-		epsv = &cmds[2]
+	if h > 0 && 2+h-1 >= final {
+		u.hashReply = &cmds[2+h-1] // HASH's, after the final reply
+	}
+	if arm && 2+h >= final {
+		epsv = &cmds[2+h]
 	}
 	if size != nil {
 		u.p.earlyMisses.Store(0)
