@@ -24,7 +24,7 @@ import (
 
 // ErrHashMismatch says the server's digest of a transfer differs from the
 // bytes sent or received.
-var ErrHashMismatch = errors.New("content differs from what was sent: the server's digest does not match")
+var ErrHashMismatch = errors.New("the server's digest does not match the bytes transferred")
 
 // hashVerb is how a server tells a file's digest.
 type hashVerb struct {
@@ -192,7 +192,13 @@ func (s *summer) rewind(off int64, r io.ReaderAt) error {
 	return nil
 }
 
-func (s *summer) hex() string { return hex.EncodeToString(s.h.Sum(nil)) }
+// compare says whether got, the server's digest of path, is the bytes'.
+func (s *summer) compare(got, path string) error {
+	if want := hex.EncodeToString(s.h.Sum(nil)); got != want {
+		return &Error{Op: "hash", Path: path, Err: fmt.Errorf("%w (%s: the server's %s, ours %s)", ErrHashMismatch, s.how.alg, got, want)}
+	}
+	return nil
+}
 
 // serverDigest asks the server for the digest of path, on c, in one
 // round trip (OPTS HASH goes with HASH when needed, pipelined). ok is false when the
@@ -327,9 +333,49 @@ func (u *Upload) verify(ctx context.Context, from string) error {
 			return err
 		}
 	}
-	if want := u.sum.hex(); got != want {
-		return &Error{Op: "hash", Path: from, Err: fmt.Errorf("%w (%s %s, sent %s)", ErrHashMismatch, u.sum.how.alg, got, want)}
+	if err := u.sum.compare(got, from); err != nil {
+		return err
 	}
 	u.c.cfg.Logger.Debug("upload's digest checked", "path", from, "alg", u.sum.how.alg)
 	return nil
+}
+
+// Sum is a digest of a file's bytes as read, in the algorithm the
+// server tells digests in, for CheckSum.
+type Sum struct{ s *summer }
+
+// NewSum starts a digest to compare with the server's; nil when the
+// server tells no digest.
+func (p *Pool) NewSum(ctx context.Context) *Sum {
+	f, err := p.features(ctx)
+	if err != nil {
+		return nil
+	}
+	s := newSummer(&f)
+	if s == nil {
+		return nil
+	}
+	return &Sum{s}
+}
+
+// Write adds bytes read, in order.
+func (s *Sum) Write(b []byte) (int, error) {
+	s.s.add(b)
+	return len(b), nil
+}
+
+// CheckSum compares the server's digest of path with s: an error wrapping
+// ErrHashMismatch when they differ; nil when they agree or the server
+// would not tell.
+func (p *Pool) CheckSum(ctx context.Context, path string, s *Sum) error {
+	var got string
+	var ok bool
+	err := p.do(ctx, Metadata, func(c *Conn) (err error) {
+		got, ok, err = c.serverDigest(ctx, s.s.how, path, p.Pipelining())
+		return err
+	})
+	if err != nil || !ok {
+		return err
+	}
+	return s.s.compare(got, path)
 }

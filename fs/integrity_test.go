@@ -6,6 +6,7 @@ package fs
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,5 +105,44 @@ func TestUploadResumesThroughMount(t *testing.T) {
 		t.Fatalf("%d bytes to the server for %d: %.2fx (%v)", st.Up, len(data), ratio, st)
 	} else {
 		t.Logf("%d bytes to the server for %d: %.3fx; %v", st.Up, len(data), ratio, st)
+	}
+}
+
+// TestVerifyReads: with VerifyReads, a file read whole is compared with
+// the server's digest at its end. A read that differs (the file changed
+// on the server after its first bytes were read) ends in EIO and drops
+// the cached blocks; the next read gets the server's content and passes.
+func TestVerifyReads(t *testing.T) {
+	big := testutil.RandBytes(17, 3<<20+5)
+	e := newEnv(t, func(root string) {
+		testutil.WriteFile(t, filepath.Join(root, "a"), big)
+		testutil.WriteFile(t, filepath.Join(root, "b"), big)
+	}, nil, func(o *Options) { o.VerifyReads = true })
+	if got, err := os.ReadFile(filepath.Join(e.mnt, "a")); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("verified read: %d bytes, %v", len(got), err)
+	}
+	if n := strings.Count(e.logBuf.String(), "read verified"); n != 1 {
+		t.Fatalf("%d reads verified, want 1:\n%s", n, e.logBuf)
+	}
+	f, err := os.Open(filepath.Join(e.mnt, "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	head := make([]byte, 1<<20)
+	if _, err := io.ReadFull(f, head); err != nil {
+		t.Fatal(err)
+	}
+	changed := bytes.Clone(big)
+	changed[0] ^= 0xff
+	testutil.WriteFile(t, filepath.Join(e.root, "b"), changed)
+	if rest, err := io.ReadAll(f); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("read of a file that changed under it: %d bytes, %v, want EIO", len(rest), err)
+	}
+	if !strings.Contains(e.logBuf.String(), "read differs from the server's file") {
+		t.Fatalf("the log does not say why:\n%s", e.logBuf)
+	}
+	if got, err := os.ReadFile(filepath.Join(e.mnt, "b")); err != nil || !bytes.Equal(got, changed) {
+		t.Fatalf("read again: %d bytes, %v; want the server's content", len(got), err)
 	}
 }
