@@ -54,6 +54,14 @@ func (u *Upload) SendFrom(ctx context.Context, r io.ReaderAt, size int64) error 
 	return u.resume(ctx, r, size, err)
 }
 
+// Resume goes on with an upload whose transfer failed with cause (a
+// Write's error), as SendFrom does after one: from the server's size of
+// its name, with r's bytes up to size. The bytes sent before must be r's.
+func (u *Upload) Resume(ctx context.Context, r io.ReaderAt, size int64, cause error) error {
+	u.Abort()
+	return u.resume(ctx, r, size, cause)
+}
+
 // CommitFrom is Commit for an upload of r's bytes: when the transfer's
 // final reply says it failed in a way that may pass (the data connection
 // dropped after the last byte was written, before the server had them

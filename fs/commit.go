@@ -70,6 +70,24 @@ func (c *commit) upload(ctx context.Context, st *stage) error {
 	return c.finish(ctx, up, tmp, src)
 }
 
+// resume goes on with up, a stream to tmp that broke with cause, from
+// what the server got, with the rest of st; then finishes it. Failing
+// (but on a full server), the stage is uploaded whole once more.
+func (c *commit) resume(ctx context.Context, up *conn.Upload, tmp string, cause error, st *stage) error {
+	src := st.reader(c.size)
+	err := up.Resume(ctx, src, c.size, cause)
+	if err == nil {
+		err = c.finish(ctx, up, tmp, src)
+	} else {
+		c.m.removeTmp(tmp)
+	}
+	if err != nil && !serverFull(err) {
+		c.m.log.Debug("broken stream not resumed; uploading the stage", "path", c.rel, "err", err)
+		err = c.upload(ctx, st)
+	}
+	return err
+}
+
 // finish ends an upload to tmp, which conn checks, chmods when a mode
 // goes with it, and renames over c.rel, pipelined on the upload's
 // connection; src, the staged bytes, lets a transfer that broke at its
