@@ -1,6 +1,9 @@
 package conn
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestHashVerbOf: the digest command chosen from FEAT: HASH with the
 // server's default when it is a SHA, else the best algorithm offered
@@ -51,5 +54,14 @@ func TestDigestIn(t *testing.T) {
 		if got != c.want || ok != (c.want != "") {
 			t.Errorf("%s %q: %q %v, want %q", c.how.verb, c.msg, got, ok, c.want)
 		}
+	}
+}
+
+// TestHashable: a file the server could not hash within the exchange
+// timeout at 100 MiB/s is checked by its size alone.
+func TestHashable(t *testing.T) {
+	cfg := &Config{Timeout: 30 * time.Second}
+	if !hashable(cfg, 3000<<20) || hashable(cfg, 3001<<20) {
+		t.Fatal("30 s: 3000 MiB hashed, not one more")
 	}
 }
