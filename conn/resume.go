@@ -39,7 +39,7 @@ const (
 var errSource = errors.New("upload: reading the source")
 
 // SendFrom sends the bytes of r from the upload's position up to size.
-// When the transfer fails in a way a new one may not (the data connection
+// When the transfer fails in a way that may pass (the data connection
 // dropped, 426, a broken control connection), the upload goes on from
 // the server's size on another connection, and the digest of the bytes
 // sent follows (hash.go). On failure the upload has ended and its
