@@ -168,6 +168,8 @@ func oneServer(args []string) error {
 // adviceFlags spells a finding's advice as mount flags.
 func adviceFlags(f conn.Finding) []string {
 	switch f.Advice {
+	case conn.AdviseNone:
+		return nil
 	case conn.AdviseConnections:
 		return []string{"--connections", strconv.Itoa(f.N)}
 	case conn.AdviseNoAtomicUpload:
