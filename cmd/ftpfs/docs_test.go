@@ -127,10 +127,14 @@ func TestDocs(t *testing.T) {
 		}
 	})
 	eachList(func(key, _ string, l helpList) {
+		var missing []string
 		for _, it := range l.items {
 			if !documented[helpItem{set: it.set, flag: it.flag}] {
-				t.Errorf("README has no table with %s of %s: add the lines\n%s%s -->\n%s\nwhere it describes them, then run make docs", it.head, it.set, beginMarker, key, endMarker)
+				missing = append(missing, it.head)
 			}
+		}
+		if missing != nil {
+			t.Errorf("README has no table with %s: add the lines\n%s%s -->\n%s\nwhere it describes them, then run make docs", strings.Join(missing, "; "), beginMarker, key, endMarker)
 		}
 	})
 	if !slices.Contains(keys, optionsKey) {
