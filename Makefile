@@ -6,8 +6,10 @@ BIN ?= bin/ftpfs
 
 # The version -X sets in main.version: the nearest tag, else the commit,
 # with -dirty for a changed tree. Outside a git checkout (a tarball) it is
-# empty and the binary reports its module's version, or devel.
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+# empty and the binary reports its module's version, or devel. A package
+# build may name it: make VERSION=1.2.3 (the environment's VERSION, often
+# set for something else, does not count).
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null)
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the binary, ftpfs(1),
 # and the link mount(8) runs for fstab lines of type fuse.ftpfs. libmount

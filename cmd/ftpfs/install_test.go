@@ -25,6 +25,7 @@ func TestMakeInstall(t *testing.T) {
 	run := func(args ...string) {
 		t.Helper()
 		cmd := exec.Command(makeCmd, append([]string{"-C", "../..", "DESTDIR=" + dest, "PREFIX=/usr/local", "BIN=" + bin}, args...)...)
+		cmd.Env = makeEnv()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("make %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
@@ -82,6 +83,7 @@ func TestMakeInstall(t *testing.T) {
 	// Without root, an install under $HOME leaves the helper out.
 	dest2 := filepath.Join(tmp, "dest2")
 	cmd := exec.Command(makeCmd, "-C", "../..", "DESTDIR="+dest2, "PREFIX=/home/u/.local", "BIN="+bin, "MOUNTHELPERDIR=", "install")
+	cmd.Env = makeEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make install MOUNTHELPERDIR=: %v\n%s", err, out)
 	}
@@ -98,6 +100,19 @@ func TestMakeInstall(t *testing.T) {
 			t.Errorf("make uninstall left %s", rel)
 		}
 	}
+}
+
+// makeEnv is the environment without what a make running the tests
+// (make test) hands down to the make the test runs: its flags and
+// command-line variables.
+func makeEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); name != "MAKEFLAGS" && name != "MFLAGS" && name != "MAKELEVEL" {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // checkManPage renders the page with groff, all warnings on (-ww: groff
