@@ -59,6 +59,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && args[1] == "--man" {
+			writeMan(stdout)
+			return 0
+		}
 		if len(args) > 1 {
 			// help COMMAND is COMMAND -h, its help on stdout.
 			for _, c := range commands {
@@ -89,5 +93,5 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func usage(w io.Writer) {
 	printHelp(w, mainHelp())
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'ftpfs COMMAND -h' for the flags of a command.")
+	fmt.Fprintln(w, "Run 'ftpfs COMMAND -h' for the flags of a command, 'ftpfs help --man | man -l -' for the manual.")
 }
