@@ -10,12 +10,9 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"ftpfs/internal/mountinfo"
 )
 
 // User is a throwaway account without privileges, for tests that run
@@ -38,7 +35,7 @@ func NewUser(t testing.TB) *User {
 	NeedRoot(t, "to create a user")
 	useradd := NeedTool(t, "useradd")
 	userdel := NeedTool(t, "userdel")
-	dir, err := os.MkdirTemp("", "ftpfs-user-")
+	dir, err := os.MkdirTemp("", "ftpfs-anyuser-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,14 +173,21 @@ func statT(st os.FileInfo, err error) (*syscall.Stat_t, bool) {
 	return sys, ok
 }
 
-// mountsUnder lists the mountpoints in dir or below, in this process's
-// mount namespace.
+// mountsUnder lists the directories in dir (Mkdir's) that something is
+// mounted on: on another device than dir, or not to be looked at by root
+// (a live FUSE mount without allow_other, or a dead one).
 func mountsUnder(dir string) []string {
-	ms, _ := mountinfo.ReadFile(mountinfo.Self)
+	var parent syscall.Stat_t
+	if err := syscall.Stat(dir, &parent); err != nil {
+		return nil
+	}
+	ents, _ := os.ReadDir(dir)
 	var mps []string
-	for _, m := range ms {
-		if strings.HasPrefix(m.Point, dir+"/") {
-			mps = append(mps, m.Point)
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil || st.Dev != parent.Dev {
+			mps = append(mps, p)
 		}
 	}
 	return mps
