@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"ftpfs/internal/testutil"
+	"ftpfs/internal/testutil/ftpdtest"
 )
 
 // refused runs ftpfs mount as the user and checks that it failed with
@@ -93,6 +95,37 @@ func TestMountAsUserFUSE2(t *testing.T) {
 		t.Fatalf("ftpfs unmount with FUSE 2's fusermount: %v %s", err, out)
 	}
 	a.gone(t, "ftpfs unmount")
+
+	// And in the foreground, as before.
+	fg := a.u.Command(a.bin, "mount", "-f", a.url, a.mnt)
+	fg.Env = append(fg.Env, passwordEnv+"="+ftpdtest.Password)
+	fg = a.wrap(fg)
+	var fgLog testutil.Buffer
+	fg.Stderr = &fgLog
+	if err := fg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- fg.Wait() }()
+	testutil.WaitUntil(t, 20*time.Second, "mount -f mounts", func() (bool, string) {
+		_, ok := a.mounted(t)
+		return ok, fgLog.String()
+	})
+	if out, err := a.run("cat", filepath.Join(a.mnt, "a.txt")); err != nil || out != "served to a user\n" {
+		t.Errorf("cat as the user, mount -f: %v %q", err, out)
+	}
+	if out, err := a.ftpfs("unmount", a.mnt); err != nil {
+		t.Fatalf("ftpfs unmount of mount -f: %v %s", err, out)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("mount -f: %v\n%s", err, fgLog.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("mount -f still runs 10 s after the unmount:\n%s", fgLog.String())
+	}
+	a.gone(t, "ftpfs unmount of mount -f")
 
 	if out, err := a.run("touch", filepath.Join(a.mnt, "here-before")); err != nil {
 		t.Fatalf("touch: %v %s", err, out)
