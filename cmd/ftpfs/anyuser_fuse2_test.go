@@ -82,8 +82,8 @@ func TestMountAsUserFUSE2(t *testing.T) {
 		return base(c)
 	}
 	out, err := a.run("sh", "-c", "test -x /bin/fusermount3 && echo /bin/fusermount3; command -v fusermount3; command -v fusermount; fusermount -V")
-	if want := filepath.Join(helpers, "fusermount") + "\nfusermount version: 2.9.9\n"; err != nil || out != want {
-		t.Fatalf("helpers the user sees: %v %q, want only FUSE 2's: %q", err, out, want)
+	if want := filepath.Join(helpers, "fusermount") + "\nfusermount version: 2."; err != nil || !strings.HasPrefix(out, want) {
+		t.Fatalf("helpers the user sees: %v %q, want only FUSE 2's: %q...", err, out, want)
 	}
 
 	a.mount(t)
