@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -63,8 +64,16 @@ func NewUser(t testing.TB) *User {
 				return len(p) == 0, fmt.Sprint(p)
 			})
 		}
-		if out, err := exec.Command(userdel, u.Name).CombinedOutput(); err != nil {
-			t.Errorf("userdel %s: %v %s", u.Name, err, out)
+		// userdel refuses while a zombie of the user's waits to be reaped.
+		for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+			out, err := exec.Command(userdel, u.Name).CombinedOutput()
+			if err == nil {
+				break
+			}
+			if time.Since(start) > 10*time.Second {
+				t.Errorf("userdel %s: %v %s", u.Name, err, out)
+				break
+			}
 		}
 		// Not through a mount the test left behind: that would remove
 		// the files it serves.
@@ -148,7 +157,9 @@ func (u *User) Command(name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// Processes lists the PIDs of the user's processes.
+// Processes lists the PIDs of the user's processes that have not exited.
+// Zombies are left out: an orphan's (a background mount's) waits for
+// whatever reaps orphans here, which may take a while.
 func (u *User) Processes() []int {
 	var pids []int
 	ents, _ := os.ReadDir("/proc")
@@ -158,11 +169,19 @@ func (u *User) Processes() []int {
 			continue
 		}
 		st, err := os.Stat("/proc/" + e.Name())
-		if sys, ok := statT(st, err); ok && int(sys.Uid) == u.UID {
+		if sys, ok := statT(st, err); ok && int(sys.Uid) == u.UID && !zombie(pid) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+// zombie reports whether process pid has exited and waits to be reaped
+// (state Z in /proc/PID/stat, after the parenthesised command name).
+func zombie(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	i := bytes.LastIndexByte(stat, ')')
+	return err == nil && i >= 0 && len(stat) > i+2 && stat[i+2] == 'Z'
 }
 
 func statT(st os.FileInfo, err error) (*syscall.Stat_t, bool) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestNewUser: the account exists for the test only, its commands run
@@ -46,6 +47,16 @@ func TestNewUser(t *testing.T) {
 		if got := mountsUnder(u.Dir); len(got) != 1 || got[0] != mnt {
 			t.Errorf("mountsUnder: %q, want [%s]", got, mnt)
 		}
+		// Exited, not yet reaped: not counted.
+		exited := u.Command("true")
+		if err := exited.Start(); err != nil {
+			t.Fatal(err)
+		}
+		WaitUntil(t, 10*time.Second, "true exits", func() (bool, string) { return zombie(exited.Process.Pid), "" })
+		if pids := u.Processes(); len(pids) != 0 {
+			t.Errorf("Processes with a zombie: %v, want none", pids)
+		}
+		exited.Wait()
 		sleep := u.Command("sleep", "60")
 		if err := sleep.Start(); err != nil {
 			t.Fatal(err)
