@@ -4,7 +4,8 @@
 # servers, and FUSE 2's fusermount, for the test that mounts as a user
 # where it is the only helper. They conflict with vsftpd and fuse3 at the
 # dpkg level, so they are unpacked, not installed; the tests start them
-# from DIR with configs of their own (fusermount from a set-user-ID copy). DIR is $FTPFS_TEST_SERVERS, else ~/.cache/ftpfs-test-servers
+# from DIR with configs of their own (fusermount from a set-user-ID
+# copy). DIR is $FTPFS_TEST_SERVERS, else ~/.cache/ftpfs-test-servers
 # (where the tests look). proftpd's libraries come from apt (.ci/run).
 set -euo pipefail
 
