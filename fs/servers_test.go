@@ -290,18 +290,8 @@ func startPureFtpd(t testing.TB, root string, tc *testutil.Cert) served {
 }
 
 // testServersDir is where scripts/test-servers.sh unpacked proftpd and
-// pure-ftpd: $FTPFS_TEST_SERVERS, or its default.
-func testServersDir() string {
-	if d := os.Getenv("FTPFS_TEST_SERVERS"); d != "" {
-		return d
-	}
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(cache, "ftpfs-test-servers")
-}
+// pure-ftpd.
+func testServersDir() string { return testutil.UnpackedDir() }
 
 // needServer ends the test when bin is missing: .ci/run installs the
 // servers, scripts/test-servers.sh unpacks proftpd and pure-ftpd.

@@ -224,7 +224,7 @@ func runDaemonChild(ctx context.Context, args []string, fdStr string, stderr io.
 	os.Chdir("/")
 
 	logger := withLogging(c, w)
-	m, err := mountFS(ctx, c.mountpoint, c.opts)
+	m, err := withHelperReason(w, func() (mountHandle, error) { return mountFS(ctx, c.mountpoint, c.opts) })
 	if err != nil {
 		return fail(err)
 	}

@@ -62,6 +62,12 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ftpfs mount: %s\n", oneLine(err))
 		return 1
 	}
+	if os.Geteuid() != 0 {
+		if err := checkUserFUSE(ctx, c.mountpoint); err != nil {
+			fmt.Fprintf(stderr, "ftpfs mount: %s\n", oneLine(err))
+			return 1
+		}
+	}
 	if c.opts.AllowOther && os.Geteuid() != 0 {
 		conf, _ := os.ReadFile("/etc/fuse.conf")
 		if !fuseConfAllowsOther(string(conf)) {
