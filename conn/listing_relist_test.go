@@ -1,0 +1,186 @@
+package conn
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
+)
+
+// withUnique is sameEntries with each entry's unique fact: a listing
+// again must give what MLSD gives, ids included. Not a symlink's: a
+// dangling link MLSD leaves out comes from LIST, without one; MLST
+// tells it.
+func withUnique(es []Entry) string {
+	ids := ""
+	for _, e := range sortedEntries(es) {
+		if e.Type != TypeSymlink {
+			ids += e.Name + "=" + e.Unique + " "
+		}
+	}
+	return sameEntries(es) + "\n" + ids
+}
+
+func sortedEntries(es []Entry) []Entry {
+	out := append([]Entry(nil), es...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// relistEnv is a directory /d of dated files and a subdirectory on ftpd
+// with MLSD, and a pool through a link of 20 ms.
+func relistEnv(t *testing.T, mods ...func(*ftpd.Config)) (*server, *Pool, func() []Entry, func() (int, map[string]int)) {
+	s := startServer(t, mods...)
+	datedFiles(t, s, "/d", 10)
+	sub := filepath.Join(s.Root, "d", "sub")
+	os.Mkdir(sub, 0o755)
+	old := time.Date(2021, 1, 2, 3, 4, 5, 0, time.UTC)
+	os.Chtimes(sub, old, old)
+	p, l := throughLink(t, s, func(c *Config) { c.MaxConns = 1 })
+	ctx := context.Background()
+	// MLSD's listing, as ReadDir gives it, not counted.
+	mlsd := func() []Entry {
+		t.Helper()
+		es, err := p.ReadDir(ctx, "/d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Reset()
+		return es
+	}
+	stats := func() (int, map[string]int) {
+		st := l.Stats()
+		return st.RoundTrips, st.Commands
+	}
+	mlsd()
+	return s, p, mlsd, stats
+}
+
+// TestReadDirKnown: a directory listed before is listed again with STAT
+// alone (1 round trip; EPSV, its connect and MLSD took 3) when nothing
+// changed, and with the MLSTs of what changed behind it (2) when
+// something did; either way the entries are MLSD's, unique ids included.
+func TestReadDirKnown(t *testing.T) {
+	s, p, mlsd, stats := relistEnv(t)
+	ctx := context.Background()
+	known := mlsd()
+	got, err := p.ReadDirKnown(ctx, "/d", Known{Entries: known, At: time.Now()})
+	rts, c := stats()
+	if err != nil || withUnique(got) != withUnique(known) {
+		t.Fatalf("listing again: %v\n%s\nwant\n%s", err, withUnique(got), withUnique(known))
+	}
+	if rts != 1 || c["STAT"] != 1 || len(c) != 1 {
+		t.Fatalf("nothing changed: %d round trips, commands %v; want STAT alone, 1", rts, c)
+	}
+
+	// Another size, another mode, one more file, one less.
+	f3 := filepath.Join(s.Root, "d", "f03")
+	st, _ := os.Stat(f3)
+	os.WriteFile(f3, []byte("longer"), 0o644)
+	os.Chtimes(f3, st.ModTime(), st.ModTime())
+	os.Chmod(filepath.Join(s.Root, "d", "f05"), 0o600)
+	testutil.WriteFile(t, filepath.Join(s.Root, "d", "new"), []byte("n"))
+	os.Remove(filepath.Join(s.Root, "d", "f07"))
+	want := mlsd()
+	got, err = p.ReadDirKnown(ctx, "/d", Known{Entries: known, At: time.Now()})
+	rts, c = stats()
+	if err != nil || withUnique(got) != withUnique(want) {
+		t.Fatalf("after changes: %v\n%s\nwant\n%s", err, withUnique(got), withUnique(want))
+	}
+	if rts != 2 || c["STAT"] != 1 || c["MLST"] != 3 || len(c) != 2 {
+		t.Fatalf("3 changed: %d round trips, commands %v; want STAT, then 3 MLST together: 2", rts, c)
+	}
+}
+
+// TestReadDirKnownSameMinute: a file rewritten with the same size in the
+// minute of its known time lists the same LIST line; a time known less
+// than a minute after that minute ended is asked again, and the listing
+// has the new one.
+func TestReadDirKnownSameMinute(t *testing.T) {
+	s, p, mlsd, stats := relistEnv(t)
+	ctx := context.Background()
+	// Times of this year, which LIST gives to the minute.
+	recent := time.Now().Add(-time.Hour).Truncate(time.Minute).Add(7 * time.Second)
+	for i := range 10 {
+		t := recent.Add(time.Duration(i) * 61 * time.Second)
+		os.Chtimes(filepath.Join(s.Root, "d", fmt.Sprintf("f%02d", i)), t, t)
+	}
+	known := mlsd()
+	// The last file: the others' minutes ended earlier.
+	f9 := filepath.Join(s.Root, "d", "f09")
+	st, _ := os.Stat(f9)
+	at := st.ModTime().Truncate(time.Minute).Add(time.Minute + relistSettle - time.Second)
+	later := st.ModTime().Truncate(time.Minute).Add(59 * time.Second)
+	os.WriteFile(f9, []byte("y"), 0o644)
+	os.Chtimes(f9, later, later)
+	want := mlsd()
+	got, err := p.ReadDirKnown(ctx, "/d", Known{Entries: known, At: at})
+	rts, c := stats()
+	if err != nil || withUnique(got) != withUnique(want) {
+		t.Fatalf("%v\n%s\nwant\n%s", err, withUnique(got), withUnique(want))
+	}
+	if rts != 2 || c["MLST"] != 1 {
+		t.Fatalf("%d round trips, commands %v; want STAT, then the MLST of f09", rts, c)
+	}
+}
+
+// TestReadDirKnownCold: a directory never listed, on a link of 20 ms,
+// is listed with STAT and the MLSTs of its entries (2 round trips, MLSD
+// 3), symlink targets and dangling links as MLSD's listing completed
+// by LIST; one with more entries than MLSTs pay for goes to MLSD.
+func TestReadDirKnownCold(t *testing.T) {
+	for _, blind := range []bool{false, true} {
+		t.Run(fmt.Sprintf("blind links %v", blind), func(t *testing.T) {
+			s, p, mlsd, stats := relistEnv(t, func(c *ftpd.Config) { c.Faults.BlindMLSDLinks = blind })
+			linkTree(t, filepath.Join(s.Root, "d", "links"))
+			ctx := context.Background()
+			want, err := p.ReadDir(ctx, "/d/links")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mlsd()
+			got, err := p.ReadDirKnown(ctx, "/d/links", Known{})
+			rts, c := stats()
+			if err != nil || withUnique(got) != withUnique(want) {
+				t.Fatalf("%v\n%s\nwant\n%s", err, withUnique(got), withUnique(want))
+			}
+			if rts != 2 || c["STAT"] != 1 || c["MLST"] != 4 || len(c) != 2 {
+				t.Fatalf("%d round trips, commands %v; want STAT, then 4 MLST: 2", rts, c)
+			}
+		})
+	}
+	t.Run("large", func(t *testing.T) {
+		s, p, _, stats := relistEnv(t)
+		n := p.maxFacts() + 1 // the link's 20 ms: about 400
+		for i := range n {
+			testutil.WriteFile(t, filepath.Join(s.Root, "big", fmt.Sprintf("f%d", i)), nil)
+		}
+		es, err := p.ReadDirKnown(context.Background(), "/big", Known{})
+		_, c := stats()
+		if err != nil || len(es) != n || c["STAT"] != 1 || c["MLSD"] != 1 || c["MLST"] != 0 {
+			t.Fatalf("%d entries, %v, commands %v; want %d, a STAT, then MLSD", len(es), err, c, n)
+		}
+	})
+}
+
+// TestReadDirKnownNoStat: a server whose STAT with a path is refused
+// lists with MLSD, and after the first refusal sends no STAT again.
+func TestReadDirKnownNoStat(t *testing.T) {
+	_, p, mlsd, stats := relistEnv(t, func(c *ftpd.Config) { c.Faults.RefuseVerb, c.Faults.RefuseCode = "STAT", 502 })
+	ctx := context.Background()
+	known := mlsd()
+	for i, wantStat := range []int{1, 0} {
+		got, err := p.ReadDirKnown(ctx, "/d", Known{Entries: known, At: time.Now()})
+		_, c := stats()
+		if err != nil || withUnique(got) != withUnique(known) || c["STAT"] != wantStat || c["MLSD"] != 1 {
+			t.Fatalf("listing %d: %v, commands %v; want %d STAT, MLSD", i, err, c, wantStat)
+		}
+		mlsd()
+	}
+}
