@@ -11,6 +11,8 @@ import (
 
 	"ftpfs/ftpd"
 	"ftpfs/internal/testutil"
+
+	"golang.org/x/sys/unix"
 )
 
 // withUnique is sameEntries with each entry's unique fact: a listing
@@ -182,5 +184,55 @@ func TestReadDirKnownNoStat(t *testing.T) {
 			t.Fatalf("listing %d: %v, commands %v; want %d STAT, MLSD", i, err, c, wantStat)
 		}
 		mlsd()
+	}
+}
+
+// TestReadDirKnownLinks: symlinks listed again keep their known facts
+// where their LIST line (target included) did not change, as files do;
+// a dangling link an MLSD without targets leaves out was known from LIST
+// only, to the minute, and is asked again. Either way the listing is
+// MLSD's completed by LIST.
+func TestReadDirKnownLinks(t *testing.T) {
+	for _, blind := range []bool{false, true} {
+		t.Run(fmt.Sprintf("blind links %v", blind), func(t *testing.T) {
+			s, p, mlsd, stats := relistEnv(t, func(c *ftpd.Config) { c.Faults.BlindMLSDLinks = blind })
+			dir := filepath.Join(s.Root, "d", "links")
+			linkTree(t, dir)
+			old := time.Date(2022, 3, 4, 5, 6, 7, 0, time.UTC)
+			for _, name := range []string{"f", "d", "l", "dead"} {
+				ts := []unix.Timespec{unix.NsecToTimespec(old.UnixNano()), unix.NsecToTimespec(old.UnixNano())}
+				if err := unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(dir, name), ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx := context.Background()
+			known, err := p.ReadDir(ctx, "/d/links")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mlsd() // resets the count
+			got, err := p.ReadDirKnown(ctx, "/d/links", Known{Entries: known, At: time.Now()})
+			rts, c := stats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The dangling link LIST completed, to the day, MLST tells
+			// to the second.
+			for i, e := range known {
+				if e.Name == "dead" && e.Precision != PrecisionSecond {
+					known[i].ModTime, known[i].Precision = old, PrecisionSecond
+				}
+			}
+			if withUnique(got) != withUnique(known) {
+				t.Fatalf("%s\nwant\n%s", withUnique(got), withUnique(known))
+			}
+			wantRTs, wantMLST := 1, 0
+			if blind {
+				wantRTs, wantMLST = 2, 1
+			}
+			if rts != wantRTs || c["STAT"] != 1 || c["MLST"] != wantMLST {
+				t.Fatalf("%d round trips, commands %v; want STAT and %d MLST", rts, c, wantMLST)
+			}
+		})
 	}
 }
