@@ -69,8 +69,9 @@ func (p *Pool) ReadDirKnown(ctx context.Context, dir string, k Known) ([]Entry, 
 	}
 	var es []Entry
 	var a statAnswer
+	listed := false
 	err = p.do(ctx, Metadata, func(c *Conn) (err error) {
-		es, a, err = p.relist(ctx, c, dir, k)
+		es, listed, a, err = p.relist(ctx, c, dir, k)
 		return err
 	})
 	switch {
@@ -78,7 +79,7 @@ func (p *Pool) ReadDirKnown(ctx context.Context, dir string, k Known) ([]Entry, 
 		// A timeout, a broken connection retried enough, a listing
 		// too large: MLSD would fare no better.
 		return nil, err
-	case err == nil && es != nil:
+	case err == nil && listed:
 		return es, nil
 	}
 	es, err = p.ReadDir(ctx, dir)
@@ -89,13 +90,13 @@ func (p *Pool) ReadDirKnown(ctx context.Context, dir string, k Known) ([]Entry, 
 }
 
 // relist lists dir on c with STAT and MLSTs for what k does not tell: the
-// entries, or nil where MLSD must list (and a says why).
-func (p *Pool) relist(ctx context.Context, c *Conn, dir string, k Known) ([]Entry, statAnswer, error) {
+// entries, or listed false where MLSD must list (and a says why).
+func (p *Pool) relist(ctx context.Context, c *Conn, dir string, k Known) (es []Entry, listed bool, a statAnswer, err error) {
 	if !p.statListings() || !p.Pipelining() {
-		return nil, statRefused, nil // turned off by a try before this one
+		return nil, false, statRefused, nil // turned off by a try before this one
 	}
 	l := NewListing(time.Now(), time.UTC)
-	a, err := p.statList(ctx, c, dir, func(line string) error {
+	a, err = p.statList(ctx, c, dir, func(line string) error {
 		l.Add(line, false)
 		return nil
 	})
@@ -104,7 +105,7 @@ func (p *Pool) relist(ctx context.Context, c *Conn, dir string, k Known) ([]Entr
 		p.statMisleads(dir, statRefused)
 	}
 	if err != nil || a != statListed || l.Unparsed > 0 {
-		return nil, a, err
+		return nil, false, a, err
 	}
 	known := make(map[string]Entry, len(k.Entries))
 	for _, e := range k.Entries {
@@ -119,12 +120,12 @@ func (p *Pool) relist(ctx context.Context, c *Conn, dir string, k Known) ([]Entr
 		// MLSD and LIST may not cut a name with spaces at its ends
 		// alike, and MLST may not find it: MLSD says.
 		if strings.TrimSpace(e.Name) != e.Name {
-			return nil, a, nil
+			return nil, false, a, nil
 		}
 		ask = append(ask, i)
 	}
 	if len(ask) > p.maxFacts() {
-		return nil, a, nil
+		return nil, false, a, nil
 	}
 	lines := make([]string, len(ask))
 	for n, i := range ask {
@@ -136,9 +137,9 @@ func (p *Pool) relist(ctx context.Context, c *Conn, dir string, k Known) ([]Entr
 	})
 	if err != nil {
 		p.pipelineFailed(ctx, "mlst", err)
-		return nil, a, err
+		return nil, false, a, err
 	}
-	return p.entries(ctx, dir, l, false), a, nil
+	return p.entries(ctx, dir, l, false), true, a, nil
 }
 
 // sameVersion says whether the LIST line's entry e shows the version of

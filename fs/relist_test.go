@@ -28,6 +28,7 @@ func TestRelistRoundTrips(t *testing.T) {
 	// rewritten in the same minute lists the same line): the root's get
 	// older ones before the mount lists them.
 	aged := func(root string) {
+		os.Mkdir(filepath.Join(root, "empty"), 0o755)
 		ents, _ := os.ReadDir(root)
 		for _, e := range ents {
 			os.Chtimes(filepath.Join(root, e.Name()), mt, mt)
@@ -73,6 +74,22 @@ func TestRelistRoundTrips(t *testing.T) {
 			s = counted(t, l, func() { checkTimes(t, filepath.Join(root, "d"), walkTree(t, dir), 40) })
 			if s.RoundTrips != 3 || s.Commands["STAT"] != 2 || s.Commands["MLST"] != 1 || s.Total() != 3 {
 				t.Fatalf("one file changed: %d round trips, %s; want the STATs, then its MLST: 3", s.RoundTrips, commands(s))
+			}
+
+			// An empty directory never listed: proftpd's STAT lists its
+			// "." and "..", 1 round trip. ftpd's lists neither, and its
+			// answer looks like a missing directory's: MLSD says.
+			s = counted(t, l, func() {
+				if ents, err := os.ReadDir(filepath.Join(mnt, "empty")); err != nil || len(ents) != 0 {
+					t.Fatalf("empty directory: %v, %v", ents, err)
+				}
+			})
+			want, verbs := 1, "STAT 1"
+			if server == "ftpd" {
+				want, verbs = 4, "EPSV 1 MLSD 1 STAT 1"
+			}
+			if s.RoundTrips != want || commands(s) != verbs {
+				t.Fatalf("empty directory: %d round trips, %s; want %s, %d", s.RoundTrips, commands(s), verbs, want)
 			}
 		})
 	}
