@@ -104,7 +104,14 @@ func (p *Pool) relist(ctx context.Context, c *Conn, dir string, k Known) (es []E
 		// STAT answered with what no STAT answers: not a listing here.
 		p.statMisleads(dir, statRefused)
 	}
-	if err != nil || a != statListed || l.Unparsed > 0 {
+	if err == nil && a == statListed && l.Unparsed > 0 {
+		// MLSD lists what LIST's parser cannot read. Lines none of
+		// which it reads are no listing: as nothing, if MLSD lists.
+		if a = statUnsure; len(l.Entries) == 0 && l.Skipped == 0 {
+			a = statEmpty
+		}
+	}
+	if err != nil || a != statListed {
 		return nil, false, a, err
 	}
 	known := make(map[string]Entry, len(k.Entries))

@@ -3,6 +3,7 @@ package conn
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -232,6 +233,55 @@ func TestReadDirKnownLinks(t *testing.T) {
 			}
 			if rts != wantRTs || c["STAT"] != 1 || c["MLST"] != wantMLST {
 				t.Fatalf("%d round trips, commands %v; want STAT and %d MLST", rts, c, wantMLST)
+			}
+		})
+	}
+}
+
+// TestReadDirKnownFallback: on a server with MLSD, a STAT answer that
+// cannot stand for the listing sends it to MLSD; one that shows STAT
+// does not list there (a status, a refusal, a failure or nothing, or
+// lines no LIST parser reads, where MLSD lists) sends every later
+// listing there too, without STAT.
+func TestReadDirKnownFallback(t *testing.T) {
+	const fact = "type=file;size=5;modify=20240102030405; a file\r\n"
+	mlsd := map[string]string{"/full": fact, "/empty": ""}
+	for _, tc := range []struct {
+		name      string
+		reply     string
+		dir       string
+		statAfter bool // STAT still asked for the next listing
+	}{
+		{"status instead", "211-Status:\r\n connected\r\n211 End\r\n", "/full", false},
+		{"refused", "501 no paths\r\n", "/full", false},
+		{"failed, MLSD lists", "450 busy\r\n", "/full", false},
+		{"empty, MLSD lists", "213-Status follows:\r\n213 End\r\n", "/full", false},
+		{"not a listing", "213-Status follows:\r\n all is well\r\n213 End\r\n", "/full", false},
+		{"empty, MLSD agrees", "213-Status follows:\r\n213 End\r\n", "/empty", true},
+		{"a line not read", "213-Status follows:\r\n" + statLine1 + "\r\n odd\r\n213 End\r\n", "/full", true},
+		{"a 0xFF", "213-Status follows:\r\n" + statLine1 + "\xff\xff\r\n213 End\r\n", "/full", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startStatServer(t, func(w io.Writer, _ string) { io.WriteString(w, tc.reply) }, nil)
+			s.mlsd = mlsd
+			p := NewPool(Config{Addr: s.ln.Addr().String(), Timeout: 5 * time.Second})
+			defer p.Close()
+			known := Known{Entries: []Entry{{Name: "a file", Size: 5, Precision: PrecisionSecond}}, At: time.Now()}
+			want := 0
+			if tc.dir == "/full" {
+				want = 1
+			}
+			for i, stats := range []int{1, 1} {
+				if i == 1 && tc.statAfter {
+					stats = 2
+				}
+				es, err := p.ReadDirKnown(context.Background(), tc.dir, known)
+				if err != nil || len(es) != want {
+					t.Fatalf("listing %d: %d entries, %v; want %d", i, len(es), err, want)
+				}
+				if s.count("STAT") != stats || s.count("MLSD") != i+1 {
+					t.Fatalf("listing %d: STAT %d, MLSD %d; want %d, %d", i, s.count("STAT"), s.count("MLSD"), stats, i+1)
+				}
 			}
 		})
 	}
