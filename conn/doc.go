@@ -86,7 +86,11 @@
 //     recognizes and names that cannot be path components are left out
 //     and counted in the log, never guessed at; a listing over
 //     Config.MaxListingEntries lines or Config.MaxListingBytes bytes fails
-//     (ClassTooLarge). LIST times are read in UTC.
+//     (ClassTooLarge). LIST times are read in UTC. Pool.ReadDirKnown
+//     gives the same where the caller knows the directory from before:
+//     on servers with MLSD it lists with STAT, keeps the known facts of
+//     the entries whose LIST lines did not change, and asks MLST for the
+//     others (listing_relist.go).
 //   - Pool.RenameOver renames as rename(2) does: a server that refuses to
 //     rename over an existing file (its reply says the target exists) gets
 //     a DELE of the target and the rename again, and the caller learns
