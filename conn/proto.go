@@ -57,6 +57,7 @@ func dial(ctx context.Context, cfg *Config, id int, features *Features, pipeline
 	if err != nil {
 		return nil, &Error{Op: "connect", Err: err}
 	}
+	cfg.stats.connect()
 	c := &Conn{id: id, cfg: cfg, raw: raw, ctrl: raw, feat: features}
 	if cfg.TLS != TLSNone {
 		c.tlsConf = tlsClientConfig(cfg)
@@ -326,8 +327,12 @@ func (c *Conn) encode(lines []string) (string, error) {
 		}
 	}
 	var b strings.Builder
+	if len(lines) > 0 {
+		c.cfg.stats.flight()
+	}
 	for _, line := range lines {
 		c.trace("> ", line)
+		c.cfg.stats.command(line)
 		if c.iac.doubleCommands {
 			// The control connection is Telnet: a 0xFF in a name goes
 			// doubled (RFC 959, RFC 2640 section 3.1), or the server
@@ -350,10 +355,12 @@ func (c *Conn) write(ctx context.Context, b string) error {
 }
 
 // ioErr turns a deadline into ctx's own error when the caller gave up.
+// Every failed read or write of a connection passes here, and is counted.
 func (c *Conn) ioErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	c.cfg.stats.failed(Classify(err))
 	return err
 }
 
@@ -499,6 +506,7 @@ func (c *Conn) check(ctx context.Context, op, path string, codes []int) (reply, 
 		// The server is closing this connection.
 		c.broken = true
 	}
+	c.cfg.stats.failed(classifyReply(r.code, r.msg))
 	return r, &Error{Op: op, Path: path, Code: r.code, Msg: firstLine(r.msg)}
 }
 
