@@ -2,6 +2,7 @@ package conn
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"strings"
@@ -103,18 +104,15 @@ func TestSnapshotCountsCommandsTransfersAndErrors(t *testing.T) {
 	}
 }
 
-// waitSnapshot returns the first snapshot that ok accepts, within 5 s.
+// waitSnapshot returns the pool's figures once ok accepts them.
 func waitSnapshot(t *testing.T, p *Pool, ok func(Snapshot) bool) Snapshot {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		s := p.Snapshot()
-		if ok(s) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("snapshot not as wanted after 5 s: %+v", s)
-		}
-	}
+	var s Snapshot
+	testutil.WaitUntil(t, 5*time.Second, "snapshot", func() (bool, string) {
+		s = p.Snapshot()
+		return ok(s), fmt.Sprintf("%+v", s)
+	})
+	return s
 }
 
 func errorsIs(err error, c Class) bool { return err != nil && Classify(err) == c }
