@@ -166,7 +166,7 @@ type Snapshot struct {
 	RoundTrips int64 `json:"round_trips"`
 	Flights    int64 `json:"flights"`
 	Connects   int64 `json:"connects"`
-	// Errors counts failed exchanges by class (ClassSlug): replies that
+	// Errors counts failed exchanges by class (named as in classSlugs): replies that
 	// refused a command and connections that broke or timed out, those
 	// retried included. A class that never happened is left out.
 	Errors map[string]int64 `json:"errors"`
@@ -216,14 +216,6 @@ var classSlugs = [...]string{
 	ClassUnsupported: "unsupported",
 	ClassNotEmpty:    "not_empty",
 	ClassTooLarge:    "too_large",
-}
-
-// ClassSlug is the name of class c in a Snapshot.
-func ClassSlug(c Class) string {
-	if c >= 0 && int(c) < len(classSlugs) {
-		return classSlugs[c]
-	}
-	return "other"
 }
 
 // Snapshot returns the pool's figures now.
