@@ -8,7 +8,6 @@ package conn
 // take a lock, to enter it in the list of transfers under way.
 
 import (
-	"maps"
 	"net"
 	"regexp"
 	"slices"
@@ -84,6 +83,26 @@ type liveTransfer struct {
 	size     atomic.Int64 // the whole file's, 0 when unknown
 	bytes    atomic.Int64
 	ended    atomic.Bool
+
+	// The rate is measured from a mark that Snapshot moves once it is a
+	// second old: a watcher sees the recent rate, not the average since
+	// the start (an upload fills the socket buffers at once).
+	markAt    time.Time // GUARDED_BY(counters.mu)
+	markBytes int64     // GUARDED_BY(counters.mu)
+	rate      float64   // GUARDED_BY(counters.mu)
+}
+
+// rateAt is t's rate at now, from its mark, which it moves when a second
+// old. Call with counters.mu held.
+func (t *liveTransfer) rateAt(now time.Time, bytes int64) float64 {
+	d := now.Sub(t.markAt)
+	if d >= time.Second || t.rate == 0 && d > 0 {
+		t.rate = float64(bytes-t.markBytes) / d.Seconds()
+	}
+	if d >= time.Second {
+		t.markAt, t.markBytes = now, bytes
+	}
+	return t.rate
 }
 
 // countedConn is a data connection that counts its bytes into its
@@ -130,7 +149,8 @@ func (c *Conn) track(data net.Conn, op, path string, off int64, opening string) 
 	if s == nil {
 		return data, nil
 	}
-	t := &liveTransfer{conn: c.id, op: op, path: path, off: off, started: time.Now()}
+	now := time.Now()
+	t := &liveTransfer{conn: c.id, op: op, path: path, off: off, started: now, markAt: now}
 	if m := sizeRE.FindStringSubmatch(opening); m != nil && op == "retr" {
 		n, _ := strconv.ParseInt(m[1], 10, 64)
 		t.size.Store(n)
@@ -198,7 +218,9 @@ type TransferStat struct {
 	Bytes   int64     `json:"bytes"`  // moved so far
 	Size    int64     `json:"size,omitempty"`
 	Started time.Time `json:"started"`
-	Rate    float64   `json:"rate"` // bytes per second since it started
+	// Rate is in bytes per second, since the previous snapshot that is
+	// a second old or more, else since the start.
+	Rate float64 `json:"rate"`
 }
 
 // classSlugs name the classes in Snapshot.Errors and metric labels.
@@ -252,18 +274,15 @@ func (p *Pool) Snapshot() Snapshot {
 	}
 	snap.BytesDown, snap.BytesUp = s.down.Load(), s.up.Load()
 
-	s.mu.Lock()
-	live := slices.Collect(maps.Keys(s.live))
-	s.mu.Unlock()
 	snap.Transfers = []TransferStat{}
-	for _, t := range live {
+	s.mu.Lock()
+	for t := range s.live {
 		x := TransferStat{Conn: t.conn, Op: t.op, Path: t.path, Up: t.op == "stor" || t.op == "appe",
 			Offset: t.off, Bytes: t.bytes.Load(), Size: t.size.Load(), Started: t.started}
-		if d := now.Sub(t.started).Seconds(); d > 0 {
-			x.Rate = float64(x.Bytes) / d
-		}
+		x.Rate = t.rateAt(now, x.Bytes)
 		snap.Transfers = append(snap.Transfers, x)
 	}
+	s.mu.Unlock()
 	slices.SortFunc(snap.Transfers, func(a, b TransferStat) int { return a.Started.Compare(b.Started) })
 	return snap
 }

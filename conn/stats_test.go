@@ -140,3 +140,22 @@ func TestSnapshotSaysWhyCeilingLowered(t *testing.T) {
 		t.Errorf("connections after a 421: %+v", c)
 	}
 }
+
+// TestTransferRate: the rate is the average since the start until a
+// second has passed, then that of the last second or more.
+func TestTransferRate(t *testing.T) {
+	t0 := time.Now()
+	x := &liveTransfer{started: t0, markAt: t0}
+	if r := x.rateAt(t0.Add(500*time.Millisecond), 4<<20); r != 8<<20 {
+		t.Errorf("a burst of 4 MiB in 0.5 s: %v, want 8 MiB/s", r)
+	}
+	if r := x.rateAt(t0.Add(800*time.Millisecond), 4<<20+100); r != 8<<20 {
+		t.Errorf("within the first second: %v, want the first rate", r)
+	}
+	if r := x.rateAt(t0.Add(2*time.Second), 6<<20); r != 3<<20 {
+		t.Errorf("6 MiB in 2 s: %v, want 3 MiB/s", r)
+	}
+	if r := x.rateAt(t0.Add(4*time.Second), 7<<20); r != 512<<10 {
+		t.Errorf("1 MiB in the last 2 s: %v, want 512 KiB/s", r)
+	}
+}

@@ -77,7 +77,8 @@ func TestStatsOfRunningMounts(t *testing.T) {
 		t.Errorf("a listing and a read counted MLSD %d, RETR %d; want 1 and 1 (%v)", mlsd, retr, r.Conn.Commands)
 	}
 
-	copied := make(chan error, 1)
+	// A copy out of the mount and one into it, at once.
+	copied := make(chan error, 2)
 	go func() {
 		f, err := os.Open(filepath.Join(m1.mnt, "big.bin"))
 		if err == nil {
@@ -86,15 +87,20 @@ func TestStatsOfRunningMounts(t *testing.T) {
 		}
 		copied <- err
 	}()
+	go func() { copied <- os.WriteFile(filepath.Join(m1.mnt, "up.bin"), big, 0o644) }()
 	var seen statsReport
-	testutil.WaitUntil(t, 10*time.Second, "the copy shown as a transfer", func() (bool, string) {
+	var down, up bool
+	testutil.WaitUntil(t, 10*time.Second, "both copies shown as transfers", func() (bool, string) {
 		seen = statsJSON(t, cacheDir, m1.mnt)
 		for _, x := range seen.Conn.Transfers {
-			if x.Path == "/big.bin" && x.Op == "retr" && !x.Up && x.Bytes > 0 && x.Size == int64(len(big)) && x.Rate > 0 {
-				return true, ""
+			switch {
+			case x.Path == "/big.bin" && x.Op == "retr" && !x.Up && x.Bytes > 0 && x.Size == int64(len(big)) && x.Rate > 0:
+				down = true
+			case strings.HasSuffix(x.Path, "up.bin") && x.Op == "stor" && x.Up && x.Bytes > 0:
+				up = true
 			}
 		}
-		return false, fmt.Sprintf("%+v", seen.Conn.Transfers)
+		return down && up, fmt.Sprintf("%+v", seen.Conn.Transfers)
 	})
 	if other := statsJSON(t, cacheDir, m2.mnt); len(other.Conn.Transfers) != 0 || other.Conn.Commands["RETR"] != 0 || other.Mountpoint != m2.mnt {
 		t.Errorf("the second mount shows the first's work: %+v", other)
@@ -105,8 +111,10 @@ func TestStatsOfRunningMounts(t *testing.T) {
 		t.Errorf("ftpfs stats during the copy: %v\n%s", err, out)
 	}
 	t.Logf("ftpfs stats during the copy:\n%s", out)
-	if err := <-copied; err != nil {
-		t.Fatal(err)
+	for range 2 {
+		if err := <-copied; err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	s1, s2 := statsSocket(cacheDir, m1.mnt), statsSocket(cacheDir, m2.mnt)
