@@ -11,6 +11,7 @@ import (
 
 	"ftpfs/ftpd"
 	"ftpfs/internal/testutil"
+	"ftpfs/internal/testutil/ftpdtest"
 )
 
 // commandsSince is the commands counted after before, by verb.
@@ -157,5 +158,37 @@ func TestTransferRate(t *testing.T) {
 	}
 	if r := x.rateAt(t0.Add(4*time.Second), 7<<20); r != 512<<10 {
 		t.Errorf("1 MiB in the last 2 s: %v, want 512 KiB/s", r)
+	}
+}
+
+// BenchmarkStreamCounted reads a file with and without the pool's
+// counters: counting must not slow a transfer down.
+func BenchmarkStreamCounted(b *testing.B) {
+	s := ftpdtest.Serve(b, "")
+	const size = 64 << 20
+	testutil.WriteFile(b, filepath.Join(s.Root, "f"), make([]byte, size))
+	for _, counted := range []bool{false, true} {
+		b.Run(fmt.Sprintf("counted=%v", counted), func(b *testing.B) {
+			p := NewPool(Config{Addr: s.Addr().String(), User: testUser, Password: testPass})
+			defer p.Close()
+			if !counted {
+				p.cfg.stats = nil
+			}
+			ctx := context.Background()
+			buf := make([]byte, 128<<10)
+			b.SetBytes(size)
+			for b.Loop() {
+				st, err := p.OpenStream(ctx, "/f", 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					if _, err := st.Read(ctx, buf); err != nil {
+						break
+					}
+				}
+				st.Close()
+			}
+		})
 	}
 }
