@@ -182,7 +182,7 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 				if tooMany {
 					// Live with what we have rather than fail the caller.
 					p.ceiling = max(1, p.total)
-					p.lowered, p.loweredBy = time.Now(), err.Error()
+					p.lowered, p.loweredBy = time.Now(), refusal(err)
 					p.cfg.Logger.Info("server refused another connection; pool ceiling lowered", "ceiling", p.ceiling)
 				}
 				p.broadcast()
@@ -316,7 +316,7 @@ func (p *Pool) spare() {
 			p.total--
 			if errors.Is(err, errTooMany) && p.total > 0 {
 				p.ceiling = max(1, p.total)
-				p.lowered, p.loweredBy = time.Now(), err.Error()
+				p.lowered, p.loweredBy = time.Now(), refusal(err)
 				p.cfg.Logger.Info("server refused another connection; pool ceiling lowered", "ceiling", p.ceiling)
 			} else {
 				p.cfg.Logger.Debug("spare connection not opened", "err", err)

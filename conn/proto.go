@@ -132,7 +132,7 @@ func (c *Conn) login(ctx context.Context) error {
 			return &Error{Op: "login", Err: err}
 		}
 	}
-	if err := loggedIn(r); err != nil {
+	if err := c.loggedIn(r); err != nil {
 		return err
 	}
 	if c.feat == nil {
@@ -167,6 +167,9 @@ func (c *Conn) greeting(ctx context.Context) error {
 	if err != nil {
 		return &Error{Op: "greeting", Err: err}
 	}
+	if greet.code != 220 {
+		c.cfg.stats.failed(classifyReply(greet.code, greet.msg))
+	}
 	if greet.code == 421 {
 		return &Error{Op: "greeting", Code: greet.code, Msg: greet.msg, Err: errTooMany}
 	}
@@ -178,15 +181,15 @@ func (c *Conn) greeting(ctx context.Context) error {
 }
 
 // loggedIn is the error of the reply that ends a login, nil for success.
-func loggedIn(r reply) error {
-	switch {
-	case r.code == 230 || r.code == 202:
+func (c *Conn) loggedIn(r reply) error {
+	if r.code == 230 || r.code == 202 {
 		return nil
-	case r.code == 421:
-		return &Error{Op: "login", Code: r.code, Msg: r.msg, Err: errTooMany}
-	default:
-		return &Error{Op: "login", Code: r.code, Msg: r.msg}
 	}
+	c.cfg.stats.failed(classifyReply(r.code, r.msg))
+	if r.code == 421 {
+		return &Error{Op: "login", Code: r.code, Msg: r.msg, Err: errTooMany}
+	}
+	return &Error{Op: "login", Code: r.code, Msg: r.msg}
 }
 
 // loginPipelined is login for a pool's later connections over plain FTP,
@@ -214,7 +217,7 @@ func (c *Conn) loginPipelined(ctx context.Context) error {
 	if user.code != 331 && user.code != 332 {
 		// USER decided (a 421 "too many" among others, after which
 		// the server may hang up before PASS's reply).
-		if err := loggedIn(user); err != nil {
+		if err := c.loggedIn(user); err != nil {
 			return err
 		}
 	}
@@ -223,7 +226,7 @@ func (c *Conn) loginPipelined(ctx context.Context) error {
 		return &Error{Op: "login", Err: err}
 	}
 	if user.code == 331 || user.code == 332 {
-		if err := loggedIn(pass); err != nil {
+		if err := c.loggedIn(pass); err != nil {
 			return err
 		}
 	}

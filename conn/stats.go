@@ -8,6 +8,8 @@ package conn
 // take a lock, to enter it in the list of transfers under way.
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"regexp"
 	"slices"
@@ -71,6 +73,16 @@ func (s *counters) failed(c Class) {
 	if s != nil && c >= 0 && int(c) < len(s.errs) {
 		s.errs[c].Add(1)
 	}
+}
+
+// refusal is the reply that refused a connection, as the server worded
+// it, for Snapshot.
+func refusal(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != 0 {
+		return fmt.Sprintf("%s: %d %s", e.Op, e.Code, firstLine(e.Msg))
+	}
+	return err.Error()
 }
 
 // liveTransfer is a data connection carrying a transfer, counted as its

@@ -137,8 +137,11 @@ func TestSnapshotSaysWhyCeilingLowered(t *testing.T) {
 	defer cancel()
 	p.ReadDir(lctx, "/")
 	c := p.Snapshot().Connections
-	if c.Ceiling != 1 || c.Max != 3 || c.Lowered == nil || !strings.Contains(c.LoweredBy, "421") {
+	if c.Ceiling != 1 || c.Max != 3 || c.Lowered == nil || !strings.HasPrefix(c.LoweredBy, "greeting: 421 ") {
 		t.Errorf("connections after a 421: %+v", c)
+	}
+	if n := p.Snapshot().Errors["unavailable"]; n != 1 {
+		t.Errorf("unavailable errors after a 421 greeting: %d, want 1", n)
 	}
 }
 
