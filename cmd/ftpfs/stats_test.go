@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,11 +48,13 @@ func exitStderr(err error) string {
 // count MLSD 1 and RETR 1; --metrics serves the same figures.
 func TestStatsOfRunningMounts(t *testing.T) {
 	root := t.TempDir()
-	big := testutil.RandBytes(7, 6<<20)
+	big := testutil.RandBytes(7, 4<<20)
 	testutil.WriteFile(t, filepath.Join(root, "big.bin"), big)
 	testutil.WriteFile(t, filepath.Join(root, "d", "small.txt"), []byte("small\n"))
-	// 3 MB/s: the copy takes two seconds, time enough to look at it.
-	srv := serveBinary(t, root, "--fault-data-rate", "3000000")
+	// 1 MB/s a data connection: the copy takes seconds (one or two, where
+	// the mount reads it over several connections at once), time enough
+	// to look at it.
+	srv := serveBinary(t, root, "--fault-data-rate", "1000000")
 	url := "ftp://u@" + srv.addr + "/"
 	cacheDir := t.TempDir()
 	// The later --cache-dir wins over mountBinary's own.
@@ -87,30 +90,51 @@ func TestStatsOfRunningMounts(t *testing.T) {
 		}
 		copied <- err
 	}()
-	go func() { copied <- os.WriteFile(filepath.Join(m1.mnt, "up.bin"), big, 0o644) }()
-	var seen statsReport
-	var down, up bool
+	// An upload may go into the socket buffers whole and end before a
+	// look: copies go in, one after another, until one is seen.
+	var upSeen atomic.Bool
+	go func() {
+		var err error
+		for i := 0; i < 5 && err == nil && !upSeen.Load(); i++ {
+			err = os.WriteFile(filepath.Join(m1.mnt, fmt.Sprintf("up%d.bin", i)), big, 0o644)
+		}
+		copied <- err
+	}()
+	// Each seen once at least while the copies run: the download, the
+	// upload, the download in the plain rendering, and the second
+	// mount idle meanwhile.
+	var down, up, other bool
+	var plain []byte
 	testutil.WaitUntil(t, 10*time.Second, "both copies shown as transfers", func() (bool, string) {
-		seen = statsJSON(t, cacheDir, m1.mnt)
-		for _, x := range seen.Conn.Transfers {
-			switch {
-			case x.Path == "/big.bin" && x.Op == "retr" && !x.Up && x.Bytes > 0 && x.Size == int64(len(big)) && x.Rate > 0:
-				down = true
-			case strings.HasSuffix(x.Path, "up.bin") && x.Op == "stor" && x.Up && x.Bytes > 0:
-				up = true
+		if plain == nil {
+			out, err := exec.Command(testutil.Binary(t), "stats", "--cache-dir", cacheDir, m1.mnt).Output()
+			if err != nil {
+				t.Fatalf("ftpfs stats: %v %s", err, exitStderr(err))
+			}
+			if bytes.Contains(out, []byte("down /big.bin: ")) {
+				plain = out
 			}
 		}
-		return down && up, fmt.Sprintf("%+v", seen.Conn.Transfers)
+		seen := statsJSON(t, cacheDir, m1.mnt)
+		for _, x := range seen.Conn.Transfers {
+			switch {
+			case x.Path == "/big.bin" && x.Op == "retr" && !x.Up && x.Bytes > 0 && x.Size == int64(len(big)):
+				down = true
+			case strings.Contains(x.Path, "up") && x.Op == "stor" && x.Up && x.Bytes > 0:
+				up = true
+				upSeen.Store(true)
+			}
+		}
+		if !other && len(seen.Conn.Transfers) > 0 {
+			r2 := statsJSON(t, cacheDir, m2.mnt)
+			if len(r2.Conn.Transfers) != 0 || r2.Conn.Commands["RETR"] != 0 || r2.Mountpoint != m2.mnt {
+				t.Errorf("the second mount shows the first's work: %+v", r2)
+			}
+			other = true
+		}
+		return down && up && other && plain != nil, fmt.Sprintf("down %v up %v plain %v: %+v", down, up, plain != nil, seen.Conn.Transfers)
 	})
-	if other := statsJSON(t, cacheDir, m2.mnt); len(other.Conn.Transfers) != 0 || other.Conn.Commands["RETR"] != 0 || other.Mountpoint != m2.mnt {
-		t.Errorf("the second mount shows the first's work: %+v", other)
-	}
-	// The plain rendering shows the copy too.
-	out, err := exec.Command(testutil.Binary(t), "stats", "--cache-dir", cacheDir, m1.mnt).Output()
-	if err != nil || !bytes.Contains(out, []byte("down /big.bin: ")) {
-		t.Errorf("ftpfs stats during the copy: %v\n%s", err, out)
-	}
-	t.Logf("ftpfs stats during the copy:\n%s", out)
+	t.Logf("ftpfs stats during the copy:\n%s", plain)
 	for range 2 {
 		if err := <-copied; err != nil {
 			t.Fatal(err)
@@ -128,8 +152,12 @@ func TestStatsOfRunningMounts(t *testing.T) {
 		t.Errorf("both mounts answer on %s", s1)
 	}
 
-	// The metrics say what the socket says (the mount is idle now).
-	r = statsJSON(t, cacheDir, m1.mnt)
+	// The metrics say what the socket says, once the mount is idle (the
+	// kernel releases a written file after its close returned).
+	testutil.WaitUntil(t, 10*time.Second, "the mount idle", func() (bool, string) {
+		r = statsJSON(t, cacheDir, m1.mnt)
+		return r.Uploads.Pending == 0 && len(r.Conn.Transfers) == 0 && r.Conn.Connections.Busy == 0, fmt.Sprintf("%+v", r)
+	})
 	m := scrapeMetrics(t, "http://"+r.Metrics+"/metrics")
 	for verb, n := range r.Conn.Commands {
 		if got := m[`ftpfs_commands_total{verb="`+verb+`"}`]; got != float64(n) {
@@ -165,7 +193,7 @@ func TestStatsOfRunningMounts(t *testing.T) {
 	if _, err := os.Lstat(s2); !os.IsNotExist(err) {
 		t.Errorf("socket of an unmounted mount still there: %v", err)
 	}
-	out, err = exec.Command(testutil.Binary(t), "stats", "--cache-dir", cacheDir, m2.mnt).CombinedOutput()
+	out, err := exec.Command(testutil.Binary(t), "stats", "--cache-dir", cacheDir, m2.mnt).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "no ftpfs mount at") {
 		t.Errorf("stats of an unmounted mountpoint: %v %s", err, out)
 	}
