@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -80,23 +79,27 @@ func TestStatsOfRunningMounts(t *testing.T) {
 		t.Errorf("a listing and a read counted MLSD %d, RETR %d; want 1 and 1 (%v)", mlsd, retr, r.Conn.Commands)
 	}
 
-	// A copy out of the mount and one into it, at once.
-	copied := make(chan error, 2)
-	go func() {
-		f, err := os.Open(filepath.Join(m1.mnt, "big.bin"))
-		if err == nil {
-			_, err = io.Copy(io.Discard, f)
-			f.Close()
+	// A copy out of the mount and one into it, at once, by cp: a file
+	// of the mount open in this process would be open in the processes
+	// it starts too, until their exec closes it, and that close is a
+	// flush that waits for the upload.
+	local := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(local, "big.bin"), big)
+	cp := func(from, to string) error {
+		if out, err := exec.Command("cp", from, to).CombinedOutput(); err != nil {
+			return fmt.Errorf("cp %s %s: %v %s", from, to, err, out)
 		}
-		copied <- err
-	}()
+		return nil
+	}
+	copied := make(chan error, 2)
+	go func() { copied <- cp(filepath.Join(m1.mnt, "big.bin"), filepath.Join(local, "copy.bin")) }()
 	// An upload may go into the socket buffers whole and end before a
 	// look: copies go in, one after another, until one is seen.
 	var upSeen atomic.Bool
 	go func() {
 		var err error
 		for i := 0; i < 5 && err == nil && !upSeen.Load(); i++ {
-			err = os.WriteFile(filepath.Join(m1.mnt, fmt.Sprintf("up%d.bin", i)), big, 0o644)
+			err = cp(filepath.Join(local, "big.bin"), filepath.Join(m1.mnt, fmt.Sprintf("up%d.bin", i)))
 		}
 		copied <- err
 	}()
@@ -139,6 +142,9 @@ func TestStatsOfRunningMounts(t *testing.T) {
 		if err := <-copied; err != nil {
 			t.Fatal(err)
 		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(local, "copy.bin")); !bytes.Equal(got, big) {
+		t.Error("the copy out of the mount differs")
 	}
 
 	s1, s2 := statsSocket(cacheDir, m1.mnt), statsSocket(cacheDir, m2.mnt)
