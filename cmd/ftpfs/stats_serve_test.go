@@ -93,3 +93,18 @@ func TestStatsRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsFlag: --metrics and -o metrics= name the address; no
+// address, no metrics.
+func TestMetricsFlag(t *testing.T) {
+	in := inputs("/home/u", nil)
+	for _, args := range [][]string{{"--metrics", "127.0.0.1:9100", "host", "/mnt"}, {"host", "/mnt", "-o", "ro,metrics=127.0.0.1:9100"}} {
+		c, err := parseMountFlags(args, in)
+		if err != nil || c.metrics != "127.0.0.1:9100" {
+			t.Errorf("%q: metrics %q, %v", args, c.metrics, err)
+		}
+	}
+	if c, err := parseMountFlags([]string{"host", "/mnt"}, in); err != nil || c.metrics != "" {
+		t.Errorf("metrics by default: %q, %v", c.metrics, err)
+	}
+}
