@@ -10,6 +10,7 @@ package conn
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"slices"
@@ -173,11 +174,11 @@ func (c *Conn) track(data net.Conn, op, path string, off int64, opening string) 
 	return &countedConn{Conn: data, s: s, t: t}, t
 }
 
-// setSize records the size of what an upload sends, when its source
-// tells it.
-func (t *liveTransfer) setSize(n int64) {
-	if t != nil {
-		t.size.Store(n)
+// sizeOf records the size of what an upload sends, when its source tells
+// it (the staged file's io.SectionReader does), for a progress bar.
+func (t *liveTransfer) sizeOf(r io.Reader) {
+	if s, ok := r.(interface{ Size() int64 }); ok && t != nil {
+		t.size.Store(s.Size())
 	}
 }
 

@@ -3,6 +3,7 @@ package conn
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"path/filepath"
 	"strings"
@@ -194,4 +195,19 @@ func BenchmarkStreamCounted(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestUploadSize: an upload's source that tells its size (the staged
+// file's SectionReader) gives the transfer a size; another leaves none.
+func TestUploadSize(t *testing.T) {
+	x := &liveTransfer{}
+	x.sizeOf(io.LimitReader(strings.NewReader("abc"), 3))
+	if n := x.size.Load(); n != 0 {
+		t.Errorf("size from a reader that does not tell: %d", n)
+	}
+	x.sizeOf(io.NewSectionReader(strings.NewReader("abcdef"), 0, 4))
+	if n := x.size.Load(); n != 4 {
+		t.Errorf("size from a SectionReader of 4 bytes: %d", n)
+	}
+	(*liveTransfer)(nil).sizeOf(strings.NewReader("x")) // outside a pool: no-op
 }

@@ -562,9 +562,7 @@ func (c *Conn) replaceFile(ctx context.Context, from, to string) (removed bool, 
 // CopyFrom sends all of r. On failure the upload is aborted and its
 // connection returned; the caller still owns what the server may hold.
 func (u *Upload) CopyFrom(ctx context.Context, r io.Reader) error {
-	if s, ok := r.(interface{ Size() int64 }); ok {
-		u.t.live.setSize(s.Size()) // for ftpfs stats' progress bar
-	}
+	u.t.live.sizeOf(r)
 	buf := make([]byte, 256<<10)
 	for {
 		n, rerr := r.Read(buf)
