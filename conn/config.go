@@ -59,6 +59,8 @@ type Config struct {
 	// Trace, when set, receives the control connection dialogue, PASS
 	// masked.
 	Trace io.Writer
+
+	stats *counters // the pool's (stats.go), set by NewPool
 }
 
 const (

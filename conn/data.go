@@ -118,6 +118,8 @@ type transfer struct {
 
 	armPending bool // an EPSV went behind the command (Conn.start)
 
+	live *liveTransfer // its entry among the transfers under way (stats.go)
+
 	interrupted atomic.Bool // Stream.Interrupt was called: Read fails
 }
 
@@ -222,6 +224,7 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 			c.broken = true
 			return nil, &Error{Op: op, Path: path, Err: fmt.Errorf("data connection: %w", err)}
 		}
+		c.cfg.stats.connect()
 	}
 	if op == "retr" && !c.protP {
 		halfClose(data)
@@ -233,7 +236,8 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 				return nil, &Error{Op: op, Path: path, Err: err}
 			}
 		}
-		return &transfer{c: c, ctx: ctx, data: data, op: op, path: path, prelim: true}, nil
+		data, live := c.track(data, op, path, off, "")
+		return &transfer{c: c, ctx: ctx, data: data, op: op, path: path, prelim: true, live: live}, nil
 	}
 	if off > 0 {
 		var err error
@@ -251,11 +255,12 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 			return nil, err
 		}
 	}
+	var opening reply
 	var err error
 	if pipelined {
-		_, err = c.check(ctx, op, path, []int{125, 150})
+		opening, err = c.check(ctx, op, path, []int{125, 150})
 	} else {
-		_, err = c.expect(ctx, op, path, []int{125, 150}, cmd)
+		opening, err = c.expect(ctx, op, path, []int{125, 150}, cmd)
 	}
 	if err != nil {
 		var fe *Error
@@ -267,6 +272,7 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 		data.Close()
 		return nil, err
 	}
+	data, live := c.track(data, op, path, off, opening.msg)
 	if c.protP {
 		tc := tls.Client(data, c.tlsConf)
 		hctx, cancel := context.WithDeadline(ctx, c.deadline(ctx))
@@ -279,7 +285,7 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 		}
 		data = tc
 	}
-	return &transfer{c: c, ctx: ctx, data: data, op: op, path: path}, nil
+	return &transfer{c: c, ctx: ctx, data: data, op: op, path: path, live: live}, nil
 }
 
 func (t *transfer) Read(p []byte) (int, error) {
@@ -344,6 +350,7 @@ func (t *transfer) awaitPrelim() error {
 		if r.code == 421 {
 			t.c.broken = true
 		}
+		t.c.cfg.stats.failed(classifyReply(r.code, r.msg))
 		return &Error{Op: t.op, Path: t.path, Code: r.code, Msg: firstLine(r.msg)}
 	}
 	return nil
@@ -402,6 +409,7 @@ func (t *transfer) finish() error {
 		if r.code == 421 {
 			t.c.broken = true
 		}
+		t.c.cfg.stats.failed(classifyReply(r.code, r.msg))
 		return &Error{Op: t.op, Path: t.path, Code: r.code, Msg: firstLine(r.msg)}
 	}
 	return nil

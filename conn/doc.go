@@ -122,6 +122,14 @@
 // a fresh connection may help. The errno a program sees is the mount's
 // decision (package fs), from the class.
 //
+// # Counters
+//
+// Pool.Snapshot gives what ftpfs stats shows: commands by verb, round
+// trips (flights of commands and TCP connects), failed exchanges by
+// class, bytes each way, the transfers under way and the connections'
+// state. They are counted where they happen (stats.go) with atomics; only
+// a transfer's start and end take a lock.
+//
 // # Locking
 //
 // Pool.mu guards the pool's counters and idle list and is never held while

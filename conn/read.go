@@ -220,6 +220,7 @@ func (c *Conn) armReply(ctx context.Context, r reply) {
 		c.ready.refused = true
 		return
 	}
+	c.cfg.stats.connect()
 	c.ready.data, c.ready.at = data, time.Now()
 }
 

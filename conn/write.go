@@ -452,6 +452,7 @@ func storReply(c *Conn, from string, r reply) error {
 	if r.code == 421 {
 		c.broken = true
 	}
+	c.cfg.stats.failed(classifyReply(r.code, r.msg))
 	return &Error{Op: "stor", Path: from, Code: r.code, Msg: firstLine(r.msg)}
 }
 
@@ -561,6 +562,7 @@ func (c *Conn) replaceFile(ctx context.Context, from, to string) (removed bool, 
 // CopyFrom sends all of r. On failure the upload is aborted and its
 // connection returned; the caller still owns what the server may hold.
 func (u *Upload) CopyFrom(ctx context.Context, r io.Reader) error {
+	u.t.live.sizeOf(r)
 	buf := make([]byte, 256<<10)
 	for {
 		n, rerr := r.Read(buf)

@@ -14,6 +14,7 @@ var flagNotes = map[string]map[string]string{
 		"tls-insecure":    "An `ftps://` SERVER is implicit TLS instead.",
 		"tls-ca":          "The bundle replaces the system's CAs; an `ftps://` SERVER is implicit TLS instead of `--tls`.",
 		"tls-fingerprint": "For self-signed servers: this certificate is accepted on every connection, whoever signed it, and no other. `openssl x509 -noout -fingerprint -sha256` prints it, and its colon form is accepted. An `ftps://` SERVER is implicit TLS instead of `--tls`.",
+		"metrics":         "The figures name the files being transferred: bind to loopback unless others may read them. `ftpfs stats` shows the same on the mount's socket.",
 		"timeout":         "An exchange is a command and its reply, opening a data connection, or each read or write on one.",
 		"dir-cache-ttl":   "A listing answers lookups and stats meanwhile: changes by other clients show up after at most that long; changes made through the mount show at once.",
 		"no-atomic-upload": "By default a file is uploaded under a hidden temporary name and renamed over the target once the server acknowledged it. " +

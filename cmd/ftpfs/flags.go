@@ -28,6 +28,7 @@ type mountConfig struct {
 	logLevel      slog.Level // the least severe records logged
 	logSize       int64      // the background mount's log starts anew past this
 	passwordFile  string
+	metrics       string // --metrics: where to serve Prometheus text
 	// warnings are printed by the parent, one line each.
 	warnings []string
 }
@@ -54,6 +55,7 @@ type mountFlags struct {
 	// (see mountOptions).
 	localUser, optUser string
 	oErr               error // the first -o error
+	metrics            string
 }
 
 func (f *mountFlags) flagSet() *flag.FlagSet {
@@ -91,6 +93,7 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	f.logLevel, f.logSize = logLevel(slog.LevelInfo), defaultLogSize
 	fset.Var(&f.logLevel, "log-level", "log records of `LEVEL` and above: debug, info, warn or error (--debug-ftp and --debug-fuse imply debug)")
 	fset.Var((*byteSize)(&f.logSize), "log-size", "start the background mount's log anew when it would pass `BYTES`, keeping the previous one as "+daemonLog+".1")
+	fset.StringVar(&f.metrics, "metrics", "", "serve the figures of ftpfs stats in Prometheus text format at http://`HOST:PORT`/metrics (off by default)")
 	fset.BoolVar(&f.foreground, "foreground", false, "stay in the foreground, log to stderr")
 	fset.BoolVar(&f.foreground, "f", false, "same as --foreground")
 	fset.Func("o", fmt.Sprintf("mount `OPTS`, comma-separated: every flag as NAME=VALUE or NAME, with _ for - (cache_dir=DIR, tls); ro, rw, noexec, exec, allow_other, uid=N, gid=N, umask=OCTAL (default %03o), chmod=ignore, symlinks=safe|raw; mount(8)'s and systemd's options are ignored", o.Umask), func(s string) error {
@@ -156,7 +159,7 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 		return nil, err
 	}
 	c := &mountConfig{server: srv, opts: f.opts, foreground: f.foreground, debugFTP: f.debugFTP, passwordStdin: f.passwordStdin,
-		logLevel: slog.Level(f.logLevel), logSize: f.logSize}
+		logLevel: slog.Level(f.logLevel), logSize: f.logSize, metrics: f.metrics}
 	if c.mountpoint, err = filepath.Abs(pos[1]); err != nil {
 		return nil, err
 	}

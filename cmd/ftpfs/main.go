@@ -7,6 +7,7 @@
 //	ftpfs unmount [--lazy] MOUNTPOINT        unmount it
 //	ftpfs serve [flags] DIR                  serve DIR over FTP
 //	ftpfs status [--cache-dir DIR]           list uploads that failed
+//	ftpfs stats [--json] [--watch] MOUNTPOINT  what a running mount is doing
 //	ftpfs doctor [flags] SERVER              probe a server, recommend a mount line
 //	ftpfs version                            versions of ftpfs, Go and go-fuse
 //	ftpfs SERVER MOUNTPOINT -o OPTS          ftpfs mount, as mount(8) runs it
@@ -36,6 +37,7 @@ var commands = []command{
 	{unmountHelp, runUnmount},
 	{serveHelp, runServe},
 	{statusHelp, runStatus},
+	{statsHelp, runStats},
 	{versionHelp, runVersion},
 	{doctorHelp, runDoctor},
 }
