@@ -199,6 +199,10 @@ func (p *Pool) LearnZone(ctx context.Context, path string, end time.Time) bool {
 	if p.tz.settled.Load() {
 		return false
 	}
+	if f, err := p.features(ctx); err == nil && !f.MDTM {
+		p.tz.settled.Store(true) // nothing to learn from, nor to convert
+		return false
+	}
 	p.tz.tries++
 	if p.tz.tries >= zoneTries {
 		p.tz.settled.Store(true)

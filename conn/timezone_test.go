@@ -82,13 +82,18 @@ func tokyo(t *testing.T) *time.Location {
 }
 
 // TestServerZoneGiven: a LIST-only server answering in Tokyo's time, as
-// vsftpd with use_localtime does, read and set with the zone given. Its
-// wire says 16:08 for a file changed at 07:08 UTC.
+// vsftpd with use_localtime does (and IIS's DOS listing style the same
+// way), read and set with the zone given. Its wire says 16:08 for a file
+// changed at 07:08 UTC.
 func TestServerZoneGiven(t *testing.T) {
 	loc := tokyo(t)
-	for _, zone := range []*time.Location{loc, fixedZone(9 * time.Hour)} {
-		t.Run(zone.String(), func(t *testing.T) {
-			s := startServer(t, func(c *ftpd.Config) { c.Profile, c.Zone = ftpd.ProfileVsftpd, loc })
+	for _, tc := range []struct {
+		profile ftpd.Profile
+		zone    *time.Location
+	}{{ftpd.ProfileVsftpd, loc}, {ftpd.ProfileVsftpd, fixedZone(9 * time.Hour)}, {ftpd.ProfileDOS, loc}} {
+		zone := tc.zone
+		t.Run(string(tc.profile)+" "+zone.String(), func(t *testing.T) {
+			s := startServer(t, func(c *ftpd.Config) { c.Profile, c.Zone = tc.profile, loc })
 			when := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
 			on := filepath.Join(s.Root, "d", "f")
 			testutil.WriteFile(t, on, []byte("x"))
