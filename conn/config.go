@@ -54,6 +54,12 @@ type Config struct {
 	// together. Without it, the pool turns pipelining off by itself once
 	// a pipelined batch comes back out of step.
 	NoPipelining bool
+	// ServerZone is the zone of the server's LIST and MDTM times, and of
+	// the times MFMT and "MDTM time path" send, for a server that answers
+	// in its local time (vsftpd with use_localtime). nil: UTC, as RFC
+	// 3659 says, until an upload shows otherwise (Pool.LearnZone).
+	// MLSD's and MLST's facts are UTC whatever it says.
+	ServerZone *time.Location
 
 	Logger *slog.Logger
 	// Trace, when set, receives the control connection dialogue, PASS

@@ -86,11 +86,12 @@
 //     recognizes and names that cannot be path components are left out
 //     and counted in the log, never guessed at; a listing over
 //     Config.MaxListingEntries lines or Config.MaxListingBytes bytes fails
-//     (ClassTooLarge). LIST times are read in UTC. Pool.ReadDirKnown
-//     gives the same where the caller knows the directory from before:
-//     on servers with MLSD it lists with STAT, keeps the known facts of
-//     the entries whose LIST lines did not change, and asks MLST for the
-//     others (listing_relist.go).
+//     (ClassTooLarge). LIST times are read in the server's zone
+//     (timezone.go): UTC unless given or learnt from an upload.
+//     Pool.ReadDirKnown gives the same where the caller knows the
+//     directory from before: on servers with MLSD it lists with STAT,
+//     keeps the known facts of the entries whose LIST lines did not
+//     change, and asks MLST for the others (listing_relist.go).
 //   - Pool.RenameOver renames as rename(2) does: a server that refuses to
 //     rename over an existing file (its reply says the target exists) gets
 //     a DELE of the target and the rename again, and the caller learns
@@ -104,6 +105,10 @@
 //   - Pool.Stat asks MLST, and says ClassUnsupported without a command on
 //     a server without MLSD; Pool.SetTime uses MFMT, else the "MDTM time
 //     path" form (vsftpd), and says ErrNoSetTime when neither exists.
+//   - A server that gives local time in LIST and MDTM (vsftpd with
+//     use_localtime) has its times read and set in its zone: the one
+//     given (Config.ServerZone), else the offset Pool.LearnZone finds
+//     from a file just uploaded; MLSD's facts stay UTC.
 //   - Pool.Available asks AVBL where FEAT offers it, at most once per
 //     SpaceTTL, and says it does not know elsewhere.
 //   - A 0xFF byte of a name (Telnet IAC) is doubled or not as the

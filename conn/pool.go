@@ -66,6 +66,7 @@ type Pool struct {
 	// chmodOK say that a command of the kind succeeded; soonOff, that
 	// replies owed did not come in time: every command waits for its own.
 	trail                       trail
+	tz                          serverZone // timezone.go
 	setTimeOK, chmodOK, soonOff atomic.Bool
 
 	space spaceCache // the last AVBL answer (space.go)

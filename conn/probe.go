@@ -53,6 +53,9 @@ const (
 	// AdviseFingerprint: the certificate was not verified; pin
 	// Finding.Value ("sha256:HEX") instead.
 	AdviseFingerprint
+	// AdviseServerTimezone: the server gives local time, at the offset
+	// Finding.Value ("+09:00").
+	AdviseServerTimezone
 )
 
 // Finding is one line of a probe's report.
@@ -62,7 +65,7 @@ type Finding struct {
 	Detail  string // one line, for a person
 	Advice  Advice
 	N       int    // AdviseConnections' count
-	Value   string // AdviseFingerprint's pin
+	Value   string // AdviseFingerprint's pin, AdviseServerTimezone's zone
 }
 
 // ProbeOptions say what Probe may do.
@@ -113,6 +116,9 @@ func Probe(ctx context.Context, cfg Config, o ProbeOptions, report func(Finding)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if !pr.zoneDone {
+		pr.add(Finding{Topic: "time zone of MDTM", Verdict: ProbeUnsupported, Detail: "not compared with the clock: only a file just stored tells whether the server's times are UTC or its local time (see --server-timezone)"})
+	}
 	if !pr.tzDone {
 		pr.add(Finding{Topic: "time zone of LIST", Verdict: ProbeUnsupported, Detail: "no file listed with a time of day and an MDTM to compare"})
 	}
@@ -129,6 +135,8 @@ type prober struct {
 	ids    int
 	feat   *Features
 	tzDone bool // the time zone of LIST was compared
+	// zoneDone: an upload's MDTM was compared with the clock.
+	zoneDone bool
 	// statLines is the number of lines STAT listed, -1 when it did not.
 	statLines int
 }

@@ -672,7 +672,7 @@ var ErrNoSetTime = errors.New("server cannot set modification times (no MFMT, no
 // SetTime sets a file's modification time: MFMT where offered, else the
 // "MDTM time path" form of vsftpd and others. It is idempotent.
 func (p *Pool) SetTime(ctx context.Context, path string, t time.Time) error {
-	ts := t.UTC().Format("20060102150405")
+	ts := p.toServer(t)
 	return p.do(ctx, Metadata, func(c *Conn) error {
 		if c.feat.MFMT {
 			_, err := c.expect(ctx, "mfmt", path, []int{213, 250, 200}, "MFMT "+ts+" "+path)

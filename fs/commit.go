@@ -103,6 +103,7 @@ func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string) error 
 		m.removeTmp(tmp)
 		return err
 	}
+	m.learnZone(ctx, remote)
 	m.setEntry(c.rel, conn.Entry{
 		Name: path.Base(c.rel), Type: conn.TypeFile, Size: c.size,
 		// The server set the time; asking would cost a command per

@@ -172,6 +172,12 @@ func realWrite(t *testing.T, rs realServer) {
 // read-only at the root, uploads into up/, which the ftp user owns.
 func startVsftpd(t testing.TB, root string, tc *testutil.Cert) served {
 	t.Helper()
+	return vsftpdWith(t, root, tc, nil, nil)
+}
+
+// vsftpdWith is startVsftpd with more lines of config and of environment.
+func vsftpdWith(t testing.TB, root string, tc *testutil.Cert, conf, env []string) served {
+	t.Helper()
 	bin, err := exec.LookPath("vsftpd")
 	if err != nil {
 		bin = "/usr/sbin/vsftpd"
@@ -193,19 +199,19 @@ func startVsftpd(t testing.TB, root string, tc *testutil.Cert) served {
 	}
 	chown(t, ftpUser(t), up)
 	port := freePort(t)
-	conf := filepath.Join(dir, "vsftpd.conf")
-	testutil.WriteFile(t, conf, []byte(strings.Join(append([]string{
+	file := filepath.Join(dir, "vsftpd.conf")
+	testutil.WriteFile(t, file, []byte(strings.Join(append(append(conf,
 		"write_enable=YES", "anon_upload_enable=YES", "anon_mkdir_write_enable=YES",
 		"anon_other_write_enable=YES", "anon_umask=022",
 		"listen=YES", "listen_ipv6=NO", "listen_address=127.0.0.1",
-		"listen_port=" + strconv.Itoa(port), "background=NO",
+		"listen_port="+strconv.Itoa(port), "background=NO",
 		"anonymous_enable=YES", "no_anon_password=YES", "local_enable=NO",
-		"anon_root=" + root, "seccomp_sandbox=NO",
-		"secure_chroot_dir=" + empty, "xferlog_enable=NO", "connect_from_port_20=NO",
-		"ftp_username=" + ftpUser(t), "force_dot_files=YES", "",
-	}, vsftpdTLS(tc)...), "\n")))
-	os.Chmod(conf, 0o600)
-	addr := runServer(t, "vsftpd", port, bin, conf)
+		"anon_root="+root, "seccomp_sandbox=NO",
+		"secure_chroot_dir="+empty, "xferlog_enable=NO", "connect_from_port_20=NO",
+		"ftp_username="+ftpUser(t), "force_dot_files=YES", "",
+	), vsftpdTLS(tc)...), "\n")))
+	os.Chmod(file, 0o600)
+	addr := runServerEnv(t, "vsftpd", port, env, bin, file)
 	// Anonymous sessions cannot SITE CHMOD on vsftpd: chmod=ignore.
 	return served{addr: addr, user: "anonymous", pass: "test@",
 		mods: []func(*Options){func(o *Options) { o.ChmodIgnore = true }},
@@ -306,7 +312,14 @@ func needServer(t testing.TB, bin string) {
 // and returns its address once it accepts connections.
 func runServer(t testing.TB, name string, port int, bin string, args ...string) string {
 	t.Helper()
+	return runServerEnv(t, name, port, nil, bin, args...)
+}
+
+// runServerEnv is runServer with env added to the server's environment.
+func runServerEnv(t testing.TB, name string, port int, env []string, bin string, args ...string) string {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	out := &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

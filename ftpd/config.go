@@ -89,6 +89,11 @@ type Config struct {
 
 	// Profile selects the server dialect; default ProfileFull.
 	Profile Profile
+	// Zone, when set, is the zone of LIST's times, of MDTM's replies and
+	// of the times MDTM and MFMT set, as vsftpd with use_localtime=YES
+	// answers (vsftpd has no MFMT; this server reads it the same way).
+	// MLSD's and MLST's facts stay UTC. nil means UTC.
+	Zone *time.Location
 	// Faults are the initial fault injection settings (SetFaults changes
 	// them while the server runs).
 	Faults Faults

@@ -30,6 +30,10 @@ var flagNotes = map[string]map[string]string{
 			"get it as it is (they keep an IAC IAC as two bytes of the name), proftpd's gets it doubled, any other server gets RFC 959 (doubled in commands, " +
 			"undoubled in replies, as ftpd does); the mount log says which once. Force `double` or `raw` for a server whose banner was changed: " +
 			"a vsftpd or pure-ftpd with a custom banner needs `raw`, else names with 0xFF show up doubled and DELE or RENAME of such a name reach another file.",
+		"server-timezone": "RFC 3659 puts MDTM's times in UTC. With this flag LIST's and MDTM's times are read in ZONE, and the times `touch`, `cp -p` and `rsync -t` set (MFMT, `MDTM time path`) are sent in it; " +
+			"MLSD's facts stay UTC. A zone name follows daylight saving; an offset does not. The POSIX forms (`UTC+9`), whose sign runs the other way, are refused. " +
+			"Without it, a mount that uploads compares the first upload's MDTM with the clock: an offset of whole quarters of an hour, within two minutes, " +
+			"is taken as the server's (the log says so once, and listings read before are read again); `ftpfs doctor` recommends the flag where it finds one.",
 		"o": "Repeatable, and `-oOPTS` works too; the options are described below.",
 	},
 	"ftpfs serve": {
@@ -42,6 +46,7 @@ var flagNotes = map[string]map[string]string{
 		"profile": "`full` has MLSD, MLST, MFMT, SIZE, MDTM and AVBL; `vsftpd` has no MLSD, MLST or MFMT, gives LIST times to the minute and sets times with `MDTM time path`; " +
 			"`dos` sends IIS-style LIST lines.",
 		"fault-reply-delay":     "Commands sent together are answered together.",
+		"timezone":              "For tests of `ftpfs mount --server-timezone`; MFMT, which vsftpd lacks, is read in the zone too.",
 		"fault-stor-full-after": "As on a full disk; the bytes written stay.",
 		"fault-refuse":          "450 or 451 for passing trouble; 425, 452, 550, 553; 502 for a missing command.",
 	},

@@ -182,6 +182,8 @@ func adviceFlags(f conn.Finding) []string {
 		return []string{"--tls"}
 	case conn.AdviseFingerprint:
 		return []string{"--tls-fingerprint", f.Value}
+	case conn.AdviseServerTimezone:
+		return []string{"--server-timezone", f.Value}
 	}
 	return nil
 }
@@ -191,6 +193,8 @@ func adviceFlags(f conn.Finding) []string {
 var replaces = map[conn.Advice]map[string]bool{
 	conn.AdviseConnections: {"connections": true},
 	conn.AdviseFingerprint: {"tls-insecure": false},
+	// A zone given wrongly gives way to the one found.
+	conn.AdviseServerTimezone: {"server-timezone": true},
 }
 
 // recommendedLine is the mount command: the advised flags, the user's

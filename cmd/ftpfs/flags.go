@@ -83,6 +83,11 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.BoolVar(&cc.NoPipelining, "no-pipelining", cc.NoPipelining, "send every FTP command alone and wait for its reply, for a server that chokes on commands sent together")
 	fset.IntVar(&cc.MaxListingEntries, "max-listing-entries", cc.MaxListingEntries,
 		fmt.Sprintf("fail (EIO) a directory listing of more than `N` lines, or more than N×%d bytes", conn.ListingBytesPerEntry))
+	fset.Func("server-timezone", "read and set the server's LIST and MDTM times in `ZONE`, an IANA name (Asia/Tokyo) or a fixed offset (+09:00), for a server that gives local time (vsftpd use_localtime=YES)", func(s string) error {
+		loc, err := conn.ParseZone(s)
+		cc.ServerZone = loc
+		return err
+	})
 	fset.Func("telnet-iac", "send and read a 0xFF byte of a name per `MODE`: auto (from the server's greeting; default), double (RFC 959) or raw", func(s string) error {
 		m, err := conn.ParseTelnetIAC(s)
 		cc.TelnetIAC = m

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"ftpfs/conn"
 	"ftpfs/ftpd"
 )
 
@@ -74,6 +75,12 @@ func (f *serveFlags) flagSet() *flag.FlagSet {
 			return nil
 		}
 		return errors.New("want full, vsftpd or dos")
+	})
+
+	fs.Func("timezone", "give LIST's and MDTM's times, and read the times MDTM and MFMT set, in `ZONE` (an IANA name or +HH:MM), as vsftpd with use_localtime=YES; MLSD stays UTC", func(s string) error {
+		loc, err := conn.ParseZone(s)
+		c.Zone = loc
+		return err
 	})
 
 	fl := &c.Faults
