@@ -144,6 +144,9 @@ func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int6
 // final reply (or while the transfer runs), and finish opens the next
 // transfer's data connection with it.
 func (c *Conn) start(ctx context.Context, op, path, cmd string, off int64, lazy, armNext bool) (*transfer, error) {
+	if c.cfg.Active {
+		return c.startActive(ctx, op, path, cmd, off)
+	}
 	data := c.takeReady(off)
 	preopened := data != nil
 	pipelined := preopened || c.epsvOK && !c.noEPSV && (off == 0 || c.restOK)
@@ -267,6 +270,13 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 		data.Close()
 		return nil, err
 	}
+	return c.dataTLS(ctx, op, path, data)
+}
+
+// dataTLS starts TLS on a data connection where PROT P is on, and makes
+// the transfer of it. We are the TLS client whoever opened the TCP
+// connection (RFC 4217 section 7: in active mode too).
+func (c *Conn) dataTLS(ctx context.Context, op, path string, data net.Conn) (*transfer, error) {
 	if c.protP {
 		tc := tls.Client(data, c.tlsConf)
 		hctx, cancel := context.WithDeadline(ctx, c.deadline(ctx))

@@ -59,6 +59,11 @@
 // PASV reply is ignored (the control connection's peer is used) unless
 // Config.TrustPASVIP.
 //
+// In active mode (Config.Active, active.go) the server connects to a
+// port we name with EPRT (PORT where EPRT is unknown), and only a
+// connection from the control connection's peer is taken; nothing is
+// opened ahead or pipelined there.
+//
 // # Time
 //
 // Every exchange (a command and its reply, opening a data connection, each

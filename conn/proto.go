@@ -35,6 +35,7 @@ type Conn struct {
 	protP   bool
 	noEPSV  bool    // EPSV failed once: use PASV
 	epsvOK  bool    // EPSV succeeded once: it may lead a pipeline
+	noEPRT  bool    // EPRT unknown to the server: PORT (active.go)
 	restOK  bool    // REST succeeded once: it may be in a pipeline
 	broken  bool    // out of sync or dead: never reuse
 	iac     iacRule // from the greeting, which is read raw

@@ -172,6 +172,12 @@ func realWrite(t *testing.T, rs realServer) {
 // read-only at the root, uploads into up/, which the ftp user owns.
 func startVsftpd(t testing.TB, root string, tc *testutil.Cert) served {
 	t.Helper()
+	return startVsftpdWith(t, root, tc)
+}
+
+// startVsftpdWith is startVsftpd with extra lines of configuration.
+func startVsftpdWith(t testing.TB, root string, tc *testutil.Cert, extra ...string) served {
+	t.Helper()
 	bin, err := exec.LookPath("vsftpd")
 	if err != nil {
 		bin = "/usr/sbin/vsftpd"
@@ -203,7 +209,7 @@ func startVsftpd(t testing.TB, root string, tc *testutil.Cert) served {
 		"anon_root=" + root, "seccomp_sandbox=NO",
 		"secure_chroot_dir=" + empty, "xferlog_enable=NO", "connect_from_port_20=NO",
 		"ftp_username=" + ftpUser(t), "force_dot_files=YES", "",
-	}, vsftpdTLS(tc)...), "\n")))
+	}, append(extra, vsftpdTLS(tc)...)...), "\n")))
 	os.Chmod(conf, 0o600)
 	addr := runServer(t, "vsftpd", port, bin, conf)
 	// Anonymous sessions cannot SITE CHMOD on vsftpd: chmod=ignore.

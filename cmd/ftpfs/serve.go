@@ -85,7 +85,7 @@ func (f *serveFlags) flagSet() *flag.FlagSet {
 	fs.Int64Var(&fl.StorFullAfter, "fault-stor-full-after", 0, "answer 552 (storage allocation exceeded) to uploads after `N` bytes")
 	fs.Int64Var(&fl.QuotaAfter, "fault-quota-after", 0, "answer 552 \"Quota exceeded.\" to uploads after `N` bytes")
 	fs.Int64Var(&fl.StallAfter, "fault-stall-after", 0, "stall transfers after `N` bytes, forever (0 counts)")
-	fs.Func("fault-refuse", "answer each command VERB with CODE, without doing it (`VERB:CODE`, e.g. RETR:451)", func(s string) error {
+	fs.Func("fault-refuse", "answer each command VERB with CODE, without doing it (`VERB:CODE`, e.g. RETR:451; several verbs comma-separated: EPSV,PASV:502 leaves active mode only)", func(s string) error {
 		verb, code, ok := strings.Cut(s, ":")
 		n, err := strconv.Atoi(code)
 		if !ok || verb == "" || err != nil || n < 100 || n > 599 {

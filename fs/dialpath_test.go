@@ -1,0 +1,75 @@
+package fs
+
+// The mount's data path where servers and networks differ: active mode.
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"ftpfs/ftpd"
+	"ftpfs/internal/testutil"
+)
+
+// servedBytes is the file activeRoundTrip reads, written into the served
+// directory before the mount lists it.
+var servedBytes = testutil.RandBytes(31, 700<<10)
+
+func writeServed(t *testing.T, dir string) {
+	os.MkdirAll(dir, 0o755)
+	testutil.WriteFile(t, filepath.Join(dir, "served.bin"), servedBytes)
+}
+
+// activeRoundTrip reads, writes, lists and renames through mnt, a mount
+// of disk in active mode, and checks the server's disk.
+func activeRoundTrip(t *testing.T, mnt, disk string) {
+	t.Helper()
+	if got, err := os.ReadFile(filepath.Join(mnt, "served.bin")); err != nil || !bytes.Equal(got, servedBytes) {
+		t.Fatalf("download in active mode: %d bytes, %v", len(got), err)
+	}
+	data := testutil.RandBytes(32, 1<<20)
+	for _, name := range []string{"one.bin", "two.bin"} { // commit, then another upload after it
+		if err := os.WriteFile(filepath.Join(mnt, name), data, 0o644); err != nil {
+			t.Fatalf("upload in active mode: %v", err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(disk, name)); !bytes.Equal(got, data) {
+			t.Fatalf("%s differs on the server's disk", name)
+		}
+	}
+	if err := os.Rename(filepath.Join(mnt, "two.bin"), filepath.Join(mnt, "one.bin")); err != nil {
+		t.Fatal(err)
+	}
+	es, err := os.ReadDir(mnt)
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	if err != nil || len(names) != 2 || names[0] != "one.bin" || names[1] != "served.bin" {
+		t.Fatalf("listing in active mode: %v, %v", names, err)
+	}
+}
+
+// TestActiveMount: a mount in active mode of ftpd refusing EPSV and PASV
+// does it all, and asks for no passive port, not even ahead.
+func TestActiveMount(t *testing.T) {
+	e := newEnv(t, func(root string) { writeServed(t, root) }, nil, func(o *Options) { o.Conn.Active = true })
+	e.srv.SetFaults(ftpd.Faults{RefuseVerb: "EPSV,PASV", RefuseCode: 502})
+	activeRoundTrip(t, e.mnt, e.root)
+	if n := e.srv.Counts(); n["EPSV"] != 0 || n["PASV"] != 0 || n["EPRT"] == 0 {
+		t.Fatalf("EPSV %d, PASV %d, EPRT %d: want EPRT only", n["EPSV"], n["PASV"], n["EPRT"])
+	}
+}
+
+// TestActiveVsftpd: vsftpd with passive mode off, mounted in active mode.
+func TestActiveVsftpd(t *testing.T) {
+	testutil.NeedFUSE(t)
+	testutil.NeedRoot(t, "for vsftpd, which chroots and changes user")
+	root := t.TempDir()
+	writeServed(t, filepath.Join(root, "up"))
+	s := startVsftpdWith(t, root, nil, "pasv_enable=NO", "")
+	_, mnt, _ := mountAt(t, s.addr, s.user, s.pass, append([]func(*Options){func(o *Options) {
+		o.Root, o.Conn.Active = "/"+s.up, true
+	}}, s.mods...)...)
+	activeRoundTrip(t, mnt, filepath.Join(root, s.up))
+}
