@@ -46,6 +46,9 @@ type Config struct {
 	// control connection's local address), for a NAT that forwards to us.
 	Active     bool
 	ActiveAddr string
+	// Proxy, when set, carries the control and data connections
+	// (proxy.go). Active mode does not work through one.
+	Proxy *Proxy
 	// MaxListingEntries and MaxListingBytes bound one directory listing,
 	// in lines and in bytes: beyond either, the listing fails with
 	// ErrListingTooLarge, so that a server sending lines without end

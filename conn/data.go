@@ -22,7 +22,6 @@ var (
 // The host is the control connection's peer unless TrustPASVIP: a PASV
 // reply naming another host is how FTP bounce attacks start.
 func (c *Conn) dataAddr(ctx context.Context) (string, error) {
-	peer := c.raw.RemoteAddr().(*net.TCPAddr)
 	if !c.noEPSV {
 		sent := time.Now()
 		r, err := c.exchange(ctx, "EPSV")
@@ -58,7 +57,7 @@ func (c *Conn) dataAddr(ctx context.Context) (string, error) {
 			return "", &Error{Op: "pasv", Code: r.code, Msg: firstLine(r.msg)}
 		}
 	}
-	host := peer.IP.String()
+	host := c.dataHost()
 	if c.cfg.TrustPASVIP {
 		host = fmt.Sprintf("%d.%d.%d.%d", n[0], n[1], n[2], n[3])
 	}
@@ -78,8 +77,7 @@ func (c *Conn) epsvAddr(r reply) (string, error) {
 		return "", &Error{Op: "epsv", Code: r.code, Msg: firstLine(r.msg)}
 	}
 	c.epsvOK = true
-	peer := c.raw.RemoteAddr().(*net.TCPAddr)
-	return net.JoinHostPort(peer.IP.String(), strconv.Itoa(port)), nil
+	return net.JoinHostPort(c.dataHost(), strconv.Itoa(port)), nil
 }
 
 // pipelineRefusal reads the replies to the REST and the command that
@@ -211,8 +209,7 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 		} else if addr, err = c.dataAddr(ctx); err != nil {
 			return nil, err
 		}
-		d := net.Dialer{Deadline: c.deadline(ctx)}
-		if data, err = d.DialContext(ctx, "tcp", addr); err != nil {
+		if data, err = c.dialData(ctx, addr); err != nil {
 			if pipelined {
 				// The server may have refused cmd already and closed
 				// its port (proftpd does): its reply says why.

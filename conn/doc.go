@@ -63,6 +63,9 @@
 // port we name with EPRT (PORT where EPRT is unknown), and only a
 // connection from the control connection's peer is taken; nothing is
 // opened ahead or pipelined there.
+// Through a proxy (Config.Proxy, proxy.go: SOCKS5 or HTTP CONNECT) every
+// connection is dialled, control and data alike, and passive data
+// connections go to the server's name, which the proxy resolves.
 //
 // # Time
 //

@@ -267,7 +267,7 @@ func (pr *prober) passive(ctx context.Context, c *Conn) {
 	case r.code == 229:
 		addr, err := c.epsvAddr(r)
 		if err == nil {
-			err = reach(ctx, addr)
+			err = pr.reach(ctx, addr)
 		}
 		if epsv = err == nil; epsv {
 			pr.add(Finding{Topic: "EPSV", Verdict: ProbeOK, Detail: "data connections to " + addr})
@@ -302,13 +302,13 @@ func (pr *prober) passive(ctx context.Context, c *Conn) {
 	viaNamed := net.JoinHostPort(named.String(), strconv.Itoa(port))
 	f := Finding{Topic: "PASV", Verdict: ProbeOK, Detail: fmt.Sprintf("names %s, not the control connection's %s", named, peer.IP)}
 	switch {
-	case pr.cfg.TrustPASVIP && reach(ctx, viaNamed) == nil:
+	case pr.cfg.TrustPASVIP && pr.reach(ctx, viaNamed) == nil:
 		f.Detail += "; the mount connects to the former (--trust-pasv-ip), which works"
-	case reach(ctx, viaPeer) == nil:
+	case pr.reach(ctx, viaPeer) == nil:
 		f.Detail += "; the mount connects to the latter, which works"
 	case epsv:
 		f.Detail += "; the port is unreachable there, but the mount uses EPSV"
-	case reach(ctx, viaNamed) == nil:
+	case pr.reach(ctx, viaNamed) == nil:
 		f.Verdict, f.Advice = ProbeProblem, AdviseTrustPASVIP
 		f.Detail += "; only the named address answers"
 	default:
@@ -321,9 +321,8 @@ func (pr *prober) passive(ctx context.Context, c *Conn) {
 // reach connects to addr and hangs up: the server takes that for a data
 // connection that never carried a transfer, and the next EPSV or PASV
 // replaces it.
-func reach(ctx context.Context, addr string) error {
-	d := net.Dialer{Timeout: 3 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", addr)
+func (pr *prober) reach(ctx context.Context, addr string) error {
+	c, err := pr.cfg.dialTCP(ctx, addr, time.Now().Add(3*time.Second))
 	if err != nil {
 		return err
 	}

@@ -212,8 +212,7 @@ func (c *Conn) armReply(ctx context.Context, r reply) {
 	if err != nil {
 		return
 	}
-	d := net.Dialer{Deadline: c.deadline(ctx)}
-	data, err := d.DialContext(ctx, "tcp", addr)
+	data, err := c.dialData(ctx, addr)
 	if err != nil {
 		// The port stays open on the server until the next EPSV
 		// replaces it; nothing is out of step.

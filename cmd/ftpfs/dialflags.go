@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 
 	"ftpfs/conn"
 )
@@ -35,4 +37,77 @@ func (a activeFlag) Set(s string) error {
 	}
 	a.cc.Active, a.cc.ActiveAddr = true, s
 	return nil
+}
+
+// proxyVars are the environment variables a proxy is taken from when
+// --proxy is not given, first found first: the FTP one before the one
+// for every protocol, lower case before upper case, as curl reads them.
+var proxyVars = []string{"ftp_proxy", "FTP_PROXY", "all_proxy", "ALL_PROXY"}
+
+// configureProxy sets the proxy from --proxy, else from the environment
+// unless $no_proxy (or $NO_PROXY) names the server. "--proxy direct"
+// ignores the environment. A password may come from the environment
+// only: on the command line every local user would see it (ps).
+func configureProxy(c *mountConfig, flagVal string, lookupEnv func(string) (string, bool)) error {
+	cc := &c.opts.Conn
+	from := "--proxy"
+	val := flagVal
+	switch {
+	case flagVal == "direct":
+		return nil
+	case flagVal == "":
+		for _, v := range proxyVars {
+			if s, ok := lookupEnv(v); ok && s != "" {
+				from, val = "$"+v, s
+				break
+			}
+		}
+		if val == "" || noProxy(lookupEnv, c.server.host) {
+			return nil
+		}
+	}
+	p, err := conn.ParseProxy(val)
+	if err != nil {
+		return fmt.Errorf("%s: %w", from, err)
+	}
+	if from == "--proxy" && p.Password != "" {
+		return errors.New("--proxy: a password on the command line is shown to every local user (ps): put the URL in $ALL_PROXY or $ftp_proxy instead")
+	}
+	if cc.Active {
+		return fmt.Errorf("--active cannot work through a proxy (%s from %s): the server would have to connect back through it; drop --active, or give --proxy direct", p, from)
+	}
+	cc.Proxy = p
+	if from != "--proxy" {
+		c.warnings = append(c.warnings, fmt.Sprintf("connecting through the proxy %s from %s (--proxy direct to connect directly)", p, from))
+	}
+	return nil
+}
+
+// noProxy says whether $no_proxy (else $NO_PROXY) exempts host from the
+// environment's proxy: "*", the host itself, a domain it is in (with or
+// without a leading dot), or, for an IP address, a CIDR block holding it.
+func noProxy(lookupEnv func(string) (string, bool), host string) bool {
+	list, ok := lookupEnv("no_proxy")
+	if !ok {
+		list, _ = lookupEnv("NO_PROXY")
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	ip := net.ParseIP(host)
+	for _, e := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
+		e = strings.ToLower(e)
+		if _, block, err := net.ParseCIDR(e); err == nil {
+			if ip != nil && block.Contains(ip) {
+				return true
+			}
+			continue
+		}
+		if h, _, err := net.SplitHostPort(e); err == nil {
+			e = h // a port does not narrow it: FTP has one server port
+		}
+		e = strings.TrimPrefix(strings.Trim(e, "[]"), ".")
+		if e == "*" || e == host || strings.HasSuffix(host, "."+e) || ip != nil && ip.Equal(net.ParseIP(e)) {
+			return true
+		}
+	}
+	return false
 }

@@ -41,6 +41,7 @@ type mountFlags struct {
 	tls, tlsInsecure bool
 	tlsCA            string
 	tlsPin           string // --tls-fingerprint
+	proxy            string // --proxy
 	user             string
 	passwordStdin    bool
 	passwordFile     string
@@ -79,6 +80,7 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.StringVar(&f.cacheDir, "cache-dir", "", "cache and log `DIR` (default $XDG_CACHE_HOME/ftpfs or ~/.cache/ftpfs)")
 	fset.BoolVar(&cc.TrustPASVIP, "trust-pasv-ip", cc.TrustPASVIP, "connect to the address in PASV replies (some NATs need it)")
 	fset.Var(activeFlag{cc}, "active", "active mode: the server connects to us for data (EPRT, else PORT), for servers where passive mode fails; =`ADDR` names that IP address to the server instead of ours (a NAT forwarding to us)")
+	fset.StringVar(&f.proxy, "proxy", "", "connect through the proxy at `URL`, socks5://[USER@]HOST:PORT or http://[USER@]HOST:PORT (HTTP CONNECT), control and data connections alike; default $ftp_proxy or $ALL_PROXY unless $NO_PROXY names the server; direct ignores those")
 	fset.BoolVar(&cc.NoPipelining, "no-pipelining", cc.NoPipelining, "send every FTP command alone and wait for its reply, for a server that chokes on commands sent together")
 	fset.IntVar(&cc.MaxListingEntries, "max-listing-entries", cc.MaxListingEntries,
 		fmt.Sprintf("fail (EIO) a directory listing of more than `N` lines, or more than N×%d bytes", conn.ListingBytesPerEntry))
@@ -200,6 +202,9 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 	o.FsName = srv.String()
 
 	if err := configureTLS(c, &f); err != nil {
+		return nil, err
+	}
+	if err := configureProxy(c, f.proxy, in.lookupEnv); err != nil {
 		return nil, err
 	}
 
