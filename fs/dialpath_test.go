@@ -1,13 +1,18 @@
 package fs
 
-// The mount's data path where servers and networks differ: active mode.
+// The mount's data path where servers and networks differ: active mode,
+// client certificates.
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"ftpfs/conn"
 	"ftpfs/ftpd"
 	"ftpfs/internal/testutil"
 )
@@ -72,4 +77,41 @@ func TestActiveVsftpd(t *testing.T) {
 		o.Root, o.Conn.Active = "/"+s.up, true
 	}}, s.mods...)...)
 	activeRoundTrip(t, mnt, filepath.Join(root, s.up))
+}
+
+// TestClientCertProftpd: proftpd with TLSVerifyClient on takes a mount
+// that presents a client certificate it trusts, on TLS 1.2 and 1.3
+// (the data connections too: a read and a write), and refuses a client
+// without one.
+func TestClientCertProftpd(t *testing.T) {
+	testutil.NeedFUSE(t)
+	testutil.NeedRoot(t, "for proftpd, which changes user")
+	tc := testutil.NewCert(t, testutil.CertOptions{RSA: true, Shared: true})
+	client := testutil.NewCert(t, testutil.CertOptions{Client: true})
+	root := t.TempDir()
+	s := startProftpdWith(t, root, tc, client.CertFile)
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		_, mnt, _ := mountAt(t, s.addr, s.user, s.pass, func(o *Options) {
+			o.Conn.TLS, o.Conn.TLSConfig = s.tlsMode(), tc.ClientTLS()
+			o.Conn.TLSConfig.Certificates = []tls.Certificate{client.Pair}
+			o.Conn.TLSConfig.MaxVersion = v
+		})
+		name := tls.VersionName(v) + ".bin"
+		data := testutil.RandBytes(uint64(v), 1<<20)
+		if err := os.WriteFile(filepath.Join(mnt, name), data, 0o644); err != nil {
+			t.Fatalf("%s: write with a client certificate: %v", tls.VersionName(v), err)
+		}
+		if got, err := os.ReadFile(filepath.Join(root, name)); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: the upload differs on the server's disk", tls.VersionName(v))
+		}
+		if got, err := os.ReadFile(filepath.Join(mnt, name)); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: read with a client certificate: %v", tls.VersionName(v), err)
+		}
+	}
+	p := conn.NewPool(conn.Config{Addr: s.addr, User: s.user, Password: s.pass, Timeout: 5 * time.Second,
+		TLS: s.tlsMode(), TLSConfig: tc.ClientTLS()})
+	defer p.Close()
+	if _, err := p.ReadDir(context.Background(), "/"); err == nil {
+		t.Fatal("proftpd took a client without a certificate")
+	}
 }

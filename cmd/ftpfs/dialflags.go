@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"strconv"
@@ -9,6 +10,17 @@ import (
 
 	"ftpfs/conn"
 )
+
+// dialFlags defines the flags of how connections are made: active mode,
+// the proxy, and the TLS client's certificate and versions.
+func (f *mountFlags) dialFlags(fset *flag.FlagSet) {
+	cc := &f.opts.Conn
+	fset.Var(activeFlag{cc}, "active", "active mode: the server connects to us for data (EPRT, else PORT), for servers where passive mode fails; =`ADDR` names that IP address to the server instead of ours (a NAT forwarding to us)")
+	fset.StringVar(&f.proxy, "proxy", "", "connect through the proxy at `URL`, socks5://[USER@]HOST:PORT or http://[USER@]HOST:PORT (HTTP CONNECT), control and data connections alike; default $ftp_proxy or $ALL_PROXY unless $NO_PROXY names the server; direct ignores those")
+	fset.StringVar(&f.tlsClient.cert, "tls-client-cert", "", "present the PEM client certificate in `FILE` to a server that asks for one (implies --tls); its key in --tls-client-key, or in FILE too")
+	fset.StringVar(&f.tlsClient.key, "tls-client-key", "", "the PEM private key `FILE` of --tls-client-cert, which must be yours alone (mode 0600 or 0400)")
+	fset.StringVar(&f.tlsClient.maxVersion, "tls-max-version", "", "use TLS `VERSION` at most, 1.2 or 1.3 (for servers broken on 1.3; implies --tls)")
+}
 
 // activeFlag is --active[=ADDR]: alone (or true), active mode announcing
 // the control connection's local address; with an IP address, active

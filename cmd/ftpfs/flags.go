@@ -42,6 +42,7 @@ type mountFlags struct {
 	tlsCA            string
 	tlsPin           string // --tls-fingerprint
 	proxy            string // --proxy
+	tlsClient        tlsClientFlags
 	user             string
 	passwordStdin    bool
 	passwordFile     string
@@ -79,8 +80,7 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.BoolVar(&o.NoAtomicUpload, "no-atomic-upload", o.NoAtomicUpload, "upload under the file's own name, for servers that refuse a rename over a file (a failed upload then leaves a partial file)")
 	fset.StringVar(&f.cacheDir, "cache-dir", "", "cache and log `DIR` (default $XDG_CACHE_HOME/ftpfs or ~/.cache/ftpfs)")
 	fset.BoolVar(&cc.TrustPASVIP, "trust-pasv-ip", cc.TrustPASVIP, "connect to the address in PASV replies (some NATs need it)")
-	fset.Var(activeFlag{cc}, "active", "active mode: the server connects to us for data (EPRT, else PORT), for servers where passive mode fails; =`ADDR` names that IP address to the server instead of ours (a NAT forwarding to us)")
-	fset.StringVar(&f.proxy, "proxy", "", "connect through the proxy at `URL`, socks5://[USER@]HOST:PORT or http://[USER@]HOST:PORT (HTTP CONNECT), control and data connections alike; default $ftp_proxy or $ALL_PROXY unless $NO_PROXY names the server; direct ignores those")
+	f.dialFlags(fset)
 	fset.BoolVar(&cc.NoPipelining, "no-pipelining", cc.NoPipelining, "send every FTP command alone and wait for its reply, for a server that chokes on commands sent together")
 	fset.IntVar(&cc.MaxListingEntries, "max-listing-entries", cc.MaxListingEntries,
 		fmt.Sprintf("fail (EIO) a directory listing of more than `N` lines, or more than N×%d bytes", conn.ListingBytesPerEntry))

@@ -21,11 +21,12 @@ import (
 // password file are only named here and opened by serve, so that parsing
 // can be tested without them.
 type serveOptions struct {
-	dir        string
-	cfg        ftpd.Config // everything but Root, TLS, CommandLog and Logger
-	commandLog string      // "" for none, "-" for stderr
-	tlsCert    string
-	tlsKey     string
+	dir         string
+	cfg         ftpd.Config // everything but Root, TLS, CommandLog and Logger
+	commandLog  string      // "" for none, "-" for stderr
+	tlsCert     string
+	tlsKey      string
+	tlsClientCA string // "" for no client certificate asked
 }
 
 // serveFlags holds the flag values before they are checked.
@@ -36,6 +37,7 @@ type serveFlags struct {
 	commandLog   string
 	tlsCert      string
 	tlsKey       string
+	tlsClientCA  string
 }
 
 // flagSet binds every flag of "ftpfs serve" to f. Flags that map one to
@@ -54,6 +56,7 @@ func (f *serveFlags) flagSet() *flag.FlagSet {
 	fs.StringVar(&f.commandLog, "log-commands", "", "append one line per command received to `FILE` (- for stderr)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `FILE`; enables explicit FTPS (AUTH TLS)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `FILE` for --tls-cert")
+	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "demand of every TLS client a certificate signed by a CA of the PEM `FILE` (needs --tls-cert)")
 	fs.StringVar(&c.ImplicitTLSListen, "implicit-tls-listen", "", "also listen for implicit FTPS on `HOST:PORT` (needs --tls-cert)")
 	fs.BoolVar(&c.TLSRequired, "tls-required", false, "refuse USER before AUTH TLS and data connections before PROT P (needs --tls-cert)")
 	fs.Func("pasv-ports", "`MIN-MAX` range of passive data ports (default any free port)", func(s string) error {
@@ -108,7 +111,7 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool)) (*ser
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	o := &serveOptions{cfg: f.cfg, commandLog: f.commandLog, tlsCert: f.tlsCert, tlsKey: f.tlsKey}
+	o := &serveOptions{cfg: f.cfg, commandLog: f.commandLog, tlsCert: f.tlsCert, tlsKey: f.tlsKey, tlsClientCA: f.tlsClientCA}
 
 	switch rest := fs.Args(); {
 	case len(rest) == 0:
@@ -157,6 +160,9 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool)) (*ser
 	}
 	if o.cfg.TLSRequired && o.tlsCert == "" {
 		return nil, errors.New("--tls-required needs --tls-cert and --tls-key")
+	}
+	if o.tlsClientCA != "" && o.tlsCert == "" {
+		return nil, errors.New("--tls-client-ca needs --tls-cert and --tls-key")
 	}
 	return o, nil
 }
@@ -257,6 +263,9 @@ func serve(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 			return fmt.Errorf("tls: %w", err)
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if err := demandClientCert(cfg.TLS, o.tlsClientCA); err != nil {
+			return err
+		}
 	}
 
 	switch o.commandLog {
