@@ -5,6 +5,23 @@ import (
 	"testing"
 )
 
+// parseCase parses args before a server and a mountpoint, and checks the
+// error against wantErr (a part of it; "" for none), which must not name
+// the secret "pw-secret". It returns the config when it has no error.
+func parseCase(t *testing.T, args []string, in mountInputs, wantErr string) *mountConfig {
+	t.Helper()
+	c, err := parseMountArgs(append(args, "ftp://ftp.example.org/", "/m"), in)
+	switch {
+	case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr) || strings.Contains(err.Error(), "pw-secret")):
+		t.Errorf("%q: error %v, want %q", args, err, wantErr)
+	case wantErr == "" && err != nil:
+		t.Errorf("%q: %v", args, err)
+	case err == nil:
+		return c
+	}
+	return nil
+}
+
 // TestActiveFlag: --active alone, with an address, as -o, and off again.
 func TestActiveFlag(t *testing.T) {
 	home := t.TempDir()
@@ -22,15 +39,8 @@ func TestActiveFlag(t *testing.T) {
 		{[]string{"--active=ftp.example.org"}, false, "", "want an IP address"},
 		{nil, false, "", ""},
 	} {
-		c, err := parseMountArgs(append(tc.args, "h", "/m"), inputs(home, nil))
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("%q: error %v, want %q", tc.args, err, tc.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%q: %v", tc.args, err)
+		c := parseCase(t, tc.args, inputs(home, nil), tc.err)
+		if c == nil {
 			continue
 		}
 		if cc := c.opts.Conn; cc.Active != tc.active || cc.ActiveAddr != tc.addr {
@@ -67,15 +77,8 @@ func TestProxyConfig(t *testing.T) {
 		{"bad env", nil, map[string]string{"ALL_PROXY": "https://u:pw-secret@a:1"}, "", "$ALL_PROXY"},
 		{"active", []string{"--active"}, map[string]string{"ALL_PROXY": "socks5://u:pw-secret@a:1"}, "", "--active cannot work through a proxy"},
 	} {
-		c, err := parseMountArgs(append(tc.args, "ftp://ftp.example.org/", "/m"), inputs(home, tc.env))
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), "pw-secret") {
-				t.Errorf("%s: error %v, want %q", tc.name, err, tc.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%s: %v", tc.name, err)
+		c := parseCase(t, tc.args, inputs(home, tc.env), tc.err)
+		if c == nil {
 			continue
 		}
 		got := ""

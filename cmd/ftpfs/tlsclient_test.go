@@ -44,15 +44,8 @@ func TestTLSClientFlags(t *testing.T) {
 		{[]string{"--tls-client-key", cert.KeyFile}, 0, false, "needs --tls-client-cert"},
 		{[]string{"--tls-client-cert", "/nonexistent", "--tls-client-key", cert.KeyFile}, 0, false, "--tls-client-cert"},
 	} {
-		c, err := parseMountArgs(append(tc.args, "ftp.example.org", "/m"), inputs(home, nil))
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("%q: error %v, want %q", tc.args, err, tc.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%q: %v", tc.args, err)
+		c := parseCase(t, tc.args, inputs(home, nil), tc.err)
+		if c == nil {
 			continue
 		}
 		cc := c.opts.Conn
