@@ -15,6 +15,7 @@ import (
 	"ftpfs/conn"
 	"ftpfs/ftpd"
 	"ftpfs/internal/testutil"
+	"ftpfs/internal/testutil/proxytest"
 )
 
 // servedBytes is the file activeRoundTrip reads, written into the served
@@ -27,7 +28,8 @@ func writeServed(t *testing.T, dir string) {
 }
 
 // activeRoundTrip reads, writes, lists and renames through mnt, a mount
-// of disk in active mode, and checks the server's disk.
+// of disk (in active mode, or through a proxy), and checks the server's
+// disk.
 func activeRoundTrip(t *testing.T, mnt, disk string) {
 	t.Helper()
 	if got, err := os.ReadFile(filepath.Join(mnt, "served.bin")); err != nil || !bytes.Equal(got, servedBytes) {
@@ -79,39 +81,110 @@ func TestActiveVsftpd(t *testing.T) {
 	activeRoundTrip(t, mnt, filepath.Join(root, s.up))
 }
 
-// TestClientCertProftpd: proftpd with TLSVerifyClient on takes a mount
-// that presents a client certificate it trusts, on TLS 1.2 and 1.3
-// (the data connections too: a read and a write), and refuses a client
-// without one.
-func TestClientCertProftpd(t *testing.T) {
+// TestClientCertRealServers: proftpd with TLSVerifyClient on, and vsftpd
+// with require_cert and validate_cert, take a mount that presents a
+// client certificate they trust, on TLS 1.2 and 1.3 (the data
+// connections too: a write and a read), and refuse a client without one.
+func TestClientCertRealServers(t *testing.T) {
 	testutil.NeedFUSE(t)
-	testutil.NeedRoot(t, "for proftpd, which changes user")
+	testutil.NeedRoot(t, "for the real servers, which chroot and change user")
 	tc := testutil.NewCert(t, testutil.CertOptions{RSA: true, Shared: true})
-	client := testutil.NewCert(t, testutil.CertOptions{Client: true})
-	root := t.TempDir()
-	s := startProftpdWith(t, root, tc, client.CertFile)
-	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
-		_, mnt, _ := mountAt(t, s.addr, s.user, s.pass, func(o *Options) {
-			o.Conn.TLS, o.Conn.TLSConfig = s.tlsMode(), tc.ClientTLS()
-			o.Conn.TLSConfig.Certificates = []tls.Certificate{client.Pair}
-			o.Conn.TLSConfig.MaxVersion = v
+	client := testutil.NewCert(t, testutil.CertOptions{Client: true, Shared: true})
+	for _, rs := range []realServer{
+		{"proftpd", func(t testing.TB, root string, tc *testutil.Cert) served {
+			return startProftpdWith(t, root, tc, client.CertFile)
+		}},
+		{"vsftpd", func(t testing.TB, root string, tc *testutil.Cert) served {
+			return startVsftpdWith(t, root, tc, "require_cert=YES", "validate_cert=YES", "ca_certs_file="+client.CertFile, "")
+		}},
+	} {
+		t.Run(rs.name, func(t *testing.T) {
+			root := t.TempDir()
+			s := rs.start(t, root, tc)
+			for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+				_, mnt, _ := mountAt(t, s.addr, s.user, s.pass, append([]func(*Options){func(o *Options) {
+					o.Root = "/" + s.up
+					o.Conn.TLS, o.Conn.TLSConfig = s.tlsMode(), tc.ClientTLS()
+					o.Conn.TLSConfig.Certificates = []tls.Certificate{client.Pair}
+					o.Conn.TLSConfig.MaxVersion = v
+				}}, s.mods...)...)
+				name := tls.VersionName(v) + ".bin"
+				data := testutil.RandBytes(uint64(v), 1<<20)
+				if err := os.WriteFile(filepath.Join(mnt, name), data, 0o644); err != nil {
+					t.Fatalf("%s: write with a client certificate: %v", tls.VersionName(v), err)
+				}
+				if got, err := os.ReadFile(filepath.Join(root, s.up, name)); err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("%s: the upload differs on the server's disk", tls.VersionName(v))
+				}
+				if got, err := os.ReadFile(filepath.Join(mnt, name)); err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("%s: read with a client certificate: %v", tls.VersionName(v), err)
+				}
+			}
+			p := conn.NewPool(conn.Config{Addr: s.addr, User: s.user, Password: s.pass, Timeout: 5 * time.Second,
+				TLS: s.tlsMode(), TLSConfig: tc.ClientTLS()})
+			defer p.Close()
+			if _, err := p.ReadDir(context.Background(), "/"); err == nil {
+				t.Fatalf("%s took a client without a certificate", rs.name)
+			}
 		})
-		name := tls.VersionName(v) + ".bin"
-		data := testutil.RandBytes(uint64(v), 1<<20)
-		if err := os.WriteFile(filepath.Join(mnt, name), data, 0o644); err != nil {
-			t.Fatalf("%s: write with a client certificate: %v", tls.VersionName(v), err)
-		}
-		if got, err := os.ReadFile(filepath.Join(root, name)); err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("%s: the upload differs on the server's disk", tls.VersionName(v))
-		}
-		if got, err := os.ReadFile(filepath.Join(mnt, name)); err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("%s: read with a client certificate: %v", tls.VersionName(v), err)
-		}
 	}
-	p := conn.NewPool(conn.Config{Addr: s.addr, User: s.user, Password: s.pass, Timeout: 5 * time.Second,
-		TLS: s.tlsMode(), TLSConfig: tc.ClientTLS()})
-	defer p.Close()
-	if _, err := p.ReadDir(context.Background(), "/"); err == nil {
-		t.Fatal("proftpd took a client without a certificate")
+}
+
+// TestDialPathRealServers: each real server in active mode (passive
+// still offered: the mount must not use it), over plain FTP and FTPS,
+// and through a SOCKS5 and an HTTP CONNECT proxy with a password, which
+// must relay the control and the data connections.
+func TestDialPathRealServers(t *testing.T) {
+	testutil.NeedFUSE(t)
+	testutil.NeedRoot(t, "for the real servers, which chroot and change user")
+	tc := testutil.NewCert(t, testutil.CertOptions{RSA: true, Shared: true})
+	ways := []struct {
+		name string
+		tls  bool
+		set  func(t *testing.T, o *Options) func() int // returns the relayed count, or nil
+	}{
+		{"active", false, func(t *testing.T, o *Options) func() int { o.Conn.Active = true; return nil }},
+		{"active tls", true, func(t *testing.T, o *Options) func() int { o.Conn.Active = true; return nil }},
+		{"socks5", false, func(t *testing.T, o *Options) func() int {
+			px := proxytest.SOCKS5(t, "pu", "pp")
+			o.Conn.Proxy = &conn.Proxy{Kind: "socks5", Addr: px.Addr(), User: "pu", Password: "pp"}
+			return func() int { return px.Relayed("") }
+		}},
+		{"connect", false, func(t *testing.T, o *Options) func() int {
+			px := proxytest.CONNECT(t, "pu", "pp")
+			o.Conn.Proxy = &conn.Proxy{Kind: "http", Addr: px.Addr(), User: "pu", Password: "pp"}
+			return func() int { return px.Relayed("") }
+		}},
+	}
+	for _, rs := range realServers {
+		for _, w := range ways {
+			t.Run(rs.name+"/"+w.name, func(t *testing.T) {
+				root := t.TempDir()
+				var cert *testutil.Cert
+				if w.tls {
+					cert = tc
+				}
+				s := rs.start(t, root, cert)
+				// A directory of the test's own, which the server's
+				// user may write to.
+				disk := filepath.Join(root, s.up, "dp")
+				writeServed(t, disk)
+				os.Chmod(disk, 0o777)
+				var relayed func() int
+				_, mnt, _ := mountAt(t, s.addr, s.user, s.pass, append([]func(*Options){func(o *Options) {
+					o.Root = "/" + filepath.Join(s.up, "dp")
+					relayed = w.set(t, o)
+					if w.tls {
+						o.Conn.TLS, o.Conn.TLSConfig = s.tlsMode(), tc.ClientTLS()
+					}
+				}}, s.mods...)...)
+				activeRoundTrip(t, mnt, disk)
+				// The control connection, a listing, a download, two
+				// uploads at least.
+				if relayed != nil && relayed() < 5 {
+					t.Fatalf("the proxy relayed %d connections", relayed())
+				}
+			})
+		}
 	}
 }
