@@ -15,8 +15,8 @@ import (
 // the proxy, and the TLS client's certificate and versions.
 func (f *mountFlags) dialFlags(fset *flag.FlagSet) {
 	cc := &f.opts.Conn
-	fset.Var(activeFlag{cc}, "active", "active mode: the server connects to us for data (EPRT, else PORT), for servers where passive mode fails; =`ADDR` names that IP address to the server instead of ours (a NAT forwarding to us)")
-	fset.StringVar(&f.proxy, "proxy", "", "connect through the proxy at `URL`, socks5://[USER@]HOST:PORT or http://[USER@]HOST:PORT (HTTP CONNECT), control and data connections alike; default $ftp_proxy or $ALL_PROXY unless $NO_PROXY names the server; direct ignores those")
+	fset.Var(activeFlag{cc}, "active", "active mode: the server connects to us for data (EPRT, else PORT), for servers and firewalls where passive mode fails; with `ADDR`, that IP address is named to the server instead of ours (a NAT that forwards to us)")
+	fset.StringVar(&f.proxy, "proxy", "", "connect through the proxy at `URL`, socks5://[USER@]HOST:PORT or http://[USER@]HOST:PORT (HTTP CONNECT), control and data connections alike; default: the first set of $ftp_proxy, $FTP_PROXY, $all_proxy and $ALL_PROXY, unless $no_proxy names the server; direct ignores them")
 	fset.StringVar(&f.tlsClient.cert, "tls-client-cert", "", "present the PEM client certificate in `FILE` to a server that asks for one (implies --tls); its key in --tls-client-key, or in FILE too")
 	fset.StringVar(&f.tlsClient.key, "tls-client-key", "", "the PEM private key `FILE` of --tls-client-cert, which must be yours alone (mode 0600 or 0400)")
 	fset.StringVar(&f.tlsClient.maxVersion, "tls-max-version", "", "use TLS `VERSION` at most, 1.2 or 1.3 (for servers broken on 1.3; implies --tls)")
