@@ -144,3 +144,20 @@ func TestActiveTLS(t *testing.T) {
 		t.Fatal("upload differs on the server")
 	}
 }
+
+// TestActiveAddr: ActiveAddr is the address named to the server; one
+// that is not ours is still named (a NAT's, forwarded to us), and ftpd,
+// which takes only the client's own address, refuses it (501).
+func TestActiveAddr(t *testing.T) {
+	s := startServer(t)
+	p := newPool(t, s, func(c *Config) { c.Active, c.ActiveAddr = true, "127.0.0.1" })
+	if _, err := p.ReadDir(context.Background(), "/"); err != nil {
+		t.Fatalf("active mode naming 127.0.0.1: %v", err)
+	}
+	p = newPool(t, s, func(c *Config) { c.Active, c.ActiveAddr = true, "192.0.2.1" })
+	_, err := p.ReadDir(context.Background(), "/")
+	var fe *Error
+	if !errors.As(err, &fe) || fe.Op != "eprt" || fe.Code != 501 {
+		t.Fatalf("active mode naming another host: %v, want ftpd's 501 to EPRT", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -26,7 +27,9 @@ func TestProxies(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			s := startServer(t)
 			px := start(t, "proxyuser", "s3cret pass")
+			logs := &testutil.Buffer{}
 			p := newPool(t, s, func(c *Config) {
+				c.Logger, c.Trace = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), logs
 				c.Proxy = &Proxy{Kind: kind, Addr: px.Addr(), User: "proxyuser", Password: "s3cret pass"}
 				c.MaxConns = 2
 			})
@@ -51,6 +54,9 @@ func TestProxies(t *testing.T) {
 			if transfers := n["STOR"] + n["RETR"] + n["MLSD"]; int64(dataConns) < transfers {
 				t.Fatalf("%d data connections relayed for %d transfers", dataConns, transfers)
 			}
+			if strings.Contains(logs.String(), "s3cret") || logs.String() == "" {
+				t.Fatalf("the log and trace name the proxy's password, or are empty:\n%s", logs)
+			}
 		})
 	}
 }
@@ -61,9 +67,13 @@ func TestProxyRefusals(t *testing.T) {
 	s := startServer(t)
 	for kind, start := range proxyKinds {
 		px := start(t, "u", "right")
-		p := newPool(t, s, func(c *Config) { c.Proxy = &Proxy{Kind: kind, Addr: px.Addr(), User: "u", Password: "wrong-pw"} })
+		logs := &testutil.Buffer{}
+		p := newPool(t, s, func(c *Config) {
+			c.Proxy = &Proxy{Kind: kind, Addr: px.Addr(), User: "u", Password: "wrong-pw"}
+			c.Logger, c.Trace = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), logs
+		})
 		_, err := p.ReadDir(context.Background(), "/")
-		if err == nil || strings.Contains(err.Error(), "wrong-pw") || px.Refused() == 0 {
+		if err == nil || strings.Contains(err.Error(), "wrong-pw") || strings.Contains(logs.String(), "wrong-pw") || px.Refused() == 0 {
 			t.Fatalf("%s with a wrong password: %v (refused %d)", kind, err, px.Refused())
 		}
 	}
