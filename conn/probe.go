@@ -257,6 +257,12 @@ func (pr *prober) roundTrip(ctx context.Context, c *Conn) {
 // of a server behind NAT that does not know its public address: the pool
 // connects to the peer, which works where the server listens on it too.
 func (pr *prober) passive(ctx context.Context, c *Conn) {
+	if pr.cfg.Active {
+		// The mount will not use passive mode; the listings and transfers
+		// of the later probes are active ones.
+		pr.add(Finding{Topic: "data connections", Verdict: ProbeOK, Detail: "active mode (--active): EPSV and PASV not probed; the listings and transfers below use EPRT or PORT"})
+		return
+	}
 	peer := c.raw.RemoteAddr().(*net.TCPAddr)
 	epsv := false
 	r, err := c.exchange(ctx, "EPSV")
@@ -294,7 +300,7 @@ func (pr *prober) passive(ctx context.Context, c *Conn) {
 		pr.add(Finding{Topic: "PASV", Verdict: ProbeProblem, Detail: "unreadable reply: " + clip(firstLine(r.msg))})
 		return
 	}
-	viaPeer := net.JoinHostPort(peer.IP.String(), strconv.Itoa(port))
+	viaPeer := net.JoinHostPort(c.dataHost(), strconv.Itoa(port))
 	if named.Equal(peer.IP) {
 		pr.add(Finding{Topic: "PASV", Verdict: ProbeOK, Detail: "names the control connection's address"})
 		return

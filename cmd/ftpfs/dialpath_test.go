@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"ftpfs/ftpd"
 	"ftpfs/internal/testutil"
+	"ftpfs/internal/testutil/ftpdtest"
 	"ftpfs/internal/testutil/proxytest"
 )
 
@@ -56,5 +59,38 @@ func TestMountProxyBinary(t *testing.T) {
 	control := px.Relayed(srv.addr)
 	if control == 0 || px.Relayed("")-control < 3 {
 		t.Fatalf("relayed %d control and %d data connections", control, px.Relayed("")-control)
+	}
+}
+
+// TestDoctorDialPath: doctor --active probes a server that refuses
+// passive mode without calling that a problem (its listings and write
+// probes go over active data connections), and doctor --proxy probes
+// through the proxy, the data connections of its probes too; the line
+// it recommends keeps the flag.
+func TestDoctorDialPath(t *testing.T) {
+	px := proxytest.SOCKS5(t, "", "")
+	for _, tc := range []struct {
+		name  string
+		fault string // RefuseVerb, with 502
+		args  []string
+		lines []string
+	}{
+		{"active", "EPSV,PASV", []string{"--active"}, []string{"ok           data connections: active mode (--active)", "ok           REST STOR: "}},
+		{"proxy", "", []string{"--proxy", "socks5://" + px.Addr()}, []string{"ok           EPSV: ", "ok           PASV: "}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := ftpdtest.Serve(t, doctorTree(t), func(c *ftpd.Config) { c.Faults.RefuseVerb, c.Faults.RefuseCode = tc.fault, 502 })
+			before := px.Relayed("")
+			out := doctorOn(t, s, tc.args...)
+			wantLines(t, out, append(tc.lines, "ok           MLSD: 2 entries", "ok           STOR: ")...)
+			if strings.Contains(out, "PROBLEM") {
+				t.Errorf("a problem reported with %s", tc.args)
+			}
+			if relayed := px.Relayed("") - before; tc.name == "proxy" && relayed < 6 {
+				t.Errorf("the proxy relayed %d connections", relayed)
+			}
+			wantRecommended(t, out, s, strings.Join(tc.args, " "))
+			untouched(t, s.Root)
+		})
 	}
 }
