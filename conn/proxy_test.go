@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"ftpfs/ftpd"
 	"ftpfs/internal/testutil"
 	"ftpfs/internal/testutil/proxytest"
 )
@@ -111,6 +112,30 @@ func TestParseProxy(t *testing.T) {
 		}
 		if strings.Contains(p.String(), "@") {
 			t.Errorf("%q: String %q names credentials", tc.in, p)
+		}
+	}
+}
+
+// TestProxyTLS: FTPS through either proxy, the TLS sessions end to end
+// with the server (control and data, the certificate checked for the
+// server's name).
+func TestProxyTLS(t *testing.T) {
+	cert := testutil.NewCert(t, testutil.CertOptions{})
+	s := startServer(t, func(c *ftpd.Config) { c.TLS = cert.ServerTLS(); c.TLSRequired = true })
+	for kind, start := range proxyKinds {
+		px := start(t, "", "")
+		p := newPool(t, s, func(c *Config) {
+			c.Proxy = &Proxy{Kind: kind, Addr: px.Addr()}
+			c.TLS, c.TLSConfig = TLSExplicit, cert.ClientTLS()
+		})
+		data := testutil.RandBytes(42, 150<<10)
+		upload(t, p, s, data, "/"+kind+".part", kind)
+		b := make([]byte, len(data))
+		if n, err := p.ReadAt(context.Background(), "/"+kind, b, 0, int64(len(data))); err != nil || !bytes.Equal(b[:n], data) {
+			t.Fatalf("%s: ReadAt over FTPS through the proxy: %d, %v", kind, n, err)
+		}
+		if control := px.Relayed(s.Addr().String()); control == 0 || px.Relayed("")-control < 2 {
+			t.Fatalf("%s: relayed %d control and %d data connections", kind, control, px.Relayed("")-control)
 		}
 	}
 }
