@@ -59,6 +59,14 @@
 // PASV reply is ignored (the control connection's peer is used) unless
 // Config.TrustPASVIP.
 //
+// In active mode (Config.Active, active.go) the server connects to a
+// port we name with EPRT (PORT where EPRT is unknown), and only a
+// connection from the control connection's peer is taken; nothing is
+// opened ahead or pipelined there.
+// Through a proxy (Config.Proxy, proxy.go: SOCKS5 or HTTP CONNECT) every
+// connection is dialled, control and data alike, and passive data
+// connections go to the server's name, which the proxy resolves.
+//
 // # Time
 //
 // Every exchange (a command and its reply, opening a data connection, each

@@ -35,6 +35,7 @@ type Conn struct {
 	protP   bool
 	noEPSV  bool    // EPSV failed once: use PASV
 	epsvOK  bool    // EPSV succeeded once: it may lead a pipeline
+	noEPRT  bool    // EPRT unknown to the server: PORT (active.go)
 	restOK  bool    // REST succeeded once: it may be in a pipeline
 	broken  bool    // out of sync or dead: never reuse
 	iac     iacRule // from the greeting, which is read raw
@@ -52,8 +53,7 @@ type reply struct {
 // dial connects, logs in and prepares the connection for transfers.
 // features is nil for the pool's first connection, which reads FEAT.
 func dial(ctx context.Context, cfg *Config, id int, features *Features, pipeline bool) (*Conn, error) {
-	d := net.Dialer{Timeout: cfg.Timeout}
-	raw, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	raw, err := cfg.dialTCP(ctx, cfg.Addr, time.Now().Add(cfg.Timeout))
 	if err != nil {
 		return nil, &Error{Op: "connect", Err: err}
 	}

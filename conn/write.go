@@ -296,8 +296,7 @@ func (a *ahead) start(c *Conn, r reply) {
 	a.ch = make(chan net.Conn, 1)
 	deadline := time.Now().Add(min(c.cfg.Timeout, 5*time.Second))
 	go func() {
-		d := net.Dialer{Deadline: deadline}
-		data, err := d.Dial("tcp", addr)
+		data, err := c.cfg.dialTCP(context.Background(), addr, deadline)
 		if err != nil {
 			data = nil
 		}

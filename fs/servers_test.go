@@ -222,6 +222,13 @@ func vsftpdWith(t testing.TB, root string, tc *testutil.Cert, conf, env []string
 // file, who may write everywhere but in ro/.
 func startProftpd(t testing.TB, root string, tc *testutil.Cert) served {
 	t.Helper()
+	return startProftpdWith(t, root, tc, "")
+}
+
+// startProftpdWith is startProftpd that, with clientCA (a PEM file),
+// demands a client certificate it signed (TLSVerifyClient on).
+func startProftpdWith(t testing.TB, root string, tc *testutil.Cert, clientCA string) served {
+	t.Helper()
 	bin := filepath.Join(testServersDir(), "usr/sbin/proftpd")
 	needServer(t, bin)
 	dir := t.TempDir()
@@ -253,7 +260,7 @@ func startProftpd(t testing.TB, root string, tc *testutil.Cert) served {
 		"DefaultRoot ~", "AllowOverwrite on", "ShowSymlinks on",
 		"ListOptions -a",
 		"<Directory " + ro + ">", "<Limit WRITE>", "DenyAll", "</Limit>", "</Directory>", "",
-	}, proftpdTLS(tc, dir)...), "\n")))
+	}, proftpdTLS(tc, dir, clientCA)...), "\n")))
 	addr := runServer(t, "proftpd", port, bin, "-n", "-q", "-c", conf)
 	return served{addr: addr, user: testUser, pass: testPass, refused: "ro"}
 }

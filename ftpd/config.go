@@ -130,8 +130,9 @@ type Faults struct {
 	Stall      bool
 	StallAfter int64
 	// RefuseVerb, when set, answers every command with that verb (upper
-	// case) with RefuseCode, without doing it: 450 and 451 for passing
-	// trouble, 502 for a command a server lacks.
+	// case; several separated by commas) with RefuseCode, without doing
+	// it: 450 and 451 for passing trouble, 502 for a command a server
+	// lacks ("EPSV,PASV" and 502: a server where only active mode works).
 	RefuseVerb string
 	RefuseCode int
 	// NoOverwrite refuses an RNTO onto an existing file (553), as some

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -441,7 +442,7 @@ func (s *session) dispatch(verb, arg string) {
 		return
 	}
 	cmd, ok := s.commands()[verb]
-	if f := s.srv.currentFaults(); f.RefuseVerb != "" && f.RefuseVerb == verb && f.RefuseCode != 0 {
+	if f := s.srv.currentFaults(); f.RefuseVerb != "" && slices.Contains(strings.Split(f.RefuseVerb, ","), verb) && f.RefuseCode != 0 {
 		s.reply(f.RefuseCode, "Refused (fault injection).")
 		return
 	}

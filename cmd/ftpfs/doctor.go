@@ -46,6 +46,7 @@ var doctorUses = map[string]bool{
 	"tls": true, "tls-insecure": true, "tls-ca": true, "tls-fingerprint": true,
 	"user": true, "password-stdin": true, "timeout": true, "connections": true,
 	"trust-pasv-ip": true, "telnet-iac": true, "debug-ftp": true, "max-listing-entries": true,
+	"active": true, "proxy": true, "tls-client-cert": true, "tls-client-key": true, "tls-max-version": true,
 }
 
 // doctorFlagSet binds doctor's own flags, which the mount does not have.

@@ -42,6 +42,8 @@ type mountFlags struct {
 	tls, tlsInsecure bool
 	tlsCA            string
 	tlsPin           string // --tls-fingerprint
+	proxy            string // --proxy
+	tlsClient        tlsClientFlags
 	user             string
 	passwordStdin    bool
 	passwordFile     string
@@ -80,6 +82,7 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.BoolVar(&o.NoAtomicUpload, "no-atomic-upload", o.NoAtomicUpload, "upload under the file's own name, for servers that refuse a rename over a file (a failed upload then leaves a partial file)")
 	fset.StringVar(&f.cacheDir, "cache-dir", "", "cache and log `DIR` (default $XDG_CACHE_HOME/ftpfs or ~/.cache/ftpfs)")
 	fset.BoolVar(&cc.TrustPASVIP, "trust-pasv-ip", cc.TrustPASVIP, "connect to the address in PASV replies (some NATs need it)")
+	f.dialFlags(fset)
 	fset.BoolVar(&cc.NoPipelining, "no-pipelining", cc.NoPipelining, "send every FTP command alone and wait for its reply, for a server that chokes on commands sent together")
 	fset.IntVar(&cc.MaxListingEntries, "max-listing-entries", cc.MaxListingEntries,
 		fmt.Sprintf("fail (EIO) a directory listing of more than `N` lines, or more than N×%d bytes", conn.ListingBytesPerEntry))
@@ -207,6 +210,9 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 	o.FsName = srv.String()
 
 	if err := configureTLS(c, &f); err != nil {
+		return nil, err
+	}
+	if err := configureProxy(c, f.proxy, in.lookupEnv); err != nil {
 		return nil, err
 	}
 
