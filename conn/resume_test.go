@@ -110,7 +110,7 @@ func TestUploadResumesWithAPPE(t *testing.T) {
 // number of times; one that always drops it ends in the drop's error,
 // and the old file stays.
 func TestUploadRestartsBounded(t *testing.T) {
-	s, log := resumeServer(t, 1<<20, "REST APPE")
+	s, log := resumeServer(t, 1<<20, "REST,APPE")
 	testutil.WriteFile(t, filepath.Join(s.Root, "target"), []byte("old"))
 	p := newPool(t, s)
 	data := testutil.RandBytes(23, 4<<20)

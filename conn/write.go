@@ -288,8 +288,7 @@ func (a *ahead) start(c *Conn, r reply) {
 	a.ch = make(chan net.Conn, 1)
 	deadline := time.Now().Add(min(c.cfg.Timeout, 5*time.Second))
 	go func() {
-		d := net.Dialer{Deadline: deadline}
-		data, err := d.Dial("tcp", addr)
+		data, err := c.cfg.dialTCP(context.Background(), addr, deadline)
 		if err != nil {
 			data = nil
 		}
@@ -338,6 +337,7 @@ func storReply(c *Conn, from string, r reply) error {
 	if r.code == 421 {
 		c.broken = true
 	}
+	c.cfg.stats.failed(classifyReply(r.code, r.msg))
 	return &Error{Op: "stor", Path: from, Code: r.code, Msg: firstLine(r.msg)}
 }
 
@@ -534,7 +534,7 @@ var ErrNoSetTime = errors.New("server cannot set modification times (no MFMT, no
 // SetTime sets a file's modification time: MFMT where offered, else the
 // "MDTM time path" form of vsftpd and others. It is idempotent.
 func (p *Pool) SetTime(ctx context.Context, path string, t time.Time) error {
-	ts := t.UTC().Format("20060102150405")
+	ts := p.toServer(t)
 	return p.do(ctx, Metadata, func(c *Conn) error {
 		if c.feat.MFMT {
 			_, err := c.expect(ctx, "mfmt", path, []int{213, 250, 200}, "MFMT "+ts+" "+path)

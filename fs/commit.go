@@ -124,6 +124,7 @@ func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string, src io
 		m.removeTmp(tmp)
 		return err
 	}
+	m.learnZone(ctx, remote)
 	m.setEntry(c.rel, conn.Entry{
 		Name: path.Base(c.rel), Type: conn.TypeFile, Size: c.size,
 		// The server set the time; asking would cost a command per

@@ -22,8 +22,10 @@
 // fresh one (younger than --dir-cache-ttl, Options.DirCacheTTL) answers
 // at once, with no FTP command; otherwise one fetch per directory runs,
 // shared by every caller that wants it meanwhile (ls -l looks up many
-// names at once). The fetch is conn.Pool.ReadDir, which returns the
-// directory whole (MLSD or LIST, with symlink targets filled in), minus
+// names at once). The fetch is conn.Pool.ReadDirKnown, which returns the
+// directory whole (MLSD or LIST, with symlink targets filled in; on MLSD
+// servers, a STAT keeping the exact facts the cached listing knows of
+// entries that did not change, relist.go), minus
 // the names fs hides: uploads in progress (tmpPrefix) and the directory
 // links out of the tree point into (outsideName, see symlink.go). A name
 // missing from a fresh listing is ENOENT at once: shells and editors

@@ -60,6 +60,7 @@ func (m *mount) newStage(rel string) (*stage, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.stages.Add(1)
 	return &stage{m: m, f: f}, nil
 }
 
@@ -109,12 +110,15 @@ func (s *stage) reader(n int64) io.ReaderAt { return io.NewSectionReader(s.f, 0,
 // mount and ftpfs status: the bytes of rel the server does not have.
 func (s *stage) keep(rel string) {
 	s.m.keepStaged(s.f.Name(), rel, s.counted)
+	s.m.uploadsFailed.Add(1)
+	s.m.stages.Add(-1)
 	s.count(0)
 	s.f.Close()
 }
 
 // discard closes and removes the stage.
 func (s *stage) discard() {
+	s.m.stages.Add(-1)
 	s.count(0)
 	name := s.f.Name()
 	s.f.Close()

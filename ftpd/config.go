@@ -89,6 +89,11 @@ type Config struct {
 
 	// Profile selects the server dialect; default ProfileFull.
 	Profile Profile
+	// Zone, when set, is the zone of LIST's times, of MDTM's replies and
+	// of the times MDTM and MFMT set, as vsftpd with use_localtime=YES
+	// answers (vsftpd has no MFMT; this server reads it the same way).
+	// MLSD's and MLST's facts stay UTC. nil means UTC.
+	Zone *time.Location
 	// Faults are the initial fault injection settings (SetFaults changes
 	// them while the server runs).
 	Faults Faults
@@ -128,8 +133,9 @@ type Faults struct {
 	Stall      bool
 	StallAfter int64
 	// RefuseVerb, when set, answers every command with that verb (upper
-	// case; several separated by spaces) with RefuseCode, without doing it: 450 and 451 for passing
-	// trouble, 502 for a command a server lacks.
+	// case; several separated by commas) with RefuseCode, without doing
+	// it: 450 and 451 for passing trouble, 502 for a command a server
+	// lacks ("EPSV,PASV" and 502: a server where only active mode works).
 	RefuseVerb string
 	RefuseCode int
 	// NoOverwrite refuses an RNTO onto an existing file (553), as some

@@ -443,7 +443,7 @@ func (s *session) dispatch(verb, arg string) {
 		return
 	}
 	cmd, ok := s.commands()[verb]
-	if f := s.srv.currentFaults(); f.RefuseCode != 0 && slices.Contains(strings.Fields(f.RefuseVerb), verb) {
+	if f := s.srv.currentFaults(); f.RefuseVerb != "" && slices.Contains(strings.Split(f.RefuseVerb, ","), verb) && f.RefuseCode != 0 {
 		s.reply(f.RefuseCode, "Refused (fault injection).")
 		return
 	}
