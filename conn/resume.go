@@ -199,9 +199,7 @@ func (next *Upload) followOn(prev *Upload, r io.ReaderAt, off int64) error {
 
 // sendRange writes r's bytes from u.n to size.
 func (u *Upload) sendRange(ctx context.Context, r io.ReaderAt, size int64) error {
-	if u.t.live != nil {
-		u.t.live.size.Store(size) // for ftpfs stats: the whole upload
-	}
+	u.t.live.sizeOf(io.NewSectionReader(r, 0, size)) // for ftpfs stats: the whole upload
 	buf := make([]byte, 256<<10)
 	for u.n < size {
 		n, rerr := r.ReadAt(buf[:min(int64(len(buf)), size-u.n)], u.n)
