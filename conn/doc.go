@@ -108,8 +108,19 @@
 //   - Upload.Commit reads the transfer's final reply before sending
 //     anything (proftpd answers commands sent during a transfer before its
 //     226), then checks with SIZE, where the server has it, that it holds
-//     as many bytes as were sent, sets a mode with SITE CHMOD if asked,
-//     and renames the upload into place, with the same DELE fallback.
+//     as many bytes as were sent, and with the server's digest, where it
+//     tells one, that they are the bytes sent (hash.go: HASH of
+//     draft-bryan-ftpext-hash, else XSHA256, XSHA512, XSHA1, XMD5 or
+//     XCRC; ErrHashMismatch), sets a mode with SITE CHMOD if asked, and
+//     renames the upload into place, with the same DELE fallback. The
+//     digest travels with SIZE where the order of the replies allows
+//     (ftpd, proftpd once learnt), else in a round trip of its own.
+//   - Upload.SendFrom, Resume and CommitFrom go on with an upload whose
+//     data connection dropped, on the same name, from the server's SIZE:
+//     REST and STOR, else APPE, else STOR from byte 0 at most twice
+//     (proftpd refuses both by default); three attempts in a row that
+//     move the server's copy no further end it (resume.go). Pool.CheckSum
+//     compares a download's digest with the server's.
 //   - Pool.Stat asks MLST, and says ClassUnsupported without a command on
 //     a server without MLSD; Pool.SetTime uses MFMT, else the "MDTM time
 //     path" form (vsftpd), and says ErrNoSetTime when neither exists.

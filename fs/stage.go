@@ -104,7 +104,7 @@ func (s *stage) WriteAt(b []byte, off int64) (int, error) { return s.f.WriteAt(b
 func (s *stage) name() string { return s.f.Name() }
 
 // reader reads the stage's first n bytes.
-func (s *stage) reader(n int64) io.Reader { return io.NewSectionReader(s.f, 0, n) }
+func (s *stage) reader(n int64) io.ReaderAt { return io.NewSectionReader(s.f, 0, n) }
 
 // keep closes the stage but leaves its file, described for the next
 // mount and ftpfs status: the bytes of rel the server does not have.

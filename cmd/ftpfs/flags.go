@@ -80,6 +80,7 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.Var((*byteSize)(&o.CacheSize), "cache-size", "bound the block cache to `BYTES`; suffixes K, M, G, T for powers of 1024")
 	fset.Var((*byteSize)(&o.StagingSize), "staging-size", "bound the files staged for upload in the cache dir to `BYTES`; beyond, writes get ENOSPC")
 	fset.BoolVar(&o.NoAtomicUpload, "no-atomic-upload", o.NoAtomicUpload, "upload under the file's own name, for servers that refuse a rename over a file (a failed upload then leaves a partial file)")
+	fset.BoolVar(&o.VerifyReads, "verify-reads", o.VerifyReads, "compare a file read whole, in order, with the server's digest of it (HASH, XSHA256...) at its end: EIO when they differ")
 	fset.StringVar(&f.cacheDir, "cache-dir", "", "cache and log `DIR` (default $XDG_CACHE_HOME/ftpfs or ~/.cache/ftpfs)")
 	fset.BoolVar(&cc.TrustPASVIP, "trust-pasv-ip", cc.TrustPASVIP, "connect to the address in PASV replies (some NATs need it)")
 	f.dialFlags(fset)
