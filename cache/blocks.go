@@ -63,6 +63,8 @@ type Blocks struct {
 	bytes   int64                            // sum of len over lru; GUARDED_BY(mu)
 	charged int64                            // sum of charge over lru; GUARDED_BY(mu)
 	flights map[blockKey]*flight[[]byte]     // GUARDED_BY(mu)
+
+	counts counts // stats.go
 }
 
 // NewBlocks returns an empty block cache.
@@ -108,8 +110,14 @@ func (b *Blocks) BlockSize() int { return b.blockSize }
 // shared: do not modify it.
 func (b *Blocks) Get(path, version string, idx int64) ([]byte, bool) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.lru.Get(blockKey{path, version, idx})
+	data, ok := b.lru.Get(blockKey{path, version, idx})
+	b.mu.Unlock()
+	if ok {
+		b.counts.hits.Add(1)
+	} else {
+		b.counts.misses.Add(1)
+	}
+	return data, ok
 }
 
 // Add caches data as block idx of version of path. The cache keeps data:
@@ -134,6 +142,7 @@ func (b *Blocks) Fetch(ctx context.Context, path, version string, idx int64, fet
 	b.mu.Lock()
 	if data, ok := b.lru.Get(k); ok {
 		b.mu.Unlock()
+		b.counts.hits.Add(1)
 		return data, nil
 	}
 	f := b.flights[k]
@@ -144,7 +153,10 @@ func (b *Blocks) Fetch(ctx context.Context, path, version string, idx int64, fet
 		}
 		f = newFlight[[]byte](ctx, time.Time{}) // blocks do not age: versions replace TTLs
 		b.flights[k] = f
+		b.counts.fetches.Add(1)
 		go b.run(k, f, fetch)
+	} else {
+		b.counts.shared.Add(1)
 	}
 	f.waiters++
 	b.mu.Unlock()

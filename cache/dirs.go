@@ -58,6 +58,8 @@ type Dirs[E any] struct {
 	lru     *simplelru.LRU[string, *Listing[E]] // GUARDED_BY(mu)
 	entries int                                 // sum of Len over lru; GUARDED_BY(mu)
 	flights map[string]*flight[*Listing[E]]     // fetches in progress; GUARDED_BY(mu)
+
+	counts counts // stats.go
 }
 
 // NewDirs returns an empty cache. name returns the name of an entry within
@@ -157,8 +159,10 @@ func (d *Dirs[E]) FetchMaxAge(ctx context.Context, dir string, maxAge time.Durat
 	d.mu.Lock()
 	if l, ok := d.lru.Get(dir); ok && d.fresh(l, maxAge, now) {
 		d.mu.Unlock()
+		d.counts.hits.Add(1)
 		return l, nil
 	}
+	d.counts.misses.Add(1)
 	f := d.flights[dir]
 	if f == nil || !now.Before(f.started.Add(max(maxAge, d.minFresh))) {
 		if err := ctx.Err(); err != nil {
@@ -169,7 +173,10 @@ func (d *Dirs[E]) FetchMaxAge(ctx context.Context, dir string, maxAge time.Durat
 		// older than ours.
 		f = newFlight[*Listing[E]](ctx, now)
 		d.flights[dir] = f
+		d.counts.fetches.Add(1)
 		go d.run(dir, f, fetch)
+	} else {
+		d.counts.shared.Add(1)
 	}
 	f.waiters++
 	d.mu.Unlock()

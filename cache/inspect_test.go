@@ -50,9 +50,6 @@ func (d *Dirs[E]) Lookup(dir, name string) (e E, found, known bool) {
 	return e, found, true
 }
 
-// Fetched returns when the fetch that produced l began.
-func (l *Listing[E]) Fetched() time.Time { return l.fetched }
-
 // FakeClock is a Clock that moves only when told to. It is safe for
 // concurrent use.
 type FakeClock struct {

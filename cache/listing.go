@@ -70,6 +70,10 @@ func (l *Listing[E]) Lookup(name string) (E, bool) {
 	return e, ok
 }
 
+// Fetched is when the fetch of the listing began: every entry, fetched
+// or patched in since, was known then or later.
+func (l *Listing[E]) Fetched() time.Time { return l.fetched }
+
 // Len returns the number of entries.
 func (l *Listing[E]) Len() int { return l.n }
 

@@ -59,6 +59,14 @@
 // PASV reply is ignored (the control connection's peer is used) unless
 // Config.TrustPASVIP.
 //
+// In active mode (Config.Active, active.go) the server connects to a
+// port we name with EPRT (PORT where EPRT is unknown), and only a
+// connection from the control connection's peer is taken; nothing is
+// opened ahead or pipelined there.
+// Through a proxy (Config.Proxy, proxy.go: SOCKS5 or HTTP CONNECT) every
+// connection is dialled, control and data alike, and passive data
+// connections go to the server's name, which the proxy resolves.
+//
 // # Time
 //
 // Every exchange (a command and its reply, opening a data connection, each
@@ -86,7 +94,12 @@
 //     recognizes and names that cannot be path components are left out
 //     and counted in the log, never guessed at; a listing over
 //     Config.MaxListingEntries lines or Config.MaxListingBytes bytes fails
-//     (ClassTooLarge). LIST times are read in UTC.
+//     (ClassTooLarge). LIST times are read in the server's zone
+//     (timezone.go): UTC unless given or learnt from an upload.
+//     Pool.ReadDirKnown gives the same where the caller knows the
+//     directory from before: on servers with MLSD it lists with STAT,
+//     keeps the known facts of the entries whose LIST lines did not
+//     change, and asks MLST for the others (listing_relist.go).
 //   - Pool.RenameOver renames as rename(2) does: a server that refuses to
 //     rename over an existing file (its reply says the target exists) gets
 //     a DELE of the target and the rename again, and the caller learns
@@ -95,11 +108,26 @@
 //   - Upload.Commit reads the transfer's final reply before sending
 //     anything (proftpd answers commands sent during a transfer before its
 //     226), then checks with SIZE, where the server has it, that it holds
-//     as many bytes as were sent, sets a mode with SITE CHMOD if asked,
-//     and renames the upload into place, with the same DELE fallback.
+//     as many bytes as were sent, and with the server's digest, where it
+//     tells one, that they are the bytes sent (hash.go: HASH of
+//     draft-bryan-ftpext-hash, else XSHA256, XSHA512, XSHA1, XMD5 or
+//     XCRC; ErrHashMismatch), sets a mode with SITE CHMOD if asked, and
+//     renames the upload into place, with the same DELE fallback. The
+//     digest travels with SIZE where the order of the replies allows
+//     (ftpd, proftpd once learnt), else in a round trip of its own.
+//   - Upload.SendFrom, Resume and CommitFrom go on with an upload whose
+//     data connection dropped, on the same name, from the server's SIZE:
+//     REST and STOR, else APPE, else STOR from byte 0 at most twice
+//     (proftpd refuses both by default); three attempts in a row that
+//     move the server's copy no further end it (resume.go). Pool.CheckSum
+//     compares a download's digest with the server's.
 //   - Pool.Stat asks MLST, and says ClassUnsupported without a command on
 //     a server without MLSD; Pool.SetTime uses MFMT, else the "MDTM time
 //     path" form (vsftpd), and says ErrNoSetTime when neither exists.
+//   - A server that gives local time in LIST and MDTM (vsftpd with
+//     use_localtime) has its times read and set in its zone: the one
+//     given (Config.ServerZone), else the offset Pool.LearnZone finds
+//     from a file just uploaded; MLSD's facts stay UTC.
 //   - Pool.Available asks AVBL where FEAT offers it, at most once per
 //     SpaceTTL, and says it does not know elsewhere.
 //   - A 0xFF byte of a name (Telnet IAC) is doubled or not as the
@@ -123,6 +151,14 @@
 // of any error that carries an *Error or a Class. Retriable says whether
 // a fresh connection may help. The errno a program sees is the mount's
 // decision (package fs), from the class.
+//
+// # Counters
+//
+// Pool.Snapshot gives what ftpfs stats shows: commands by verb, round
+// trips (flights of commands and TCP connects), failed exchanges by
+// class, bytes each way, the transfers under way and the connections'
+// state. They are counted where they happen (stats.go) with atomics; only
+// a transfer's start and end take a lock.
 //
 // # Locking
 //

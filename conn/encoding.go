@@ -175,10 +175,10 @@ func (c *Conn) toServer(line string) (string, error) {
 // servers that honour it (IIS, FileZilla Server).
 func (c *Conn) optsUTF8() bool { return c.feat.UTF8 && c.cfg.Encoding == nil }
 
-// fromServer converts a line of a listing read over a data connection or
+// listingLine converts a line of a listing read over a data connection or
 // in a STAT reply; without an encoding it notes, once per pool, a line
 // that is not UTF-8.
-func (p *Pool) fromServer(dir, line string) string {
+func (p *Pool) listingLine(dir, line string) string {
 	if p.cfg.Encoding != nil {
 		return p.cfg.Encoding.decode(line)
 	}

@@ -250,9 +250,9 @@ const statUnsafe = " \t*?[]{}~"
 // readStatInto reads the reply to the STAT of dir into a new listing:
 // nil where the answer cannot stand for the listing.
 func (p *Pool) readStatInto(ctx context.Context, c *Conn, dir string) (*Listing, error) {
-	l := NewListing(time.Now(), time.UTC)
+	l := NewListing(time.Now(), p.zone())
 	a, err := c.readStatListing(ctx, dir, p.cfg.MaxListingBytes, p.cfg.MaxListingEntries, func(line string) error {
-		l.Add(p.fromServer(dir, line), false)
+		l.Add(p.listingLine(dir, line), false)
 		return nil
 	})
 	if a == statRefused {

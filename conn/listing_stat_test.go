@@ -20,6 +20,7 @@ type statServer struct {
 	ln    net.Listener
 	stat  func(w io.Writer, path string)
 	lists map[string]string
+	mlsd  map[string]string // MLSD's listings; the server has MLSD when set
 
 	mu     sync.Mutex
 	counts map[string]int
@@ -84,14 +85,21 @@ func (s *statServer) serve(c net.Conn) {
 		case "PASS":
 			say("230 in")
 		case "FEAT":
+			if s.mlsd != nil {
+				say("211-Features:\r\n MDTM\r\n EPSV\r\n MLST type*;size*;modify*;\r\n211 End")
+				continue
+			}
 			say("211-Features:\r\n MDTM\r\n EPSV\r\n211 End")
 		case "TYPE":
 			say("200 ok")
 		case "EPSV":
 			data, _ = net.Listen("tcp", "127.0.0.1:0")
 			say(fmt.Sprintf("229 Entering Extended Passive Mode (|||%d|)", data.Addr().(*net.TCPAddr).Port))
-		case "LIST":
+		case "LIST", "MLSD":
 			body, ok := s.lists[strings.TrimPrefix(arg, "-a ")]
+			if verb == "MLSD" {
+				body, ok = s.mlsd[arg]
+			}
 			if data == nil || !ok {
 				say("550 no")
 				continue

@@ -21,9 +21,9 @@ func (p *Pool) Names(ctx context.Context, dir string) (es []Entry, ok bool, err 
 		return nil, false, nil
 	}
 	err = p.do(ctx, Metadata, func(c *Conn) error {
-		l := NewListing(time.Now(), time.UTC)
+		l := NewListing(time.Now(), p.zone())
 		a, err := p.statList(ctx, c, dir, func(line string) error {
-			l.Add(p.fromServer(dir, line), false)
+			l.Add(p.listingLine(dir, line), false)
 			return nil
 		})
 		es, ok = l.Entries, err == nil && a == statListed

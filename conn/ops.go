@@ -74,7 +74,7 @@ func (p *Pool) list(ctx context.Context, dir string, long bool, reset func(), fn
 		// when LIST must list after all.
 		if !c.feat.MLSD && reset != nil && p.statListings() {
 			var err error
-			stat, err = p.statList(ctx, c, dir, func(l string) error { return fn(p.fromServer(dir, l), false) })
+			stat, err = p.statList(ctx, c, dir, func(l string) error { return fn(p.listingLine(dir, l), false) })
 			if err != nil || stat == statListed {
 				return err
 			}
@@ -109,7 +109,7 @@ func (p *Pool) listData(ctx context.Context, c *Conn, dir string, long bool, fn 
 		return err
 	}
 	err = readListing(t, p.cfg.MaxListingBytes, p.cfg.MaxListingEntries, func(l string) error {
-		return fn(p.fromServer(dir, l), mlsd)
+		return fn(p.listingLine(dir, l), mlsd)
 	})
 	if err != nil {
 		if errors.Is(err, ErrListingTooLarge) {
@@ -121,21 +121,16 @@ func (p *Pool) listData(ctx context.Context, c *Conn, dir string, long bool, fn 
 	return t.finish()
 }
 
-// ModTime asks MDTM for a file's modification time, to the second.
+// ModTime asks MDTM for a file's modification time, to the second, read
+// in the server's zone (timezone.go).
 func (p *Pool) ModTime(ctx context.Context, path string) (time.Time, error) {
 	var t time.Time
 	err := p.do(ctx, Metadata, func(c *Conn) error {
-		r, err := c.expect(ctx, "mdtm", path, []int{213}, "MDTM "+path)
-		if err != nil {
-			return err
-		}
-		var ok bool
-		if t, ok = parseTimeVal(strings.TrimSpace(r.msg)); !ok {
-			return &Error{Op: "mdtm", Path: path, Code: r.code, Msg: r.msg}
-		}
-		return nil
+		var err error
+		t, err = c.modTime(ctx, path)
+		return err
 	})
-	return t, err
+	return p.fromServer(t), err
 }
 
 // Stat asks MLST for one entry. A server without it cannot tell one

@@ -141,7 +141,8 @@ func (p *Pool) pipelineFailed(ctx context.Context, op string, err error) {
 	}
 }
 
-// ModTimes asks MDTM for the modification times of files, to the second:
+// ModTimes asks MDTM for the modification times of files, to the second
+// and in the server's zone:
 // times[i] is paths[i]'s, zero where the server did not tell (a
 // directory, a file gone). The commands travel together on one
 // connection; where pipelining is off or fails, the times still missing
@@ -159,7 +160,7 @@ func (p *Pool) ModTimes(ctx context.Context, paths []string) ([]time.Time, error
 			}
 			return c.pipeline(ctx, lines, func(i int) error {
 				t, err := c.readModTime(ctx, paths[i])
-				times[i] = t
+				times[i] = p.fromServer(t)
 				return err
 			})
 		})

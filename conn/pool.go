@@ -44,6 +44,7 @@ type Pool struct {
 	rtt       time.Duration // the shortest of the connections' (Conn.rtt)
 
 	lowered    time.Time     // when a 421 last lowered the ceiling
+	loweredBy  string        // that 421, for Snapshot
 	raiseAfter time.Duration // then, one more connection is tried again
 
 	noPipeline atomic.Bool // a pipelined batch failed: one command at a time
@@ -67,6 +68,7 @@ type Pool struct {
 	// chmodOK say that a command of the kind succeeded; soonOff, that
 	// replies owed did not come in time: every command waits for its own.
 	trail                       trail
+	tz                          serverZone // timezone.go
 	setTimeOK, chmodOK, soonOff atomic.Bool
 
 	space spaceCache // the last AVBL answer (space.go)
@@ -75,6 +77,7 @@ type Pool struct {
 // NewPool checks nothing on the network: the first operation dials.
 func NewPool(cfg Config) *Pool {
 	cfg.fill()
+	cfg.stats = newCounters()
 	return &Pool{cfg: cfg, ceiling: cfg.MaxConns, wake: make(chan struct{}), raiseAfter: time.Minute}
 }
 
@@ -182,7 +185,7 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 				if tooMany {
 					// Live with what we have rather than fail the caller.
 					p.ceiling = max(1, p.total)
-					p.lowered = time.Now()
+					p.lowered, p.loweredBy = time.Now(), refusal(err)
 					p.cfg.Logger.Info("server refused another connection; pool ceiling lowered", "ceiling", p.ceiling)
 				}
 				p.broadcast()
@@ -316,7 +319,7 @@ func (p *Pool) spare() {
 			p.total--
 			if errors.Is(err, errTooMany) && p.total > 0 {
 				p.ceiling = max(1, p.total)
-				p.lowered = time.Now()
+				p.lowered, p.loweredBy = time.Now(), refusal(err)
 				p.cfg.Logger.Info("server refused another connection; pool ceiling lowered", "ceiling", p.ceiling)
 			} else {
 				p.cfg.Logger.Debug("spare connection not opened", "err", err)

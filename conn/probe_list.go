@@ -190,10 +190,10 @@ func (pr *prober) timeZone(ctx context.Context, c *Conn, p string, listed time.T
 	}
 	pr.tzDone = true
 	off := listed.Sub(exact.Truncate(time.Minute)).Round(15 * time.Minute)
-	f := Finding{Topic: "time zone of LIST", Verdict: ProbeOK, Detail: "LIST's times are UTC, as MDTM's (the mount reads them so)"}
+	f := Finding{Topic: "time zone of LIST", Verdict: ProbeOK, Detail: "LIST's times are in MDTM's zone (both UTC, or both the server's local time: \"time zone of MDTM\" says which, after a write)"}
 	if off != 0 {
 		f.Verdict = ProbeProblem
-		f.Detail = fmt.Sprintf("LIST's times are %s off MDTM's (UTC): the server lists in its local time; times from listings will be off by that much, exact ones (MDTM) are right", signed(off))
+		f.Detail = fmt.Sprintf("LIST's times are %s off MDTM's: the server lists in another zone than MDTM's (its local time); times from listings will be off by that much, exact ones (MDTM) are right; --server-timezone would move both, so it cannot help", signed(off))
 		if c.feat.MLSD {
 			f.Verdict = ProbeOK
 			f.Detail += "; the mount lists with MLSD here, which is UTC"

@@ -118,6 +118,7 @@ func (pr *prober) stor(ctx context.Context, c *Conn, s *scratch) bool {
 		pr.add(Finding{Topic: "STOR", Verdict: ProbeProblem, Detail: "failed in the scratch directory: " + err.Error()})
 		return false
 	}
+	end := time.Now()
 	pr.add(Finding{Topic: "STOR", Verdict: ProbeOK, Detail: fmt.Sprintf("%d bytes", len(s.a))})
 	switch n, err := size(ctx, c, s.file("a")); {
 	case err != nil:
@@ -126,6 +127,9 @@ func (pr *prober) stor(ctx context.Context, c *Conn, s *scratch) bool {
 		pr.add(Finding{Topic: "SIZE", Verdict: ProbeProblem, Detail: fmt.Sprintf("%d after an upload of %d bytes", n, len(s.a))})
 	default:
 		pr.add(Finding{Topic: "SIZE", Verdict: ProbeOK, Detail: "matches the upload: the mount checks every upload with it"})
+	}
+	if !c.broken {
+		pr.uploadZone(ctx, c, s.file("a"), end)
 	}
 	if !pr.tzDone && !c.broken {
 		l := NewListing(time.Now(), time.UTC)

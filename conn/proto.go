@@ -35,6 +35,7 @@ type Conn struct {
 	protP   bool
 	noEPSV  bool    // EPSV failed once: use PASV
 	epsvOK  bool    // EPSV succeeded once: it may lead a pipeline
+	noEPRT  bool    // EPRT unknown to the server: PORT (active.go)
 	restOK  bool    // REST succeeded once: it may be in a pipeline
 	broken  bool    // out of sync or dead: never reuse
 	iac     iacRule // from the greeting, which is read raw
@@ -52,11 +53,11 @@ type reply struct {
 // dial connects, logs in and prepares the connection for transfers.
 // features is nil for the pool's first connection, which reads FEAT.
 func dial(ctx context.Context, cfg *Config, id int, features *Features, pipeline bool) (*Conn, error) {
-	d := net.Dialer{Timeout: cfg.Timeout}
-	raw, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	raw, err := cfg.dialTCP(ctx, cfg.Addr, time.Now().Add(cfg.Timeout))
 	if err != nil {
 		return nil, &Error{Op: "connect", Err: err}
 	}
+	cfg.stats.connect()
 	c := &Conn{id: id, cfg: cfg, raw: raw, ctrl: raw, feat: features}
 	if cfg.TLS != TLSNone {
 		c.tlsConf = tlsClientConfig(cfg)
@@ -131,7 +132,7 @@ func (c *Conn) login(ctx context.Context) error {
 			return &Error{Op: "login", Err: err}
 		}
 	}
-	if err := loggedIn(r); err != nil {
+	if err := c.loggedIn(r); err != nil {
 		return err
 	}
 	if c.feat == nil {
@@ -166,6 +167,9 @@ func (c *Conn) greeting(ctx context.Context) error {
 	if err != nil {
 		return &Error{Op: "greeting", Err: err}
 	}
+	if greet.code != 220 {
+		c.cfg.stats.failed(classifyReply(greet.code, greet.msg))
+	}
 	if greet.code == 421 {
 		return &Error{Op: "greeting", Code: greet.code, Msg: greet.msg, Err: errTooMany}
 	}
@@ -177,15 +181,15 @@ func (c *Conn) greeting(ctx context.Context) error {
 }
 
 // loggedIn is the error of the reply that ends a login, nil for success.
-func loggedIn(r reply) error {
-	switch {
-	case r.code == 230 || r.code == 202:
+func (c *Conn) loggedIn(r reply) error {
+	if r.code == 230 || r.code == 202 {
 		return nil
-	case r.code == 421:
-		return &Error{Op: "login", Code: r.code, Msg: r.msg, Err: errTooMany}
-	default:
-		return &Error{Op: "login", Code: r.code, Msg: r.msg}
 	}
+	c.cfg.stats.failed(classifyReply(r.code, r.msg))
+	if r.code == 421 {
+		return &Error{Op: "login", Code: r.code, Msg: r.msg, Err: errTooMany}
+	}
+	return &Error{Op: "login", Code: r.code, Msg: r.msg}
 }
 
 // loginPipelined is login for a pool's later connections over plain FTP,
@@ -213,7 +217,7 @@ func (c *Conn) loginPipelined(ctx context.Context) error {
 	if user.code != 331 && user.code != 332 {
 		// USER decided (a 421 "too many" among others, after which
 		// the server may hang up before PASS's reply).
-		if err := loggedIn(user); err != nil {
+		if err := c.loggedIn(user); err != nil {
 			return err
 		}
 	}
@@ -222,7 +226,7 @@ func (c *Conn) loginPipelined(ctx context.Context) error {
 		return &Error{Op: "login", Err: err}
 	}
 	if user.code == 331 || user.code == 332 {
-		if err := loggedIn(pass); err != nil {
+		if err := c.loggedIn(pass); err != nil {
 			return err
 		}
 	}
@@ -331,8 +335,12 @@ func (c *Conn) encode(lines []string) (string, error) {
 		}
 	}
 	var b strings.Builder
+	if len(lines) > 0 {
+		c.cfg.stats.flight()
+	}
 	for i, line := range wire {
 		c.trace("> ", lines[i])
+		c.cfg.stats.command(lines[i])
 		if c.iac.doubleCommands {
 			// The control connection is Telnet: a 0xFF in a name goes
 			// doubled (RFC 959, RFC 2640 section 3.1), or the server
@@ -355,10 +363,12 @@ func (c *Conn) write(ctx context.Context, b string) error {
 }
 
 // ioErr turns a deadline into ctx's own error when the caller gave up.
+// Every failed read or write of a connection passes here, and is counted.
 func (c *Conn) ioErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	c.cfg.stats.failed(Classify(err))
 	return err
 }
 
@@ -505,6 +515,7 @@ func (c *Conn) check(ctx context.Context, op, path string, codes []int) (reply, 
 		// The server is closing this connection.
 		c.broken = true
 	}
+	c.cfg.stats.failed(classifyReply(r.code, r.msg))
 	return r, &Error{Op: op, Path: path, Code: r.code, Msg: firstLine(r.msg)}
 }
 

@@ -15,7 +15,7 @@ import (
 func (p *Pool) ReadDir(ctx context.Context, dir string) ([]Entry, error) {
 	var l *Listing
 	var mlsd bool
-	reset := func() { l = NewListing(time.Now(), time.UTC) }
+	reset := func() { l = NewListing(time.Now(), p.zone()) }
 	if err := p.list(ctx, dir, false, reset, func(line string, m bool) error {
 		mlsd = m
 		l.Add(line, m)
@@ -58,7 +58,7 @@ func hasBlindLinks(es []Entry) bool {
 // are (a readlink of one then fails with EIO).
 func (p *Pool) linkTargets(ctx context.Context, dir string, es []Entry) []Entry {
 	var l *Listing
-	reset := func() { l = NewListing(time.Now(), time.UTC) }
+	reset := func() { l = NewListing(time.Now(), p.zone()) }
 	if err := p.list(ctx, dir, true, reset, func(line string, _ bool) error {
 		l.Add(line, false)
 		return nil

@@ -49,7 +49,7 @@ func (p *Pool) SetTimeSoon(ctx context.Context, path string, t time.Time, failed
 	if err != nil {
 		return err
 	}
-	ts := t.UTC().Format("20060102150405")
+	ts := p.toServer(t)
 	s := step{"mfmt", path, "MFMT " + ts + " " + path, []int{213, 250, 200}}
 	if !f.MFMT {
 		s = step{"mdtm", path, "MDTM " + ts + " " + path, []int{213, 250, 200}}

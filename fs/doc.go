@@ -22,8 +22,10 @@
 // fresh one (younger than --dir-cache-ttl, Options.DirCacheTTL) answers
 // at once, with no FTP command; otherwise one fetch per directory runs,
 // shared by every caller that wants it meanwhile (ls -l looks up many
-// names at once). The fetch is conn.Pool.ReadDir, which returns the
-// directory whole (MLSD or LIST, with symlink targets filled in), minus
+// names at once). The fetch is conn.Pool.ReadDirKnown, which returns the
+// directory whole (MLSD or LIST, with symlink targets filled in; on MLSD
+// servers, a STAT keeping the exact facts the cached listing knows of
+// entries that did not change, relist.go), minus
 // the names fs hides: uploads in progress (tmpPrefix) and the directory
 // links out of the tree point into (outsideName, see symlink.go). A name
 // missing from a fresh listing is ENOENT at once: shells and editors
@@ -91,11 +93,16 @@
 //     close gets EIO; LIST-only servers cannot tell); then finish the
 //     stream, or upload the stage, to a hidden temporary name in the same
 //     directory (the name itself for a new empty file, or with
-//     --no-atomic-upload). conn's Upload.Commit
-//     reads the final reply, checks SIZE where the server has it, sets a
-//     pending chmod, and renames the upload over the target (deleting the
-//     target first on servers that refuse to rename over a file). Only
-//     then does close return 0. A failure leaves the old content (or
+//     --no-atomic-upload). A transfer whose data connection drops goes on
+//     from the server's size of the temporary name with the stage's bytes
+//     (conn's SendFrom, Resume, CommitFrom: REST+STOR, else APPE, else
+//     from byte 0 a bounded number of times); a stream that broke goes on
+//     so at the flush, while the writes since were appends. conn's
+//     Upload.Commit reads the final reply, checks SIZE where the server
+//     has it, and the digest where it tells one (HASH, XSHA256...: a
+//     mismatch is EIO), sets a pending chmod, and renames the upload over
+//     the target (deleting the target first on servers that refuse to
+//     rename over a file). Only then does close return 0. A failure leaves the old content (or
 //     nothing) under the name and the bytes in the stage for the next
 //     flush; a stage with bytes the server lacks when its last descriptor
 //     closes is kept and described (staged.go) for ftpfs status and the

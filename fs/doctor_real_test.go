@@ -26,7 +26,8 @@ var doctorWants = map[string]struct {
 	"vsftpd": {lines: []string{
 		"unsupported  MLSD/MLST: not in FEAT",
 		"ok           STAT listing: ",
-		"ok           time zone of LIST: LIST's times are UTC",
+		"ok           time zone of LIST: LIST's times are in MDTM's zone",
+		"ok           time zone of MDTM: UTC, as RFC 3659 says",
 		"unsupported  MFMT: not in FEAT",
 		"ok           MDTM time path: sets the time",
 		// Anonymous sessions cannot chmod on vsftpd.

@@ -81,7 +81,7 @@ func (m *mount) listing(ctx context.Context, dir string, maxAge time.Duration) (
 // mount's, are not files yet, and the name links out of the tree point
 // into must not exist: both are left out.
 func (m *mount) fetch(ctx context.Context, remote string) ([]conn.Entry, error) {
-	es, err := m.pool.ReadDir(ctx, remote)
+	es, err := m.pool.ReadDirKnown(ctx, remote, m.known(remote))
 	if err != nil {
 		return nil, err
 	}

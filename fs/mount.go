@@ -55,6 +55,9 @@ type mount struct {
 	chmodRefused atomic.Bool              // the server refused one: created files keep its mode
 	streams      sync.Map                 // *writeHandle with a streaming upload → struct{}
 	lastUpload   atomic.Pointer[uploaded] // the file this mount uploaded last
+	// For Stats: stages open (files not yet on the server) and uploads
+	// failed whose bytes were kept.
+	stages, uploadsFailed atomic.Int64
 
 	prefetch     chan string // subdirectories to list ahead of the reader
 	files        *aheadFiles // small files to read ahead of the reader (ahead.go)

@@ -291,7 +291,10 @@ func (n *node) utimens(ctx context.Context, rel string, w *writeHandle, t time.T
 	}
 	n.m.updateEntry(rel, func(e conn.Entry, ok bool) (conn.Entry, bool) {
 		e.ModTime, e.Precision = t.UTC().Truncate(time.Second), conn.PrecisionSecond
-		if e.Unique == guessedTime {
+		switch {
+		case err != nil:
+			e.Unique = guessedTime // not the server's: no listing keeps it
+		case e.Unique == guessedTime:
 			e.Unique = "" // the time is known now
 		}
 		return e, ok

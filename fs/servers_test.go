@@ -172,6 +172,12 @@ func realWrite(t *testing.T, rs realServer) {
 // read-only at the root, uploads into up/, which the ftp user owns.
 func startVsftpd(t testing.TB, root string, tc *testutil.Cert) served {
 	t.Helper()
+	return vsftpdWith(t, root, tc, nil, nil)
+}
+
+// vsftpdWith is startVsftpd with more lines of config and of environment.
+func vsftpdWith(t testing.TB, root string, tc *testutil.Cert, conf, env []string) served {
+	t.Helper()
 	bin, err := exec.LookPath("vsftpd")
 	if err != nil {
 		bin = "/usr/sbin/vsftpd"
@@ -193,19 +199,19 @@ func startVsftpd(t testing.TB, root string, tc *testutil.Cert) served {
 	}
 	chown(t, ftpUser(t), up)
 	port := freePort(t)
-	conf := filepath.Join(dir, "vsftpd.conf")
-	testutil.WriteFile(t, conf, []byte(strings.Join(append([]string{
+	file := filepath.Join(dir, "vsftpd.conf")
+	testutil.WriteFile(t, file, []byte(strings.Join(append(append(conf,
 		"write_enable=YES", "anon_upload_enable=YES", "anon_mkdir_write_enable=YES",
 		"anon_other_write_enable=YES", "anon_umask=022",
 		"listen=YES", "listen_ipv6=NO", "listen_address=127.0.0.1",
-		"listen_port=" + strconv.Itoa(port), "background=NO",
+		"listen_port="+strconv.Itoa(port), "background=NO",
 		"anonymous_enable=YES", "no_anon_password=YES", "local_enable=NO",
-		"anon_root=" + root, "seccomp_sandbox=NO",
-		"secure_chroot_dir=" + empty, "xferlog_enable=NO", "connect_from_port_20=NO",
-		"ftp_username=" + ftpUser(t), "force_dot_files=YES", "",
-	}, vsftpdTLS(tc)...), "\n")))
-	os.Chmod(conf, 0o600)
-	addr := runServer(t, "vsftpd", port, bin, conf)
+		"anon_root="+root, "seccomp_sandbox=NO",
+		"secure_chroot_dir="+empty, "xferlog_enable=NO", "connect_from_port_20=NO",
+		"ftp_username="+ftpUser(t), "force_dot_files=YES", "",
+	), vsftpdTLS(tc)...), "\n")))
+	os.Chmod(file, 0o600)
+	addr := runServerEnv(t, "vsftpd", port, env, bin, file)
 	// Anonymous sessions cannot SITE CHMOD on vsftpd: chmod=ignore.
 	return served{addr: addr, user: "anonymous", pass: "test@",
 		mods: []func(*Options){func(o *Options) { o.ChmodIgnore = true }},
@@ -215,6 +221,13 @@ func startVsftpd(t testing.TB, root string, tc *testutil.Cert) served {
 // startProftpd serves root with proftpd to a user of its own password
 // file, who may write everywhere but in ro/.
 func startProftpd(t testing.TB, root string, tc *testutil.Cert) served {
+	t.Helper()
+	return startProftpdWith(t, root, tc, "")
+}
+
+// startProftpdWith is startProftpd that, with clientCA (a PEM file),
+// demands a client certificate it signed (TLSVerifyClient on).
+func startProftpdWith(t testing.TB, root string, tc *testutil.Cert, clientCA string) served {
 	t.Helper()
 	bin := filepath.Join(testServersDir(), "usr/sbin/proftpd")
 	needServer(t, bin)
@@ -247,9 +260,19 @@ func startProftpd(t testing.TB, root string, tc *testutil.Cert) served {
 		"DefaultRoot ~", "AllowOverwrite on", "ShowSymlinks on",
 		"ListOptions -a",
 		"<Directory " + ro + ">", "<Limit WRITE>", "DenyAll", "</Limit>", "</Directory>", "",
-	}, proftpdTLS(tc, dir)...), "\n")))
+	}, append(proftpdDigest(), proftpdTLS(tc, dir, clientCA)...)...), "\n")))
 	addr := runServer(t, "proftpd", port, bin, "-n", "-q", "-c", conf)
 	return served{addr: addr, user: testUser, pass: testPass, refused: "ro"}
+}
+
+// proftpdDigest loads mod_digest, Debian's module for HASH and the X
+// digest commands, where the unpacked package has it.
+func proftpdDigest() []string {
+	mods := filepath.Join(testServersDir(), "usr/lib/proftpd")
+	if _, err := os.Stat(filepath.Join(mods, "mod_digest.so")); err != nil {
+		return nil
+	}
+	return []string{"ModulePath " + mods, "LoadModule mod_digest.c", "DigestEngine on", ""}
 }
 
 // startPureFtpd serves root with pure-ftpd to a virtual user (a PureDB
@@ -290,18 +313,8 @@ func startPureFtpd(t testing.TB, root string, tc *testutil.Cert) served {
 }
 
 // testServersDir is where scripts/test-servers.sh unpacked proftpd and
-// pure-ftpd: $FTPFS_TEST_SERVERS, or its default.
-func testServersDir() string {
-	if d := os.Getenv("FTPFS_TEST_SERVERS"); d != "" {
-		return d
-	}
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(cache, "ftpfs-test-servers")
-}
+// pure-ftpd.
+func testServersDir() string { return testutil.UnpackedDir() }
 
 // needServer ends the test when bin is missing: .ci/run installs the
 // servers, scripts/test-servers.sh unpacks proftpd and pure-ftpd.
@@ -316,7 +329,14 @@ func needServer(t testing.TB, bin string) {
 // and returns its address once it accepts connections.
 func runServer(t testing.TB, name string, port int, bin string, args ...string) string {
 	t.Helper()
+	return runServerEnv(t, name, port, nil, bin, args...)
+}
+
+// runServerEnv is runServer with env added to the server's environment.
+func runServerEnv(t testing.TB, name string, port int, env []string, bin string, args ...string) string {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	out := &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

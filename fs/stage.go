@@ -64,6 +64,7 @@ func (m *mount) newStage(rel string) (*stage, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.stages.Add(1)
 	return &stage{m: m, f: f}, nil
 }
 
@@ -107,18 +108,21 @@ func (s *stage) WriteAt(b []byte, off int64) (int, error) { return s.f.WriteAt(b
 func (s *stage) name() string { return s.f.Name() }
 
 // reader reads the stage's first n bytes.
-func (s *stage) reader(n int64) io.Reader { return io.NewSectionReader(s.f, 0, n) }
+func (s *stage) reader(n int64) io.ReaderAt { return io.NewSectionReader(s.f, 0, n) }
 
 // keep closes the stage but leaves its file, described for the next
 // mount and ftpfs status: the bytes of rel the server does not have.
 func (s *stage) keep(rel string) {
 	s.m.keepStaged(s.f.Name(), rel, s.counted)
+	s.m.uploadsFailed.Add(1)
+	s.m.stages.Add(-1)
 	s.count(0)
 	s.f.Close()
 }
 
 // discard closes and removes the stage.
 func (s *stage) discard() {
+	s.m.stages.Add(-1)
 	s.count(0)
 	name := s.f.Name()
 	s.f.Close()

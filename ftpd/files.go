@@ -171,6 +171,21 @@ func splitTimeArg(arg string) (time.Time, string, bool) {
 	return t, p, err == nil
 }
 
+// zone is the zone the server's LIST and MDTM times are in.
+func (s *Server) zone() *time.Location {
+	if s.cfg.Zone != nil {
+		return s.cfg.Zone
+	}
+	return time.UTC
+}
+
+// fromZone reads a time-val parsed as UTC in the zone the server answers
+// in (Config.Zone).
+func (s *session) fromZone(t time.Time) time.Time {
+	loc := s.srv.zone()
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
+}
+
 func (s *session) cmdMDTM(arg string) {
 	// The set form is tried only when the whole argument is not itself an
 	// existing name, since a file may be called "20250101000000 x".
@@ -180,7 +195,7 @@ func (s *session) cmdMDTM(arg string) {
 				s.reply(550, "Permission denied.")
 				return
 			}
-			if err := s.setTime(p, t); err != nil {
+			if err := s.setTime(p, s.fromZone(t)); err != nil {
 				s.replyErr(err, p)
 				return
 			}
@@ -196,7 +211,7 @@ func (s *session) cmdMDTM(arg string) {
 		s.replyErr(err, arg)
 		return
 	}
-	s.reply(213, fi.ModTime().UTC().Format(mdtmLayout))
+	s.reply(213, fi.ModTime().In(s.srv.zone()).Format(mdtmLayout))
 }
 
 func (s *session) cmdMFMT(arg string) {
@@ -205,11 +220,12 @@ func (s *session) cmdMFMT(arg string) {
 		s.reply(501, "Usage: MFMT YYYYMMDDHHMMSS path")
 		return
 	}
+	t = s.fromZone(t)
 	if err := s.setTime(p, t); err != nil {
 		s.replyErr(err, p)
 		return
 	}
-	s.reply(213, "Modify="+t.UTC().Format(mdtmLayout)+"; "+p)
+	s.reply(213, "Modify="+t.In(s.srv.zone()).Format(mdtmLayout)+"; "+p)
 }
 
 func (s *session) setTime(p string, t time.Time) error {

@@ -151,19 +151,20 @@ func listArg(arg string) string {
 // listLine formats one entry as LIST shows it in the server's profile.
 func (s *session) listLine(e entry, now time.Time) string {
 	if s.srv.cfg.Profile == ProfileDOS {
-		return dosLine(e)
+		return dosLine(e, s.srv.zone())
 	}
-	return unixLine(e, now, s.srv.cfg.Profile == ProfileVsftpd)
+	return unixLine(e, now, s.srv.zone(), s.srv.cfg.Profile == ProfileVsftpd)
 }
 
-// unixLine formats an entry as ls -l does, as vsftpd and proftpd send it.
-func unixLine(e entry, now time.Time, zeroPadDay bool) string {
+// unixLine formats an entry as ls -l does, as vsftpd and proftpd send it,
+// with its time in loc.
+func unixLine(e entry, now time.Time, loc *time.Location, zeroPadDay bool) string {
 	var uid, gid uint32
 	nlink := uint64(1)
 	if st, ok := e.fi.Sys().(*syscall.Stat_t); ok {
 		uid, gid, nlink = st.Uid, st.Gid, uint64(st.Nlink)
 	}
-	mt := e.fi.ModTime().UTC()
+	mt := e.fi.ModTime().In(loc)
 	var when string
 	day := "Jan _2"
 	if zeroPadDay {
@@ -182,9 +183,10 @@ func unixLine(e entry, now time.Time, zeroPadDay bool) string {
 	return fmt.Sprintf("%s %4d %-8d %-8d %12d %s %s", modeString(e.fi.Mode()), nlink, uid, gid, e.fi.Size(), when, name)
 }
 
-// dosLine formats an entry as IIS does in its DOS listing style.
-func dosLine(e entry) string {
-	mt := e.fi.ModTime().UTC().Format("01-02-06  03:04PM")
+// dosLine formats an entry as IIS does in its DOS listing style, with its
+// time in loc.
+func dosLine(e entry, loc *time.Location) string {
+	mt := e.fi.ModTime().In(loc).Format("01-02-06  03:04PM")
 	if e.fi.IsDir() {
 		return mt + "       <DIR>          " + e.name
 	}

@@ -65,7 +65,8 @@ func (m *mountedBinary) unmount(t *testing.T) {
 		t.Fatalf("unmount: %v %s", err, out)
 	}
 	select {
-	case <-m.done:
+	case err := <-m.done:
+		m.done <- err // for the cleanup, which waits too
 	case <-time.After(10 * time.Second):
 		t.Fatal("the mount process did not exit after the unmount")
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/user"
@@ -42,6 +44,30 @@ func parseInterspersed(fset *flag.FlagSet, args []string) ([]string, error) {
 		}
 		pos, args = append(pos, rest[0]), rest[1:]
 	}
+}
+
+// parseOneMountpoint parses the arguments of a command that takes flags
+// and one MOUNTPOINT, with check for what the flags must satisfy. When
+// done, the command ends with rc: it printed its help on helpOut (0) or
+// a usage error on stderr (2).
+func parseOneMountpoint(fset *flag.FlagSet, args []string, h help, helpOut, stderr io.Writer, check func() error) (mp string, rc int, done bool) {
+	fset.SetOutput(io.Discard)
+	pos, err := parseInterspersed(fset, args)
+	if errors.Is(err, flag.ErrHelp) {
+		printHelp(helpOut, h)
+		return "", 0, true
+	}
+	if err == nil && len(pos) != 1 {
+		err = errors.New("want one MOUNTPOINT")
+	}
+	if err == nil && check != nil {
+		err = check()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ftpfs %s: %s (see ftpfs %s -h)\n", h.name, oneLine(err), h.name)
+		return "", 2, true
+	}
+	return pos[0], 0, false
 }
 
 // hostInputs are the mountInputs of this process, without stdin or prompt.

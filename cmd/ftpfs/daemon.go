@@ -224,17 +224,23 @@ func runDaemonChild(ctx context.Context, args []string, fdStr string, stderr io.
 	os.Chdir("/")
 
 	logger := withLogging(c, w)
-	m, err := mountFS(ctx, c.mountpoint, c.opts)
+	st, err := listenStats(c, logger)
 	if err != nil {
+		return fail(err)
+	}
+	m, err := withHelperReason(w, func() (mountHandle, error) { return mountFS(ctx, c.mountpoint, c.opts) })
+	if err != nil {
+		st.close()
 		return fail(err)
 	}
 	if _, err := io.WriteString(parent, "ok\n"); err != nil {
 		// The parent gave up and told the user the mount failed: make it so.
 		logger.Error("parent gone after mounting; unmounting", "err", err)
 		m.Unmount()
+		st.close()
 		return 1
 	}
 	parent.Close()
 	logger.Info("mounted", "server", c.opts.FsName, "pid", os.Getpid())
-	return serveMount(ctx, m, logger)
+	return serveWithStats(ctx, m, st, logger)
 }

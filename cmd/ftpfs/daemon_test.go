@@ -105,6 +105,11 @@ func TestDaemon(t *testing.T) {
 				t.Errorf("child is not a session leader: %s", stat)
 			}
 
+			// The background mount answers ftpfs stats.
+			if r, err := fetchStats(context.Background(), c.opts.CacheDir, c.mountpoint); err != nil || r.Server != "ftp://fake/" {
+				t.Errorf("stats of the background mount: %+v, %v", r, err)
+			}
+
 			// SIGTERM is what a shutdown sends: the child unmounts, exits 0.
 			p.Signal(syscall.SIGTERM)
 			st, err := p.Wait()
@@ -114,6 +119,9 @@ func TestDaemon(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(dir, "unmounted")); err != nil {
 				t.Error("child exited without unmounting")
+			}
+			if _, err := os.Lstat(statsSocket(c.opts.CacheDir, c.mountpoint)); !os.IsNotExist(err) {
+				t.Errorf("stats socket left by the background mount: %v", err)
 			}
 			log, _ := os.ReadFile(filepath.Join(c.opts.CacheDir, daemonLog))
 			if !bytes.Contains(log, []byte("msg=mounted")) || bytes.Contains(log, []byte(secret)) {

@@ -46,6 +46,7 @@ var doctorUses = map[string]bool{
 	"tls": true, "tls-insecure": true, "tls-ca": true, "tls-fingerprint": true,
 	"user": true, "password-stdin": true, "timeout": true, "connections": true,
 	"trust-pasv-ip": true, "telnet-iac": true, "debug-ftp": true, "max-listing-entries": true,
+	"active": true, "proxy": true, "tls-client-cert": true, "tls-client-key": true, "tls-max-version": true,
 	"encoding": true,
 }
 
@@ -169,6 +170,8 @@ func oneServer(args []string) error {
 // adviceFlags spells a finding's advice as mount flags.
 func adviceFlags(f conn.Finding) []string {
 	switch f.Advice {
+	case conn.AdviseNone:
+		return nil
 	case conn.AdviseConnections:
 		return []string{"--connections", strconv.Itoa(f.N)}
 	case conn.AdviseNoAtomicUpload:
@@ -181,6 +184,8 @@ func adviceFlags(f conn.Finding) []string {
 		return []string{"--tls"}
 	case conn.AdviseFingerprint:
 		return []string{"--tls-fingerprint", f.Value}
+	case conn.AdviseServerTimezone:
+		return []string{"--server-timezone", f.Value}
 	case conn.AdviseEncoding:
 		return []string{"--encoding", f.Value}
 	}
@@ -192,7 +197,9 @@ func adviceFlags(f conn.Finding) []string {
 var replaces = map[conn.Advice]map[string]bool{
 	conn.AdviseConnections: {"connections": true},
 	conn.AdviseFingerprint: {"tls-insecure": false},
-	conn.AdviseEncoding:    {"encoding": true},
+	// A zone given wrongly gives way to the one found.
+	conn.AdviseServerTimezone: {"server-timezone": true},
+	conn.AdviseEncoding:       {"encoding": true},
 }
 
 // recommendedLine is the mount command: the advised flags, the user's

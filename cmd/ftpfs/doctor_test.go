@@ -110,7 +110,8 @@ func TestDoctorFullProfile(t *testing.T) {
 		"ok           STAT listing: ",
 		"ok           LIST: 2 entries",
 		"ok           names: all 2 UTF-8",
-		"ok           time zone of LIST: LIST's times are UTC",
+		"ok           time zone of LIST: LIST's times are in MDTM's zone",
+		"ok           time zone of MDTM: UTC, as RFC 3659 says",
 		"ok           connections: at least 16 at once",
 		"ok           STOR: ",
 		"ok           SIZE: ",
@@ -162,6 +163,33 @@ func TestDoctorVsftpdProfile(t *testing.T) {
 		"ok           scratch directory: ",
 	)
 	wantRecommended(t, out, s, "")
+	untouched(t, s.Root)
+}
+
+// TestDoctorServerZone: a server answering in Tokyo's time, as vsftpd
+// with use_localtime does: LIST agrees with MDTM, and only the upload's
+// MDTM against the clock shows the offset, which doctor recommends
+// giving; a zone given that matches is confirmed, a wrong one replaced.
+func TestDoctorServerZone(t *testing.T) {
+	tokyo, err := conn.ParseZone("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ftpdtest.Serve(t, doctorTree(t), func(c *ftpd.Config) { c.Profile, c.Zone = ftpd.ProfileVsftpd, tokyo })
+	out := doctorOn(t, s)
+	wantLines(t, out,
+		"ok           time zone of LIST: LIST's times are in MDTM's zone",
+		"PROBLEM      time zone of MDTM: the server gives local time (UTC+09:00) where RFC 3659 says UTC",
+	)
+	wantRecommended(t, out, s, "--server-timezone +09:00")
+	out = doctorOn(t, s, "--server-timezone", "Asia/Tokyo")
+	wantLines(t, out, "ok           time zone of MDTM: the server's times are local, +09:00, as --server-timezone Asia/Tokyo says")
+	wantRecommended(t, out, s, "--server-timezone Asia/Tokyo")
+	out = doctorOn(t, s, "--server-timezone=+01:00")
+	wantLines(t, out, "PROBLEM      time zone of MDTM: the server's times are at +09:00, not in --server-timezone +01:00")
+	wantRecommended(t, out, s, "--server-timezone +09:00")
+	out = doctorOn(t, s, "--read-only")
+	wantLines(t, out, "unsupported  time zone of MDTM: not compared with the clock")
 	untouched(t, s.Root)
 }
 

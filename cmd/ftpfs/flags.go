@@ -28,6 +28,7 @@ type mountConfig struct {
 	logLevel      slog.Level // the least severe records logged
 	logSize       int64      // the background mount's log starts anew past this
 	passwordFile  string
+	metrics       string // --metrics: where to serve Prometheus text
 	// warnings are printed by the parent, one line each.
 	warnings []string
 }
@@ -41,6 +42,8 @@ type mountFlags struct {
 	tls, tlsInsecure bool
 	tlsCA            string
 	tlsPin           string // --tls-fingerprint
+	proxy            string // --proxy
+	tlsClient        tlsClientFlags
 	user             string
 	passwordStdin    bool
 	passwordFile     string
@@ -54,6 +57,7 @@ type mountFlags struct {
 	// (see mountOptions).
 	localUser, optUser string
 	oErr               error // the first -o error
+	metrics            string
 }
 
 func (f *mountFlags) flagSet() *flag.FlagSet {
@@ -76,11 +80,18 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.Var((*byteSize)(&o.CacheSize), "cache-size", "bound the block cache to `BYTES`; suffixes K, M, G, T for powers of 1024")
 	fset.Var((*byteSize)(&o.StagingSize), "staging-size", "bound the files staged for upload in the cache dir to `BYTES`; beyond, writes get ENOSPC")
 	fset.BoolVar(&o.NoAtomicUpload, "no-atomic-upload", o.NoAtomicUpload, "upload under the file's own name, for servers that refuse a rename over a file (a failed upload then leaves a partial file)")
+	fset.BoolVar(&o.VerifyReads, "verify-reads", o.VerifyReads, "compare a file read whole, in order, with the server's digest of it (HASH, XSHA256...) at its end: EIO when they differ")
 	fset.StringVar(&f.cacheDir, "cache-dir", "", "cache and log `DIR` (default $XDG_CACHE_HOME/ftpfs or ~/.cache/ftpfs)")
 	fset.BoolVar(&cc.TrustPASVIP, "trust-pasv-ip", cc.TrustPASVIP, "connect to the address in PASV replies (some NATs need it)")
+	f.dialFlags(fset)
 	fset.BoolVar(&cc.NoPipelining, "no-pipelining", cc.NoPipelining, "send every FTP command alone and wait for its reply, for a server that chokes on commands sent together")
 	fset.IntVar(&cc.MaxListingEntries, "max-listing-entries", cc.MaxListingEntries,
 		fmt.Sprintf("fail (EIO) a directory listing of more than `N` lines, or more than N×%d bytes", conn.ListingBytesPerEntry))
+	fset.Func("server-timezone", "read and set the server's LIST and MDTM times in `ZONE`, an IANA name (Asia/Tokyo) or a fixed offset (+09:00), for a server that gives local time (vsftpd use_localtime=YES)", func(s string) error {
+		loc, err := conn.ParseZone(s)
+		cc.ServerZone = loc
+		return err
+	})
 	fset.Func("telnet-iac", "send and read a 0xFF byte of a name per `MODE`: auto (from the server's greeting; default), double (RFC 959) or raw", func(s string) error {
 		m, err := conn.ParseTelnetIAC(s)
 		cc.TelnetIAC = m
@@ -96,6 +107,7 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	f.logLevel, f.logSize = logLevel(slog.LevelInfo), defaultLogSize
 	fset.Var(&f.logLevel, "log-level", "log records of `LEVEL` and above: debug, info, warn or error (--debug-ftp and --debug-fuse imply debug)")
 	fset.Var((*byteSize)(&f.logSize), "log-size", "start the background mount's log anew when it would pass `BYTES`, keeping the previous one as "+daemonLog+".1")
+	fset.StringVar(&f.metrics, "metrics", "", "serve the figures of ftpfs stats in Prometheus text format at http://`HOST:PORT`/metrics (off by default)")
 	fset.BoolVar(&f.foreground, "foreground", false, "stay in the foreground, log to stderr")
 	fset.BoolVar(&f.foreground, "f", false, "same as --foreground")
 	fset.Func("o", fmt.Sprintf("mount `OPTS`, comma-separated: every flag as NAME=VALUE or NAME, with _ for - (cache_dir=DIR, tls); ro, rw, noexec, exec, allow_other, uid=N, gid=N, umask=OCTAL (default %03o), chmod=ignore, symlinks=safe|raw; mount(8)'s and systemd's options are ignored", o.Umask), func(s string) error {
@@ -161,7 +173,7 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 		return nil, err
 	}
 	c := &mountConfig{server: srv, opts: f.opts, foreground: f.foreground, debugFTP: f.debugFTP, passwordStdin: f.passwordStdin,
-		logLevel: slog.Level(f.logLevel), logSize: f.logSize}
+		logLevel: slog.Level(f.logLevel), logSize: f.logSize, metrics: f.metrics}
 	if c.mountpoint, err = filepath.Abs(pos[1]); err != nil {
 		return nil, err
 	}
@@ -204,6 +216,9 @@ func parseMountFlags(args []string, in mountInputs) (*mountConfig, error) {
 	o.FsName = srv.String()
 
 	if err := configureTLS(c, &f); err != nil {
+		return nil, err
+	}
+	if err := configureProxy(c, f.proxy, in.lookupEnv); err != nil {
 		return nil, err
 	}
 

@@ -29,6 +29,13 @@ const helperDir = "/usr/local/sbin"
 // (/proc/self is the main thread's).
 const threadMountinfo = "/proc/thread-self/mountinfo"
 
+// The main goroutine keeps the main thread for good: a subtest that
+// moves its thread into a namespace of its own (enterMountNamespace) must
+// not be on it. The runtime keeps a main thread whose goroutine ended
+// locked instead of ending it, and /proc/self, which other tests read for
+// their mounts, is the main thread's.
+func init() { runtime.LockOSThread() }
+
 // enterMountNamespace moves the test's goroutine, locked to its thread for
 // good (the thread ends with it), into a mount namespace of its own where
 // the ftpfs binary bin is in helperDir. Nothing changes outside: processes

@@ -7,6 +7,7 @@
 //	ftpfs unmount [--lazy] MOUNTPOINT        unmount it
 //	ftpfs serve [flags] DIR                  serve DIR over FTP
 //	ftpfs status [--cache-dir DIR]           list uploads that failed
+//	ftpfs stats [--json] [--watch] MOUNTPOINT  what a running mount is doing
 //	ftpfs doctor [flags] SERVER              probe a server, recommend a mount line
 //	ftpfs version                            versions of ftpfs, Go and go-fuse
 //	ftpfs SERVER MOUNTPOINT -o OPTS          ftpfs mount, as mount(8) runs it
@@ -36,6 +37,7 @@ var commands = []command{
 	{unmountHelp, runUnmount},
 	{serveHelp, runServe},
 	{statusHelp, runStatus},
+	{statsHelp, runStats},
 	{versionHelp, runVersion},
 	{doctorHelp, runDoctor},
 }
@@ -59,6 +61,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && args[1] == "--man" {
+			writeMan(stdout)
+			return 0
+		}
 		if len(args) > 1 {
 			// help COMMAND is COMMAND -h, its help on stdout.
 			for _, c := range commands {
@@ -89,5 +95,5 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func usage(w io.Writer) {
 	printHelp(w, mainHelp())
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'ftpfs COMMAND -h' for the flags of a command.")
+	fmt.Fprintln(w, "Run 'ftpfs COMMAND -h' for the flags of a command, 'ftpfs help --man | man -l -' for the manual.")
 }

@@ -62,6 +62,12 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ftpfs mount: %s\n", oneLine(err))
 		return 1
 	}
+	if os.Geteuid() != 0 {
+		if err := checkUserFUSE(ctx, c.mountpoint); err != nil {
+			fmt.Fprintf(stderr, "ftpfs mount: %s\n", oneLine(err))
+			return 1
+		}
+	}
 	if c.opts.AllowOther && os.Geteuid() != 0 {
 		conf, _ := os.ReadFile("/etc/fuse.conf")
 		if !fuseConfAllowsOther(string(conf)) {
@@ -125,13 +131,19 @@ func withLogging(c *mountConfig, w io.Writer) *slog.Logger {
 func mountForeground(ctx context.Context, c *mountConfig, stderr io.Writer) int {
 	w := &syncWriter{w: stderr}
 	logger := withLogging(c, w)
-	m, err := mountFS(ctx, c.mountpoint, c.opts)
+	st, err := listenStats(c, logger)
 	if err != nil {
 		fmt.Fprintf(w, "ftpfs mount: %s\n", oneLine(err))
 		return 1
 	}
+	m, err := mountFS(ctx, c.mountpoint, c.opts)
+	if err != nil {
+		st.close()
+		fmt.Fprintf(w, "ftpfs mount: %s\n", oneLine(err))
+		return 1
+	}
 	logger.Info("mounted", "server", c.opts.FsName)
-	return serveMount(ctx, m, logger)
+	return serveWithStats(ctx, m, st, logger)
 }
 
 // serveMount waits until the mount goes away: unmounted from outside, or

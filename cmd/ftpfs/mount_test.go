@@ -73,6 +73,9 @@ func newFakeMount(onUnmount func()) *fakeMount {
 
 func (f *fakeMount) Wait() { <-f.done }
 
+// Stats makes the fake serve ftpfs stats, with a name to recognise it.
+func (f *fakeMount) Stats() fs.Stats { return fs.Stats{Server: "ftp://fake/"} }
+
 func (f *fakeMount) Unmount() error {
 	f.mu.Lock()
 	f.unmounts++

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -104,13 +105,13 @@ func parseID(v string, id *uint32) error {
 // any other x-*, suid and dev (refused for a network filesystem, see
 // mountOptions), and access times (ftpfs keeps none).
 func ignoredOption(name string) bool {
-	switch name {
-	case "defaults", "auto", "noauto", "users", "nouser", "owner", "group", "nofail", "_netdev", "comment",
-		"suid", "dev", "atime", "noatime", "relatime", "strictatime", "nodiratime", "lazytime":
-		return true
-	}
-	return strings.HasPrefix(name, "x-")
+	return slices.Contains(ignoredOptions, name) || strings.HasPrefix(name, "x-")
 }
+
+// ignoredOptions are the names ignoredOption accepts besides x-*; the
+// manual lists them.
+var ignoredOptions = []string{"defaults", "auto", "noauto", "users", "nouser", "owner", "group", "nofail", "_netdev", "comment",
+	"suid", "dev", "atime", "noatime", "relatime", "strictatime", "nodiratime", "lazytime"}
 
 // notOptions are flags that have no -o spelling: a mount that mount(8)
 // starts must return once mounted, so it cannot stay in the foreground.

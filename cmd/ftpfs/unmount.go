@@ -25,23 +25,13 @@ func unmountFlagSet(lazy *bool) *flag.FlagSet {
 // runUnmount is the "unmount" subcommand.
 func runUnmount(_ context.Context, args []string, stderr io.Writer) int {
 	var lazy bool
-	fset := unmountFlagSet(&lazy)
-	fset.SetOutput(io.Discard)
-	pos, err := parseInterspersed(fset, args)
-	if errors.Is(err, flag.ErrHelp) {
-		printHelp(stderr, unmountHelp)
-		return 0
-	}
-	if err == nil && len(pos) != 1 {
-		err = errors.New("want one MOUNTPOINT")
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "ftpfs unmount: %s (see ftpfs unmount -h)\n", oneLine(err))
-		return 2
+	arg, rc, done := parseOneMountpoint(unmountFlagSet(&lazy), args, unmountHelp, stderr, stderr, nil)
+	if done {
+		return rc
 	}
 	// Abs, not EvalSymlinks: stat fails on a dead FUSE mount (ENOTCONN),
 	// and unmounting it is the point.
-	mp, err := filepath.Abs(pos[0])
+	mp, err := filepath.Abs(arg)
 	if err == nil {
 		err = unmountPath(mp, lazy)
 	}

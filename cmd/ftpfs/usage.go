@@ -25,7 +25,12 @@ type helpList struct {
 }
 
 // helpItem is one flag ("--timeout DUR") or command, and what it does.
-type helpItem struct{ head, text string }
+// A flag's item also names its flag set, the flag and its argument, by
+// which the manual and the README find its note (flagNotes) and set it.
+type helpItem struct {
+	head, text     string
+	set, flag, arg string // "ftpfs mount", "timeout", "DUR"; "" for a command
+}
 
 // printHelp prints h, every command's help in the same layout.
 func printHelp(w io.Writer, h help) {
@@ -69,6 +74,10 @@ func flagItems(fset *flag.FlagSet, keep func(*flag.Flag) bool) []helpItem {
 			head = "-" + s + ", " + head
 		}
 		arg, text := flag.UnquoteUsage(fl)
+		if b, ok := fl.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() && arg != "" {
+			// A switch that may take a value too: --active, --active=ADDR.
+			head, arg = head+", "+head+"="+arg, ""
+		}
 		if arg != "" {
 			head += " " + arg
 		}
@@ -77,7 +86,7 @@ func flagItems(fset *flag.FlagSet, keep func(*flag.Flag) bool) []helpItem {
 		default:
 			text += fmt.Sprintf(" (default %s)", fl.DefValue)
 		}
-		items = append(items, helpItem{head, text})
+		items = append(items, helpItem{head: head, text: text, set: fset.Name(), flag: fl.Name, arg: arg})
 	})
 	return items
 }
@@ -94,7 +103,7 @@ func mainHelp() help {
 		lists: func() []helpList {
 			l := helpList{title: "commands"}
 			for _, c := range commands {
-				l.items = append(l.items, helpItem{strings.TrimSpace(c.help.name + " " + c.help.args), c.help.summary})
+				l.items = append(l.items, helpItem{head: strings.TrimSpace(c.help.name + " " + c.help.args), text: c.help.summary})
 			}
 			return []helpList{l}
 		},

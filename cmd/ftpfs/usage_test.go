@@ -59,6 +59,7 @@ func TestHelp(t *testing.T) {
 		"status":  statusFlagSet(new(string)),
 		"version": versionFlagSet(),
 		"doctor":  doctorFlagSet(new(bool)),
+		"stats":   statsFlagSet(new(statsFlags)),
 	}
 	var all bytes.Buffer
 	if code := dispatch(context.Background(), []string{"help"}, &all, io.Discard); code != 0 {
