@@ -132,6 +132,12 @@
 //     SpaceTTL, and says it does not know elsewhere.
 //   - A 0xFF byte of a name (Telnet IAC) is doubled or not as the
 //     server's greeting says it expects (Config.TelnetIAC).
+//   - Names in a legacy charset (Config.Encoding, encoding.go) are
+//     converted at this boundary: command lines go out in the server's
+//     encoding, reply and listing lines come in as UTF-8 before they are
+//     parsed; a name the encoding lacks is ErrUnencodable
+//     (ClassIllegalName) before anything is sent. Without an encoding,
+//     a listing line that is not UTF-8 is logged once, with a guess.
 //
 // # Errors
 //

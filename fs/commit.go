@@ -200,17 +200,18 @@ const guessedTime = "ftpfs:guessed-time"
 
 // conflictName is where a version that lost a two-writers race goes.
 func conflictName(rel string) string {
-	return rel + ".conflict-" + time.Now().UTC().Format("20060102-150405")
+	return derived(rel, "", ".conflict-"+time.Now().UTC().Format("20060102-150405"))
 }
 
 // uploadName is where an upload of rel goes before it is renamed over
-// rel: a hidden name in the same directory, or rel itself with
+// rel: a hidden name in the same directory, random and marked by
+// tmpPrefix, which fits wherever rel fits (names.go), or rel itself with
 // NoAtomicUpload.
 func (m *mount) uploadName(rel string) string {
 	if m.o.NoAtomicUpload {
 		return rel
 	}
-	return path.Join(parent(rel), tmpPrefix+randomName()+"-"+path.Base(rel))
+	return derived(rel, tmpPrefix+randomName()+"-", "")
 }
 
 // removeTmp deletes a temporary upload name, best effort.

@@ -136,7 +136,8 @@
 // stageErrno maps failures of the local stage: ENOSPC for a full disk or
 // the staging limit, EIO otherwise. Errnos that no exchange decides are
 // returned where they arise: EROFS, EISDIR, EEXIST for O_EXCL, EINVAL and
-// ENAMETOOLONG for names FTP cannot carry, EPERM for what FTP cannot do
+// ENAMETOOLONG for names FTP cannot carry, EILSEQ for names the server's
+// encoding cannot hold (validName, names.go), EPERM for what FTP cannot do
 // (links, device nodes, chown), EINVAL for rename flags.
 //
 // EINTR: go-fuse cancels an operation's context when the kernel

@@ -56,7 +56,11 @@ func (m *mount) newStage(rel string) (*stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, randomName()+"-"+path.Base(rel)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	// Room on a local file system that takes conn.MaxName bytes too, for
+	// the sidecar (staged.go) and the temporary name private.WriteFile
+	// writes it under first (".NAME.json.<random number>.tmp").
+	name := fitName(randomName()+"-", path.Base(rel), "", conn.MaxName-len(sidecar(""))-len("..4294967295.tmp"))
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -97,6 +97,11 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 		cc.TelnetIAC = m
 		return err
 	})
+	fset.Func("encoding", "the server's `CHARSET` for names (GBK, GB18030, Big5, Shift_JIS, EUC-JP, EUC-KR, windows-1251, ISO-8859-1...): shown in UTF-8, sent in CHARSET; a name CHARSET cannot hold gets EILSEQ", func(s string) error {
+		cs, err := conn.ParseCharset(s)
+		cc.Encoding = cs
+		return err
+	})
 	fset.BoolVar(&f.debugFTP, "debug-ftp", false, "trace the FTP control connections (PASS masked)")
 	fset.BoolVar(&o.Debug, "debug-fuse", o.Debug, "log every FUSE request")
 	f.logLevel, f.logSize = logLevel(slog.LevelInfo), defaultLogSize
