@@ -141,7 +141,8 @@ func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int6
 
 // start is startTransfer that, with armNext, sends EPSV behind cmd, for a
 // transfer that will run to its end: the server answers it after the
-// final reply (or while the transfer runs), and finish opens the next
+// final reply (or while the transfer runs), finish reads that answer,
+// and armData, called once the connection is back, opens the next
 // transfer's data connection with it.
 func (c *Conn) start(ctx context.Context, op, path, cmd string, off int64, lazy, armNext bool) (*transfer, error) {
 	data := c.takeReady(off)
@@ -409,7 +410,8 @@ func (t *transfer) finish() error {
 
 // armed reads the reply to the EPSV that went behind the command, before
 // or after the final one (*r, which it replaces if it was the EPSV's), and
-// opens the next transfer's data connection with it.
+// keeps it for armData, which opens the next transfer's data connection
+// once the caller has what it asked for.
 func (t *transfer) armed(r *reply) error {
 	t.armPending = false
 	epsv := *r
@@ -425,7 +427,7 @@ func (t *transfer) armed(r *reply) error {
 			return err
 		}
 	}
-	t.c.armReply(t.ctx, epsv)
+	t.c.ready.epsv = &epsv
 	return nil
 }
 

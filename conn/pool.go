@@ -158,9 +158,11 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 			}
 			return c, nil
 		}
-		if wait && limit > 0 && p.total < p.ceiling && kind != Metadata && p.finishing > 0 {
+		if wait && limit > 0 && p.total < p.ceiling && p.finishing > 0 {
 			// A connection comes back within a round trip or two, a
 			// login takes several: wait for it, and dial one beside.
+			// A metadata caller too: a listing's connection opening its
+			// next data connection is back as soon.
 			p.spare()
 			limit = 0
 		}
