@@ -363,9 +363,7 @@ func (p *Pool) put(c *Conn, kind Kind) {
 	c.used = time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c.rtt > 0 && (p.rtt == 0 || c.rtt < p.rtt) {
-		p.rtt = c.rtt
-	}
+	p.learnRTT(c)
 	p.release(kind)
 	if p.closed {
 		p.total--
@@ -382,6 +380,7 @@ func (p *Pool) put(c *Conn, kind Kind) {
 func (p *Pool) putAfter(c *Conn, kind Kind, finish func()) {
 	p.mu.Lock()
 	p.finishing++
+	p.learnRTT(c) // now: a caller may ask before finish is done
 	p.mu.Unlock()
 	go func() {
 		finish()
@@ -390,6 +389,14 @@ func (p *Pool) putAfter(c *Conn, kind Kind, finish func()) {
 		p.mu.Unlock()
 		p.put(c, kind)
 	}()
+}
+
+// learnRTT keeps c's round-trip time if it is the shortest yet. Call
+// with mu held, by c's owner.
+func (p *Pool) learnRTT(c *Conn) {
+	if c.rtt > 0 && (p.rtt == 0 || c.rtt < p.rtt) {
+		p.rtt = c.rtt
+	}
 }
 
 // discard closes a connection that must not be reused.

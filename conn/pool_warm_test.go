@@ -165,3 +165,22 @@ func smallFilesAt(t *testing.T, s *server, n, seed int) [][]byte {
 	}
 	return files
 }
+
+// resetAtRest resets l's counters once p is settled and a NOOP came
+// back: the count then starts after a reply, not after the last leg of a
+// data connection's handshake, which the next command would ride (a
+// round of its own no more).
+func resetAtRest(t *testing.T, p *Pool, l *link.Link) {
+	t.Helper()
+	settled(t, p)
+	ctx := context.Background()
+	c, err := p.get(ctx, Metadata, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.exchange(ctx, "NOOP"); err != nil {
+		t.Fatal(err)
+	}
+	p.put(c, Metadata)
+	l.Reset()
+}
