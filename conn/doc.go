@@ -56,7 +56,8 @@
 // answered after the final reply, the only kind trusted), and opens the
 // next transfer's data connection while the rename travels, so that the
 // next upload on the connection costs two round trips (Upload.Commit).
-// Later connections log in with USER, PASS, TYPE and OPTS in one flight.
+// Later connections log in with USER, PASS, TYPE and OPTS in one flight,
+// a spare with REST 0 and EPSV behind.
 // A
 // server that refuses a pipelined EPSV costs that connection, and the
 // transfer starts again on another, which asks EPSV alone (PASV where the

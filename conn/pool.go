@@ -234,7 +234,8 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 // timeout, and running out of it says the server did not answer.
 func (p *Pool) dial(ctx context.Context, id int, feat *Features, own bool) (*Conn, error) {
 	pipelined := p.Pipelining()
-	c, err := dial(ctx, &p.cfg, id, feat, pipelined)
+	// A spare (own) opens its first data connection with its login.
+	c, err := dialArmed(ctx, &p.cfg, id, feat, pipelined, own)
 	if err != nil && pipelined {
 		if own {
 			ctx = context.WithoutCancel(ctx)

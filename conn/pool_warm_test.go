@@ -184,3 +184,33 @@ func resetAtRest(t *testing.T, p *Pool, l *link.Link) {
 	p.put(c, Metadata)
 	l.Reset()
 }
+
+// A spare logs in with REST 0 and EPSV in the login's flight (pipelined),
+// and opens its data connection with the answer: dialled, it is ready in
+// 5 round trips (the connect and the last leg of its handshake, which
+// the greeting follows; the login with REST 0 and EPSV; the data
+// connection's connect and its last leg), in 3 flights. (Before: REST 0
+// and EPSV in a flight of their own, 6 in 4 flights.)
+func TestSpareLoginOpensDataConnection(t *testing.T) {
+	s := startServer(t)
+	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, func(c *Config) { c.MaxConns = 2 })
+	ctx := context.Background()
+	if _, err := p.Times(ctx); err != nil { // logs in the first
+		t.Fatal(err)
+	}
+	resetAtRest(t, p, l)
+	p.Warm()
+	settled(t, p)
+	st := l.Stats()
+	t.Logf("a spare dialled: %v", st)
+	if st.RoundTrips != 5 || st.Flights != 3 || st.Control != 1 || st.Data != 1 || st.Commands["REST"] != 1 || st.Commands["EPSV"] != 1 {
+		t.Fatalf("%v; want a login with REST 0 and EPSV, and its data connection, in 5 round trips and 3 flights", st)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.idle {
+		if c.id == 2 && (c.ready.data == nil || !c.restOK || !c.epsvOK) {
+			t.Fatalf("the spare: data connection %v, REST proven %v, EPSV proven %v", c.ready.data, c.restOK, c.epsvOK)
+		}
+	}
+}

@@ -261,14 +261,14 @@ func TestCopyDirRoundTrips(t *testing.T) {
 			// 40 files over 4 connections, the first on the data
 			// connection open ahead (1), the others 2 each (18): 19,
 			// and the exact times' MDTMs on a LIST-only server (1), then
-			// the last data connections opened ahead (1 or 2); 20 to 24
+			// the last data connections opened ahead (1 or 2); 20 to 25
 			// seen beside other tests, as the files and the connections
-			// fall in step or not: 2 spare. 30 to 34 when the listing
-			// dialled nothing and the connections beside the first were
-			// dialled at its read.
-			budget := 25
+			// fall in step or not, 29 once on a machine loaded 13 deep:
+			// 3 spare. 30 to 34 when the listing dialled nothing and the
+			// connections beside the first were dialled at its read.
+			budget := 27
 			if prof.name == "list-only" {
-				budget = 26
+				budget = 28
 			}
 			if s.Commands["RETR"] != 40 || s.RoundTrips > budget || s.Control != 0 {
 				t.Fatalf("cp -r of 40 files: %v; want 40 RETR in at most %d round trips over 4 connections", s, budget)

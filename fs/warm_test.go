@@ -10,17 +10,19 @@ import (
 	"ftpfs/internal/link"
 )
 
-// quiet waits until nothing crosses the link for a while: the pool's
-// connections dialled ahead are logged in and their data connections
-// open.
+// quiet waits until nothing crosses the link for 300 ms: the pool's
+// connections dialled ahead are logged in (proftpd may take its time
+// over a login) and their data connections open.
 func quiet(t *testing.T, l *link.Link) {
 	t.Helper()
-	last := -1
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	last, still := -1, 0
+	for deadline := time.Now().Add(10 * time.Second); still < 3; {
 		time.Sleep(100 * time.Millisecond)
 		st := l.Stats()
 		if st.Flights == last {
-			return
+			still++
+		} else {
+			still = 0
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the link never went quiet: %v", st)
