@@ -153,10 +153,13 @@ func (c *Conn) start(ctx context.Context, op, path, cmd string, off int64, lazy,
 		lines = append(lines, "REST "+strconv.FormatInt(off, 10))
 	}
 	after := []string{cmd}
+	// late: EPSV is to be proven by this transfer's own, alone; once it
+	// is, the next one goes behind cmd all the same (open).
+	late := armNext && !pipelined && !lazy && off == 0 && c.feat.EPSV && !c.noEPSV && !c.ready.refused && !c.protP
 	if armNext = armNext && pipelined && !lazy && c.canArm(); armNext {
 		after = append(after, "EPSV")
 	}
-	t, err := c.open(ctx, op, path, after, off, lazy, data, pipelined, lines)
+	t, err := c.open(ctx, op, path, after, off, lazy, data, pipelined, lines, late)
 	if err != nil {
 		var fe *Error
 		if armNext && !c.broken && errors.As(err, &fe) && fe.Code > 0 {
@@ -170,12 +173,13 @@ func (c *Conn) start(ctx context.Context, op, path, cmd string, off int64, lazy,
 		}
 		return nil, err
 	}
-	t.armPending = armNext
+	t.armPending = armNext || t.armPending
 	return t, nil
 }
 
-// open is the rest of start: after are cmd and what goes behind it.
-func (c *Conn) open(ctx context.Context, op, path string, after []string, off int64, lazy bool, data net.Conn, pipelined bool, lines []string) (*transfer, error) {
+// open is the rest of start: after are cmd and what goes behind it; with
+// late, an EPSV goes behind cmd too once the EPSV sent alone worked.
+func (c *Conn) open(ctx context.Context, op, path string, after []string, off int64, lazy bool, data net.Conn, pipelined bool, lines []string, late bool) (*transfer, error) {
 	preopened := data != nil
 	cmd := after[0]
 	if data != nil {
@@ -253,9 +257,13 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 		}
 	}
 	var err error
-	if pipelined {
+	armLate := late && !preopened && c.epsvOK && !c.noEPSV
+	switch {
+	case pipelined:
 		_, err = c.check(ctx, op, path, []int{125, 150})
-	} else {
+	case armLate:
+		err = c.startArming(ctx, op, path, cmd)
+	default:
 		_, err = c.expect(ctx, op, path, []int{125, 150}, cmd)
 	}
 	if err != nil {
@@ -280,7 +288,26 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 		}
 		data = tc
 	}
-	return &transfer{c: c, ctx: ctx, data: data, op: op, path: path}, nil
+	return &transfer{c: c, ctx: ctx, data: data, op: op, path: path, armPending: armLate}, nil
+}
+
+// startArming sends cmd with an EPSV behind, on a connection whose EPSV
+// just worked alone, and reads cmd's 150. A refusal of cmd leaves the
+// connection in step once the EPSV's reply is read (and used).
+func (c *Conn) startArming(ctx context.Context, op, path, cmd string) error {
+	if err := c.sendAll(ctx, cmd, "EPSV"); err != nil {
+		return &Error{Op: op, Path: path, Err: err}
+	}
+	_, err := c.check(ctx, op, path, []int{125, 150})
+	var fe *Error
+	if err != nil && !c.broken && errors.As(err, &fe) && fe.Code > 0 {
+		if r, rerr := c.readReply(ctx); rerr == nil {
+			c.armReply(ctx, r)
+		}
+	} else if err != nil {
+		c.broken = true // where the EPSV's reply is, nobody knows
+	}
+	return err
 }
 
 func (t *transfer) Read(p []byte) (int, error) {

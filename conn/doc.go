@@ -61,7 +61,8 @@
 // A
 // server that refuses a pipelined EPSV costs that connection, and the
 // transfer starts again on another, which asks EPSV alone (PASV where the
-// server lacks EPSV) before trusting it in a pipeline. The address in a
+// server lacks EPSV) before trusting it in a pipeline;
+// once it worked, the next transfer's EPSV goes behind the command. The address in a
 // PASV reply is ignored (the control connection's peer is used) unless
 // Config.TrustPASVIP.
 //

@@ -214,3 +214,58 @@ func TestSpareLoginOpensDataConnection(t *testing.T) {
 		}
 	}
 }
+
+// The first transfer on a connection asks EPSV alone; once that worked,
+// the EPSV of the next transfer goes behind its RETR, not in a flight of
+// its own after it: EPSV; the data connection and RETR with EPSV
+// behind; the next data connection: 5 round trips in 4 flights, and the
+// next read is RETR alone. (Before: the EPSV after the read, alone, 6 in
+// 5.)
+func TestFirstTransferArmsNext(t *testing.T) {
+	s := startServer(t)
+	files := smallFilesAt(t, s, 2, 30)
+	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, func(c *Config) { c.MaxConns = 1 })
+	ctx := context.Background()
+	if _, err := p.Times(ctx); err != nil { // logs in
+		t.Fatal(err)
+	}
+	read := func(i int) {
+		t.Helper()
+		b := make([]byte, len(files[i]))
+		if n, err := p.ReadAt(ctx, fmt.Sprintf("/f%d", i), b, 0, int64(len(b))); err != nil || !bytes.Equal(b[:n], files[i]) {
+			t.Fatalf("f%d: %d bytes, %v", i, n, err)
+		}
+	}
+	resetAtRest(t, p, l)
+	read(0)
+	settled(t, p)
+	st := l.Stats()
+	t.Logf("first read: %v", st)
+	if st.RoundTrips != 5 || st.Flights != 4 || st.Commands["EPSV"] != 2 || st.Total() != 3 || st.Data != 2 {
+		t.Fatalf("%v; want EPSV, then RETR with EPSV behind, in 5 round trips and 4 flights", st)
+	}
+	resetAtRest(t, p, l)
+	read(1)
+	if st := l.Stats(); st.Commands["RETR"] != 1 || st.Data > 1 {
+		t.Fatalf("second read: %v; want RETR on the data connection opened ahead", st)
+	}
+}
+
+// A first transfer refused, with the EPSV behind its RETR: the EPSV's
+// reply is read too, and the connection serves the next read.
+func TestFirstTransferRefusedInStep(t *testing.T) {
+	s := startServer(t)
+	files := smallFilesAt(t, s, 1, 40)
+	p, _ := linkPool(t, s, link.Options{}, func(c *Config) { c.MaxConns = 1 })
+	ctx := context.Background()
+	b := make([]byte, len(files[0]))
+	if _, err := p.ReadAt(ctx, "/gone", b, 0, int64(len(b))); Classify(err) != ClassNotFound {
+		t.Fatalf("read of a missing file: %v", err)
+	}
+	if n, err := p.ReadAt(ctx, "/f0", b, 0, int64(len(b))); err != nil || !bytes.Equal(b[:n], files[0]) {
+		t.Fatalf("f0: %d bytes, %v", n, err)
+	}
+	if st := p.Stats(); st.Dials != 1 {
+		t.Fatalf("%d connections dialled, want 1: the refusal left it in step", st.Dials)
+	}
+}
