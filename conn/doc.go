@@ -57,14 +57,12 @@
 // next transfer's data connection while the rename travels, so that the
 // next upload on the connection costs two round trips (Upload.Commit).
 // Later connections log in with USER, PASS, TYPE and OPTS in one flight,
-// a spare with REST 0 and EPSV behind.
-// A
-// server that refuses a pipelined EPSV costs that connection, and the
-// transfer starts again on another, which asks EPSV alone (PASV where the
-// server lacks EPSV) before trusting it in a pipeline;
-// once it worked, the next transfer's EPSV goes behind the command. The address in a
-// PASV reply is ignored (the control connection's peer is used) unless
-// Config.TrustPASVIP.
+// a spare with REST 0 and EPSV behind. A server that refuses a pipelined
+// EPSV costs that connection, and the transfer starts again on another,
+// which asks EPSV alone (PASV where the server lacks EPSV) before
+// trusting it in a pipeline; once it worked, the next transfer's EPSV
+// goes behind the command. The address in a PASV reply is ignored (the
+// control connection's peer is used) unless Config.TrustPASVIP.
 //
 // # Time
 //
