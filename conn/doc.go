@@ -101,14 +101,17 @@
 //     anything (proftpd answers commands sent during a transfer before its
 //     226), then checks with SIZE, where the server has it, that it holds
 //     as many bytes as were sent, sets a mode with SITE CHMOD if asked,
-//     and renames the upload into place, with the same DELE fallback.
+//     and renames the upload into place, with the same DELE fallback,
+//     asking the file's time behind the rename (MLST where listings are
+//     MLSD, else MDTM; Placed.ModTime) where commands are pipelined.
 //   - Pool.Stat asks MLST, and says ClassUnsupported without a command on
 //     a server without MLSD; Pool.SetTime uses MFMT, else the "MDTM time
 //     path" form (vsftpd), and says ErrNoSetTime when neither exists.
 //   - A server that gives local time in LIST and MDTM (vsftpd with
 //     use_localtime) has its times read and set in its zone: the one
-//     given (Config.ServerZone), else the offset Pool.LearnZone finds
-//     from a file just uploaded; MLSD's facts stay UTC.
+//     given (Config.ServerZone), else the offset learnt from a file just
+//     uploaded (its commit's MDTM, or Pool.LearnZone's); MLSD's facts
+//     stay UTC.
 //   - Pool.Available asks AVBL where FEAT offers it, at most once per
 //     SpaceTTL, and says it does not know elsewhere.
 //   - A 0xFF byte of a name (Telnet IAC) is doubled or not as the
