@@ -39,6 +39,16 @@ type Config struct {
 	// TrustPASVIP uses the address in a PASV reply instead of the control
 	// connection's peer (needed only behind some NATs).
 	TrustPASVIP bool
+	// Active makes the server open each data connection to us (EPRT,
+	// else PORT), for servers and firewalls where passive mode fails.
+	// The connection is taken only from the control connection's peer.
+	// ActiveAddr is the IP address named to the server (default: the
+	// control connection's local address), for a NAT that forwards to us.
+	Active     bool
+	ActiveAddr string
+	// Proxy, when set, carries the control and data connections
+	// (proxy.go). Active mode does not work through one.
+	Proxy *Proxy
 	// MaxListingEntries and MaxListingBytes bound one directory listing,
 	// in lines and in bytes: beyond either, the listing fails with
 	// ErrListingTooLarge, so that a server sending lines without end
@@ -60,6 +70,10 @@ type Config struct {
 	// 3659 says, until an upload shows otherwise (Pool.LearnZone).
 	// MLSD's and MLST's facts are UTC whatever it says.
 	ServerZone *time.Location
+	// Encoding is the server's encoding of names, converted to and from
+	// UTF-8 at conn's boundary (encoding.go); nil sends and reads names
+	// as they are.
+	Encoding *Charset
 
 	Logger *slog.Logger
 	// Trace, when set, receives the control connection dialogue, PASS

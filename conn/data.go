@@ -22,7 +22,6 @@ var (
 // The host is the control connection's peer unless TrustPASVIP: a PASV
 // reply naming another host is how FTP bounce attacks start.
 func (c *Conn) dataAddr(ctx context.Context) (string, error) {
-	peer := c.raw.RemoteAddr().(*net.TCPAddr)
 	if !c.noEPSV {
 		sent := time.Now()
 		r, err := c.exchange(ctx, "EPSV")
@@ -58,7 +57,7 @@ func (c *Conn) dataAddr(ctx context.Context) (string, error) {
 			return "", &Error{Op: "pasv", Code: r.code, Msg: firstLine(r.msg)}
 		}
 	}
-	host := peer.IP.String()
+	host := c.dataHost()
 	if c.cfg.TrustPASVIP {
 		host = fmt.Sprintf("%d.%d.%d.%d", n[0], n[1], n[2], n[3])
 	}
@@ -78,8 +77,7 @@ func (c *Conn) epsvAddr(r reply) (string, error) {
 		return "", &Error{Op: "epsv", Code: r.code, Msg: firstLine(r.msg)}
 	}
 	c.epsvOK = true
-	peer := c.raw.RemoteAddr().(*net.TCPAddr)
-	return net.JoinHostPort(peer.IP.String(), strconv.Itoa(port)), nil
+	return net.JoinHostPort(c.dataHost(), strconv.Itoa(port)), nil
 }
 
 // pipelineRefusal reads the replies to the REST and the command that
@@ -146,6 +144,9 @@ func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int6
 // final reply (or while the transfer runs), and finish opens the next
 // transfer's data connection with it.
 func (c *Conn) start(ctx context.Context, op, path, cmd string, off int64, lazy, armNext bool) (*transfer, error) {
+	if c.cfg.Active {
+		return c.startActive(ctx, op, path, cmd, off)
+	}
 	data := c.takeReady(off)
 	preopened := data != nil
 	pipelined := preopened || c.epsvOK && !c.noEPSV && (off == 0 || c.restOK)
@@ -210,8 +211,7 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 		} else if addr, err = c.dataAddr(ctx); err != nil {
 			return nil, err
 		}
-		d := net.Dialer{Deadline: c.deadline(ctx)}
-		if data, err = d.DialContext(ctx, "tcp", addr); err != nil {
+		if data, err = c.dialData(ctx, addr); err != nil {
 			if pipelined {
 				// The server may have refused cmd already and closed
 				// its port (proftpd does): its reply says why.
@@ -273,6 +273,13 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 		return nil, err
 	}
 	data, live := c.track(data, op, path, off, opening.msg)
+	return c.dataTLS(ctx, op, path, data, live)
+}
+
+// dataTLS starts TLS on a data connection where PROT P is on, and makes
+// the transfer of it. We are the TLS client whoever opened the TCP
+// connection (RFC 4217 section 7: in active mode too).
+func (c *Conn) dataTLS(ctx context.Context, op, path string, data net.Conn, live *liveTransfer) (*transfer, error) {
 	if c.protP {
 		tc := tls.Client(data, c.tlsConf)
 		hctx, cancel := context.WithDeadline(ctx, c.deadline(ctx))

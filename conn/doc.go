@@ -59,6 +59,14 @@
 // PASV reply is ignored (the control connection's peer is used) unless
 // Config.TrustPASVIP.
 //
+// In active mode (Config.Active, active.go) the server connects to a
+// port we name with EPRT (PORT where EPRT is unknown), and only a
+// connection from the control connection's peer is taken; nothing is
+// opened ahead or pipelined there.
+// Through a proxy (Config.Proxy, proxy.go: SOCKS5 or HTTP CONNECT) every
+// connection is dialled, control and data alike, and passive data
+// connections go to the server's name, which the proxy resolves.
+//
 // # Time
 //
 // Every exchange (a command and its reply, opening a data connection, each
@@ -100,10 +108,21 @@
 //   - Upload.Commit reads the transfer's final reply before sending
 //     anything (proftpd answers commands sent during a transfer before its
 //     226), then checks with SIZE, where the server has it, that it holds
-//     as many bytes as were sent, sets a mode with SITE CHMOD if asked,
-//     and renames the upload into place, with the same DELE fallback,
-//     asking the file's time behind the rename (MLST where listings are
+//     as many bytes as were sent, and with the server's digest, where it
+//     tells one, that they are the bytes sent (hash.go: HASH of
+//     draft-bryan-ftpext-hash, else XSHA256, XSHA512, XSHA1, XMD5 or
+//     XCRC; ErrHashMismatch), sets a mode with SITE CHMOD if asked, and
+//     renames the upload into place, with the same DELE fallback. The
+//     digest travels with SIZE where the order of the replies allows
+//     (ftpd, proftpd once learnt), else in a round trip of its own. The
+//     file's time is asked behind the rename (MLST where listings are
 //     MLSD, else MDTM; Placed.ModTime) where commands are pipelined.
+//   - Upload.SendFrom, Resume and CommitFrom go on with an upload whose
+//     data connection dropped, on the same name, from the server's SIZE:
+//     REST and STOR, else APPE, else STOR from byte 0 at most twice
+//     (proftpd refuses both by default); three attempts in a row that
+//     move the server's copy no further end it (resume.go). Pool.CheckSum
+//     compares a download's digest with the server's.
 //   - Pool.Stat asks MLST, and says ClassUnsupported without a command on
 //     a server without MLSD; Pool.SetTime uses MFMT, else the "MDTM time
 //     path" form (vsftpd), and says ErrNoSetTime when neither exists.
@@ -116,6 +135,12 @@
 //     SpaceTTL, and says it does not know elsewhere.
 //   - A 0xFF byte of a name (Telnet IAC) is doubled or not as the
 //     server's greeting says it expects (Config.TelnetIAC).
+//   - Names in a legacy charset (Config.Encoding, encoding.go) are
+//     converted at this boundary: command lines go out in the server's
+//     encoding, reply and listing lines come in as UTF-8 before they are
+//     parsed; a name the encoding lacks is ErrUnencodable
+//     (ClassIllegalName) before anything is sent. Without an encoding,
+//     a listing line that is not UTF-8 is logged once, with a guess.
 //
 // # Errors
 //

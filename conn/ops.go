@@ -74,7 +74,7 @@ func (p *Pool) list(ctx context.Context, dir string, long bool, reset func(), fn
 		// when LIST must list after all.
 		if !c.feat.MLSD && reset != nil && p.statListings() {
 			var err error
-			stat, err = p.statList(ctx, c, dir, func(l string) error { return fn(l, false) })
+			stat, err = p.statList(ctx, c, dir, func(l string) error { return fn(p.listingLine(dir, l), false) })
 			if err != nil || stat == statListed {
 				return err
 			}
@@ -109,7 +109,7 @@ func (p *Pool) listData(ctx context.Context, c *Conn, dir string, long bool, fn 
 		return err
 	}
 	err = readListing(t, p.cfg.MaxListingBytes, p.cfg.MaxListingEntries, func(l string) error {
-		return fn(l, mlsd)
+		return fn(p.listingLine(dir, l), mlsd)
 	})
 	if err != nil {
 		if errors.Is(err, ErrListingTooLarge) {

@@ -49,6 +49,8 @@ type Pool struct {
 
 	noPipeline atomic.Bool // a pipelined batch failed: one command at a time
 	noStat     atomic.Bool // STAT does not list here: LIST
+	// rawNamesOnce logs the first listing line that is not UTF-8.
+	rawNamesOnce sync.Once
 	// answersInTransfer: the server answered a command sent with the end
 	// of an upload before the upload's final reply (write.go).
 	answersInTransfer atomic.Bool

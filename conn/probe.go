@@ -56,6 +56,8 @@ const (
 	// AdviseServerTimezone: the server gives local time, at the offset
 	// Finding.Value ("+09:00").
 	AdviseServerTimezone
+	// AdviseEncoding: names are in the legacy encoding Finding.Value.
+	AdviseEncoding
 )
 
 // Finding is one line of a probe's report.
@@ -65,7 +67,7 @@ type Finding struct {
 	Detail  string // one line, for a person
 	Advice  Advice
 	N       int    // AdviseConnections' count
-	Value   string // AdviseFingerprint's pin, AdviseServerTimezone's zone
+	Value   string // AdviseFingerprint's pin, AdviseServerTimezone's zone, AdviseEncoding's encoding
 }
 
 // ProbeOptions say what Probe may do.
@@ -265,6 +267,12 @@ func (pr *prober) roundTrip(ctx context.Context, c *Conn) {
 // of a server behind NAT that does not know its public address: the pool
 // connects to the peer, which works where the server listens on it too.
 func (pr *prober) passive(ctx context.Context, c *Conn) {
+	if pr.cfg.Active {
+		// The mount will not use passive mode; the listings and transfers
+		// of the later probes are active ones.
+		pr.add(Finding{Topic: "data connections", Verdict: ProbeOK, Detail: "active mode (--active): EPSV and PASV not probed; the listings and transfers below use EPRT or PORT"})
+		return
+	}
 	peer := c.raw.RemoteAddr().(*net.TCPAddr)
 	epsv := false
 	r, err := c.exchange(ctx, "EPSV")
@@ -275,7 +283,7 @@ func (pr *prober) passive(ctx context.Context, c *Conn) {
 	case r.code == 229:
 		addr, err := c.epsvAddr(r)
 		if err == nil {
-			err = reach(ctx, addr)
+			err = pr.reach(ctx, addr)
 		}
 		if epsv = err == nil; epsv {
 			pr.add(Finding{Topic: "EPSV", Verdict: ProbeOK, Detail: "data connections to " + addr})
@@ -302,7 +310,7 @@ func (pr *prober) passive(ctx context.Context, c *Conn) {
 		pr.add(Finding{Topic: "PASV", Verdict: ProbeProblem, Detail: "unreadable reply: " + clip(firstLine(r.msg))})
 		return
 	}
-	viaPeer := net.JoinHostPort(peer.IP.String(), strconv.Itoa(port))
+	viaPeer := net.JoinHostPort(c.dataHost(), strconv.Itoa(port))
 	if named.Equal(peer.IP) {
 		pr.add(Finding{Topic: "PASV", Verdict: ProbeOK, Detail: "names the control connection's address"})
 		return
@@ -310,13 +318,13 @@ func (pr *prober) passive(ctx context.Context, c *Conn) {
 	viaNamed := net.JoinHostPort(named.String(), strconv.Itoa(port))
 	f := Finding{Topic: "PASV", Verdict: ProbeOK, Detail: fmt.Sprintf("names %s, not the control connection's %s", named, peer.IP)}
 	switch {
-	case pr.cfg.TrustPASVIP && reach(ctx, viaNamed) == nil:
+	case pr.cfg.TrustPASVIP && pr.reach(ctx, viaNamed) == nil:
 		f.Detail += "; the mount connects to the former (--trust-pasv-ip), which works"
-	case reach(ctx, viaPeer) == nil:
+	case pr.reach(ctx, viaPeer) == nil:
 		f.Detail += "; the mount connects to the latter, which works"
 	case epsv:
 		f.Detail += "; the port is unreachable there, but the mount uses EPSV"
-	case reach(ctx, viaNamed) == nil:
+	case pr.reach(ctx, viaNamed) == nil:
 		f.Verdict, f.Advice = ProbeProblem, AdviseTrustPASVIP
 		f.Detail += "; only the named address answers"
 	default:
@@ -329,9 +337,8 @@ func (pr *prober) passive(ctx context.Context, c *Conn) {
 // reach connects to addr and hangs up: the server takes that for a data
 // connection that never carried a transfer, and the next EPSV or PASV
 // replaces it.
-func reach(ctx context.Context, addr string) error {
-	d := net.Dialer{Timeout: 3 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", addr)
+func (pr *prober) reach(ctx context.Context, addr string) error {
+	c, err := pr.cfg.dialTCP(ctx, addr, time.Now().Add(3*time.Second))
 	if err != nil {
 		return err
 	}

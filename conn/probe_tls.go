@@ -156,8 +156,7 @@ func (pr *prober) authTLS(ctx context.Context, why, failed string) {
 // tryAuthTLS connects, reads the greeting, asks AUTH TLS and shakes
 // hands without checking the certificate, which the caller looks at.
 func (pr *prober) tryAuthTLS(ctx context.Context) (tls.ConnectionState, error) {
-	d := net.Dialer{Timeout: pr.cfg.Timeout}
-	raw, err := d.DialContext(ctx, "tcp", pr.cfg.Addr)
+	raw, err := pr.cfg.dialTCP(ctx, pr.cfg.Addr, time.Now().Add(pr.cfg.Timeout))
 	if err != nil {
 		return tls.ConnectionState{}, err
 	}

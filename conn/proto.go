@@ -35,6 +35,7 @@ type Conn struct {
 	protP   bool
 	noEPSV  bool    // EPSV failed once: use PASV
 	epsvOK  bool    // EPSV succeeded once: it may lead a pipeline
+	noEPRT  bool    // EPRT unknown to the server: PORT (active.go)
 	restOK  bool    // REST succeeded once: it may be in a pipeline
 	broken  bool    // out of sync or dead: never reuse
 	iac     iacRule // from the greeting, which is read raw
@@ -52,8 +53,7 @@ type reply struct {
 // dial connects, logs in and prepares the connection for transfers.
 // features is nil for the pool's first connection, which reads FEAT.
 func dial(ctx context.Context, cfg *Config, id int, features *Features, pipeline bool) (*Conn, error) {
-	d := net.Dialer{Timeout: cfg.Timeout}
-	raw, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	raw, err := cfg.dialTCP(ctx, cfg.Addr, time.Now().Add(cfg.Timeout))
 	if err != nil {
 		return nil, &Error{Op: "connect", Err: err}
 	}
@@ -152,7 +152,7 @@ func (c *Conn) login(ctx context.Context) error {
 		return err
 	}
 	c.observeRTT(sent) // TYPE costs the server nothing: the link's round trip
-	if c.feat.UTF8 {
+	if c.optsUTF8() {
 		// Some servers need it for non-ASCII names; the reply does not matter.
 		if _, err := c.exchange(ctx, "OPTS UTF8 ON"); err != nil {
 			return &Error{Op: "opts", Err: err}
@@ -204,7 +204,7 @@ func (c *Conn) loginPipelined(ctx context.Context) error {
 		return err
 	}
 	lines := []string{"USER " + c.cfg.User, "PASS " + c.cfg.Password, "TYPE I"}
-	if c.feat.UTF8 {
+	if c.optsUTF8() {
 		lines = append(lines, "OPTS UTF8 ON")
 	}
 	if err := c.sendAll(ctx, lines...); err != nil {
@@ -237,7 +237,7 @@ func (c *Conn) loginPipelined(ctx context.Context) error {
 	if typ.code != 200 {
 		return &Error{Op: "type", Code: typ.code, Msg: firstLine(typ.msg)}
 	}
-	if c.feat.UTF8 {
+	if c.optsUTF8() {
 		// The reply does not matter, as in login.
 		if _, err := c.readReply(ctx); err != nil {
 			return &Error{Op: "opts", Err: err}
@@ -324,18 +324,23 @@ func (c *Conn) encode(lines []string) (string, error) {
 	if c.broken {
 		return "", errors.New("connection already broken")
 	}
-	for _, line := range lines {
+	wire := make([]string, len(lines))
+	for i, line := range lines {
 		if strings.ContainsAny(line, "\r\n\x00") {
 			return "", ErrInvalidName
+		}
+		var err error
+		if wire[i], err = c.toServer(line); err != nil {
+			return "", err
 		}
 	}
 	var b strings.Builder
 	if len(lines) > 0 {
 		c.cfg.stats.flight()
 	}
-	for _, line := range lines {
-		c.trace("> ", line)
-		c.cfg.stats.command(line)
+	for i, line := range wire {
+		c.trace("> ", lines[i])
+		c.cfg.stats.command(lines[i])
 		if c.iac.doubleCommands {
 			// The control connection is Telnet: a 0xFF in a name goes
 			// doubled (RFC 959, RFC 2640 section 3.1), or the server
@@ -463,6 +468,7 @@ func (c *Conn) readLine() (string, error) {
 		// Names in replies (MLST) have their 0xFF doubled as well.
 		l = strings.ReplaceAll(l, "\xff\xff", "\xff")
 	}
+	l = c.cfg.Encoding.decode(l)
 	c.trace("< ", l)
 	return l, nil
 }

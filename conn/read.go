@@ -97,7 +97,7 @@ type readyData struct {
 // canArm says whether armData would open a data connection: where EPSV
 // is known to work on this connection, and none is open yet.
 func (c *Conn) canArm() bool {
-	return !c.broken && c.ready.data == nil && !c.ready.refused && c.epsvOK && !c.noEPSV && !c.protP
+	return !c.broken && c.ready.data == nil && !c.ready.refused && c.epsvOK && !c.noEPSV && !c.protP && !c.cfg.Active
 }
 
 // armData opens the data connection of the next transfer ahead: EPSV, and
@@ -114,7 +114,7 @@ func (c *Conn) armData() {
 // proves REST, so that the connection's first transfer, from any offset,
 // is one command too. With pipeline, REST 0 and EPSV go together.
 func (c *Conn) warm(pipeline bool) {
-	if c.broken || c.ready.data != nil || c.ready.refused || !c.feat.EPSV || c.noEPSV || c.protP {
+	if c.broken || c.ready.data != nil || c.ready.refused || !c.feat.EPSV || c.noEPSV || c.protP || c.cfg.Active {
 		return
 	}
 	if c.feat.RestStream && !c.restOK {
@@ -212,8 +212,7 @@ func (c *Conn) armReply(ctx context.Context, r reply) {
 	if err != nil {
 		return
 	}
-	d := net.Dialer{Deadline: c.deadline(ctx)}
-	data, err := d.DialContext(ctx, "tcp", addr)
+	data, err := c.dialData(ctx, addr)
 	if err != nil {
 		// The port stays open on the server until the next EPSV
 		// replaces it; nothing is out of step.

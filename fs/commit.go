@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"io"
 	"path"
 	"time"
 
@@ -61,18 +62,38 @@ func (c *commit) upload(ctx context.Context, st *stage) error {
 	if err != nil {
 		return err
 	}
-	if err := up.CopyFrom(ctx, st.reader(c.size)); err != nil {
+	src := st.reader(c.size)
+	if err := up.SendFrom(ctx, src, c.size); err != nil {
 		m.removeTmp(tmp)
 		return err
 	}
-	return c.finish(ctx, up, tmp)
+	return c.finish(ctx, up, tmp, src)
+}
+
+// resume goes on with up, a stream to tmp that broke with cause, from
+// what the server got, with the rest of st; then finishes it. Failing
+// (but on a full server), the stage is uploaded whole once more.
+func (c *commit) resume(ctx context.Context, up *conn.Upload, tmp string, cause error, st *stage) error {
+	src := st.reader(c.size)
+	err := up.Resume(ctx, src, c.size, cause)
+	if err == nil {
+		err = c.finish(ctx, up, tmp, src)
+	} else {
+		c.m.removeTmp(tmp)
+	}
+	if err != nil && !serverFull(err) {
+		c.m.log.Debug("broken stream not resumed; uploading the stage", "path", c.rel, "err", err)
+		err = c.upload(ctx, st)
+	}
+	return err
 }
 
 // finish ends an upload to tmp, which conn checks, chmods when a mode
 // goes with it, and renames over c.rel, pipelined on the upload's
-// connection. Whatever fails, tmp does not stay behind, unless it has
+// connection; src, the staged bytes, lets a transfer that broke at its
+// end go on. Whatever fails, tmp does not stay behind, unless it has
 // become the only copy on the server.
-func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string) error {
+func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string, src io.ReaderAt) error {
 	m := c.m
 	remote := m.remotePath(c.rel)
 	pl := conn.Placement{Size: c.size}
@@ -84,7 +105,7 @@ func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string) error 
 		// the rename then fails (the stage has the content).
 		pl.To, pl.DeleteTo = remote, c.how == overPlaceholder
 	}
-	placed, err := up.Commit(ctx, pl)
+	placed, err := up.CommitFrom(ctx, pl, src)
 	if placed.ModeErr != nil {
 		m.log.Warn("chmod of an upload failed; the content is in place", "path", c.rel, "err", placed.ModeErr)
 		if errors.Is(placed.ModeErr, conn.ClassUnsupported) || errors.Is(placed.ModeErr, conn.ClassPermission) {
@@ -205,17 +226,18 @@ const guessedTime = "ftpfs:guessed-time"
 
 // conflictName is where a version that lost a two-writers race goes.
 func conflictName(rel string) string {
-	return rel + ".conflict-" + time.Now().UTC().Format("20060102-150405")
+	return derived(rel, "", ".conflict-"+time.Now().UTC().Format("20060102-150405"))
 }
 
 // uploadName is where an upload of rel goes before it is renamed over
-// rel: a hidden name in the same directory, or rel itself with
+// rel: a hidden name in the same directory, random and marked by
+// tmpPrefix, which fits wherever rel fits (names.go), or rel itself with
 // NoAtomicUpload.
 func (m *mount) uploadName(rel string) string {
 	if m.o.NoAtomicUpload {
 		return rel
 	}
-	return path.Join(parent(rel), tmpPrefix+randomName()+"-"+path.Base(rel))
+	return derived(rel, tmpPrefix+randomName()+"-", "")
 }
 
 // removeTmp deletes a temporary upload name, best effort.

@@ -222,6 +222,13 @@ func vsftpdWith(t testing.TB, root string, tc *testutil.Cert, conf, env []string
 // file, who may write everywhere but in ro/.
 func startProftpd(t testing.TB, root string, tc *testutil.Cert) served {
 	t.Helper()
+	return startProftpdWith(t, root, tc, "")
+}
+
+// startProftpdWith is startProftpd that, with clientCA (a PEM file),
+// demands a client certificate it signed (TLSVerifyClient on).
+func startProftpdWith(t testing.TB, root string, tc *testutil.Cert, clientCA string) served {
+	t.Helper()
 	bin := filepath.Join(testServersDir(), "usr/sbin/proftpd")
 	needServer(t, bin)
 	dir := t.TempDir()
@@ -253,9 +260,19 @@ func startProftpd(t testing.TB, root string, tc *testutil.Cert) served {
 		"DefaultRoot ~", "AllowOverwrite on", "ShowSymlinks on",
 		"ListOptions -a",
 		"<Directory " + ro + ">", "<Limit WRITE>", "DenyAll", "</Limit>", "</Directory>", "",
-	}, proftpdTLS(tc, dir)...), "\n")))
+	}, append(proftpdDigest(), proftpdTLS(tc, dir, clientCA)...)...), "\n")))
 	addr := runServer(t, "proftpd", port, bin, "-n", "-q", "-c", conf)
 	return served{addr: addr, user: testUser, pass: testPass, refused: "ro"}
+}
+
+// proftpdDigest loads mod_digest, Debian's module for HASH and the X
+// digest commands, where the unpacked package has it.
+func proftpdDigest() []string {
+	mods := filepath.Join(testServersDir(), "usr/lib/proftpd")
+	if _, err := os.Stat(filepath.Join(mods, "mod_digest.so")); err != nil {
+		return nil
+	}
+	return []string{"ModulePath " + mods, "LoadModule mod_digest.c", "DigestEngine on", ""}
 }
 
 // startPureFtpd serves root with pure-ftpd to a virtual user (a PureDB

@@ -35,16 +35,21 @@ func vsftpdTLS(tc *testutil.Cert) []string {
 }
 
 // proftpdTLS is the config that makes proftpd require TLS, with mod_tls
-// from the unpacked package; dir is for its log.
-func proftpdTLS(tc *testutil.Cert, dir string) []string {
+// from the unpacked package; dir is for its log. With clientCA, a PEM
+// file, it demands a client certificate signed by it.
+func proftpdTLS(tc *testutil.Cert, dir, clientCA string) []string {
 	if tc == nil {
 		return nil
 	}
-	return []string{"ModulePath " + filepath.Join(testServersDir(), "usr/lib/proftpd"),
+	verify := []string{"TLSVerifyClient off"}
+	if clientCA != "" {
+		verify = []string{"TLSVerifyClient on", "TLSCACertificateFile " + clientCA}
+	}
+	return append([]string{"ModulePath " + filepath.Join(testServersDir(), "usr/lib/proftpd"),
 		"LoadModule mod_tls.c", "TLSEngine on", "TLSRequired on",
-		"TLSProtocol TLSv1.2 TLSv1.3", "TLSVerifyClient off",
+		"TLSProtocol TLSv1.2 TLSv1.3",
 		"TLSRSACertificateFile " + tc.CertFile, "TLSRSACertificateKeyFile " + tc.KeyFile,
-		"TLSLog " + filepath.Join(dir, "tls.log"), ""}
+		"TLSLog " + filepath.Join(dir, "tls.log")}, append(verify, "")...)
 }
 
 func TestRealServersTLS(t *testing.T) {
@@ -164,7 +169,7 @@ func upload(ctx context.Context, p *conn.Pool, path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := u.CopyFrom(ctx, bytes.NewReader(data)); err != nil {
+	if err := u.SendFrom(ctx, bytes.NewReader(data), int64(len(data))); err != nil {
 		return err
 	}
 	_, err = u.Commit(ctx, conn.Placement{Size: int64(len(data))})

@@ -93,6 +93,12 @@ func TestWriteRoundTrips(t *testing.T) {
 				// MDTM both asks and, in vsftpd's form, sets the time.
 				ask, setAsk = "MDTM 1 ", "MDTM 2 "
 			}
+			// ftpd's full profile offers HASH: each upload's digest is
+			// checked, the HASH sent with SIZE, in no round trip more.
+			hash := "HASH 1 "
+			if profile == ftpd.ProfileVsftpd {
+				hash = ""
+			}
 			cases := []struct {
 				name  string
 				do    func(t *testing.T)
@@ -107,7 +113,7 @@ func TestWriteRoundTrips(t *testing.T) {
 						t.Fatalf("cp: %v %s", err, out)
 					}
 					checkOnServer(t, filepath.Join(root, "d", "cp"), data)
-				}, 2, "EPSV 1 " + ask + "RNFR 1 RNTO 1 SIZE 1 STOR 1",
+				}, 2, "EPSV 1 " + hash + ask + "RNFR 1 RNTO 1 SIZE 1 STOR 1",
 			}, {
 				// rsync's way: a temporary name made with mode 0600,
 				// written and closed; its time and mode set; renamed
@@ -141,7 +147,7 @@ func TestWriteRoundTrips(t *testing.T) {
 					if fi, err := os.Stat(on); err != nil || !fi.ModTime().Equal(when) || fi.Mode().Perm() != 0o644 {
 						t.Fatalf("on the server: %v, %v, %v", fi.ModTime(), fi.Mode(), err)
 					}
-				}, 3, "EPSV 1 " + setAsk + "RNFR 2 RNTO 2 SITE 2 SIZE 1 STOR 1",
+				}, 3, "EPSV 1 " + hash + setAsk + "RNFR 2 RNTO 2 SITE 2 SIZE 1 STOR 1",
 			}, {
 				// An editor's save through a temporary file: fsync, then
 				// rename over the document. (Before: 6, then 5.)
@@ -164,7 +170,7 @@ func TestWriteRoundTrips(t *testing.T) {
 						t.Fatal(err)
 					}
 					checkOnServer(t, filepath.Join(root, "d", "doc"), data)
-				}, 3, "EPSV 1 " + ask + "RNFR 2 RNTO 2 SIZE 1 STOR 1",
+				}, 3, "EPSV 1 " + hash + ask + "RNFR 2 RNTO 2 SIZE 1 STOR 1",
 			}, {
 				// An editor's save in place: O_TRUNC, write, close.
 				// (Before: 5, then 4.)
@@ -174,7 +180,7 @@ func TestWriteRoundTrips(t *testing.T) {
 						t.Fatal(err)
 					}
 					checkOnServer(t, filepath.Join(root, "d", "doc"), data[:1000])
-				}, 2, "EPSV 1 " + ask + "RNFR 1 RNTO 1 SIZE 1 STOR 1",
+				}, 2, "EPSV 1 " + hash + ask + "RNFR 1 RNTO 1 SIZE 1 STOR 1",
 			}}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {

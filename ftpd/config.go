@@ -112,6 +112,9 @@ type Faults struct {
 	// DropDataAfter closes a data connection after this many bytes of a
 	// RETR, STOR or APPE (426 to the client).
 	DropDataAfter int64
+	// CorruptStor flips the last byte each STOR or APPE wrote once it
+	// completed: the size is right, the content is not.
+	CorruptStor bool
 	// CloseControlAfter closes a control connection, without a reply, when
 	// its session receives command number CloseControlAfter+1.
 	CloseControlAfter int
@@ -130,8 +133,9 @@ type Faults struct {
 	Stall      bool
 	StallAfter int64
 	// RefuseVerb, when set, answers every command with that verb (upper
-	// case) with RefuseCode, without doing it: 450 and 451 for passing
-	// trouble, 502 for a command a server lacks.
+	// case; several separated by commas) with RefuseCode, without doing
+	// it: 450 and 451 for passing trouble, 502 for a command a server
+	// lacks ("EPSV,PASV" and 502: a server where only active mode works).
 	RefuseVerb string
 	RefuseCode int
 	// NoOverwrite refuses an RNTO onto an existing file (553), as some

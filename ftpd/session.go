@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,6 +113,7 @@ type session struct {
 	pbsz       bool
 	protP      bool
 	mlstFacts  map[string]bool
+	hashWith   string // the HASH algorithm chosen with OPTS HASH
 	ncmds      int
 	quitting   bool
 
@@ -441,7 +443,7 @@ func (s *session) dispatch(verb, arg string) {
 		return
 	}
 	cmd, ok := s.commands()[verb]
-	if f := s.srv.currentFaults(); f.RefuseVerb != "" && f.RefuseVerb == verb && f.RefuseCode != 0 {
+	if f := s.srv.currentFaults(); f.RefuseVerb != "" && slices.Contains(strings.Split(f.RefuseVerb, ","), verb) && f.RefuseCode != 0 {
 		s.reply(f.RefuseCode, "Refused (fault injection).")
 		return
 	}

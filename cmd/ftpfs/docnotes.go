@@ -34,7 +34,16 @@ var flagNotes = map[string]map[string]string{
 			"MLSD's facts stay UTC. A zone name follows daylight saving; an offset does not. The POSIX forms (`UTC+9`), whose sign runs the other way, are refused. " +
 			"Without it, a mount that uploads compares the first upload's MDTM with the clock: an offset of whole quarters of an hour, within two minutes, " +
 			"is taken as the server's (the log says so once, and listings read before are read again); `ftpfs doctor` recommends the flag where it finds one.",
-		"o": "Repeatable, and `-oOPTS` works too; the options are described below.",
+		"encoding": "For servers from before UTF-8 (IIS with UTF8 off, appliances); IANA or WHATWG names (cp1251, sjis, latin1...). `OPTS UTF8 ON` is not sent. " +
+			"Without it, names that are not UTF-8 show as their raw bytes and the log says so once, with a guess; `ftpfs doctor` checks a whole directory and recommends one.",
+		"active": "Only a data connection from the server's address is taken, within `--timeout`; any other is closed and the wait goes on. " +
+			"Nothing is opened ahead in active mode, so each transfer costs a round trip or two more than in passive mode. Refused with a proxy.",
+		"proxy": "`socks5h://` is the same as `socks5://`: the proxy resolves the server's name. Many HTTP proxies allow CONNECT to port 443 only. " +
+			"`$no_proxy` (or `$NO_PROXY`) takes `*`, hosts, domains with or without their leading dot, IP addresses and CIDR blocks; it does not bind `--proxy`. " +
+			"The mount says which proxy of the environment it uses. A proxy password (`socks5://USER:PASS@HOST:PORT`) is taken from those variables only, " +
+			"never from the command line, where `ps` shows it; it never appears in a log or an error.",
+		"tls-client-cert": "Presented on the control connection and on every data connection. Encrypted keys are not read.",
+		"o":               "Repeatable, and `-oOPTS` works too; the options are described below.",
 	},
 	"ftpfs serve": {
 		"max-sessions":        "Sessions beyond get 421.",
@@ -42,6 +51,7 @@ var flagNotes = map[string]map[string]string{
 		"tls-cert":            "With it the server takes `AUTH TLS`, `PBSZ` and `PROT`.",
 		"fault-stall-after":   "Nothing more is sent until the client gives up.",
 		"allow-special-modes": "`SITE CHMOD` of DIR itself, by any name or symlink, is always refused (550).",
+		"tls-client-ca":       "On control and data connections alike.",
 		"tls-required":        "USER before AUTH TLS gets 530, a data connection before PROT P gets 521, and PROT C gets 534.",
 		"profile": "`full` has MLSD, MLST, MFMT, SIZE, MDTM and AVBL; `vsftpd` has no MLSD, MLST or MFMT, gives LIST times to the minute and sets times with `MDTM time path`; " +
 			"`dos` sends IIS-style LIST lines.",

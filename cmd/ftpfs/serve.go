@@ -22,11 +22,12 @@ import (
 // password file are only named here and opened by serve, so that parsing
 // can be tested without them.
 type serveOptions struct {
-	dir        string
-	cfg        ftpd.Config // everything but Root, TLS, CommandLog and Logger
-	commandLog string      // "" for none, "-" for stderr
-	tlsCert    string
-	tlsKey     string
+	dir         string
+	cfg         ftpd.Config // everything but Root, TLS, CommandLog and Logger
+	commandLog  string      // "" for none, "-" for stderr
+	tlsCert     string
+	tlsKey      string
+	tlsClientCA string // "" for no client certificate asked
 }
 
 // serveFlags holds the flag values before they are checked.
@@ -37,6 +38,7 @@ type serveFlags struct {
 	commandLog   string
 	tlsCert      string
 	tlsKey       string
+	tlsClientCA  string
 }
 
 // flagSet binds every flag of "ftpfs serve" to f. Flags that map one to
@@ -55,6 +57,7 @@ func (f *serveFlags) flagSet() *flag.FlagSet {
 	fs.StringVar(&f.commandLog, "log-commands", "", "append one line per command received to `FILE` (- for stderr)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `FILE`; enables explicit FTPS (AUTH TLS)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `FILE` for --tls-cert")
+	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "demand of every TLS client a certificate signed by a CA of the PEM `FILE` (needs --tls-cert)")
 	fs.StringVar(&c.ImplicitTLSListen, "implicit-tls-listen", "", "also listen for implicit FTPS on `HOST:PORT` (needs --tls-cert)")
 	fs.BoolVar(&c.TLSRequired, "tls-required", false, "refuse USER before AUTH TLS and data connections before PROT P (needs --tls-cert)")
 	fs.Func("pasv-ports", "`MIN-MAX` range of passive data ports (default any free port)", func(s string) error {
@@ -92,7 +95,7 @@ func (f *serveFlags) flagSet() *flag.FlagSet {
 	fs.Int64Var(&fl.StorFullAfter, "fault-stor-full-after", 0, "answer 552 (storage allocation exceeded) to uploads after `N` bytes")
 	fs.Int64Var(&fl.QuotaAfter, "fault-quota-after", 0, "answer 552 \"Quota exceeded.\" to uploads after `N` bytes")
 	fs.Int64Var(&fl.StallAfter, "fault-stall-after", 0, "stall transfers after `N` bytes, forever (0 counts)")
-	fs.Func("fault-refuse", "answer each command VERB with CODE, without doing it (`VERB:CODE`, e.g. RETR:451)", func(s string) error {
+	fs.Func("fault-refuse", "answer each command VERB with CODE, without doing it (`VERB:CODE`, e.g. RETR:451; several verbs comma-separated: EPSV,PASV:502 leaves active mode only)", func(s string) error {
 		verb, code, ok := strings.Cut(s, ":")
 		n, err := strconv.Atoi(code)
 		if !ok || verb == "" || err != nil || n < 100 || n > 599 {
@@ -115,7 +118,7 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool)) (*ser
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	o := &serveOptions{cfg: f.cfg, commandLog: f.commandLog, tlsCert: f.tlsCert, tlsKey: f.tlsKey}
+	o := &serveOptions{cfg: f.cfg, commandLog: f.commandLog, tlsCert: f.tlsCert, tlsKey: f.tlsKey, tlsClientCA: f.tlsClientCA}
 
 	switch rest := fs.Args(); {
 	case len(rest) == 0:
@@ -164,6 +167,9 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool)) (*ser
 	}
 	if o.cfg.TLSRequired && o.tlsCert == "" {
 		return nil, errors.New("--tls-required needs --tls-cert and --tls-key")
+	}
+	if o.tlsClientCA != "" && o.tlsCert == "" {
+		return nil, errors.New("--tls-client-ca needs --tls-cert and --tls-key")
 	}
 	return o, nil
 }
@@ -264,6 +270,9 @@ func serve(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 			return fmt.Errorf("tls: %w", err)
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if err := demandClientCert(cfg.TLS, o.tlsClientCA); err != nil {
+			return err
+		}
 	}
 
 	switch o.commandLog {

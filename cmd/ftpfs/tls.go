@@ -4,11 +4,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"ftpfs/conn"
@@ -18,7 +16,7 @@ import (
 // --tls flags.
 func configureTLS(c *mountConfig, f *mountFlags) error {
 	cc := &c.opts.Conn
-	explicit := f.tls || f.tlsInsecure || f.tlsCA != "" || f.tlsPin != ""
+	explicit := f.tls || f.tlsInsecure || f.tlsCA != "" || f.tlsPin != "" || f.tlsClient.set()
 	verifiers := 0
 	for _, set := range []bool{f.tlsInsecure, f.tlsCA != "", f.tlsPin != ""} {
 		if set {
@@ -38,14 +36,13 @@ func configureTLS(c *mountConfig, f *mountFlags) error {
 		return nil
 	}
 	cc.TLSConfig = &tls.Config{ServerName: c.server.host, MinVersion: tls.VersionTLS12}
+	if err := f.tlsClient.apply(cc.TLSConfig); err != nil {
+		return err
+	}
 	if f.tlsCA != "" {
-		pem, err := os.ReadFile(f.tlsCA)
+		pool, err := readCAFile("--tls-ca", f.tlsCA)
 		if err != nil {
-			return fmt.Errorf("--tls-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("--tls-ca %s: no PEM certificate in it", f.tlsCA)
+			return err
 		}
 		cc.TLSConfig.RootCAs = pool
 	}

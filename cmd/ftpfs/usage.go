@@ -74,6 +74,10 @@ func flagItems(fset *flag.FlagSet, keep func(*flag.Flag) bool) []helpItem {
 			head = "-" + s + ", " + head
 		}
 		arg, text := flag.UnquoteUsage(fl)
+		if b, ok := fl.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() && arg != "" {
+			// A switch that may take a value too: --active, --active=ADDR.
+			head, arg = head+", "+head+"="+arg, ""
+		}
 		if arg != "" {
 			head += " " + arg
 		}

@@ -42,6 +42,10 @@ type CertOptions struct {
 	// Shared makes the key file readable by others, for servers that
 	// drop their privileges before they read it (pure-ftpd).
 	Shared bool
+	// Client makes a client certificate (for TLS client authentication),
+	// which is its own CA as well: a server that wants client
+	// certificates trusts it by its PEM file.
+	Client bool
 }
 
 // NewCert makes a certificate, valid from an hour ago for a day, in a
@@ -80,6 +84,9 @@ func NewCert(t testing.TB, o CertOptions) *Cert {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
+	}
+	if o.Client {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	}
 	hosts := o.Hosts
 	if len(hosts) == 0 {

@@ -1,0 +1,142 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+)
+
+// Active mode (Config.Active): the server connects to us for each
+// transfer, to the port EPRT (else PORT) names, for servers and
+// firewalls where passive connections fail. Nothing is opened ahead or
+// pipelined then: canArm and warm say no, and start takes startActive,
+// which costs a round trip for EPRT, one for REST where there is an
+// offset, and one for the command.
+
+// startActive is start in active mode: a listener, EPRT or PORT, REST,
+// the command and its 150, then the server's connection.
+func (c *Conn) startActive(ctx context.Context, op, path, cmd string, off int64) (*transfer, error) {
+	ln, err := c.listenActive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer ln.Close()
+	if off > 0 {
+		_, err := c.expect(ctx, op, path, []int{350}, "REST "+strconv.FormatInt(off, 10))
+		c.restOK = c.restOK || err == nil
+		if err != nil {
+			return nil, err
+		}
+	}
+	opening, err := c.expect(ctx, op, path, []int{125, 150}, cmd)
+	if err != nil {
+		return nil, err
+	}
+	data, err := acceptFrom(ctx, ln, c.serverIP(), c.deadline(ctx), c.cfg.Logger)
+	if err != nil {
+		// The server's reply to its failed connection is still to come.
+		c.broken = true
+		return nil, &Error{Op: op, Path: path, Err: fmt.Errorf("data connection: %w", err)}
+	}
+	if op == "retr" && !c.protP {
+		halfClose(data)
+	}
+	data, live := c.track(data, op, path, off, opening.msg)
+	return c.dataTLS(ctx, op, path, data, live)
+}
+
+// serverIP is the address data connections must come from in active
+// mode: the control connection's peer.
+func (c *Conn) serverIP() net.IP {
+	return c.raw.RemoteAddr().(*net.TCPAddr).IP
+}
+
+// listenActive opens the port of the next transfer and names it to the
+// server: EPRT, or PORT where EPRT is unknown (and the address IPv4). It
+// listens on Config.ActiveAddr when that is one of ours, else on the
+// control connection's local address, and names ActiveAddr when set (a
+// NAT's outside address, forwarded to us).
+func (c *Conn) listenActive(ctx context.Context) (net.Listener, error) {
+	local := c.raw.LocalAddr().(*net.TCPAddr).IP
+	announce := local
+	if c.cfg.ActiveAddr != "" {
+		ip := net.ParseIP(c.cfg.ActiveAddr)
+		if ip == nil {
+			return nil, &Error{Op: "eprt", Err: fmt.Errorf("active address %q is not an IP address", c.cfg.ActiveAddr)}
+		}
+		announce = ip
+	}
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: announce})
+	if err != nil {
+		if ln, err = net.ListenTCP("tcp", &net.TCPAddr{IP: local}); err != nil {
+			return nil, &Error{Op: "eprt", Err: err}
+		}
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if !c.noEPRT {
+		proto := "2"
+		if announce.To4() != nil {
+			proto = "1"
+		}
+		r, err := c.exchange(ctx, fmt.Sprintf("EPRT |%s|%s|%d|", proto, announce, port))
+		if err != nil {
+			ln.Close()
+			return nil, &Error{Op: "eprt", Err: err}
+		}
+		if r.code == 200 {
+			return ln, nil
+		}
+		if r.code != 500 && r.code != 502 && r.code != 504 || announce.To4() == nil {
+			ln.Close()
+			if r.code == 421 {
+				c.broken = true
+			}
+			return nil, &Error{Op: "eprt", Code: r.code, Msg: firstLine(r.msg)}
+		}
+		c.noEPRT = true
+	}
+	a := announce.To4()
+	line := fmt.Sprintf("PORT %d,%d,%d,%d,%d,%d", a[0], a[1], a[2], a[3], port>>8, port&0xff)
+	if _, err := c.expect(ctx, "port", "", []int{200}, line); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// errStranger is a data connection that came from another host than the
+// server: whoever it is gets nothing of ours, nor do we read theirs.
+var errStranger = errors.New("no data connection from the server in time")
+
+// acceptFrom accepts the first connection to ln that comes from ip, by
+// deadline or until ctx ends; connections from other addresses (someone
+// who found the port first) are closed, and the wait goes on.
+func acceptFrom(ctx context.Context, ln net.Listener, ip net.IP, deadline time.Time, log *slog.Logger) (net.Conn, error) {
+	tl := ln.(*net.TCPListener)
+	tl.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { tl.SetDeadline(time.Now()) })
+	defer stop()
+	strangers := 0
+	for {
+		nc, err := tl.AcceptTCP()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if strangers > 0 {
+				return nil, fmt.Errorf("%w (%d from elsewhere refused): %w", errStranger, strangers, err)
+			}
+			return nil, err
+		}
+		if nc.RemoteAddr().(*net.TCPAddr).IP.Equal(ip) {
+			return nc, nil
+		}
+		strangers++
+		log.Warn("active mode: data connection from another host than the server closed", "from", nc.RemoteAddr().String())
+		nc.Close()
+	}
+}
