@@ -150,6 +150,9 @@ type inTransferServer struct {
 	one bool
 	// epsvEarly: EPSV during a transfer opens a port at once (229)
 	epsvEarly bool
+	// late: the replies to commands that came during a transfer follow
+	// its final reply (pure-ftpd's "500 Unknown command")
+	late bool
 
 	mu    sync.Mutex
 	files map[string]int // name -> size
@@ -269,6 +272,7 @@ func (s *inTransferServer) serve(c net.Conn) {
 			// A command that comes with the end of the data is
 			// answered first, as when it overtakes the data's end.
 			var ended <-chan time.Time
+			var held []string // see late
 			total := -1
 			in := lines
 			for total < 0 || ended != nil {
@@ -293,6 +297,8 @@ func (s *inTransferServer) serve(c net.Conn) {
 					if l[:4] == "EPSV" && s.epsvEarly {
 						pasv, _ = net.Listen("tcp", "127.0.0.1:0")
 						say(fmt.Sprintf("229 Entering Extended Passive Mode (|||%d|)", pasv.Addr().(*net.TCPAddr).Port))
+					} else if s.late {
+						held = append(held, s.early(n))
 					} else {
 						say(s.early(n))
 					}
@@ -310,6 +316,9 @@ func (s *inTransferServer) serve(c net.Conn) {
 			s.files[arg] = total
 			s.mu.Unlock()
 			say(s.final)
+			for _, r := range held {
+				say(r)
+			}
 		case "SIZE":
 			s.mu.Lock()
 			n, ok := s.files[arg]
@@ -404,6 +413,34 @@ func TestCommitServerAnswersInTransfer(t *testing.T) {
 				t.Fatalf("commands %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestCommitUnknownAfterFinal: a server that refuses the SIZE sent with
+// the end of the data as unknown, but only after the upload's final reply
+// (pure-ftpd: it reads commands during a transfer and answers them
+// after), is asked SIZE again after it, and from then on only after it:
+// the upload stands. (Before: the 500 was taken for SIZE's answer, and
+// the close failed.)
+func TestCommitUnknownAfterFinal(t *testing.T) {
+	fake := startInTransferServer(t, func(int) string { return "500 Unknown command" })
+	fake.late = true
+	p := fake.pool(t)
+	ctx := context.Background()
+	data := testutil.RandBytes(5, 100<<10)
+	for i := range 3 {
+		if err := commitOnce(ctx, p, data); err != nil {
+			t.Fatalf("commit %d: %v", i+1, err)
+		}
+	}
+	if !p.answersInTransfer.Load() || p.answersInOrder.Load() {
+		t.Fatal("a SIZE refused after the final reply went unnoticed")
+	}
+	got := strings.Join(slices.DeleteFunc(fake.sent(), func(v string) bool {
+		return slices.Contains([]string{"EPSV", "USER", "PASS", "FEAT", "TYPE", "OPTS"}, v)
+	}), " ")
+	if want := "STOR SIZE SIZE RNFR RNTO STOR SIZE RNFR RNTO STOR SIZE RNFR RNTO"; got != want {
+		t.Fatalf("commands %q, want %q", got, want)
 	}
 }
 

@@ -53,6 +53,13 @@ type reply struct {
 // dial connects, logs in and prepares the connection for transfers.
 // features is nil for the pool's first connection, which reads FEAT.
 func dial(ctx context.Context, cfg *Config, id int, features *Features, pipeline bool) (*Conn, error) {
+	return dialArmed(ctx, cfg, id, features, pipeline, false)
+}
+
+// dialArmed is dial that, with arm and a pipelined login, sends REST 0
+// and EPSV with the login and opens the connection's first data
+// connection with the answer (warm), a round trip sooner.
+func dialArmed(ctx context.Context, cfg *Config, id int, features *Features, pipeline, arm bool) (*Conn, error) {
 	raw, err := cfg.dialTCP(ctx, cfg.Addr, time.Now().Add(cfg.Timeout))
 	if err != nil {
 		return nil, &Error{Op: "connect", Err: err}
@@ -64,7 +71,7 @@ func dial(ctx context.Context, cfg *Config, id int, features *Features, pipeline
 	}
 	login := c.login
 	if pipeline && features != nil && cfg.TLS == TLSNone {
-		login = c.loginPipelined
+		login = func(ctx context.Context) error { return c.loginPipelined(ctx, arm) }
 	}
 	if err := login(ctx); err != nil {
 		raw.Close()
@@ -197,8 +204,9 @@ func (c *Conn) loggedIn(r reply) error {
 // TYPE and OPTS go out together once the greeting is in, one round trip
 // instead of four. A USER answered 230 (no password wanted) makes the
 // PASS's reply moot (503 "already logged in"); a refused login makes the
-// rest moot too, and the connection is closed.
-func (c *Conn) loginPipelined(ctx context.Context) error {
+// rest moot too, and the connection is closed. With arm, REST 0 and EPSV
+// go too, where the server has them, as warm sends them.
+func (c *Conn) loginPipelined(ctx context.Context, arm bool) error {
 	c.r = bufio.NewReaderSize(c.raw, 4096)
 	if err := c.greeting(ctx); err != nil {
 		return err
@@ -206,6 +214,14 @@ func (c *Conn) loginPipelined(ctx context.Context) error {
 	lines := []string{"USER " + c.cfg.User, "PASS " + c.cfg.Password, "TYPE I"}
 	if c.optsUTF8() {
 		lines = append(lines, "OPTS UTF8 ON")
+	}
+	arm = arm && c.feat.EPSV && !c.cfg.Active && !c.protP
+	rest := arm && c.feat.RestStream
+	if rest {
+		lines = append(lines, "REST 0")
+	}
+	if arm {
+		lines = append(lines, "EPSV")
 	}
 	if err := c.sendAll(ctx, lines...); err != nil {
 		return &Error{Op: "login", Err: err}
@@ -242,6 +258,20 @@ func (c *Conn) loginPipelined(ctx context.Context) error {
 		if _, err := c.readReply(ctx); err != nil {
 			return &Error{Op: "opts", Err: err}
 		}
+	}
+	if rest {
+		r, err := c.readReply(ctx)
+		if err != nil {
+			return &Error{Op: "rest", Err: err}
+		}
+		c.restOK = r.code == 350
+	}
+	if arm {
+		r, err := c.readReply(ctx)
+		if err != nil {
+			return &Error{Op: "epsv", Err: err}
+		}
+		c.armReply(ctx, r)
 	}
 	return nil
 }

@@ -164,6 +164,16 @@ func (u *Upload) ended(ctx context.Context, early, arm bool) (size, epsv *reply,
 			}
 			epsv = &e
 		}
+		if accepted && unknownVerb(b) {
+			// A server whose FEAT lists SIZE calls it unknown: it came
+			// during the transfer, and was refused after it (pure-ftpd).
+			// SIZE is asked again, and waits for the final reply from
+			// now on.
+			if !u.p.answersInTransfer.Swap(true) {
+				u.p.cfg.Logger.Info("server refuses commands during a transfer, after it: an upload's SIZE waits for its final reply from now on", "reply", firstLine(b.msg))
+			}
+			return nil, epsv, storReply(c, from, a)
+		}
 		if accepted {
 			u.p.answersInOrder.Store(true)
 		}
@@ -226,3 +236,7 @@ func (u *Upload) endedEarly(ctx context.Context, b reply, ok bool) error {
 	c.broken = true
 	return nil
 }
+
+// unknownVerb says whether r calls its command unknown or not
+// implemented (500-502).
+func unknownVerb(r reply) bool { return r.code >= 500 && r.code <= 502 }

@@ -29,7 +29,9 @@
 // the names fs hides: uploads in progress (tmpPrefix) and the directory
 // links out of the tree point into (outsideName, see symlink.go). A name
 // missing from a fresh listing is ENOENT at once: shells and editors
-// probing names cost nothing.
+// probing names cost nothing. A listing fetched with at least as many
+// small files or subdirectories as the pool has connections dials the
+// connections not open yet (warm.go): a copy or a walk of it comes next.
 //
 // On servers whose listings give only minutes (LIST without MLSD) but
 // which answer MDTM, a file's exact time is asked when its attributes are
