@@ -48,8 +48,16 @@ func throughLink(t *testing.T, s *server, mods ...func(*Config)) (*Pool, *link.L
 // next uploads, one after another, cost two each: STOR with its bytes
 // on the data connection opened ahead, SIZE and EPSV behind; then the
 // rename, while the next data connection opens. (Before: four each.)
+// The file's time travels with the rename, at no round trip's cost: MLST
+// where the listings are MLSD, else MDTM; the first commit asks MDTM too,
+// for the server's zone (LearnZone).
 func TestCommitRoundTrips(t *testing.T) {
-	for _, profile := range []ftpd.Profile{ftpd.ProfileFull, ftpd.ProfileVsftpd} {
+	for _, tc := range []struct {
+		profile ftpd.Profile
+		ask     string        // the command that asks the time
+		prec    time.Duration // of the time it gives
+	}{{ftpd.ProfileFull, "MLST", time.Millisecond}, {ftpd.ProfileVsftpd, "MDTM", time.Second}} {
+		profile := tc.profile
 		t.Run(string(profile), func(t *testing.T) {
 			s := startServer(t, func(c *ftpd.Config) { c.Profile = profile })
 			testutil.WriteFile(t, filepath.Join(s.Root, "target"), []byte("old"))
@@ -68,8 +76,8 @@ func TestCommitRoundTrips(t *testing.T) {
 				cmds           map[string]int
 			}
 			windows := []window{
-				{1, 6, map[string]int{"EPSV": 2, "STOR": 1, "SIZE": 1, "SITE": 1, "RNFR": 1, "RNTO": 1}},
-				{3, 6, map[string]int{"EPSV": 3, "STOR": 3, "SIZE": 3, "SITE": 3, "RNFR": 3, "RNTO": 3}},
+				{1, 6, map[string]int{"EPSV": 2, "STOR": 1, "SIZE": 1, "SITE": 1, "RNFR": 1, "RNTO": 1, "MDTM": 1, tc.ask: 1}},
+				{3, 6, map[string]int{"EPSV": 3, "STOR": 3, "SIZE": 3, "SITE": 3, "RNFR": 3, "RNTO": 3, tc.ask: 3}},
 			}
 			if profile == ftpd.ProfileFull {
 				// HASH: the first upload asks it after SIZE, one more
@@ -78,8 +86,8 @@ func TestCommitRoundTrips(t *testing.T) {
 				// SIZE, and cost nothing more (the server's hashing
 				// does, on a big file).
 				windows = []window{
-					{1, 7, map[string]int{"EPSV": 2, "STOR": 1, "SIZE": 1, "HASH": 1, "SITE": 1, "RNFR": 1, "RNTO": 1}},
-					{3, 6, map[string]int{"EPSV": 3, "STOR": 3, "SIZE": 3, "HASH": 3, "SITE": 3, "RNFR": 3, "RNTO": 3}},
+					{1, 7, map[string]int{"EPSV": 2, "STOR": 1, "SIZE": 1, "HASH": 1, "SITE": 1, "RNFR": 1, "RNTO": 1, "MDTM": 1, "MLST": 1}},
+					{3, 6, map[string]int{"EPSV": 3, "STOR": 3, "SIZE": 3, "HASH": 3, "SITE": 3, "RNFR": 3, "RNTO": 3, "MLST": 3}},
 				}
 			}
 			for i, want := range windows {
@@ -102,6 +110,9 @@ func TestCommitRoundTrips(t *testing.T) {
 					}
 					if _, err := os.Stat(filepath.Join(s.Root, "tmp.part")); !os.IsNotExist(err) {
 						t.Fatalf("the temporary name is still there: %v", err)
+					}
+					if want := fi.ModTime().Truncate(tc.prec); !placed.ModTime.Equal(want) {
+						t.Fatalf("Commit %d told the time %v; the server holds %v", i, placed.ModTime, want)
 					}
 					data = testutil.RandBytes(uint64(len(data)), 20<<10)
 				}

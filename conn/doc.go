@@ -119,7 +119,9 @@
 //     XCRC; ErrHashMismatch), sets a mode with SITE CHMOD if asked, and
 //     renames the upload into place, with the same DELE fallback. The
 //     digest travels with SIZE where the order of the replies allows
-//     (ftpd, proftpd once learnt), else in a round trip of its own.
+//     (ftpd, proftpd once learnt), else in a round trip of its own. The
+//     file's time is asked behind the rename (MLST where listings are
+//     MLSD, else MDTM; Placed.ModTime) where commands are pipelined.
 //   - Upload.SendFrom, Resume and CommitFrom go on with an upload whose
 //     data connection dropped, on the same name, from the server's SIZE:
 //     REST and STOR, else APPE, else STOR from byte 0 at most twice
@@ -131,8 +133,9 @@
 //     path" form (vsftpd), and says ErrNoSetTime when neither exists.
 //   - A server that gives local time in LIST and MDTM (vsftpd with
 //     use_localtime) has its times read and set in its zone: the one
-//     given (Config.ServerZone), else the offset Pool.LearnZone finds
-//     from a file just uploaded; MLSD's facts stay UTC.
+//     given (Config.ServerZone), else the offset learnt from a file just
+//     uploaded (its commit's MDTM, or Pool.LearnZone's); MLSD's facts
+//     stay UTC.
 //   - Pool.Available asks AVBL where FEAT offers it, at most once per
 //     SpaceTTL, and says it does not know elsewhere.
 //   - A 0xFF byte of a name (Telnet IAC) is doubled or not as the

@@ -144,6 +144,12 @@ type Placed struct {
 	// was deleted to make room. With an error, the upload under its own
 	// name is then the only copy on the server.
 	Removed bool
+	// ModTime is the server's time of the file under its final name,
+	// as its listings give it; zero when not told (commit_time.go).
+	ModTime time.Time
+	// ZoneAsked: the commit's MDTM was compared with the clock, as
+	// LearnZone does, and ZoneChanged is what LearnZone would return.
+	ZoneAsked, ZoneChanged bool
 }
 
 // Commit ends the upload, checks it and puts it in place on its own
@@ -254,9 +260,13 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 		return done, err
 	}
 	steps := placeSteps(from, pl)
-	epsv, err = c.runSteps(ctx, steps, &done, arm && len(steps) > 0)
+	told := u.p.timeAsks(c, steps, from, pl)
+	epsv, err = c.runSteps(ctx, steps, &done, arm && len(steps) > 0, told.asks...)
 	if epsv != nil {
 		next.start(c, *epsv)
+	}
+	if err == nil {
+		u.p.place(told, &done)
 	}
 	if refusedOver(err) {
 		done.Removed, err = c.replaceFile(ctx, from, pl.To)
@@ -381,16 +391,20 @@ func placeSteps(from string, pl Placement) []step {
 // failure but a chmod's is returned once every reply is read, so that
 // the connection stays in step; a chmod's goes to done.ModeErr.
 //
-// With arm, an EPSV goes behind the steps, and its reply is returned for
-// the next transfer; a failure to read it breaks the connection and
-// nothing else: the steps' replies are in.
-func (c *Conn) runSteps(ctx context.Context, steps []step, done *Placed, arm bool) (*reply, error) {
+// Asks go behind the steps (see commit_time.go), and the EPSV behind
+// them: with arm, its reply is returned for the next transfer; a failure
+// to read it breaks the connection and nothing else: the steps' replies
+// are in.
+func (c *Conn) runSteps(ctx context.Context, steps []step, done *Placed, arm bool, asks ...ask) (*reply, error) {
 	if len(steps) == 0 {
 		return nil, nil
 	}
-	lines := make([]string, len(steps), len(steps)+1)
+	lines := make([]string, len(steps), len(steps)+len(asks)+1)
 	for i, s := range steps {
 		lines[i] = s.line
+	}
+	for _, a := range asks {
+		lines = append(lines, a.line)
 	}
 	if arm {
 		lines = append(lines, "EPSV")
@@ -417,6 +431,7 @@ func (c *Conn) runSteps(ctx context.Context, steps []step, done *Placed, arm boo
 			failed = serr
 		}
 	}
+	readAsks(ctx, c, asks)
 	if !arm || c.broken {
 		return nil, failed
 	}

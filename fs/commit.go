@@ -124,17 +124,43 @@ func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string, src io
 		m.removeTmp(tmp)
 		return err
 	}
-	m.learnZone(ctx, remote)
-	m.setEntry(c.rel, conn.Entry{
+	m.learnZone(ctx, remote, placed)
+	e := conn.Entry{
 		Name: path.Base(c.rel), Type: conn.TypeFile, Size: c.size,
-		// The server set the time; asking would cost a command per
-		// upload. A guess, marked as one until the next listing.
-		ModTime: time.Now().UTC().Truncate(time.Second), Precision: conn.PrecisionSecond,
-		Mode: m.modeOf(c.rel), HasMode: true, Unique: guessedTime,
-	})
+		// The server's time, as its listings will give it: another
+		// a moment later would look like a change to whoever compares
+		// times (an editor's "changed since reading").
+		ModTime: placed.ModTime, Precision: conn.PrecisionSecond,
+		Mode: m.modeOf(c.rel), HasMode: true,
+	}
+	if e.ModTime.IsZero() {
+		// Not told (see conn's commit_time.go): a guess, marked as one
+		// until the next listing.
+		e.ModTime, e.Unique = time.Now().UTC().Truncate(time.Second), guessedTime
+	}
+	m.setEntry(c.rel, e)
+	m.uploadedTime(c.rel, e)
 	m.blocks.InvalidatePath(remote)
 	m.lastUpload.Store(&uploaded{rel: c.rel, at: time.Now()})
 	return nil
+}
+
+// uploadedTime tells the exact times of LIST servers (see precise) the
+// time of e, the entry of rel just uploaded: its LIST line gives the
+// minute, which the version before had too if as long and written in
+// the same minute, and that version's time would stand for this one's.
+// A guess is no time to keep: the minutes it may fall in are forgotten.
+func (m *mount) uploadedTime(rel string, e conn.Entry) {
+	if m.times.Listed {
+		return // listings give seconds: no times kept by minute
+	}
+	if e.Unique != guessedTime {
+		m.mtimes.Add(preciseKey{rel, e.Size, e.ModTime.Truncate(time.Minute)}, e.ModTime)
+		return
+	}
+	for _, back := range []time.Duration{0, time.Minute} {
+		m.mtimes.Remove(preciseKey{rel, e.Size, e.ModTime.Add(-back).Truncate(time.Minute)})
+	}
 }
 
 // uploaded is a file this mount has just put on the server.
