@@ -127,6 +127,11 @@ func (u *Upload) restart(ctx context.Context, rs *resumer, size int64, err error
 			return nil, 0, err
 		}
 		off, serr := u.p.Size(ctx, path)
+		if unreached(serr) {
+			// The pool tried its connections already: another attempt
+			// would wait as long, and the caller's syscall waits.
+			return nil, 0, serr
+		}
 		if serr != nil || off > u.n || off > size {
 			// The server's copy is unknown, or not ours: from byte 0.
 			off, rs.how = 0, viaStart
@@ -152,6 +157,9 @@ func (u *Upload) restart(ctx context.Context, rs *resumer, size int64, err error
 			if err == nil {
 				return next, off, nil
 			}
+			if unreached(err) {
+				return nil, 0, err
+			}
 			if rs.how == viaStart || !refused(err) {
 				break
 			}
@@ -160,6 +168,16 @@ func (u *Upload) restart(ctx context.Context, rs *resumer, size int64, err error
 			rs.how++
 		}
 	}
+}
+
+// unreached says whether err came without a reply from the server: the
+// pool's retries of a connection ran out.
+func unreached(err error) bool {
+	if err == nil {
+		return false
+	}
+	var fe *Error
+	return !errors.As(err, &fe) || fe.Code == 0
 }
 
 // refused says whether err is a reply to the command that would have
