@@ -1,11 +1,17 @@
 package fs
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"ftpfs/conn"
 
 	"ftpfs/ftpd"
 	"ftpfs/internal/testutil"
@@ -54,4 +60,32 @@ func TestStatfs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStatfsQuota: df on a mount of a server with a quota (SITE QUOTA,
+// ftpd's in proftpd's form) shows the quota as the size, its use as used
+// and the rest as available, below the disk's free space that AVBL
+// tells; after an upload, and the cache's TTL, the figures drop by it.
+func TestStatfsQuota(t *testing.T) {
+	const limit = 64 << 20
+	e := newEnv(t, nil, []func(*ftpd.Config){func(c *ftpd.Config) { c.Quota = limit }})
+	df := func(wantUsed uint64) {
+		t.Helper()
+		out, err := exec.Command("df", "-B1", "--output=size,used,avail", e.mnt).Output()
+		if err != nil {
+			t.Fatalf("df: %v", err)
+		}
+		fields := strings.Fields(string(out))
+		want := []string{"1B-blocks", "Used", "Avail", strconv.Itoa(limit), strconv.FormatUint(wantUsed, 10), strconv.FormatUint(limit-wantUsed, 10)}
+		if !slices.Equal(fields, want) {
+			t.Errorf("df shows %q, want %q", fields, want)
+		}
+	}
+	df(0)
+	if err := os.WriteFile(filepath.Join(e.mnt, "f"), make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	df(0) // the figures of the cache
+	time.Sleep(conn.SpaceTTL)
+	df(1 << 20)
 }
