@@ -69,20 +69,67 @@ func TestStatfs(t *testing.T) {
 func TestStatfsQuota(t *testing.T) {
 	const limit = 64 << 20
 	e := newEnv(t, nil, []func(*ftpd.Config){func(c *ftpd.Config) { c.Quota = limit }})
+	quotaDropsAfterUpload(t, e.mnt, limit)
+}
+
+// TestStatfsProftpdQuota is TestStatfsQuota against proftpd with
+// mod_quotatab, its limit table made by its ftpquota script.
+func TestStatfsProftpdQuota(t *testing.T) {
+	testutil.NeedFUSE(t)
+	testutil.NeedRoot(t, "for proftpd, which changes user")
+	const limit = 64 << 20
+	base := testServersDir()
+	mods := filepath.Join(base, "usr/lib/proftpd")
+	ftpquota := filepath.Join(base, "usr/sbin/ftpquota")
+	for _, f := range []string{filepath.Join(mods, "mod_quotatab.so"), filepath.Join(mods, "mod_quotatab_file.so"), ftpquota} {
+		needServer(t, f)
+	}
+	if _, err := exec.LookPath("perl"); err != nil {
+		testutil.Unavailable(t, "perl, for proftpd's ftpquota: %v", err)
+	}
+	dir := t.TempDir()
+	limits, tally := filepath.Join(dir, "limit.tab"), filepath.Join(dir, "tally.tab")
+	for _, args := range [][]string{
+		{"--create-table", "--type=limit", "--table-path=" + limits},
+		{"--create-table", "--type=tally", "--table-path=" + tally},
+		{"--add-record", "--type=limit", "--name=" + testUser, "--quota-type=user", "--units=B",
+			"--bytes-upload=" + strconv.Itoa(limit), "--table-path=" + limits},
+	} {
+		if out, err := exec.Command("perl", append([]string{ftpquota}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ftpquota %s: %v\n%s", args[0], err, out)
+		}
+	}
+	var conf []string
+	if proftpdDigest() == nil {
+		conf = append(conf, "ModulePath "+mods)
+	}
+	conf = append(conf, "LoadModule mod_quotatab.c", "LoadModule mod_quotatab_file.c",
+		"QuotaEngine on", "QuotaLimitTable file:"+limits, "QuotaTallyTable file:"+tally, "")
+	srv := startProftpdWith(t, t.TempDir(), nil, "", conf...)
+	_, mnt, _ := mountAt(t, srv.addr, srv.user, srv.pass, srv.mods...)
+	quotaDropsAfterUpload(t, mnt, limit)
+}
+
+// quotaDropsAfterUpload checks df on mnt, a mount of a server with an
+// upload quota of limit bytes, none used: size = limit, nothing used, all
+// of it available; then, after a 1 MiB upload and the cache's TTL, 1 MiB
+// used and 1 MiB less available.
+func quotaDropsAfterUpload(t *testing.T, mnt string, limit uint64) {
+	t.Helper()
 	df := func(wantUsed uint64) {
 		t.Helper()
-		out, err := exec.Command("df", "-B1", "--output=size,used,avail", e.mnt).Output()
+		out, err := exec.Command("df", "-B1", "--output=size,used,avail", mnt).Output()
 		if err != nil {
 			t.Fatalf("df: %v", err)
 		}
 		fields := strings.Fields(string(out))
-		want := []string{"1B-blocks", "Used", "Avail", strconv.Itoa(limit), strconv.FormatUint(wantUsed, 10), strconv.FormatUint(limit-wantUsed, 10)}
+		want := []string{"1B-blocks", "Used", "Avail", strconv.FormatUint(limit, 10), strconv.FormatUint(wantUsed, 10), strconv.FormatUint(limit-wantUsed, 10)}
 		if !slices.Equal(fields, want) {
 			t.Errorf("df shows %q, want %q", fields, want)
 		}
 	}
 	df(0)
-	if err := os.WriteFile(filepath.Join(e.mnt, "f"), make([]byte, 1<<20), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(mnt, "f"), make([]byte, 1<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	df(0) // the figures of the cache
