@@ -70,6 +70,20 @@ func TestStatfsQuota(t *testing.T) {
 	const limit = 64 << 20
 	e := newEnv(t, nil, []func(*ftpd.Config){func(c *ftpd.Config) { c.Quota = limit }})
 	quotaDropsAfterUpload(t, e.mnt, limit)
+
+	// A quota beyond the disk: the size and the free blocks are the
+	// quota's, the available ones AVBL's figure.
+	const huge = 1 << 58
+	e = newEnv(t, nil, []func(*ftpd.Config){func(c *ftpd.Config) { c.Quota = huge }})
+	want, margin := testutil.Available(t, e.root)
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(e.mnt, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Blocks*uint64(st.Frsize) != huge || st.Bfree != st.Blocks || !testutil.Near(st.Bavail*uint64(st.Frsize), want, margin) {
+		t.Errorf("statfs with a quota beyond the disk: blocks %d, free %d, avail %d of %d bytes; want %d bytes, all free, about %d available",
+			st.Blocks, st.Bfree, st.Bavail, st.Frsize, uint64(huge), want)
+	}
 }
 
 // TestStatfsProftpdQuota is TestStatfsQuota against proftpd with
