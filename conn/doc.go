@@ -137,7 +137,9 @@
 //     uploaded (its commit's MDTM, or Pool.LearnZone's); MLSD's facts
 //     stay UTC.
 //   - Pool.Available asks AVBL where FEAT offers it, at most once per
-//     SpaceTTL, and says it does not know elsewhere.
+//     SpaceTTL, and says it does not know elsewhere; Pool.Quota reads the
+//     upload quota of SITE QUOTA (mod_quotatab) likewise, and a server
+//     that refuses it is not asked again; Pool.Space gives both together.
 //   - A 0xFF byte of a name (Telnet IAC) is doubled or not as the
 //     server's greeting says it expects (Config.TelnetIAC).
 //   - Names in a legacy charset (Config.Encoding, encoding.go) are

@@ -71,7 +71,8 @@ type Pool struct {
 	tz                          serverZone // timezone.go
 	setTimeOK, chmodOK, soonOff atomic.Bool
 
-	space spaceCache // the last AVBL answer (space.go)
+	space spaceCache[uint64] // the last AVBL answer (space.go)
+	quota spaceCache[Quota]  // the last SITE QUOTA answer (quota.go)
 }
 
 // NewPool checks nothing on the network: the first operation dials.

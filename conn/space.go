@@ -67,10 +67,11 @@ func parseAVBL(msg string) (uint64, error) {
 	return strconv.ParseUint(word, 10, 64)
 }
 
-// spaceCache holds the last AVBL answer, and makes callers who come while
-// one is asked wait for it rather than ask again. Its zero value is ready.
-type spaceCache struct {
-	refused atomic.Bool      // AVBL was refused as an unknown command
+// spaceCache holds the last answer to AVBL (T uint64) or SITE QUOTA (T
+// Quota), and makes callers who come while one is asked wait for it
+// rather than ask again. Its zero value is ready.
+type spaceCache[T any] struct {
+	refused atomic.Bool      // the command was refused: never asked again
 	now     func() time.Time // the clock; time.Now when nil (tests set it)
 
 	mu    sync.Mutex
@@ -78,11 +79,11 @@ type spaceCache struct {
 	valid bool          // GUARDED_BY(mu), with the fields below
 	dir   string
 	at    time.Time
-	avail uint64
+	avail T
 	err   error
 }
 
-func (s *spaceCache) clock() time.Time {
+func (s *spaceCache[T]) clock() time.Time {
 	if s.now != nil {
 		return s.now()
 	}
@@ -90,7 +91,7 @@ func (s *spaceCache) clock() time.Time {
 }
 
 // get returns the answer for dir younger than SpaceTTL, or fetches one.
-func (s *spaceCache) get(ctx context.Context, dir string, fetch func() (uint64, error)) (uint64, error) {
+func (s *spaceCache[T]) get(ctx context.Context, dir string, fetch func() (T, error)) (T, error) {
 	for {
 		s.mu.Lock()
 		if s.valid && s.dir == dir && s.clock().Sub(s.at) < SpaceTTL {
@@ -104,7 +105,8 @@ func (s *spaceCache) get(ctx context.Context, dir string, fetch func() (uint64, 
 			case <-wait:
 				continue
 			case <-ctx.Done():
-				return 0, ctx.Err()
+				var zero T
+				return zero, ctx.Err()
 			}
 		}
 		done := make(chan struct{})

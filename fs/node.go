@@ -242,26 +242,36 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	return []byte(t), 0
 }
 
-// Statfs reports the server's free space where it tells it (AVBL, asked
-// at most once per conn.SpaceTTL), and plenty otherwise, so that programs
-// which check before writing do not refuse; the server's 552 still
-// reaches the writer as ENOSPC. AVBL tells what the user may still write
-// and nothing of what is used (FTP has no figure for it short of walking
-// the tree): the size is that free space, and df shows nothing used.
+// Statfs reports the server's free space where it tells it (AVBL, and
+// the quota of SITE QUOTA, each asked at most once per conn.SpaceTTL),
+// and plenty otherwise, so that programs which check before writing do
+// not refuse; the server's 552 still reaches the writer as ENOSPC. With a
+// quota the size is its limit, the used blocks its use, and the
+// available ones the smaller of its rest and AVBL's figure, as df shows a
+// disk; AVBL alone tells nothing of what is used (FTP has no figure for
+// it short of walking the tree): the size is then the free space, and df
+// shows nothing used.
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	const bsize = 4096
-	free := uint64(syntheticFree / bsize)
-	avail, known, err := n.m.pool.Available(ctx, n.m.o.Root)
+	avail := uint64(syntheticFree / bsize)
+	free, total := avail, uint64(0)
+	sp, err := n.m.pool.Space(ctx, n.m.o.Root)
 	switch {
 	case err != nil:
 		n.m.log.Debug("statfs: the server's free space is unknown; reporting the synthetic figure", "err", err)
-	case known:
-		free = avail / bsize
+	case sp.Known:
+		avail, free = sp.Free/bsize, sp.Free/bsize
+		if q := sp.Quota; q.Limit > 0 {
+			// Used is the quota's use even where AVBL leaves less
+			// than the quota does: the difference shows as blocks
+			// free but not available, as a disk's reserved ones.
+			total, free = q.Limit/bsize, (q.Limit-min(q.Used, q.Limit))/bsize
+		}
 	}
 	out.Bsize, out.Frsize = bsize, bsize
 	// At least one block: df hides a filesystem of none, and a full
 	// disk then shows as 100% used.
-	out.Blocks, out.Bfree, out.Bavail = max(free, 1), free, free
+	out.Blocks, out.Bfree, out.Bavail = max(total, free, 1), free, avail
 	out.Files, out.Ffree = 1<<20, 1<<20
 	out.NameLen = 255
 	return 0

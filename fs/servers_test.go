@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -226,8 +227,9 @@ func startProftpd(t testing.TB, root string, tc *testutil.Cert) served {
 }
 
 // startProftpdWith is startProftpd that, with clientCA (a PEM file),
-// demands a client certificate it signed (TLSVerifyClient on).
-func startProftpdWith(t testing.TB, root string, tc *testutil.Cert, clientCA string) served {
+// demands a client certificate it signed (TLSVerifyClient on), and has
+// the extra lines of configuration.
+func startProftpdWith(t testing.TB, root string, tc *testutil.Cert, clientCA string, extra ...string) served {
 	t.Helper()
 	bin := filepath.Join(testServersDir(), "usr/sbin/proftpd")
 	needServer(t, bin)
@@ -260,7 +262,7 @@ func startProftpdWith(t testing.TB, root string, tc *testutil.Cert, clientCA str
 		"DefaultRoot ~", "AllowOverwrite on", "ShowSymlinks on",
 		"ListOptions -a",
 		"<Directory " + ro + ">", "<Limit WRITE>", "DenyAll", "</Limit>", "</Directory>", "",
-	}, append(proftpdDigest(), proftpdTLS(tc, dir, clientCA)...)...), "\n")))
+	}, slices.Concat(proftpdDigest(), proftpdTLS(tc, dir, clientCA), extra)...), "\n")))
 	addr := runServer(t, "proftpd", port, bin, "-n", "-q", "-c", conf)
 	return served{addr: addr, user: testUser, pass: testPass, refused: "ro"}
 }

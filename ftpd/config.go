@@ -94,6 +94,11 @@ type Config struct {
 	// answers (vsftpd has no MFMT; this server reads it the same way).
 	// MLSD's and MLST's facts stay UTC. nil means UTC.
 	Zone *time.Location
+	// Quota, when above 0, limits the bytes uploads store, all users
+	// together, as proftpd's mod_quotatab limits a user's: an upload that
+	// would pass it fails with 552 "Quota exceeded." once it is reached,
+	// and SITE QUOTA tells the figures in mod_quotatab's form.
+	Quota int64
 	// Faults are the initial fault injection settings (SetFaults changes
 	// them while the server runs).
 	Faults Faults

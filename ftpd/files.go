@@ -367,6 +367,8 @@ func (s *session) cmdSITE(arg string) {
 			return
 		}
 		s.reply(200, "SITE CHMOD command ok.")
+	case "QUOTA":
+		s.cmdSiteQuota()
 	default:
 		s.reply(500, "Unknown SITE command.")
 	}

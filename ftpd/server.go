@@ -28,6 +28,7 @@ type Server struct {
 	wg     sync.WaitGroup // every goroutine the server started
 
 	throttle *loginThrottle
+	stored   atomic.Int64 // bytes uploads stored, for Config.Quota (quota.go)
 
 	mu        sync.Mutex // guards the fields below, and session.authed
 	listeners []net.Listener

@@ -325,6 +325,7 @@ func (x *transfer) nextEvent() (error, int64) {
 	consider(f.DropDataAfter > 0, f.DropDataAfter, errDropped)
 	consider(x.upload && f.StorFullAfter > 0, f.StorFullAfter, errStorFull)
 	consider(x.upload && f.QuotaAfter > 0, f.QuotaAfter, syscall.EDQUOT)
+	consider(x.upload && x.s.srv.cfg.Quota > 0, x.s.srv.quotaLeft(), syscall.EDQUOT)
 	return ev, at
 }
 
@@ -493,6 +494,7 @@ func (s *session) store(arg string, flags int, offset int64, opening string) {
 	}
 	s.runTransfer(opening, true, func(x *transfer) (int, string) {
 		err := x.pump(f, x.conn)
+		s.srv.stored.Add(x.n.Load()) // what Config.Quota counts
 		end, _ := f.Seek(0, io.SeekCurrent)
 		if cerr := f.Close(); err == nil {
 			err = cerr

@@ -80,6 +80,7 @@ func (f *serveFlags) flagSet() *flag.FlagSet {
 		return errors.New("want full, vsftpd or dos")
 	})
 
+	fs.Int64Var(&c.Quota, "quota", 0, "limit what uploads store to `BYTES`, all users together (552 \"Quota exceeded.\" beyond), and tell it with SITE QUOTA in proftpd mod_quotatab's form")
 	fs.Func("timezone", "give LIST's and MDTM's times, and read the times MDTM and MFMT set, in `ZONE` (an IANA name or +HH:MM), as vsftpd with use_localtime=YES; MLSD stays UTC", func(s string) error {
 		loc, err := conn.ParseZone(s)
 		c.Zone = loc
@@ -193,6 +194,7 @@ func checkServeNumbers(c *ftpd.Config) error {
 		name string
 		bad  bool
 	}{
+		{"quota", c.Quota < 0},
 		{"idle-timeout", c.IdleTimeout < 0},
 		{"data-timeout", c.DataTimeout < 0},
 		{"login-timeout", c.LoginTimeout < 0},

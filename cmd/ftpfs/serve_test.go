@@ -239,6 +239,13 @@ func TestParseServeFlagsFaults(t *testing.T) {
 	}
 }
 
+func TestParseServeFlagsQuota(t *testing.T) {
+	o, err := parseServeFlags([]string{"--anonymous", "--quota", "1048576", "srv"}, env(nil))
+	if err != nil || o.cfg.Quota != 1<<20 {
+		t.Fatalf("--quota 1048576: %v, %v; want a quota of 1 MiB", o, err)
+	}
+}
+
 func TestParseServeFlagsProfile(t *testing.T) {
 	for _, p := range []ftpd.Profile{ftpd.ProfileFull, ftpd.ProfileVsftpd, ftpd.ProfileDOS} {
 		o, err := parseServeFlags([]string{"--anonymous", "--profile", string(p), "srv"}, env(nil))
@@ -281,6 +288,7 @@ func TestParseServeFlagsErrors(t *testing.T) {
 		{[]string{"--anonymous", "--fault-refuse", "RETR:99", "srv"}, "VERB:CODE"},
 		{[]string{"--anonymous", "--fault-refuse", ":451", "srv"}, "VERB:CODE"},
 		{[]string{"--anonymous", "--fault-quota-after", "-1", "srv"}, "--fault-quota-after"},
+		{[]string{"--anonymous", "--quota", "-1", "srv"}, "--quota"},
 		{[]string{"--anonymous", "--tls-required", "srv"}, "--tls-required needs --tls-cert"},
 		{[]string{"--anonymous", "--login-timeout", "-1s", "srv"}, "--login-timeout"},
 		// Anyone could log in as that user with any password.
