@@ -69,7 +69,8 @@ type Pool struct {
 	tz                          serverZone // timezone.go
 	setTimeOK, chmodOK, soonOff atomic.Bool
 
-	space spaceCache // the last AVBL answer (space.go)
+	space  spaceCache  // the last AVBL answer (space.go)
+	noCopy atomic.Bool // SITE CPFR is unknown here (copy.go)
 }
 
 // NewPool checks nothing on the network: the first operation dials.

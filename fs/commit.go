@@ -74,7 +74,21 @@ func (c *commit) upload(ctx context.Context, st *stage) error {
 // become the only copy on the server.
 func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string) error {
 	m := c.m
-	remote := m.remotePath(c.rel)
+	placed, err := up.Commit(ctx, c.placement(tmp))
+	if err != nil && c.keptTmp(placed, tmp, err) {
+		return err
+	}
+	if err != nil {
+		m.removeTmp(tmp)
+		return err
+	}
+	m.learnZone(ctx, m.remotePath(c.rel))
+	c.done()
+	return nil
+}
+
+// placement is how the content under tmp takes c.rel's place.
+func (c *commit) placement(tmp string) conn.Placement {
 	pl := conn.Placement{Size: c.size}
 	if c.mode != nil {
 		pl.Mode, pl.HasMode = *c.mode, true
@@ -82,28 +96,34 @@ func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string) error 
 	if tmp != c.rel {
 		// Our own empty placeholder is deleted first: nothing is lost if
 		// the rename then fails (the stage has the content).
-		pl.To, pl.DeleteTo = remote, c.how == overPlaceholder
+		pl.To, pl.DeleteTo = c.m.remotePath(c.rel), c.how == overPlaceholder
 	}
-	placed, err := up.Commit(ctx, pl)
+	return pl
+}
+
+// keptTmp logs what placing tmp did besides failing or succeeding (err),
+// and says whether tmp must stay: the server refused to rename over the
+// old content, which is gone now, and tmp is the only copy on the server.
+func (c *commit) keptTmp(placed conn.Placed, tmp string, err error) bool {
+	m := c.m
 	if placed.ModeErr != nil {
 		m.log.Warn("chmod of an upload failed; the content is in place", "path", c.rel, "err", placed.ModeErr)
 		if errors.Is(placed.ModeErr, conn.ClassUnsupported) || errors.Is(placed.ModeErr, conn.ClassPermission) {
 			m.chmodRefused.Store(true) // new files keep the server's mode from now on
 		}
 	}
-	if err != nil && placed.Removed {
-		// The server refused to rename over the old content, which is
-		// gone now: the upload under its temporary name is the only
-		// copy on the server. Keep it.
-		m.log.Error("rename over the target failed after removing it; the new content is on the server under a temporary name", "path", c.rel, "temporary", tmp, "err", err)
-		m.dropEntry(c.rel)
-		return err
+	if err == nil || !placed.Removed {
+		return false
 	}
-	if err != nil {
-		m.removeTmp(tmp)
-		return err
-	}
-	m.learnZone(ctx, remote)
+	m.log.Error("rename over the target failed after removing it; the new content is on the server under a temporary name", "path", c.rel, "temporary", tmp, "err", err)
+	m.dropEntry(c.rel)
+	return true
+}
+
+// done records c's content in place on the server.
+func (c *commit) done() {
+	m := c.m
+	remote := m.remotePath(c.rel)
 	m.setEntry(c.rel, conn.Entry{
 		Name: path.Base(c.rel), Type: conn.TypeFile, Size: c.size,
 		// The server set the time; asking would cost a command per
@@ -113,7 +133,6 @@ func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string) error 
 	})
 	m.blocks.InvalidatePath(remote)
 	m.lastUpload.Store(&uploaded{rel: c.rel, at: time.Now()})
-	return nil
 }
 
 // uploaded is a file this mount has just put on the server.

@@ -259,6 +259,8 @@ func startProftpdWith(t testing.TB, root string, tc *testutil.Cert, clientCA str
 		"AuthGroupFile " + filepath.Join(dir, "group"),
 		"DefaultRoot ~", "AllowOverwrite on", "ShowSymlinks on",
 		"ListOptions -a",
+		// mod_copy (SITE CPFR/CPTO) is in Debian's proftpd-core.
+		"ModulePath " + filepath.Join(testServersDir(), "usr/lib/proftpd"), "LoadModule mod_copy.c",
 		"<Directory " + ro + ">", "<Limit WRITE>", "DenyAll", "</Limit>", "</Directory>", "",
 	}, proftpdTLS(tc, dir, clientCA)...), "\n")))
 	addr := runServer(t, "proftpd", port, bin, "-n", "-q", "-c", conf)
