@@ -99,6 +99,9 @@ func TestCopyThenUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Closed before the unmount should the test fail: a close at exit
+	// would wait for a mount that no longer answers.
+	defer dst.Close()
 	s := counted(t, e.l, func() {
 		if n, err := io.Copy(dst, src); err != nil || n != size {
 			t.Fatalf("io.Copy: %d, %v", n, err)
@@ -141,6 +144,7 @@ func TestCopyFallback(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer dst.Close() // before the unmount, should the test fail
 		off := int64(4096)
 		s := counted(t, e.l, func() {
 			for done := 0; done < size-4096; {
