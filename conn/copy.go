@@ -25,25 +25,22 @@ func (p *Pool) CanCopy() bool { return !p.noCopy.Load() }
 // Copy copies the file from to tmp on the server (SITE CPFR, SITE CPTO),
 // checks that tmp holds pl.Size bytes (SIZE), and puts it in place as
 // Upload.Commit does (SITE CHMOD, DELE, RNFR and RNTO per pl): a copy of
-// the wrong size never replaces anything. On failure but a rename after
-// the DELE of pl.To (Placed.Removed), tmp is gone or never was: the
-// caller has nothing to clean up.
+// the wrong size never replaces anything. On failure tmp may exist, as
+// an upload's temporary name does: the caller removes it (unless
+// Placed.Removed says it is the only copy left), but after ErrNoCopy,
+// when nothing was made.
 func (p *Pool) Copy(ctx context.Context, from, tmp string, pl Placement) (Placed, error) {
 	var done Placed
 	if p.noCopy.Load() {
 		return done, ErrNoCopy
 	}
 	err := p.once(ctx, Metadata, func(c *Conn) error {
-		written, err := c.copyTo(ctx, from, tmp, pl.Size)
-		if err == nil {
-			_, err = c.runSteps(ctx, placeSteps(tmp, pl), &done, false)
-			if refusedOver(err) {
-				done.Removed, err = c.replaceFile(ctx, tmp, pl.To)
-			}
+		if err := c.copyTo(ctx, from, tmp, pl.Size); err != nil {
+			return err
 		}
-		if err != nil && written && !done.Removed && !c.broken {
-			// Best effort: the copy under its temporary name must not stay.
-			c.delete(ctx, tmp)
+		_, err := c.runSteps(ctx, placeSteps(tmp, pl), &done, false)
+		if refusedOver(err) {
+			done.Removed, err = c.replaceFile(ctx, tmp, pl.To)
 		}
 		return err
 	})
@@ -53,38 +50,37 @@ func (p *Pool) Copy(ctx context.Context, from, tmp string, pl Placement) (Placed
 	return done, err
 }
 
-// copyTo makes the copy of from at tmp and checks its size. written says
-// whether tmp may exist on the server.
-func (c *Conn) copyTo(ctx context.Context, from, tmp string, size int64) (written bool, err error) {
+// copyTo makes the copy of from at tmp and checks its size.
+func (c *Conn) copyTo(ctx context.Context, from, tmp string, size int64) error {
 	if _, err := c.expect(ctx, "copy", from, []int{350}, "SITE CPFR "+from); err != nil {
 		var fe *Error
 		if errors.As(err, &fe) && fe.Code != 0 && Classify(err) == ClassUnsupported {
-			return false, ErrNoCopy
+			return ErrNoCopy
 		}
-		return false, err
+		return err
 	}
 	if err := c.send(ctx, "SITE CPTO "+tmp); err != nil {
-		return false, &Error{Op: "copy", Path: tmp, Err: err}
+		return &Error{Op: "copy", Path: tmp, Err: err}
 	}
 	// The server copies before it answers: time for the bytes, at a
 	// modest 16 MiB/s on its disks, on top of the exchange's.
 	r, err := c.readReplyBy(ctx, c.deadline(ctx).Add(time.Duration(size>>24)*time.Second))
 	if err != nil {
-		return true, &Error{Op: "copy", Path: tmp, Err: err}
+		return &Error{Op: "copy", Path: tmp, Err: err}
 	}
 	if r.code != 250 && r.code != 200 {
 		if r.code == 421 {
 			c.broken = true
 		}
 		c.cfg.stats.failed(classifyReply(r.code, r.msg))
-		return true, &Error{Op: "copy", Path: tmp, Code: r.code, Msg: firstLine(r.msg)}
+		return &Error{Op: "copy", Path: tmp, Code: r.code, Msg: firstLine(r.msg)}
 	}
 	if !c.feat.Size {
-		return true, nil
+		return nil
 	}
 	r, err = c.expect(ctx, "size", tmp, []int{213}, "SIZE "+tmp)
 	if err != nil {
-		return true, err
+		return err
 	}
-	return true, checkSize(r, tmp, size)
+	return checkSize(r, tmp, size)
 }

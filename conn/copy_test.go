@@ -56,7 +56,10 @@ func TestCopy(t *testing.T) {
 	if string(onDisk(s, "dst")) != "old" {
 		t.Fatal("a copy of the wrong size replaced the target")
 	}
-	gone(s, "tmp2")
+	// The copy stays under its temporary name for the caller to remove.
+	if !bytes.Equal(onDisk(s, "tmp2"), data) {
+		t.Fatal("the copy of the wrong size is not under its temporary name")
+	}
 	if _, err := p.Copy(ctx, "/missing", "/tmp3", pl); !errors.Is(err, ClassNotFound) || !p.CanCopy() {
 		t.Fatalf("copy of a missing file: %v (copies still possible: %v)", err, p.CanCopy())
 	}
@@ -67,7 +70,6 @@ func TestCopy(t *testing.T) {
 	if _, err := newPool(t, refusing).Copy(ctx, "/src", "/tmp4", pl); !errors.Is(err, ClassPermission) {
 		t.Fatalf("refused CPTO: %v, want a permission error", err)
 	}
-	gone(refusing, "tmp4")
 
 	vs := startServer(t, func(c *ftpd.Config) { c.Profile = ftpd.ProfileVsftpd })
 	fill(vs.Root)

@@ -74,6 +74,7 @@ func (w *writeHandle) copyFrom(ctx context.Context, src string, size int64) (uin
 		}
 		if !errors.Is(err, conn.ErrNoCopy) {
 			m.log.Info("copy on the server failed; copying through the mount", "from", src, "to", w.rel, "err", err)
+			m.removeTmp(tmp)
 		}
 		return 0, syscall.EOPNOTSUPP
 	}

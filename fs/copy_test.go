@@ -164,6 +164,36 @@ func TestCopyFallback(t *testing.T) {
 		want, _ := os.ReadFile(filepath.Join(e.root, "src.bin"))
 		checkOnServer(t, filepath.Join(e.root, "part.bin"), want[4096:])
 	})
+	t.Run("source changed", func(t *testing.T) {
+		// The server's copy holds more than the source the program
+		// opened: SIZE of the copy says so, and the copy is removed.
+		e := newLinkEnv(t, link.Options{}, fill, nil)
+		want, _ := os.ReadFile(filepath.Join(e.root, "src.bin"))
+		src, err := os.Open(filepath.Join(e.mnt, "src.bin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		testutil.WriteFile(t, filepath.Join(e.root, "src.bin"), append(want, "more"...))
+		dst, err := os.Create(filepath.Join(e.mnt, "dst.bin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dst.Close() // before the unmount, should the test fail
+		s := counted(t, e.l, func() {
+			if _, err := io.Copy(dst, src); err != nil {
+				t.Fatal(err)
+			}
+			if err := dst.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if s.Commands["SITE"] != 2 || s.Commands["DELE"] != 1 || s.Commands["RNTO"] != 1 || s.Commands["STOR"] != 1 {
+			t.Fatalf("a copy of the wrong size: %s; want the copy, its DELE, then an upload", commands(s))
+		}
+		checkOnServer(t, filepath.Join(e.root, "dst.bin"), want)
+		noUploadsUnder(t, e.root)
+	})
 	t.Run("vsftpd profile", func(t *testing.T) {
 		e := newLinkEnv(t, link.Options{}, fill, withProfile(ftpd.ProfileVsftpd))
 		for i, name := range []string{"a.bin", "b.bin"} {
