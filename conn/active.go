@@ -46,7 +46,7 @@ func (c *Conn) startActive(ctx context.Context, op, path, cmd string, off int64)
 		halfClose(data)
 	}
 	data, live := c.track(data, op, path, off, opening.msg)
-	return c.dataTLS(ctx, op, path, data, live)
+	return c.dataTLS(ctx, op, path, data, live, false)
 }
 
 // serverIP is the address data connections must come from in active

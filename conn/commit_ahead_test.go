@@ -19,7 +19,7 @@ import (
 )
 
 // upload stores data at tmp and renames it to to, checking the server.
-func upload(t *testing.T, p *Pool, s *server, data []byte, tmp, to string) {
+func upload(t *testing.T, p *Pool, s *server, data []byte, tmp, to string) Placed {
 	t.Helper()
 	ctx := context.Background()
 	u, err := p.StartUpload(ctx, tmp)
@@ -29,12 +29,14 @@ func upload(t *testing.T, p *Pool, s *server, data []byte, tmp, to string) {
 	if _, err := u.Write(ctx, data); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := u.Commit(ctx, Placement{Size: int64(len(data)), To: to}); err != nil {
+	done, err := u.Commit(ctx, Placement{Size: int64(len(data)), To: to})
+	if err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	if got, err := os.ReadFile(filepath.Join(s.Root, to)); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("%s on the server: %d bytes, %v", to, len(got), err)
 	}
+	return done
 }
 
 // idleConn is the pool's one connection, once it is back.

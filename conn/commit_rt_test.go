@@ -48,8 +48,16 @@ func throughLink(t *testing.T, s *server, mods ...func(*Config)) (*Pool, *link.L
 // next uploads, one after another, cost two each: STOR with its bytes
 // on the data connection opened ahead, SIZE and EPSV behind; then the
 // rename, while the next data connection opens. (Before: four each.)
+// The file's time travels with the rename, at no round trip's cost: MLST
+// where the listings are MLSD, else MDTM; the first commit asks MDTM too,
+// for the server's zone (LearnZone).
 func TestCommitRoundTrips(t *testing.T) {
-	for _, profile := range []ftpd.Profile{ftpd.ProfileFull, ftpd.ProfileVsftpd} {
+	for _, tc := range []struct {
+		profile ftpd.Profile
+		ask     string        // the command that asks the time
+		prec    time.Duration // of the time it gives
+	}{{ftpd.ProfileFull, "MLST", time.Millisecond}, {ftpd.ProfileVsftpd, "MDTM", time.Second}} {
+		profile := tc.profile
 		t.Run(string(profile), func(t *testing.T) {
 			s := startServer(t, func(c *ftpd.Config) { c.Profile = profile })
 			testutil.WriteFile(t, filepath.Join(s.Root, "target"), []byte("old"))
@@ -63,13 +71,26 @@ func TestCommitRoundTrips(t *testing.T) {
 			// done its handshake, which counts in the link's rounds.
 			settle := func() { waitIdle(t, p); time.Sleep(40 * time.Millisecond) }
 			settle()
-			for i, want := range []struct {
+			type window struct {
 				uploads, trips int
 				cmds           map[string]int
-			}{
-				{1, 6, map[string]int{"EPSV": 2, "STOR": 1, "SIZE": 1, "SITE": 1, "RNFR": 1, "RNTO": 1}},
-				{3, 6, map[string]int{"EPSV": 3, "STOR": 3, "SIZE": 3, "SITE": 3, "RNFR": 3, "RNTO": 3}},
-			} {
+			}
+			windows := []window{
+				{1, 6, map[string]int{"EPSV": 2, "STOR": 1, "SIZE": 1, "SITE": 1, "RNFR": 1, "RNTO": 1, "MDTM": 1, tc.ask: 1}},
+				{3, 6, map[string]int{"EPSV": 3, "STOR": 3, "SIZE": 3, "SITE": 3, "RNFR": 3, "RNTO": 3, tc.ask: 3}},
+			}
+			if profile == ftpd.ProfileFull {
+				// HASH: the first upload asks it after SIZE, one more
+				// round trip (whether the server answers commands in
+				// order is not known yet); the next ones send it with
+				// SIZE, and cost nothing more (the server's hashing
+				// does, on a big file).
+				windows = []window{
+					{1, 7, map[string]int{"EPSV": 2, "STOR": 1, "SIZE": 1, "HASH": 1, "SITE": 1, "RNFR": 1, "RNTO": 1, "MDTM": 1, "MLST": 1}},
+					{3, 6, map[string]int{"EPSV": 3, "STOR": 3, "SIZE": 3, "HASH": 3, "SITE": 3, "RNFR": 3, "RNTO": 3, "MLST": 3}},
+				}
+			}
+			for i, want := range windows {
 				l.Reset()
 				for range want.uploads {
 					u, err := p.StartUpload(ctx, "/tmp.part")
@@ -89,6 +110,9 @@ func TestCommitRoundTrips(t *testing.T) {
 					}
 					if _, err := os.Stat(filepath.Join(s.Root, "tmp.part")); !os.IsNotExist(err) {
 						t.Fatalf("the temporary name is still there: %v", err)
+					}
+					if want := fi.ModTime().Truncate(tc.prec); !placed.ModTime.Equal(want) {
+						t.Fatalf("Commit %d told the time %v; the server holds %v", i, placed.ModTime, want)
 					}
 					data = testutil.RandBytes(uint64(len(data)), 20<<10)
 				}
@@ -126,6 +150,9 @@ type inTransferServer struct {
 	one bool
 	// epsvEarly: EPSV during a transfer opens a port at once (229)
 	epsvEarly bool
+	// late: the replies to commands that came during a transfer follow
+	// its final reply (pure-ftpd's "500 Unknown command")
+	late bool
 
 	mu    sync.Mutex
 	files map[string]int // name -> size
@@ -245,6 +272,7 @@ func (s *inTransferServer) serve(c net.Conn) {
 			// A command that comes with the end of the data is
 			// answered first, as when it overtakes the data's end.
 			var ended <-chan time.Time
+			var held []string // see late
 			total := -1
 			in := lines
 			for total < 0 || ended != nil {
@@ -269,6 +297,8 @@ func (s *inTransferServer) serve(c net.Conn) {
 					if l[:4] == "EPSV" && s.epsvEarly {
 						pasv, _ = net.Listen("tcp", "127.0.0.1:0")
 						say(fmt.Sprintf("229 Entering Extended Passive Mode (|||%d|)", pasv.Addr().(*net.TCPAddr).Port))
+					} else if s.late {
+						held = append(held, s.early(n))
 					} else {
 						say(s.early(n))
 					}
@@ -286,6 +316,9 @@ func (s *inTransferServer) serve(c net.Conn) {
 			s.files[arg] = total
 			s.mu.Unlock()
 			say(s.final)
+			for _, r := range held {
+				say(r)
+			}
 		case "SIZE":
 			s.mu.Lock()
 			n, ok := s.files[arg]
@@ -380,6 +413,34 @@ func TestCommitServerAnswersInTransfer(t *testing.T) {
 				t.Fatalf("commands %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestCommitUnknownAfterFinal: a server that refuses the SIZE sent with
+// the end of the data as unknown, but only after the upload's final reply
+// (pure-ftpd: it reads commands during a transfer and answers them
+// after), is asked SIZE again after it, and from then on only after it:
+// the upload stands. (Before: the 500 was taken for SIZE's answer, and
+// the close failed.)
+func TestCommitUnknownAfterFinal(t *testing.T) {
+	fake := startInTransferServer(t, func(int) string { return "500 Unknown command" })
+	fake.late = true
+	p := fake.pool(t)
+	ctx := context.Background()
+	data := testutil.RandBytes(5, 100<<10)
+	for i := range 3 {
+		if err := commitOnce(ctx, p, data); err != nil {
+			t.Fatalf("commit %d: %v", i+1, err)
+		}
+	}
+	if !p.answersInTransfer.Load() || p.answersInOrder.Load() {
+		t.Fatal("a SIZE refused after the final reply went unnoticed")
+	}
+	got := strings.Join(slices.DeleteFunc(fake.sent(), func(v string) bool {
+		return slices.Contains([]string{"EPSV", "USER", "PASS", "FEAT", "TYPE", "OPTS"}, v)
+	}), " ")
+	if want := "STOR SIZE SIZE RNFR RNTO STOR SIZE RNFR RNTO STOR SIZE RNFR RNTO"; got != want {
+		t.Fatalf("commands %q, want %q", got, want)
 	}
 }
 
@@ -615,8 +676,8 @@ func TestCommitNoPipelining(t *testing.T) {
 	if _, err := u.Commit(ctx, Placement{Size: int64(len(data)), To: "/target"}); err != nil {
 		t.Fatal(err)
 	}
-	if st := l.Stats(); st.RoundTrips != 5 {
-		t.Fatalf("upload without pipelining: %v; want 5 round trips (the SIZE after the 226)", st)
+	if st := l.Stats(); st.RoundTrips != 6 {
+		t.Fatalf("upload without pipelining: %v; want 6 round trips (SIZE after the 226, then HASH)", st)
 	}
 	l.Reset()
 	mt := time.Date(2021, 2, 3, 4, 5, 6, 0, time.UTC)

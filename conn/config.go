@@ -70,6 +70,10 @@ type Config struct {
 	// 3659 says, until an upload shows otherwise (Pool.LearnZone).
 	// MLSD's and MLST's facts are UTC whatever it says.
 	ServerZone *time.Location
+	// Encoding is the server's encoding of names, converted to and from
+	// UTF-8 at conn's boundary (encoding.go); nil sends and reads names
+	// as they are.
+	Encoding *Charset
 
 	Logger *slog.Logger
 	// Trace, when set, receives the control connection dialogue, PASS

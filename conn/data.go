@@ -141,7 +141,8 @@ func (c *Conn) startTransfer(ctx context.Context, op, path, cmd string, off int6
 
 // start is startTransfer that, with armNext, sends EPSV behind cmd, for a
 // transfer that will run to its end: the server answers it after the
-// final reply (or while the transfer runs), and finish opens the next
+// final reply (or while the transfer runs), finish reads that answer,
+// and armData, called once the connection is back, opens the next
 // transfer's data connection with it.
 func (c *Conn) start(ctx context.Context, op, path, cmd string, off int64, lazy, armNext bool) (*transfer, error) {
 	if c.cfg.Active {
@@ -155,10 +156,13 @@ func (c *Conn) start(ctx context.Context, op, path, cmd string, off int64, lazy,
 		lines = append(lines, "REST "+strconv.FormatInt(off, 10))
 	}
 	after := []string{cmd}
+	// late: EPSV is to be proven by this transfer's own, alone; once it
+	// is, the next one goes behind cmd all the same (open).
+	late := armNext && !pipelined && !lazy && off == 0 && c.feat.EPSV && !c.noEPSV && !c.ready.refused && !c.protP
 	if armNext = armNext && pipelined && !lazy && c.canArm(); armNext {
 		after = append(after, "EPSV")
 	}
-	t, err := c.open(ctx, op, path, after, off, lazy, data, pipelined, lines)
+	t, err := c.open(ctx, op, path, after, off, lazy, data, pipelined, lines, late)
 	if err != nil {
 		var fe *Error
 		if armNext && !c.broken && errors.As(err, &fe) && fe.Code > 0 {
@@ -172,12 +176,13 @@ func (c *Conn) start(ctx context.Context, op, path, cmd string, off int64, lazy,
 		}
 		return nil, err
 	}
-	t.armPending = armNext
+	t.armPending = armNext || t.armPending
 	return t, nil
 }
 
-// open is the rest of start: after are cmd and what goes behind it.
-func (c *Conn) open(ctx context.Context, op, path string, after []string, off int64, lazy bool, data net.Conn, pipelined bool, lines []string) (*transfer, error) {
+// open is the rest of start: after are cmd and what goes behind it; with
+// late, an EPSV goes behind cmd too once the EPSV sent alone worked.
+func (c *Conn) open(ctx context.Context, op, path string, after []string, off int64, lazy bool, data net.Conn, pipelined bool, lines []string, late bool) (*transfer, error) {
 	preopened := data != nil
 	cmd := after[0]
 	if data != nil {
@@ -257,9 +262,13 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 	}
 	var opening reply
 	var err error
-	if pipelined {
+	armLate := late && !preopened && c.epsvOK && !c.noEPSV
+	switch {
+	case pipelined:
 		opening, err = c.check(ctx, op, path, []int{125, 150})
-	} else {
+	case armLate:
+		opening, err = c.startArming(ctx, op, path, cmd)
+	default:
 		opening, err = c.expect(ctx, op, path, []int{125, 150}, cmd)
 	}
 	if err != nil {
@@ -273,13 +282,13 @@ func (c *Conn) open(ctx context.Context, op, path string, after []string, off in
 		return nil, err
 	}
 	data, live := c.track(data, op, path, off, opening.msg)
-	return c.dataTLS(ctx, op, path, data, live)
+	return c.dataTLS(ctx, op, path, data, live, armLate)
 }
 
 // dataTLS starts TLS on a data connection where PROT P is on, and makes
 // the transfer of it. We are the TLS client whoever opened the TCP
 // connection (RFC 4217 section 7: in active mode too).
-func (c *Conn) dataTLS(ctx context.Context, op, path string, data net.Conn, live *liveTransfer) (*transfer, error) {
+func (c *Conn) dataTLS(ctx context.Context, op, path string, data net.Conn, live *liveTransfer, armLate bool) (*transfer, error) {
 	if c.protP {
 		tc := tls.Client(data, c.tlsConf)
 		hctx, cancel := context.WithDeadline(ctx, c.deadline(ctx))
@@ -292,7 +301,26 @@ func (c *Conn) dataTLS(ctx context.Context, op, path string, data net.Conn, live
 		}
 		data = tc
 	}
-	return &transfer{c: c, ctx: ctx, data: data, op: op, path: path, live: live}, nil
+	return &transfer{c: c, ctx: ctx, data: data, op: op, path: path, live: live, armPending: armLate}, nil
+}
+
+// startArming sends cmd with an EPSV behind, on a connection whose EPSV
+// just worked alone, and reads cmd's 150. A refusal of cmd leaves the
+// connection in step once the EPSV's reply is read (and used).
+func (c *Conn) startArming(ctx context.Context, op, path, cmd string) (reply, error) {
+	if err := c.sendAll(ctx, cmd, "EPSV"); err != nil {
+		return reply{}, &Error{Op: op, Path: path, Err: err}
+	}
+	opening, err := c.check(ctx, op, path, []int{125, 150})
+	var fe *Error
+	if err != nil && !c.broken && errors.As(err, &fe) && fe.Code > 0 {
+		if r, rerr := c.readReply(ctx); rerr == nil {
+			c.armReply(ctx, r)
+		}
+	} else if err != nil {
+		c.broken = true // where the EPSV's reply is, nobody knows
+	}
+	return opening, err
 }
 
 func (t *transfer) Read(p []byte) (int, error) {
@@ -424,7 +452,8 @@ func (t *transfer) finish() error {
 
 // armed reads the reply to the EPSV that went behind the command, before
 // or after the final one (*r, which it replaces if it was the EPSV's), and
-// opens the next transfer's data connection with it.
+// keeps it for armData, which opens the next transfer's data connection
+// once the caller has what it asked for.
 func (t *transfer) armed(r *reply) error {
 	t.armPending = false
 	epsv := *r
@@ -440,7 +469,7 @@ func (t *transfer) armed(r *reply) error {
 			return err
 		}
 	}
-	t.c.armReply(t.ctx, epsv)
+	t.c.ready.epsv = &epsv
 	return nil
 }
 

@@ -33,9 +33,11 @@
 // same way, and gives it back on its next bytes once somebody waits (an
 // abort's two round trips). A read that takes the last idle
 // connection has a spare dialled beside it, which logs in and opens its
-// first data connection (REST 0 and EPSV) before it is idle; a read that
-// finds none idle while another connection finishes an abort waits for
-// it rather than pay a login. A 421 "too many connections" at login lowers
+// first data connection (REST 0 and EPSV) before it is idle; Pool.Warm
+// dials every connection still missing that way, before any read, when
+// the caller expects transfers over all of them. A caller that finds
+// none idle while another connection finishes an abort, or opens its
+// next data connection, waits for it rather than pay a login. A 421 "too many connections" at login lowers
 // the ceiling to what the server accepts instead of failing the caller,
 // and one more connection is tried again after a minute. A connection
 // idle for Config.CheckAfter is checked with NOOP before it is used, and
@@ -44,20 +46,23 @@
 // Round trips: once EPSV (and REST) worked on a connection, a transfer
 // sends EPSV, REST and its command together; a download closes its side
 // of the data connection once its command is out (vsftpd and proftpd send
-// the final reply only after the client closed its side); an upload over
+// the final reply only after the client closed its side); a download or
+// a listing over a data connection carries the EPSV of the next transfer
+// behind its command, and the connection connects to that port once its
+// caller has the bytes, before it is idle again; an upload over
 // a plain data connection does not wait for the 150 before sending bytes;
 // a commit sends SIZE with the end of the data (twice to a server that
 // answers one command during a transfer, proftpd: one of the two is
 // answered after the final reply, the only kind trusted), and opens the
 // next transfer's data connection while the rename travels, so that the
 // next upload on the connection costs two round trips (Upload.Commit).
-// Later connections log in with USER, PASS, TYPE and OPTS in one flight.
-// A
-// server that refuses a pipelined EPSV costs that connection, and the
-// transfer starts again on another, which asks EPSV alone (PASV where the
-// server lacks EPSV) before trusting it in a pipeline. The address in a
-// PASV reply is ignored (the control connection's peer is used) unless
-// Config.TrustPASVIP.
+// Later connections log in with USER, PASS, TYPE and OPTS in one flight,
+// a spare with REST 0 and EPSV behind. A server that refuses a pipelined
+// EPSV costs that connection, and the transfer starts again on another,
+// which asks EPSV alone (PASV where the server lacks EPSV) before
+// trusting it in a pipeline; once it worked, the next transfer's EPSV
+// goes behind the command. The address in a PASV reply is ignored (the
+// control connection's peer is used) unless Config.TrustPASVIP.
 //
 // In active mode (Config.Active, active.go) the server connects to a
 // port we name with EPRT (PORT where EPRT is unknown), and only a
@@ -108,19 +113,39 @@
 //   - Upload.Commit reads the transfer's final reply before sending
 //     anything (proftpd answers commands sent during a transfer before its
 //     226), then checks with SIZE, where the server has it, that it holds
-//     as many bytes as were sent, sets a mode with SITE CHMOD if asked,
-//     and renames the upload into place, with the same DELE fallback.
+//     as many bytes as were sent, and with the server's digest, where it
+//     tells one, that they are the bytes sent (hash.go: HASH of
+//     draft-bryan-ftpext-hash, else XSHA256, XSHA512, XSHA1, XMD5 or
+//     XCRC; ErrHashMismatch), sets a mode with SITE CHMOD if asked, and
+//     renames the upload into place, with the same DELE fallback. The
+//     digest travels with SIZE where the order of the replies allows
+//     (ftpd, proftpd once learnt), else in a round trip of its own. The
+//     file's time is asked behind the rename (MLST where listings are
+//     MLSD, else MDTM; Placed.ModTime) where commands are pipelined.
+//   - Upload.SendFrom, Resume and CommitFrom go on with an upload whose
+//     data connection dropped, on the same name, from the server's SIZE:
+//     REST and STOR, else APPE, else STOR from byte 0 at most twice
+//     (proftpd refuses both by default); three attempts in a row that
+//     move the server's copy no further end it (resume.go). Pool.CheckSum
+//     compares a download's digest with the server's.
 //   - Pool.Stat asks MLST, and says ClassUnsupported without a command on
 //     a server without MLSD; Pool.SetTime uses MFMT, else the "MDTM time
 //     path" form (vsftpd), and says ErrNoSetTime when neither exists.
 //   - A server that gives local time in LIST and MDTM (vsftpd with
 //     use_localtime) has its times read and set in its zone: the one
-//     given (Config.ServerZone), else the offset Pool.LearnZone finds
-//     from a file just uploaded; MLSD's facts stay UTC.
+//     given (Config.ServerZone), else the offset learnt from a file just
+//     uploaded (its commit's MDTM, or Pool.LearnZone's); MLSD's facts
+//     stay UTC.
 //   - Pool.Available asks AVBL where FEAT offers it, at most once per
 //     SpaceTTL, and says it does not know elsewhere.
 //   - A 0xFF byte of a name (Telnet IAC) is doubled or not as the
 //     server's greeting says it expects (Config.TelnetIAC).
+//   - Names in a legacy charset (Config.Encoding, encoding.go) are
+//     converted at this boundary: command lines go out in the server's
+//     encoding, reply and listing lines come in as UTF-8 before they are
+//     parsed; a name the encoding lacks is ErrUnencodable
+//     (ClassIllegalName) before anything is sent. Without an encoding,
+//     a listing line that is not UTF-8 is logged once, with a guess.
 //
 // # Errors
 //

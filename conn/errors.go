@@ -28,6 +28,7 @@ const (
 	ClassUnsupported              // 500, 502, 504: the server lacks the command
 	ClassNotEmpty                 // 550 "directory not empty": ENOTEMPTY
 	ClassTooLarge                 // a listing over the caps: EIO, not retried
+	ClassIllegalName              // a name the server's encoding cannot hold: EILSEQ
 )
 
 var classNames = [...]string{
@@ -44,6 +45,7 @@ var classNames = [...]string{
 	ClassUnsupported: "not offered by the server",
 	ClassNotEmpty:    "directory not empty",
 	ClassTooLarge:    "listing too large",
+	ClassIllegalName: "name not in the server's encoding",
 }
 
 func (c Class) Error() string {
@@ -113,6 +115,8 @@ func Classify(err error) Class {
 		return ClassInvalid
 	case errors.Is(err, ErrListingTooLarge):
 		return ClassTooLarge
+	case errors.Is(err, ErrUnencodable):
+		return ClassIllegalName
 	}
 	var c Class
 	if errors.As(err, &c) {

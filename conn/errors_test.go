@@ -24,7 +24,7 @@ func TestClassesWithErrorsIs(t *testing.T) {
 		if got := Classify(tc.err); got != tc.want {
 			t.Errorf("Classify(%v) = %v, want %v", tc.err, got, tc.want)
 		}
-		for c := ClassOther; c <= ClassTooLarge; c++ {
+		for c := ClassOther; c <= ClassIllegalName; c++ {
 			if is := errors.Is(tc.err, c); is != (c == tc.want) {
 				t.Errorf("errors.Is(%v, %v) = %v", tc.err, c, is)
 			}

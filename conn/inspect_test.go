@@ -6,8 +6,6 @@ package conn
 import (
 	"context"
 	"io"
-	"strconv"
-	"strings"
 )
 
 // Store uploads all of r to path and returns the bytes sent.
@@ -16,27 +14,23 @@ func (p *Pool) Store(ctx context.Context, path string, r io.Reader) (int64, erro
 	if err != nil {
 		return 0, err
 	}
-	if err := u.CopyFrom(ctx, r); err != nil {
-		return u.n, err
+	// Plain writes, without SendFrom's resumes: a failure shows.
+	buf := make([]byte, 256<<10)
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if _, err := u.Write(ctx, buf[:n]); err != nil {
+				return u.n, err
+			}
+		}
+		if rerr == io.EOF {
+			return u.n, u.finish(ctx)
+		}
+		if rerr != nil {
+			u.Abort()
+			return u.n, rerr
+		}
 	}
-	return u.n, u.finish(ctx)
-}
-
-// Size asks SIZE for a file's size.
-func (p *Pool) Size(ctx context.Context, path string) (int64, error) {
-	var n int64
-	err := p.do(ctx, Metadata, func(c *Conn) error {
-		r, err := c.expect(ctx, "size", path, []int{213}, "SIZE "+path)
-		if err != nil {
-			return err
-		}
-		n, err = strconv.ParseInt(strings.TrimSpace(r.msg), 10, 64)
-		if err != nil || n < 0 {
-			return &Error{Op: "size", Path: path, Code: r.code, Msg: r.msg}
-		}
-		return nil
-	})
-	return n, err
 }
 
 // Stats counts connections.

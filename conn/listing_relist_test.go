@@ -54,7 +54,7 @@ func relistEnv(t *testing.T, mods ...func(*ftpd.Config)) (*server, *Pool, func()
 		if err != nil {
 			t.Fatal(err)
 		}
-		l.Reset()
+		resetAtRest(t, p, l) // the data connection opened after it is in
 		return es
 	}
 	stats := func() (int, map[string]int) {

@@ -252,7 +252,7 @@ const statUnsafe = " \t*?[]{}~"
 func (p *Pool) readStatInto(ctx context.Context, c *Conn, dir string) (*Listing, error) {
 	l := NewListing(time.Now(), p.zone())
 	a, err := c.readStatListing(ctx, dir, p.cfg.MaxListingBytes, p.cfg.MaxListingEntries, func(line string) error {
-		l.Add(line, false)
+		l.Add(p.listingLine(dir, line), false)
 		return nil
 	})
 	if a == statRefused {

@@ -23,7 +23,7 @@ func (p *Pool) Names(ctx context.Context, dir string) (es []Entry, ok bool, err 
 	err = p.do(ctx, Metadata, func(c *Conn) error {
 		l := NewListing(time.Now(), p.zone())
 		a, err := p.statList(ctx, c, dir, func(line string) error {
-			l.Add(line, false)
+			l.Add(p.listingLine(dir, line), false)
 			return nil
 		})
 		es, ok = l.Entries, err == nil && a == statListed

@@ -65,7 +65,10 @@ func (p *Pool) doHold(ctx context.Context, kind Kind, hold **Conn, fn func(c *Co
 // Where the server has no MLSD, the listing comes over the control
 // connection (STAT, see listing_stat.go) while the server gives it there.
 func (p *Pool) list(ctx context.Context, dir string, long bool, reset func(), fn func(line string, mlsd bool) error) error {
-	return p.do(ctx, Metadata, func(c *Conn) error {
+	var c *Conn
+	overData := false
+	err := p.doHold(ctx, Metadata, &c, func(c *Conn) error {
+		overData = false
 		if reset != nil {
 			reset()
 		}
@@ -74,7 +77,7 @@ func (p *Pool) list(ctx context.Context, dir string, long bool, reset func(), fn
 		// when LIST must list after all.
 		if !c.feat.MLSD && reset != nil && p.statListings() {
 			var err error
-			stat, err = p.statList(ctx, c, dir, func(l string) error { return fn(l, false) })
+			stat, err = p.statList(ctx, c, dir, func(l string) error { return fn(p.listingLine(dir, l), false) })
 			if err != nil || stat == statListed {
 				return err
 			}
@@ -87,6 +90,7 @@ func (p *Pool) list(ctx context.Context, dir string, long bool, reset func(), fn
 			lines++
 			return fn(l, mlsd)
 		}
+		overData = true
 		if err := p.listData(ctx, c, dir, long, count); err != nil {
 			return err
 		}
@@ -95,6 +99,18 @@ func (p *Pool) list(ctx context.Context, dir string, long bool, reset func(), fn
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if overData && c.armable() {
+		// The next data connection is opened once the caller has its
+		// listing: with the EPSV that went behind it, or, where EPSV
+		// was unproven before this listing, one sent now.
+		p.putAfter(c, Metadata, c.armData)
+	} else {
+		p.put(c, Metadata)
+	}
+	return nil
 }
 
 // listData reads a listing over a data connection.
@@ -104,12 +120,14 @@ func (p *Pool) listData(ctx context.Context, c *Conn, dir string, long bool, fn 
 	if !mlsd {
 		cmd = "LIST -a " + dir
 	}
-	t, err := c.startTransfer(ctx, "list", dir, cmd, 0, false)
+	// The EPSV behind opens the next listing's or transfer's data
+	// connection ahead: a walk lists one directory after another.
+	t, err := c.start(ctx, "list", dir, cmd, 0, false, true)
 	if err != nil {
 		return err
 	}
 	err = readListing(t, p.cfg.MaxListingBytes, p.cfg.MaxListingEntries, func(l string) error {
-		return fn(l, mlsd)
+		return fn(p.listingLine(dir, l), mlsd)
 	})
 	if err != nil {
 		if errors.Is(err, ErrListingTooLarge) {

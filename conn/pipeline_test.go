@@ -133,8 +133,9 @@ func TestEPSVPipelined(t *testing.T) {
 	}
 	// The first EPSV of the connection goes alone; so does the first
 	// REST's, since REST is not known to work yet, and each one that
-	// opens a data connection ahead after a read.
-	want := []string{"", "STOR", "STOR", "", "", "REST", "", "MLSD"}
+	// opens a data connection ahead after a read. The listing's carries
+	// MLSD, and one goes behind it, alone as far as the probe sees.
+	want := []string{"", "STOR", "STOR", "", "", "REST", "", "MLSD", ""}
 	if got := probe.seen(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("what came with each EPSV: %q, want %q", got, want)
 	}

@@ -49,6 +49,8 @@ type Pool struct {
 
 	noPipeline atomic.Bool // a pipelined batch failed: one command at a time
 	noStat     atomic.Bool // STAT does not list here: LIST
+	// rawNamesOnce logs the first listing line that is not UTF-8.
+	rawNamesOnce sync.Once
 	// answersInTransfer: the server answered a command sent with the end
 	// of an upload before the upload's final reply (write.go).
 	answersInTransfer atomic.Bool
@@ -162,9 +164,11 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 			}
 			return c, nil
 		}
-		if wait && limit > 0 && p.total < p.ceiling && kind != Metadata && p.finishing > 0 {
+		if wait && limit > 0 && p.total < p.ceiling && p.finishing > 0 {
 			// A connection comes back within a round trip or two, a
 			// login takes several: wait for it, and dial one beside.
+			// A metadata caller too: a listing's connection opening its
+			// next data connection is back as soon.
 			p.spare()
 			limit = 0
 		}
@@ -236,7 +240,8 @@ func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 // timeout, and running out of it says the server did not answer.
 func (p *Pool) dial(ctx context.Context, id int, feat *Features, own bool) (*Conn, error) {
 	pipelined := p.Pipelining()
-	c, err := dial(ctx, &p.cfg, id, feat, pipelined)
+	// A spare (own) opens its first data connection with its login.
+	c, err := dialArmed(ctx, &p.cfg, id, feat, pipelined, own)
 	if err != nil && pipelined {
 		if own {
 			ctx = context.WithoutCancel(ctx)
@@ -365,9 +370,7 @@ func (p *Pool) put(c *Conn, kind Kind) {
 	c.used = time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c.rtt > 0 && (p.rtt == 0 || c.rtt < p.rtt) {
-		p.rtt = c.rtt
-	}
+	p.learnRTT(c)
 	p.release(kind)
 	if p.closed {
 		p.total--
@@ -384,6 +387,7 @@ func (p *Pool) put(c *Conn, kind Kind) {
 func (p *Pool) putAfter(c *Conn, kind Kind, finish func()) {
 	p.mu.Lock()
 	p.finishing++
+	p.learnRTT(c) // now: a caller may ask before finish is done
 	p.mu.Unlock()
 	go func() {
 		finish()
@@ -392,6 +396,14 @@ func (p *Pool) putAfter(c *Conn, kind Kind, finish func()) {
 		p.mu.Unlock()
 		p.put(c, kind)
 	}()
+}
+
+// learnRTT keeps c's round-trip time if it is the shortest yet. Call
+// with mu held, by c's owner.
+func (p *Pool) learnRTT(c *Conn) {
+	if c.rtt > 0 && (p.rtt == 0 || c.rtt < p.rtt) {
+		p.rtt = c.rtt
+	}
 }
 
 // discard closes a connection that must not be reused.

@@ -56,6 +56,8 @@ const (
 	// AdviseServerTimezone: the server gives local time, at the offset
 	// Finding.Value ("+09:00").
 	AdviseServerTimezone
+	// AdviseEncoding: names are in the legacy encoding Finding.Value.
+	AdviseEncoding
 )
 
 // Finding is one line of a probe's report.
@@ -65,7 +67,7 @@ type Finding struct {
 	Detail  string // one line, for a person
 	Advice  Advice
 	N       int    // AdviseConnections' count
-	Value   string // AdviseFingerprint's pin, AdviseServerTimezone's zone
+	Value   string // AdviseFingerprint's pin, AdviseServerTimezone's zone, AdviseEncoding's encoding
 }
 
 // ProbeOptions say what Probe may do.

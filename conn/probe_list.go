@@ -132,25 +132,46 @@ func (pr *prober) list(ctx context.Context, c *Conn) {
 	}
 }
 
-// names reports the names of a listing that are not UTF-8.
+// names reports the names of a listing that are not UTF-8, and the
+// encoding they read in (--encoding); with an encoding, the names it
+// could not read.
 func (pr *prober) names(c *Conn, l *Listing) {
 	var bad []string
 	for _, e := range l.Entries {
-		if !utf8.ValidString(e.Name) {
+		if !utf8.ValidString(e.Name) || c.cfg.Encoding != nil && strings.ContainsRune(e.Name, utf8.RuneError) {
 			bad = append(bad, e.Name)
 		}
 	}
 	if len(bad) == 0 {
 		detail := fmt.Sprintf("all %d UTF-8", len(l.Entries))
-		if len(l.Entries) == 0 {
+		switch {
+		case len(l.Entries) == 0:
 			detail = "none listed to check"
+		case c.cfg.Encoding != nil:
+			detail = fmt.Sprintf("all %d read in %s", len(l.Entries), c.cfg.Encoding)
 		}
 		pr.add(Finding{Topic: "names", Verdict: ProbeOK, Detail: detail})
+		return
+	}
+	if c.cfg.Encoding != nil {
+		pr.add(Finding{Topic: "names", Verdict: ProbeProblem, Detail: fmt.Sprintf("%d do not read in %s, e.g. %s: the mount shows them with U+FFFD and cannot reach them", len(bad), c.cfg.Encoding, strconv.Quote(bad[0]))})
 		return
 	}
 	f := Finding{Topic: "names", Verdict: ProbeProblem, Detail: fmt.Sprintf("%d not UTF-8, e.g. %s: the mount shows their bytes as they are, which programs may print oddly", len(bad), strconv.Quote(bad[0]))}
 	if c.feat.UTF8 {
 		f.Detail += " (the server says UTF8 in FEAT)"
+	}
+	if gs := GuessCharset(bad); len(gs) > 0 {
+		f.Detail += fmt.Sprintf("; they read in %s, the first as %q", gs[0].Charset, gs[0].Sample)
+		var also []string
+		for _, g := range gs[1:min(len(gs), 4)] {
+			also = append(also, fmt.Sprintf("%s as %q", g.Charset, g.Sample))
+		}
+		if len(also) > 0 {
+			// The same bytes read in several; a person knows which.
+			f.Detail += " (also in " + strings.Join(also, ", ") + ")"
+		}
+		f.Advice, f.Value = AdviseEncoding, gs[0].Charset
 	}
 	pr.add(f)
 }

@@ -53,6 +53,13 @@ type reply struct {
 // dial connects, logs in and prepares the connection for transfers.
 // features is nil for the pool's first connection, which reads FEAT.
 func dial(ctx context.Context, cfg *Config, id int, features *Features, pipeline bool) (*Conn, error) {
+	return dialArmed(ctx, cfg, id, features, pipeline, false)
+}
+
+// dialArmed is dial that, with arm and a pipelined login, sends REST 0
+// and EPSV with the login and opens the connection's first data
+// connection with the answer (warm), a round trip sooner.
+func dialArmed(ctx context.Context, cfg *Config, id int, features *Features, pipeline, arm bool) (*Conn, error) {
 	raw, err := cfg.dialTCP(ctx, cfg.Addr, time.Now().Add(cfg.Timeout))
 	if err != nil {
 		return nil, &Error{Op: "connect", Err: err}
@@ -64,7 +71,7 @@ func dial(ctx context.Context, cfg *Config, id int, features *Features, pipeline
 	}
 	login := c.login
 	if pipeline && features != nil && cfg.TLS == TLSNone {
-		login = c.loginPipelined
+		login = func(ctx context.Context) error { return c.loginPipelined(ctx, arm) }
 	}
 	if err := login(ctx); err != nil {
 		raw.Close()
@@ -152,7 +159,7 @@ func (c *Conn) login(ctx context.Context) error {
 		return err
 	}
 	c.observeRTT(sent) // TYPE costs the server nothing: the link's round trip
-	if c.feat.UTF8 {
+	if c.optsUTF8() {
 		// Some servers need it for non-ASCII names; the reply does not matter.
 		if _, err := c.exchange(ctx, "OPTS UTF8 ON"); err != nil {
 			return &Error{Op: "opts", Err: err}
@@ -197,15 +204,24 @@ func (c *Conn) loggedIn(r reply) error {
 // TYPE and OPTS go out together once the greeting is in, one round trip
 // instead of four. A USER answered 230 (no password wanted) makes the
 // PASS's reply moot (503 "already logged in"); a refused login makes the
-// rest moot too, and the connection is closed.
-func (c *Conn) loginPipelined(ctx context.Context) error {
+// rest moot too, and the connection is closed. With arm, REST 0 and EPSV
+// go too, where the server has them, as warm sends them.
+func (c *Conn) loginPipelined(ctx context.Context, arm bool) error {
 	c.r = bufio.NewReaderSize(c.raw, 4096)
 	if err := c.greeting(ctx); err != nil {
 		return err
 	}
 	lines := []string{"USER " + c.cfg.User, "PASS " + c.cfg.Password, "TYPE I"}
-	if c.feat.UTF8 {
+	if c.optsUTF8() {
 		lines = append(lines, "OPTS UTF8 ON")
+	}
+	arm = arm && c.feat.EPSV && !c.cfg.Active && !c.protP
+	rest := arm && c.feat.RestStream
+	if rest {
+		lines = append(lines, "REST 0")
+	}
+	if arm {
+		lines = append(lines, "EPSV")
 	}
 	if err := c.sendAll(ctx, lines...); err != nil {
 		return &Error{Op: "login", Err: err}
@@ -237,11 +253,25 @@ func (c *Conn) loginPipelined(ctx context.Context) error {
 	if typ.code != 200 {
 		return &Error{Op: "type", Code: typ.code, Msg: firstLine(typ.msg)}
 	}
-	if c.feat.UTF8 {
+	if c.optsUTF8() {
 		// The reply does not matter, as in login.
 		if _, err := c.readReply(ctx); err != nil {
 			return &Error{Op: "opts", Err: err}
 		}
+	}
+	if rest {
+		r, err := c.readReply(ctx)
+		if err != nil {
+			return &Error{Op: "rest", Err: err}
+		}
+		c.restOK = r.code == 350
+	}
+	if arm {
+		r, err := c.readReply(ctx)
+		if err != nil {
+			return &Error{Op: "epsv", Err: err}
+		}
+		c.armReply(ctx, r)
 	}
 	return nil
 }
@@ -324,18 +354,23 @@ func (c *Conn) encode(lines []string) (string, error) {
 	if c.broken {
 		return "", errors.New("connection already broken")
 	}
-	for _, line := range lines {
+	wire := make([]string, len(lines))
+	for i, line := range lines {
 		if strings.ContainsAny(line, "\r\n\x00") {
 			return "", ErrInvalidName
+		}
+		var err error
+		if wire[i], err = c.toServer(line); err != nil {
+			return "", err
 		}
 	}
 	var b strings.Builder
 	if len(lines) > 0 {
 		c.cfg.stats.flight()
 	}
-	for _, line := range lines {
-		c.trace("> ", line)
-		c.cfg.stats.command(line)
+	for i, line := range wire {
+		c.trace("> ", lines[i])
+		c.cfg.stats.command(lines[i])
 		if c.iac.doubleCommands {
 			// The control connection is Telnet: a 0xFF in a name goes
 			// doubled (RFC 959, RFC 2640 section 3.1), or the server
@@ -469,6 +504,7 @@ func (c *Conn) readLine() (string, error) {
 		// Names in replies (MLST) have their 0xFF doubled as well.
 		l = strings.ReplaceAll(l, "\xff\xff", "\xff")
 	}
+	l = c.cfg.Encoding.decode(l)
 	c.trace("< ", l)
 	return l, nil
 }

@@ -92,18 +92,39 @@ type readyData struct {
 	data    net.Conn
 	at      time.Time
 	refused bool // the server dropped one: never again on this connection
+	// epsv is the 229 to an EPSV that went behind a transfer, read with
+	// its final reply: armData connects to its port once the transfer's
+	// caller has its bytes, instead of making it wait for the connect.
+	epsv *reply
 }
 
-// canArm says whether armData would open a data connection: where EPSV
-// is known to work on this connection, and none is open yet.
+// canArm says whether an EPSV may be sent to open a data connection
+// ahead: where EPSV is known to work on this connection, and none is open
+// or answered yet.
 func (c *Conn) canArm() bool {
-	return !c.broken && c.ready.data == nil && !c.ready.refused && c.epsvOK && !c.noEPSV && !c.protP && !c.cfg.Active
+	return !c.broken && c.ready.data == nil && c.ready.epsv == nil && !c.ready.refused && c.epsvOK && !c.noEPSV && !c.protP && !c.cfg.Active
 }
 
-// armData opens the data connection of the next transfer ahead: EPSV, and
-// a connect to its port. Failing, it leaves things as they were, or the
+// armable says whether armData would open a data connection.
+func (c *Conn) armable() bool {
+	return !c.broken && c.ready.epsv != nil || c.canArm()
+}
+
+// armData opens the data connection of the next transfer ahead: a connect
+// to the port of the EPSV that went behind the last transfer, or else an
+// EPSV and a connect. Failing, it leaves things as they were, or the
 // connection broken.
 func (c *Conn) armData() {
+	if r := c.ready.epsv; r != nil {
+		c.ready.epsv = nil
+		if c.broken {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, 5*time.Second))
+		defer cancel()
+		c.armReply(ctx, *r)
+		return
+	}
 	if c.canArm() {
 		c.armEPSV()
 	}
@@ -227,6 +248,7 @@ func (c *Conn) armReply(ctx context.Context, r reply) {
 // young enough for a transfer from off (REST must be known to work).
 // Either way none is left.
 func (c *Conn) takeReady(off int64) net.Conn {
+	c.ready.epsv = nil // the transfer's own EPSV replaces that port
 	d := c.ready.data
 	if d == nil {
 		return nil
@@ -241,6 +263,7 @@ func (c *Conn) takeReady(off int64) net.Conn {
 
 // dropReady closes the data connection opened ahead, if any.
 func (c *Conn) dropReady() {
+	c.ready.epsv = nil
 	if c.ready.data != nil {
 		c.ready.data.Close()
 		c.ready.data = nil

@@ -167,11 +167,7 @@ func TestSegmentedReadBeatsPerConnectionCap(t *testing.T) {
 // data connection's handshake, not EPSV's as well.
 func TestSmallFilesBackToBack(t *testing.T) {
 	s := startServer(t)
-	var files [][]byte
-	for i := range 6 {
-		files = append(files, testutil.RandBytes(uint64(10+i), 3000+i))
-		testutil.WriteFile(t, filepath.Join(s.Root, fmt.Sprintf("f%d", i)), files[i])
-	}
+	files := smallFilesAt(t, s, 6, 10)
 	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, func(c *Config) { c.MaxConns = 2 })
 	ctx := context.Background()
 	read := func(i int) {
@@ -182,15 +178,21 @@ func TestSmallFilesBackToBack(t *testing.T) {
 		}
 	}
 	read(0) // logs in, proves EPSV
-	waitIdle(t, p)
+	settled(t, p)
 	l.Reset()
 	for i := 1; i < 6; i++ {
 		read(i)
 	}
+	settled(t, p)
 	st := l.Stats()
 	t.Logf("5 small files: %v", st)
-	if st.RoundTrips > 2*5 || st.Commands["RETR"] != 5 || st.Commands["EPSV"] > 5 || st.Commands["NOOP"] != 0 {
-		t.Fatalf("5 small files back to back: %v; want at most 2 round trips and one RETR and EPSV each, no NOOP", st)
+	// A read returns with its bytes, before its connection connects to
+	// the port of the EPSV behind: the next read takes the other
+	// connection, whose data connection is open, one round trip each,
+	// and the last connect after: 6, 7 when the last leg of a handshake
+	// comes between two reads. (Before: 2 each.)
+	if st.RoundTrips > 7 || st.Commands["RETR"] != 5 || st.Commands["EPSV"] > 5 || st.Commands["NOOP"] != 0 {
+		t.Fatalf("5 small files back to back: %v; want at most 7 round trips and one RETR and EPSV each, no NOOP", st)
 	}
 	// The first read took the only connection: a spare came beside it.
 	if ps := p.Stats(); ps.Dials != 2 {

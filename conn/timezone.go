@@ -189,30 +189,44 @@ func ZoneFromUpload(mdtm, end time.Time) (time.Duration, ZoneTrust) {
 // else is tried again on the next upload, up to zoneTries. It reports
 // whether the zone changed: times the caller read before are off by the
 // offset, and are to be read again. It costs one MDTM, on the first
-// upload of a mount (a few at most).
+// upload of a mount (a few at most), unless the upload's commit carried
+// it and learnt from it already (Placed.ZoneAsked).
 func (p *Pool) LearnZone(ctx context.Context, path string, end time.Time) bool {
-	if p.cfg.ServerZone != nil || p.tz.settled.Load() {
-		return false
-	}
-	p.tz.mu.Lock()
-	defer p.tz.mu.Unlock()
-	if p.tz.settled.Load() {
+	if !p.zoneOpen() {
 		return false
 	}
 	if f, err := p.features(ctx); err == nil && !f.MDTM {
 		p.tz.settled.Store(true) // nothing to learn from, nor to convert
 		return false
 	}
+	return p.zoneTry(path, end, func() (raw time.Time, err error) {
+		err = p.do(ctx, Metadata, func(c *Conn) error {
+			raw, err = c.modTime(ctx, path)
+			return err
+		})
+		return raw, err
+	})
+}
+
+// zoneOpen says whether the zone is still to be learnt from an upload.
+func (p *Pool) zoneOpen() bool {
+	return p.cfg.ServerZone == nil && !p.tz.settled.Load()
+}
+
+// zoneTry is one try of LearnZone with mdtm, which gives the MDTM of
+// path as the server wrote it: asked on its own, or read already (a
+// commit's, see commit_time.go).
+func (p *Pool) zoneTry(path string, end time.Time, mdtm func() (time.Time, error)) bool {
+	p.tz.mu.Lock()
+	defer p.tz.mu.Unlock()
+	if p.tz.settled.Load() {
+		return false
+	}
 	p.tz.tries++
 	if p.tz.tries >= zoneTries {
 		p.tz.settled.Store(true)
 	}
-	var raw time.Time
-	err := p.do(ctx, Metadata, func(c *Conn) error {
-		var err error
-		raw, err = c.modTime(ctx, path)
-		return err
-	})
+	raw, err := mdtm()
 	log := p.cfg.Logger
 	if err != nil {
 		log.Debug("server time zone not learnt: MDTM of an upload failed", "path", path, "err", err)

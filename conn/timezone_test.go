@@ -137,9 +137,10 @@ func TestServerZoneGiven(t *testing.T) {
 }
 
 // TestLearnZone: without a zone, the pool reads the Tokyo server's times
-// as UTC, until an upload's MDTM shows the offset; then listings and
-// MDTM read right, and times set land right. A UTC server ends learning
-// with nothing changed, and no MDTM after that.
+// as UTC, until an upload's MDTM, which its commit carries, shows the
+// offset; then listings and MDTM read right, and times set land right.
+// A UTC server ends learning with nothing changed, and no MDTM after
+// that. Where the commit carries none (no pipelining), LearnZone asks.
 func TestLearnZone(t *testing.T) {
 	loc := tokyo(t)
 	s := startServer(t, func(c *ftpd.Config) { c.Profile, c.Zone = ftpd.ProfileVsftpd, loc })
@@ -154,12 +155,16 @@ func TestLearnZone(t *testing.T) {
 	if got, _ := p.ModTime(ctx, "/old"); !got.Equal(when.Add(9 * time.Hour)) {
 		t.Fatalf("before learning: %v, want Tokyo's wall clock read as UTC", got)
 	}
-	upload(t, p, s, []byte("new"), "/.tmp", "/new")
-	if !p.LearnZone(ctx, "/new", time.Now()) {
-		t.Fatal("the offset was not learnt")
+	placed := upload(t, p, s, []byte("new"), "/.tmp", "/new")
+	if !placed.ZoneAsked || !placed.ZoneChanged {
+		t.Fatalf("the offset was not learnt by the commit: %+v", placed)
 	}
 	if p.zone().String() != "+09:00" {
 		t.Fatalf("learnt %v", p.zone())
+	}
+	// The commit's time of the file is read in the zone learnt.
+	if fi, err := os.Stat(filepath.Join(s.Root, "new")); err != nil || !placed.ModTime.Equal(fi.ModTime().Truncate(time.Second)) {
+		t.Fatalf("commit told %v; the server holds %v", placed.ModTime, fi.ModTime())
 	}
 	if got, err := p.ModTime(ctx, "/old"); err != nil || !got.Equal(when) {
 		t.Fatalf("after learning: %v, %v; want %v", got, err, when)
@@ -189,18 +194,28 @@ func TestLearnZone(t *testing.T) {
 		s := startServer(t, func(c *ftpd.Config) { c.Profile = ftpd.ProfileVsftpd })
 		l := startLink(t, s.Addr().String())
 		p := newPool(t, s, func(c *Config) { c.Addr = l.Addr() })
-		upload(t, p, s, []byte("new"), "/.tmp", "/new")
-		l.Reset()
-		if p.LearnZone(ctx, "/new", time.Now()) || p.zone() != time.UTC {
-			t.Fatalf("a UTC server changed the zone: %v", p.zone())
+		placed := upload(t, p, s, []byte("new"), "/.tmp", "/new")
+		if !placed.ZoneAsked || placed.ZoneChanged || p.zone() != time.UTC {
+			t.Fatalf("a UTC server changed the zone: %v, %+v", p.zone(), placed)
 		}
+		l.Reset()
 		p.LearnZone(ctx, "/new", time.Now())
-		if n := l.Stats().Commands["MDTM"]; n != 1 {
-			t.Fatalf("%d MDTM; want one, then none once settled", n)
+		if n := l.Stats().Commands["MDTM"]; n != 0 {
+			t.Fatalf("%d MDTM; want none once settled", n)
+		}
+	})
+	t.Run("asked", func(t *testing.T) {
+		// Without pipelining the commit asks nothing: LearnZone does.
+		p := newPool(t, s, func(c *Config) { c.NoPipelining = true })
+		if placed := upload(t, p, s, []byte("new"), "/.tmp", "/new"); placed.ZoneAsked || !placed.ModTime.IsZero() {
+			t.Fatalf("a commit without pipelining asked: %+v", placed)
+		}
+		if !p.LearnZone(ctx, "/new", time.Now()) || p.zone().String() != "+09:00" {
+			t.Fatalf("LearnZone learnt %v", p.zone())
 		}
 	})
 	t.Run("wrong clock", func(t *testing.T) {
-		p := newPool(t, s)
+		p := newPool(t, s, func(c *Config) { c.NoPipelining = true })
 		upload(t, p, s, []byte("new"), "/.tmp2", "/new2")
 		// A clock 9h04m off is no zone: not trusted, tried again on the
 		// next uploads, then given up.

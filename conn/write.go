@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"slices"
 	"strconv"
@@ -27,7 +26,7 @@ func (p *Pool) once(ctx context.Context, kind Kind, fn func(c *Conn) error) erro
 	return err
 }
 
-// Upload is a STOR in progress: Write or CopyFrom sends data, Commit ends
+// Upload is a STOR in progress: Write or SendFrom sends data, Commit ends
 // the transfer, checks it and puts it in place; Abort drops it.
 type Upload struct {
 	p      *Pool
@@ -35,29 +34,37 @@ type Upload struct {
 	t      *transfer
 	n      int64
 	closed bool
-	ahead  bool // it went on a data connection opened ahead
+	ahead  bool     // it went on a data connection opened ahead
+	sum    *summer  // the digest of the bytes sent (hash.go)
+	rs     *resumer // its resumes so far (resume.go)
+	// hashLines went with SIZE; hashReply is the last one's reply.
+	hashLines int
+	hashReply *reply
 }
 
 // StartUpload begins storing the whole of path (STOR from its start).
 func (p *Pool) StartUpload(ctx context.Context, path string) (*Upload, error) {
-	return p.startUpload(ctx, path, true)
+	return p.startUpload(ctx, path, true, "STOR", 0)
 }
 
 // TryStartUpload is StartUpload that does not wait for a connection: it
 // returns ErrBusy when none is free, for an upload that is only worth
 // doing when it costs nobody a wait.
 func (p *Pool) TryStartUpload(ctx context.Context, path string) (*Upload, error) {
-	return p.startUpload(ctx, path, false)
+	return p.startUpload(ctx, path, false, "STOR", 0)
 }
 
-func (p *Pool) startUpload(ctx context.Context, path string, wait bool) (*Upload, error) {
+// startUpload sends verb (STOR or APPE) for path, from off (REST).
+func (p *Pool) startUpload(ctx context.Context, path string, wait bool, verb string, off int64) (*Upload, error) {
 	for {
 		c, err := p.get(ctx, Transfer, wait)
 		if err != nil {
 			return nil, err
 		}
 		ahead := c.ready.data != nil && time.Since(c.ready.at) <= readyAge
-		t, err := c.startTransfer(ctx, "stor", path, "STOR "+path, 0, true)
+		// An APPE waits for its 150: a refusal then says the server
+		// does not resume that way (resume.go).
+		t, err := c.startTransfer(ctx, "stor", path, verb+" "+path, off, verb == "STOR")
 		if err != nil {
 			p.put(c, Transfer)
 			if errors.Is(err, errPipelinedEPSV) {
@@ -65,7 +72,7 @@ func (p *Pool) startUpload(ctx context.Context, path string, wait bool) (*Upload
 			}
 			return nil, err
 		}
-		return &Upload{p: p, c: c, t: t, ahead: ahead}, nil
+		return &Upload{p: p, c: c, t: t, ahead: ahead, sum: newSummer(c.feat), n: off}, nil
 	}
 }
 
@@ -74,6 +81,7 @@ func (u *Upload) Write(ctx context.Context, b []byte) (int, error) {
 	u.t.ctx = ctx
 	n, err := u.t.Write(b)
 	u.n += int64(n)
+	u.sum.add(b[:n])
 	if err != nil {
 		// The server may have said why (552 on a full disk) before it
 		// closed the data connection: that reply is the better error.
@@ -136,6 +144,12 @@ type Placed struct {
 	// was deleted to make room. With an error, the upload under its own
 	// name is then the only copy on the server.
 	Removed bool
+	// ModTime is the server's time of the file under its final name,
+	// as its listings give it; zero when not told (commit_time.go).
+	ModTime time.Time
+	// ZoneAsked: the commit's MDTM was compared with the clock, as
+	// LearnZone does, and ZoneChanged is what LearnZone would return.
+	ZoneAsked, ZoneChanged bool
 }
 
 // Commit ends the upload, checks it and puts it in place on its own
@@ -195,8 +209,11 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 	if early {
 		lines := []string{"SIZE " + from}
 		if twice {
-			lines = twiceLines(from, armEarly)
-		} else if armEarly {
+			lines = twiceLines(from, u.hashTwice(from), armEarly)
+		} else {
+			lines = u.withHash(lines, from)
+		}
+		if !twice && armEarly {
 			lines = append(lines, "EPSV")
 		}
 		if err := c.sendAll(ctx, lines...); err != nil {
@@ -224,7 +241,7 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 	// the rename's flight.
 	arm = arm && next.ch == nil && c.canArm()
 	if c.feat.Size && size == nil {
-		r, epsv, err := c.sizeArming(ctx, from, arm)
+		r, epsv, err := u.sizeArming(ctx, from, arm)
 		if epsv != nil {
 			next.start(c, *epsv)
 		}
@@ -239,37 +256,22 @@ func (u *Upload) Commit(ctx context.Context, pl Placement) (Placed, error) {
 			return done, err
 		}
 	}
+	if err := u.verify(ctx, from); err != nil {
+		return done, err
+	}
 	steps := placeSteps(from, pl)
-	epsv, err = c.runSteps(ctx, steps, &done, arm && len(steps) > 0)
+	told := u.p.timeAsks(c, steps, from, pl)
+	epsv, err = c.runSteps(ctx, steps, &done, arm && len(steps) > 0, told.asks...)
 	if epsv != nil {
 		next.start(c, *epsv)
+	}
+	if err == nil {
+		u.p.place(told, &done)
 	}
 	if refusedOver(err) {
 		done.Removed, err = c.replaceFile(ctx, from, pl.To)
 	}
 	return done, err
-}
-
-// sizeArming asks SIZE of from after the transfer's final reply, with
-// the next transfer's EPSV behind it when arm. It returns SIZE's reply,
-// and the EPSV's when it was read.
-func (c *Conn) sizeArming(ctx context.Context, from string, arm bool) (reply, *reply, error) {
-	if !arm {
-		r, err := c.expect(ctx, "size", from, []int{213}, "SIZE "+from)
-		return r, nil, err
-	}
-	if err := c.sendAll(ctx, "SIZE "+from, "EPSV"); err != nil {
-		return reply{}, nil, &Error{Op: "size", Path: from, Err: err}
-	}
-	r, err := c.check(ctx, "size", from, []int{213})
-	if c.broken {
-		return r, nil, err
-	}
-	e, rerr := c.readReply(ctx)
-	if rerr != nil {
-		return r, nil, err // broken by readReply; SIZE's reply stands
-	}
-	return r, &e, err
 }
 
 // ahead is the data connection of the next transfer, being opened while
@@ -337,112 +339,6 @@ func (u *Upload) release(a *ahead) {
 	}
 }
 
-// ended reads the transfer's final reply and, when SIZE went out with
-// the end of the data (early), SIZE's reply too, and with arm the reply
-// to the EPSV behind it. It returns SIZE's reply when it came after the
-// final one; nil when the server answered SIZE first, when it may have
-// told the size of part of the upload. The EPSV's reply comes back when
-// its place among the replies is certain.
-func (u *Upload) ended(ctx context.Context, early, arm bool) (size, epsv *reply, err error) {
-	c, t, from := u.c, u.t, u.t.path
-	// As t.final, knowing whether the server took the upload (its 150):
-	// a refusal instead comes before SIZE's reply in any case.
-	accepted := !t.prelim
-	a, err := c.readReply(ctx)
-	if err == nil && t.prelim && a.code < 200 {
-		accepted = true
-		a, err = c.readReply(ctx)
-	}
-	t.prelim = false
-	if err != nil {
-		return nil, nil, &Error{Op: "stor", Path: from, Err: err}
-	}
-	if !early {
-		return nil, nil, storReply(c, from, a)
-	}
-	b, err := c.readReply(ctx)
-	if err != nil {
-		return nil, nil, &Error{Op: "size", Path: from, Err: err}
-	}
-	if b.code == 421 {
-		c.broken = true
-	}
-	// A transfer under way never ends with 213 or 229 (SIZE's and EPSV's
-	// successes), nor with a reply that calls its command unknown or
-	// malformed (500-504): SIZE's reply is one of those, or an error
-	// followed by the transfer's success, or by EPSV's 229 (in order,
-	// SIZE's reply comes between the final reply and EPSV's).
-	success := func(r reply) bool { return r.code >= 200 && r.code <= 299 && r.code != 213 && r.code != 229 }
-	if !accepted || !(a.code == 213 || a.code == 229 || a.code >= 500 && a.code <= 504 || a.code >= 400 && (success(b) || arm && b.code == 229)) {
-		// In order: the final reply, SIZE's, EPSV's.
-		if arm && !c.broken {
-			e, err := c.readReply(ctx)
-			if err != nil {
-				return nil, nil, &Error{Op: "epsv", Path: from, Err: err}
-			}
-			epsv = &e
-		}
-		if accepted {
-			u.p.answersInOrder.Store(true)
-		}
-		return &b, epsv, storReply(c, from, a)
-	}
-	if a.code == 213 {
-		// The size so far: such a server answers one command during a
-		// transfer, and SIZE goes twice from now on.
-		if !u.p.sizeInTransfer.Swap(true) {
-			u.p.cfg.Logger.Info("server answers a command during a transfer: an upload's SIZE goes twice with its end from now on", "reply", firstLine(a.msg))
-		}
-	} else if !u.p.answersInTransfer.Swap(true) {
-		u.p.cfg.Logger.Info("server answers commands during a transfer: an upload's SIZE waits for its final reply from now on", "reply", firstLine(a.msg))
-	}
-	if !arm {
-		return nil, nil, storReply(c, from, b)
-	}
-	return nil, nil, u.endedEarly(ctx, b, success(b))
-}
-
-// endedEarly ends an upload whose SIZE the server answered during the
-// transfer, with an EPSV sent behind it, which such a server may answer
-// before the final reply, after it, or not at all (pure-ftpd drops a
-// command that comes with another during a transfer). b is the reply
-// after SIZE's; ok says it is the final reply's success. It returns the
-// upload's result; the EPSV's reply is not used.
-func (u *Upload) endedEarly(ctx context.Context, b reply, ok bool) error {
-	c, from := u.c, u.t.path
-	switch {
-	case b.code == 229 || b.code >= 500 && b.code <= 504:
-		// EPSV's reply, answered early (no transfer ends with either):
-		// the final reply is next.
-		f, err := c.readReply(ctx)
-		if err != nil {
-			return &Error{Op: "stor", Path: from, Err: err}
-		}
-		return storReply(c, from, f)
-	case !ok:
-		// The final reply's error, or EPSV's (425, 450) with the final
-		// reply still to come: where the next reply is, nobody knows.
-		c.broken = true
-		return storReply(c, from, b)
-	}
-	// The transfer is over: a NOOP is answered after whatever the EPSV
-	// gets, and everything before its 200 is drained.
-	if err := c.sendAll(ctx, "NOOP"); err != nil {
-		return nil // broken; the upload succeeded
-	}
-	for range 2 {
-		r, err := c.readReply(ctx)
-		if err != nil {
-			return nil // broken by readReply
-		}
-		if r.code == 200 {
-			return nil
-		}
-	}
-	c.broken = true
-	return nil
-}
-
 // storReply is the error of an upload's final reply, nil for a 2xx.
 func storReply(c *Conn, from string, r reply) error {
 	if r.code >= 200 && r.code <= 299 {
@@ -495,16 +391,20 @@ func placeSteps(from string, pl Placement) []step {
 // failure but a chmod's is returned once every reply is read, so that
 // the connection stays in step; a chmod's goes to done.ModeErr.
 //
-// With arm, an EPSV goes behind the steps, and its reply is returned for
-// the next transfer; a failure to read it breaks the connection and
-// nothing else: the steps' replies are in.
-func (c *Conn) runSteps(ctx context.Context, steps []step, done *Placed, arm bool) (*reply, error) {
+// Asks go behind the steps (see commit_time.go), and the EPSV behind
+// them: with arm, its reply is returned for the next transfer; a failure
+// to read it breaks the connection and nothing else: the steps' replies
+// are in.
+func (c *Conn) runSteps(ctx context.Context, steps []step, done *Placed, arm bool, asks ...ask) (*reply, error) {
 	if len(steps) == 0 {
 		return nil, nil
 	}
-	lines := make([]string, len(steps), len(steps)+1)
+	lines := make([]string, len(steps), len(steps)+len(asks)+1)
 	for i, s := range steps {
 		lines[i] = s.line
+	}
+	for _, a := range asks {
+		lines = append(lines, a.line)
 	}
 	if arm {
 		lines = append(lines, "EPSV")
@@ -531,6 +431,7 @@ func (c *Conn) runSteps(ctx context.Context, steps []step, done *Placed, arm boo
 			failed = serr
 		}
 	}
+	readAsks(ctx, c, asks)
 	if !arm || c.broken {
 		return nil, failed
 	}
@@ -556,29 +457,6 @@ func (c *Conn) replaceFile(ctx context.Context, from, to string) (removed bool, 
 		return false, fmt.Errorf("rename over an existing file refused, and it could not be removed: %w", err)
 	}
 	return true, c.rename(ctx, from, to)
-}
-
-// CopyFrom sends all of r. On failure the upload is aborted and its
-// connection returned; the caller still owns what the server may hold.
-func (u *Upload) CopyFrom(ctx context.Context, r io.Reader) error {
-	u.t.live.sizeOf(r)
-	buf := make([]byte, 256<<10)
-	for {
-		n, rerr := r.Read(buf)
-		if n > 0 {
-			if _, err := u.Write(ctx, buf[:n]); err != nil {
-				u.Abort()
-				return err
-			}
-		}
-		if rerr == io.EOF {
-			return nil
-		}
-		if rerr != nil {
-			u.Abort()
-			return fmt.Errorf("upload: reading the source: %w", rerr)
-		}
-	}
 }
 
 // rename renames from to to (RNFR, RNTO) on a connection of its own.

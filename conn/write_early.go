@@ -21,9 +21,11 @@ import "context"
 const earlyMissLimit = 4
 
 // twiceLines are the commands that go with the end of an upload to from
-// on a server that answers one command during a transfer.
-func twiceLines(from string, arm bool) []string {
-	lines := []string{"SIZE " + from, "SIZE " + from}
+// on a server that answers one command during a transfer: two SIZEs,
+// then hash (the digest's commands, answered after the final reply as
+// well), then the EPSV.
+func twiceLines(from string, hash []string, arm bool) []string {
+	lines := append([]string{"SIZE " + from, "SIZE " + from}, hash...)
 	if arm {
 		lines = append(lines, "EPSV")
 	}
@@ -39,7 +41,8 @@ func twiceLines(from string, arm bool) []string {
 // during the transfer is not used, nor a refusal then).
 func (u *Upload) endedTwice(ctx context.Context, arm bool) (size, epsv *reply, err error) {
 	c, t, from := u.c, u.t, u.t.path
-	n := 3 // the final reply and two SIZEs'
+	h := u.hashLines
+	n := 3 + h // the final reply, two SIZEs' and the digest's
 	if arm {
 		n++
 	}
@@ -63,7 +66,7 @@ func (u *Upload) endedTwice(ctx context.Context, arm bool) (size, epsv *reply, e
 	if !accepted {
 		// A refusal is the first reply; the commands' follow.
 		if arm && !c.broken {
-			epsv = &rs[3]
+			epsv = &rs[3+h]
 		}
 		return nil, epsv, storReply(c, from, rs[0])
 	}
@@ -99,8 +102,11 @@ func (u *Upload) endedTwice(ctx context.Context, arm bool) (size, epsv *reply, e
 			break
 		}
 	}
-	if arm && 2 >= final {
-		epsv = &cmds[2]
+	if h > 0 && 2+h-1 >= final {
+		u.hashReply = &cmds[2+h-1] // HASH's, after the final reply
+	}
+	if arm && 2+h >= final {
+		epsv = &cmds[2+h]
 	}
 	if size != nil {
 		u.p.earlyMisses.Store(0)
@@ -109,3 +115,128 @@ func (u *Upload) endedTwice(ctx context.Context, arm bool) (size, epsv *reply, e
 	}
 	return size, epsv, storReply(c, from, rs[final])
 }
+
+// ended reads the transfer's final reply and, when SIZE went out with
+// the end of the data (early), SIZE's reply too, and with arm the reply
+// to the EPSV behind it. It returns SIZE's reply when it came after the
+// final one; nil when the server answered SIZE first, when it may have
+// told the size of part of the upload. The EPSV's reply comes back when
+// its place among the replies is certain.
+func (u *Upload) ended(ctx context.Context, early, arm bool) (size, epsv *reply, err error) {
+	c, t, from := u.c, u.t, u.t.path
+	// As t.final, knowing whether the server took the upload (its 150):
+	// a refusal instead comes before SIZE's reply in any case.
+	accepted := !t.prelim
+	a, err := c.readReply(ctx)
+	if err == nil && t.prelim && a.code < 200 {
+		accepted = true
+		a, err = c.readReply(ctx)
+	}
+	t.prelim = false
+	if err != nil {
+		return nil, nil, &Error{Op: "stor", Path: from, Err: err}
+	}
+	if !early {
+		return nil, nil, storReply(c, from, a)
+	}
+	b, err := c.readReply(ctx)
+	if err != nil {
+		return nil, nil, &Error{Op: "size", Path: from, Err: err}
+	}
+	if b.code == 421 {
+		c.broken = true
+	}
+	// A transfer under way never ends with 213 or 229 (SIZE's and EPSV's
+	// successes), nor with a reply that calls its command unknown or
+	// malformed (500-504): SIZE's reply is one of those, or an error
+	// followed by the transfer's success, or by EPSV's 229 (in order,
+	// SIZE's reply comes between the final reply and EPSV's).
+	success := func(r reply) bool { return r.code >= 200 && r.code <= 299 && r.code != 213 && r.code != 229 }
+	if !accepted || !(a.code == 213 || a.code == 229 || a.code >= 500 && a.code <= 504 || a.code >= 400 && (success(b) || arm && b.code == 229)) {
+		// In order: the final reply, SIZE's, HASH's, EPSV's.
+		if err := u.readHash(ctx, from); err != nil {
+			return nil, nil, err
+		}
+		if arm && !c.broken {
+			e, err := c.readReply(ctx)
+			if err != nil {
+				return nil, nil, &Error{Op: "epsv", Path: from, Err: err}
+			}
+			epsv = &e
+		}
+		if accepted && unknownVerb(b) {
+			// A server whose FEAT lists SIZE calls it unknown: it came
+			// during the transfer, and was refused after it (pure-ftpd).
+			// SIZE is asked again, and waits for the final reply from
+			// now on.
+			if !u.p.answersInTransfer.Swap(true) {
+				u.p.cfg.Logger.Info("server refuses commands during a transfer, after it: an upload's SIZE waits for its final reply from now on", "reply", firstLine(b.msg))
+			}
+			return nil, epsv, storReply(c, from, a)
+		}
+		if accepted {
+			u.p.answersInOrder.Store(true)
+		}
+		return &b, epsv, storReply(c, from, a)
+	}
+	// Where the replies to HASH went among those, nobody knows.
+	c.broken = c.broken || u.hashLines > 0
+	if a.code == 213 {
+		// The size so far: such a server answers one command during a
+		// transfer, and SIZE goes twice from now on.
+		if !u.p.sizeInTransfer.Swap(true) {
+			u.p.cfg.Logger.Info("server answers a command during a transfer: an upload's SIZE goes twice with its end from now on", "reply", firstLine(a.msg))
+		}
+	} else if !u.p.answersInTransfer.Swap(true) {
+		u.p.cfg.Logger.Info("server answers commands during a transfer: an upload's SIZE waits for its final reply from now on", "reply", firstLine(a.msg))
+	}
+	if !arm {
+		return nil, nil, storReply(c, from, b)
+	}
+	return nil, nil, u.endedEarly(ctx, b, success(b))
+}
+
+// endedEarly ends an upload whose SIZE the server answered during the
+// transfer, with an EPSV sent behind it, which such a server may answer
+// before the final reply, after it, or not at all (pure-ftpd drops a
+// command that comes with another during a transfer). b is the reply
+// after SIZE's; ok says it is the final reply's success. It returns the
+// upload's result; the EPSV's reply is not used.
+func (u *Upload) endedEarly(ctx context.Context, b reply, ok bool) error {
+	c, from := u.c, u.t.path
+	switch {
+	case b.code == 229 || b.code >= 500 && b.code <= 504:
+		// EPSV's reply, answered early (no transfer ends with either):
+		// the final reply is next.
+		f, err := c.readReply(ctx)
+		if err != nil {
+			return &Error{Op: "stor", Path: from, Err: err}
+		}
+		return storReply(c, from, f)
+	case !ok:
+		// The final reply's error, or EPSV's (425, 450) with the final
+		// reply still to come: where the next reply is, nobody knows.
+		c.broken = true
+		return storReply(c, from, b)
+	}
+	// The transfer is over: a NOOP is answered after whatever the EPSV
+	// gets, and everything before its 200 is drained.
+	if err := c.sendAll(ctx, "NOOP"); err != nil {
+		return nil // broken; the upload succeeded
+	}
+	for range 2 {
+		r, err := c.readReply(ctx)
+		if err != nil {
+			return nil // broken by readReply
+		}
+		if r.code == 200 {
+			return nil
+		}
+	}
+	c.broken = true
+	return nil
+}
+
+// unknownVerb says whether r calls its command unknown or not
+// implemented (500-502).
+func unknownVerb(r reply) bool { return r.code >= 500 && r.code <= 502 }

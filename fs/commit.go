@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"io"
 	"path"
 	"time"
 
@@ -61,20 +62,40 @@ func (c *commit) upload(ctx context.Context, st *stage) error {
 	if err != nil {
 		return err
 	}
-	if err := up.CopyFrom(ctx, st.reader(c.size)); err != nil {
+	src := st.reader(c.size)
+	if err := up.SendFrom(ctx, src, c.size); err != nil {
 		m.removeTmp(tmp)
 		return err
 	}
-	return c.finish(ctx, up, tmp)
+	return c.finish(ctx, up, tmp, src)
+}
+
+// resume goes on with up, a stream to tmp that broke with cause, from
+// what the server got, with the rest of st; then finishes it. Failing
+// (but on a full server), the stage is uploaded whole once more.
+func (c *commit) resume(ctx context.Context, up *conn.Upload, tmp string, cause error, st *stage) error {
+	src := st.reader(c.size)
+	err := up.Resume(ctx, src, c.size, cause)
+	if err == nil {
+		err = c.finish(ctx, up, tmp, src)
+	} else {
+		c.m.removeTmp(tmp)
+	}
+	if err != nil && !serverFull(err) {
+		c.m.log.Debug("broken stream not resumed; uploading the stage", "path", c.rel, "err", err)
+		err = c.upload(ctx, st)
+	}
+	return err
 }
 
 // finish ends an upload to tmp, which conn checks, chmods when a mode
 // goes with it, and renames over c.rel, pipelined on the upload's
-// connection. Whatever fails, tmp does not stay behind, unless it has
+// connection; src, the staged bytes, lets a transfer that broke at its
+// end go on. Whatever fails, tmp does not stay behind, unless it has
 // become the only copy on the server.
-func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string) error {
+func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string, src io.ReaderAt) error {
 	m := c.m
-	placed, err := up.Commit(ctx, c.placement(tmp))
+	placed, err := up.CommitFrom(ctx, c.placement(tmp), src)
 	if err != nil && c.keptTmp(placed, tmp, err) {
 		return err
 	}
@@ -82,8 +103,8 @@ func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string) error 
 		m.removeTmp(tmp)
 		return err
 	}
-	m.learnZone(ctx, m.remotePath(c.rel))
-	c.done()
+	m.learnZone(ctx, m.remotePath(c.rel), placed)
+	c.done(placed)
 	return nil
 }
 
@@ -120,19 +141,46 @@ func (c *commit) keptTmp(placed conn.Placed, tmp string, err error) bool {
 	return true
 }
 
-// done records c's content in place on the server.
-func (c *commit) done() {
+// done records c's content in place on the server, with the time the
+// server gave it where placed says.
+func (c *commit) done(placed conn.Placed) {
 	m := c.m
 	remote := m.remotePath(c.rel)
-	m.setEntry(c.rel, conn.Entry{
+	e := conn.Entry{
 		Name: path.Base(c.rel), Type: conn.TypeFile, Size: c.size,
-		// The server set the time; asking would cost a command per
-		// upload. A guess, marked as one until the next listing.
-		ModTime: time.Now().UTC().Truncate(time.Second), Precision: conn.PrecisionSecond,
-		Mode: m.modeOf(c.rel), HasMode: true, Unique: guessedTime,
-	})
+		// The server's time, as its listings will give it: another
+		// a moment later would look like a change to whoever compares
+		// times (an editor's "changed since reading").
+		ModTime: placed.ModTime, Precision: conn.PrecisionSecond,
+		Mode: m.modeOf(c.rel), HasMode: true,
+	}
+	if e.ModTime.IsZero() {
+		// Not told (see conn's commit_time.go): a guess, marked as one
+		// until the next listing.
+		e.ModTime, e.Unique = time.Now().UTC().Truncate(time.Second), guessedTime
+	}
+	m.setEntry(c.rel, e)
+	m.uploadedTime(c.rel, e)
 	m.blocks.InvalidatePath(remote)
 	m.lastUpload.Store(&uploaded{rel: c.rel, at: time.Now()})
+}
+
+// uploadedTime tells the exact times of LIST servers (see precise) the
+// time of e, the entry of rel just uploaded: its LIST line gives the
+// minute, which the version before had too if as long and written in
+// the same minute, and that version's time would stand for this one's.
+// A guess is no time to keep: the minutes it may fall in are forgotten.
+func (m *mount) uploadedTime(rel string, e conn.Entry) {
+	if m.times.Listed {
+		return // listings give seconds: no times kept by minute
+	}
+	if e.Unique != guessedTime {
+		m.mtimes.Add(preciseKey{rel, e.Size, e.ModTime.Truncate(time.Minute)}, e.ModTime)
+		return
+	}
+	for _, back := range []time.Duration{0, time.Minute} {
+		m.mtimes.Remove(preciseKey{rel, e.Size, e.ModTime.Add(-back).Truncate(time.Minute)})
+	}
 }
 
 // uploaded is a file this mount has just put on the server.
@@ -198,17 +246,18 @@ const guessedTime = "ftpfs:guessed-time"
 
 // conflictName is where a version that lost a two-writers race goes.
 func conflictName(rel string) string {
-	return rel + ".conflict-" + time.Now().UTC().Format("20060102-150405")
+	return derived(rel, "", ".conflict-"+time.Now().UTC().Format("20060102-150405"))
 }
 
 // uploadName is where an upload of rel goes before it is renamed over
-// rel: a hidden name in the same directory, or rel itself with
+// rel: a hidden name in the same directory, random and marked by
+// tmpPrefix, which fits wherever rel fits (names.go), or rel itself with
 // NoAtomicUpload.
 func (m *mount) uploadName(rel string) string {
 	if m.o.NoAtomicUpload {
 		return rel
 	}
-	return path.Join(parent(rel), tmpPrefix+randomName()+"-"+path.Base(rel))
+	return derived(rel, tmpPrefix+randomName()+"-", "")
 }
 
 // removeTmp deletes a temporary upload name, best effort.

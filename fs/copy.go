@@ -78,7 +78,7 @@ func (w *writeHandle) copyFrom(ctx context.Context, src string, size int64) (uin
 		}
 		return 0, syscall.EOPNOTSUPP
 	}
-	c.done()
+	c.done(placed) // a copy's time is not told: guessed
 	m.log.Debug("copied on the server", "from", src, "to", w.rel, "bytes", size)
 	// The handle's file now has the copy, which the stage does not
 	// hold: it is fetched if the program reads or writes it (restage).

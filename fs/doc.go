@@ -29,7 +29,9 @@
 // the names fs hides: uploads in progress (tmpPrefix) and the directory
 // links out of the tree point into (outsideName, see symlink.go). A name
 // missing from a fresh listing is ENOENT at once: shells and editors
-// probing names cost nothing.
+// probing names cost nothing. A listing fetched with at least as many
+// small files or subdirectories as the pool has connections dials the
+// connections not open yet (warm.go): a copy or a walk of it comes next.
 //
 // On servers whose listings give only minutes (LIST without MLSD) but
 // which answer MDTM, a file's exact time is asked when its attributes are
@@ -93,11 +95,16 @@
 //     close gets EIO; LIST-only servers cannot tell); then finish the
 //     stream, or upload the stage, to a hidden temporary name in the same
 //     directory (the name itself for a new empty file, or with
-//     --no-atomic-upload). conn's Upload.Commit
-//     reads the final reply, checks SIZE where the server has it, sets a
-//     pending chmod, and renames the upload over the target (deleting the
-//     target first on servers that refuse to rename over a file). Only
-//     then does close return 0. A failure leaves the old content (or
+//     --no-atomic-upload). A transfer whose data connection drops goes on
+//     from the server's size of the temporary name with the stage's bytes
+//     (conn's SendFrom, Resume, CommitFrom: REST+STOR, else APPE, else
+//     from byte 0 a bounded number of times); a stream that broke goes on
+//     so at the flush, while the writes since were appends. conn's
+//     Upload.Commit reads the final reply, checks SIZE where the server
+//     has it, and the digest where it tells one (HASH, XSHA256...: a
+//     mismatch is EIO), sets a pending chmod, and renames the upload over
+//     the target (deleting the target first on servers that refuse to
+//     rename over a file). Only then does close return 0. A failure leaves the old content (or
 //     nothing) under the name and the bytes in the stage for the next
 //     flush; a stage with bytes the server lacks when its last descriptor
 //     closes is kept and described (staged.go) for ftpfs status and the
@@ -137,7 +144,8 @@
 // stageErrno maps failures of the local stage: ENOSPC for a full disk or
 // the staging limit, EIO otherwise. Errnos that no exchange decides are
 // returned where they arise: EROFS, EISDIR, EEXIST for O_EXCL, EINVAL and
-// ENAMETOOLONG for names FTP cannot carry, EPERM for what FTP cannot do
+// ENAMETOOLONG for names FTP cannot carry, EILSEQ for names the server's
+// encoding cannot hold (validName, names.go), EPERM for what FTP cannot do
 // (links, device nodes, chown), EINVAL for rename flags.
 //
 // EINTR: go-fuse cancels an operation's context when the kernel

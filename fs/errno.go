@@ -28,6 +28,7 @@ var classErrno = map[conn.Class]syscall.Errno{
 	conn.ClassInterrupted: syscall.EINTR,
 	conn.ClassUnsupported: syscall.ENOTSUP,
 	conn.ClassNotEmpty:    syscall.ENOTEMPTY,
+	conn.ClassIllegalName: syscall.EILSEQ,
 }
 
 // opErrno holds the operations whose answer differs for some classes:

@@ -32,6 +32,7 @@ func TestErrnoTable(t *testing.T) {
 		conn.ClassUnsupported: syscall.ENOTSUP,
 		conn.ClassNotEmpty:    syscall.ENOTEMPTY,
 		conn.ClassTooLarge:    syscall.EIO,
+		conn.ClassIllegalName: syscall.EILSEQ,
 	}
 	// but returns common with the given classes changed.
 	but := func(changes map[conn.Class]syscall.Errno) map[conn.Class]syscall.Errno {

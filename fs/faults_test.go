@@ -39,7 +39,9 @@ func TestFaultMatrix(t *testing.T) {
 		{name: "control connection dropped mid-command, write", op: "write", fault: ftpd.Faults{CloseControlAfter: 3}},
 		{name: "control connection dropped mid-command, list", op: "list", fault: ftpd.Faults{CloseControlAfter: 3}},
 		{name: "data connection dropped mid-RETR", op: "read", fault: ftpd.Faults{DropDataAfter: 700 << 10}},
-		{name: "data connection dropped mid-STOR", op: "write", fault: ftpd.Faults{DropDataAfter: 100 << 10}, fails: true, errno: syscall.EIO},
+		// The upload goes on from the server's size after each drop.
+		{name: "data connection dropped mid-STOR", op: "write", fault: ftpd.Faults{DropDataAfter: 100 << 10}},
+		{name: "upload damaged on the server", op: "write", fault: ftpd.Faults{CorruptStor: true}, fails: true, errno: syscall.EIO},
 		{name: "disk full mid-STOR (552)", op: "write", fault: ftpd.Faults{StorFullAfter: 100 << 10}, fails: true, errno: syscall.ENOSPC},
 		{name: "452 on STOR", op: "write", fault: ftpd.Faults{RefuseVerb: "STOR", RefuseCode: 452}, fails: true, errno: syscall.ENOSPC},
 		{name: "quota exceeded mid-STOR (552)", op: "write", fault: ftpd.Faults{QuotaAfter: 100 << 10}, fails: true, errno: syscall.EDQUOT},

@@ -31,9 +31,10 @@ type handle struct {
 
 	// Held while a stream opens (network I/O), never while it is read.
 	mu      sync.Mutex
-	s       *stream // the sequential stream, if any; GUARDED_BY(mu)
-	lastEnd int64   // where the last read ended, for sequential detection; GUARDED_BY(mu)
-	skipped []piece // see keepSkipped; GUARDED_BY(mu)
+	s       *stream    // the sequential stream, if any; GUARDED_BY(mu)
+	ver     *readCheck // with --verify-reads; set at open
+	lastEnd int64      // where the last read ended, for sequential detection; GUARDED_BY(mu)
+	skipped []piece    // see keepSkipped; GUARDED_BY(mu)
 }
 
 var (
@@ -98,6 +99,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		return w, writeOpenFlags(flags), 0
 	}
 	h := &handle{m: n.m, rel: rel, remote: n.m.remotePath(rel), entry: e, version: n.m.listedVersion(rel, e), lastEnd: -1}
+	h.ver = n.m.newReadCheck(ctx, e.Size)
 	// A read-only handle has nothing to flush: spare the close its
 	// round trip to this process.
 	fl := uint32(fuse.FOPEN_NOFLUSH)
@@ -114,7 +116,8 @@ func (h *handle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
 	return 0
 }
 
-func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+// read answers a read; Read checks what it answers (verify.go).
+func (h *handle) read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	// One timeout, not the two other operations get: after a failed
 	// read-ahead the kernel reads the page again, and the read(2) that
 	// waits for it must still end within two.

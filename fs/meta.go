@@ -85,6 +85,7 @@ func (m *mount) fetch(ctx context.Context, remote string) ([]conn.Entry, error) 
 	if err != nil {
 		return nil, err
 	}
+	m.warmFor(es)
 	return visible(es), nil
 }
 

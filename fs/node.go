@@ -5,7 +5,6 @@ import (
 	"hash/fnv"
 	"os"
 	"path"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -83,23 +82,6 @@ func modeType(t conn.Type) uint32 {
 	return syscall.S_IFREG
 }
 
-// validName refuses names FTP cannot carry in a command line, names
-// longer than listings may show (a file created with one would vanish
-// from its directory at the next listing), and the name links out of the
-// tree point into, which must never exist (see safeLink).
-func validName(name string) syscall.Errno {
-	if strings.ContainsAny(name, "\r\n\x00") {
-		return syscall.EINVAL
-	}
-	if len(name) > conn.MaxName {
-		return syscall.ENAMETOOLONG
-	}
-	if name == outsideName {
-		return syscall.EPERM
-	}
-	return 0
-}
-
 // fillAttr turns a listing entry into attributes.
 func (m *mount) fillAttr(e conn.Entry, p string, a *fuse.Attr) {
 	a.Ino = inoFor(p, e.Type)
@@ -148,7 +130,7 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 	if name == outsideName {
 		return nil, syscall.ENOENT
 	}
-	if errno := validName(name); errno != 0 {
+	if errno := n.m.validName(name); errno != 0 {
 		return nil, errno
 	}
 	ctx, cancel := n.m.opCtx(ctx)

@@ -59,7 +59,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if errno := n.m.writable(); errno != 0 {
 		return nil, nil, 0, errno
 	}
-	if errno := validName(name); errno != 0 {
+	if errno := n.m.validName(name); errno != 0 {
 		return nil, nil, 0, errno
 	}
 	ctx, cancel := n.m.changeCtx(ctx)
@@ -355,7 +355,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	if errno := n.m.writable(); errno != 0 {
 		return nil, errno
 	}
-	if errno := validName(name); errno != 0 {
+	if errno := n.m.validName(name); errno != 0 {
 		return nil, errno
 	}
 	ctx, cancel := n.m.changeCtx(ctx)
@@ -381,7 +381,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	if flags != 0 {
 		return syscall.EINVAL // RENAME_NOREPLACE and RENAME_EXCHANGE: FTP has neither
 	}
-	if errno := validName(newName); errno != 0 {
+	if errno := n.m.validName(newName); errno != 0 {
 		return errno
 	}
 	ctx, cancel := n.m.changeCtx(ctx)
@@ -432,16 +432,17 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 }
 
 // FTP has no hard links, device nodes or FIFOs, and no command to make a
-// symlink: say so at once rather than pretend.
+// symlink: say so at once rather than pretend (after the checks every
+// new name gets, as a local file system does).
 
 func (n *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
+	return nil, n.m.notMade(name)
 }
 
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
+	return nil, n.m.notMade(name)
 }
 
 func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
+	return nil, n.m.notMade(name)
 }

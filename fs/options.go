@@ -46,6 +46,10 @@ type Options struct {
 	// temporary name renamed over it, for servers that forbid that; a
 	// failed upload then leaves a partial file (removed if possible).
 	NoAtomicUpload bool
+	// VerifyReads compares a file read whole, in order, with the server's
+	// digest of it (HASH and the like) at its end: a read that differs
+	// gets EIO, and the file's cached blocks are dropped.
+	VerifyReads bool
 	// ChmodIgnore makes chmod succeed without SITE CHMOD.
 	ChmodIgnore bool
 	// RawSymlinks shows symlink targets exactly as the server sends them,

@@ -73,4 +73,13 @@ func TestProftpdUploadRoundTrips(t *testing.T) {
 	if s.RoundTrips > 2*n+2 || s.Control != 0 || s.Commands["STOR"] != n || s.Commands["SIZE"] != 2*n || s.Commands["EPSV"] != n {
 		t.Fatalf("%d files one after another: %v\nwant at most %d round trips, no new control connection, one STOR, two SIZEs and one EPSV ahead each", n, s, 2*n+2)
 	}
+	// With mod_digest, HASH goes behind the two SIZEs, answered after
+	// the 226 too: each upload is checked in the same two round trips
+	// (proftpd hashes the file meanwhile).
+	if proftpdDigest() != nil {
+		checked := strings.Count(logs.String(), "upload's digest checked")
+		if s.Commands["HASH"] != n || checked < n {
+			t.Fatalf("%d files: %v, %d digests checked; want one HASH each, checked", n, s, checked)
+		}
+	}
 }

@@ -19,7 +19,10 @@ import (
 // changed since costs one MLST more, together, and shows its new time.
 func TestRelistRoundTrips(t *testing.T) {
 	const ttl = 100 * time.Millisecond
-	short := func(o *Options) { o.DirCacheTTL = ttl }
+	// One connection: the listing of d's 40 files would dial others
+	// (warm.go), whose data connections opened ahead end with the last
+	// leg of a handshake, which a command after the count's reset rides.
+	short := func(o *Options) { o.DirCacheTTL = ttl; o.Conn.MaxConns = 1 }
 	// A link where MLSTs pay: the server's time for them is below two
 	// round trips.
 	slow := link.Options{RTT: 20 * time.Millisecond}
@@ -80,7 +83,10 @@ func TestRelistRoundTrips(t *testing.T) {
 
 			// An empty directory never listed: proftpd's STAT lists its
 			// "." and "..", 1 round trip. ftpd's lists neither, and its
-			// answer looks like a missing directory's: MLSD says. The
+			// answer looks like a missing directory's: MLSD says (EPSV,
+			// the connect, MLSD: 3). The connection then opens the next
+			// data connection, once the listing is in (an EPSV and its
+			// connect, which nobody waits for, counted or not yet). The
 			// root's listing comes first, not counted.
 			expire()
 			if _, err := os.Stat(filepath.Join(mnt, "zz-empty")); err != nil {
@@ -91,11 +97,14 @@ func TestRelistRoundTrips(t *testing.T) {
 					t.Fatalf("empty directory: %v, %v", ents, err)
 				}
 			})
-			want, verbs := 1, "STAT 1"
+			want, verbs, connect := 1, "STAT 1", 0
 			if server == "ftpd" {
-				want, verbs = 4, "EPSV 1 MLSD 1 STAT 1"
+				want, verbs, connect = 4, "EPSV 1 MLSD 1 STAT 1", 2
+				if s.Commands["EPSV"] == 2 {
+					verbs = "EPSV 2 MLSD 1 STAT 1"
+				}
 			}
-			if s.RoundTrips != want || commands(s) != verbs {
+			if s.RoundTrips < want || s.RoundTrips > want+connect || commands(s) != verbs {
 				t.Fatalf("empty directory: %d round trips, %s; want %s, %d", s.RoundTrips, commands(s), verbs, want)
 			}
 		})

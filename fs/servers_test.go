@@ -262,9 +262,20 @@ func startProftpdWith(t testing.TB, root string, tc *testutil.Cert, clientCA str
 		// mod_copy (SITE CPFR/CPTO) is in Debian's proftpd-core.
 		"ModulePath " + filepath.Join(testServersDir(), "usr/lib/proftpd"), "LoadModule mod_copy.c",
 		"<Directory " + ro + ">", "<Limit WRITE>", "DenyAll", "</Limit>", "</Directory>", "",
-	}, proftpdTLS(tc, dir, clientCA)...), "\n")))
+	}, append(proftpdDigest(), proftpdTLS(tc, dir, clientCA)...)...), "\n")))
 	addr := runServer(t, "proftpd", port, bin, "-n", "-q", "-c", conf)
 	return served{addr: addr, user: testUser, pass: testPass, refused: "ro"}
+}
+
+// proftpdDigest loads mod_digest, Debian's module for HASH and the X
+// digest commands, where the unpacked package has it.
+func proftpdDigest() []string {
+	mods := filepath.Join(testServersDir(), "usr/lib/proftpd")
+	if _, err := os.Stat(filepath.Join(mods, "mod_digest.so")); err != nil {
+		return nil
+	}
+	// ModulePath is in startProftpdWith's config.
+	return []string{"LoadModule mod_digest.c", "DigestEngine on", ""}
 }
 
 // startPureFtpd serves root with pure-ftpd to a virtual user (a PureDB

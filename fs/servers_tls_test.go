@@ -169,7 +169,7 @@ func upload(ctx context.Context, p *conn.Pool, path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := u.CopyFrom(ctx, bytes.NewReader(data)); err != nil {
+	if err := u.SendFrom(ctx, bytes.NewReader(data), int64(len(data))); err != nil {
 		return err
 	}
 	_, err = u.Commit(ctx, conn.Placement{Size: int64(len(data))})

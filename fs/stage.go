@@ -56,7 +56,11 @@ func (m *mount) newStage(rel string) (*stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, randomName()+"-"+path.Base(rel)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	// Room on a local file system that takes conn.MaxName bytes too, for
+	// the sidecar (staged.go) and the temporary name private.WriteFile
+	// writes it under first (".NAME.json.<random number>.tmp").
+	name := fitName(randomName()+"-", path.Base(rel), "", conn.MaxName-len(sidecar(""))-len("..4294967295.tmp"))
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +108,7 @@ func (s *stage) WriteAt(b []byte, off int64) (int, error) { return s.f.WriteAt(b
 func (s *stage) name() string { return s.f.Name() }
 
 // reader reads the stage's first n bytes.
-func (s *stage) reader(n int64) io.Reader { return io.NewSectionReader(s.f, 0, n) }
+func (s *stage) reader(n int64) io.ReaderAt { return io.NewSectionReader(s.f, 0, n) }
 
 // keep closes the stage but leaves its file, described for the next
 // mount and ftpfs status: the bytes of rel the server does not have.

@@ -65,6 +65,12 @@ type writeHandle struct {
 	up      *conn.Upload
 	upTmp   string // the stream's temporary name, below the root
 	noRetry bool   // streaming failed once for this handle: stage only
+	// broken is a stream whose transfer failed (brokenErr): its
+	// temporary name holds what the server got, and the next sync goes
+	// on from there with the stage's bytes, while the writes since were
+	// appends. upTmp names it. GUARDED_BY(mu), both.
+	broken    *conn.Upload
+	brokenErr error
 
 	// base is the server's version of the file when it was opened and
 	// downloaded, for the two-writers check at the first upload; nil for
@@ -215,9 +221,11 @@ func (w *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 // wrote.
 func (w *writeHandle) settle() error {
 	stageErr, upErr := w.q.settle()
-	if upErr != nil {
-		w.m.log.Debug("streaming upload broke; the stage will be uploaded", "path", w.rel, "err", upErr)
-		w.dropStream()
+	if upErr != nil && w.up != nil {
+		w.m.log.Debug("streaming upload broke; the next sync goes on from what the server got", "path", w.rel, "err", upErr)
+		w.m.streams.Delete(w)
+		w.broken, w.brokenErr, w.up = w.up, upErr, nil
+		w.noRetry = true
 	}
 	if stageErr != nil {
 		w.m.log.Error("staging write failed", "path", w.rel, "staged", w.stage.name(), "err", stageErr)
@@ -246,6 +254,9 @@ func (m *mount) yieldStreams() {
 func (w *writeHandle) streamFor(ctx context.Context, off int64) *conn.Upload {
 	// A stream holds its connection until the file is flushed: it gives
 	// it up as soon as anybody waits for one, and never waits itself.
+	if w.broken != nil && off == w.size {
+		return nil // an append: the broken stream can still go on
+	}
 	if w.noRetry || off != w.size || (w.up == nil && off != 0) || w.m.pool.Waiting(conn.Transfer) {
 		w.dropStream()
 		return nil
@@ -267,6 +278,10 @@ func (w *writeHandle) streamFor(ctx context.Context, off int64) *conn.Upload {
 // dropStream abandons the streamed upload and removes its temporary
 // name. Call with mu held.
 func (w *writeHandle) dropStream() {
+	if w.broken != nil {
+		w.broken = nil
+		w.m.removeTmp(w.upTmp)
+	}
 	if w.up == nil {
 		return
 	}
@@ -397,12 +412,15 @@ func (w *writeHandle) sync(ctx context.Context) syscall.Errno {
 		up, tmp := w.up, w.upTmp
 		w.up = nil
 		w.m.streams.Delete(w)
-		err = c.finish(ctx, up, tmp)
+		err = c.finish(ctx, up, tmp, w.stage.reader(w.size))
 		if err != nil && !serverFull(err) {
 			// The stream failed at its end: one more try from the stage.
 			w.m.log.Debug("streamed upload failed; uploading the stage", "path", w.rel, "err", err)
 			err = c.upload(ctx, w.stage)
 		}
+	} else if w.broken != nil {
+		err = c.resume(ctx, w.broken, w.upTmp, w.brokenErr, w.stage)
+		w.broken = nil
 	} else {
 		err = c.upload(ctx, w.stage)
 	}

@@ -78,7 +78,8 @@ func checkOnServer(t *testing.T, path string, want []byte) {
 // ahead: STOR on it with the bytes and, as the data ends, SIZE and the
 // next EPSV, answered after the 226; the rename, with what goes with it,
 // while the next data connection opens. Time and mode set right after
-// the close travel with the rename.
+// the close travel with the rename, and so does the question of the
+// file's time on the server (MLST, or MDTM without MLSD).
 func TestWriteRoundTrips(t *testing.T) {
 	for _, profile := range []ftpd.Profile{ftpd.ProfileFull, ftpd.ProfileVsftpd} {
 		t.Run(string(profile), func(t *testing.T) {
@@ -86,9 +87,17 @@ func TestWriteRoundTrips(t *testing.T) {
 			data := testutil.RandBytes(3, 20<<10)
 			src := filepath.Join(t.TempDir(), "src")
 			testutil.WriteFile(t, src, data)
-			setTime := "MFMT 1"
+			// The commit asks the file's time; then rsync sets it.
+			ask, setAsk := "MLST 1 ", "MFMT 1 MLST 1 "
 			if profile == ftpd.ProfileVsftpd {
-				setTime = "MDTM 1" // vsftpd's form: MDTM with a time
+				// MDTM both asks and, in vsftpd's form, sets the time.
+				ask, setAsk = "MDTM 1 ", "MDTM 2 "
+			}
+			// ftpd's full profile offers HASH: each upload's digest is
+			// checked, the HASH sent with SIZE, in no round trip more.
+			hash := "HASH 1 "
+			if profile == ftpd.ProfileVsftpd {
+				hash = ""
 			}
 			cases := []struct {
 				name  string
@@ -104,7 +113,7 @@ func TestWriteRoundTrips(t *testing.T) {
 						t.Fatalf("cp: %v %s", err, out)
 					}
 					checkOnServer(t, filepath.Join(root, "d", "cp"), data)
-				}, 2, "EPSV 1 RNFR 1 RNTO 1 SIZE 1 STOR 1",
+				}, 2, "EPSV 1 " + hash + ask + "RNFR 1 RNTO 1 SIZE 1 STOR 1",
 			}, {
 				// rsync's way: a temporary name made with mode 0600,
 				// written and closed; its time and mode set; renamed
@@ -138,7 +147,7 @@ func TestWriteRoundTrips(t *testing.T) {
 					if fi, err := os.Stat(on); err != nil || !fi.ModTime().Equal(when) || fi.Mode().Perm() != 0o644 {
 						t.Fatalf("on the server: %v, %v, %v", fi.ModTime(), fi.Mode(), err)
 					}
-				}, 3, "EPSV 1 " + setTime + " RNFR 2 RNTO 2 SITE 2 SIZE 1 STOR 1",
+				}, 3, "EPSV 1 " + hash + setAsk + "RNFR 2 RNTO 2 SITE 2 SIZE 1 STOR 1",
 			}, {
 				// An editor's save through a temporary file: fsync, then
 				// rename over the document. (Before: 6, then 5.)
@@ -161,7 +170,7 @@ func TestWriteRoundTrips(t *testing.T) {
 						t.Fatal(err)
 					}
 					checkOnServer(t, filepath.Join(root, "d", "doc"), data)
-				}, 3, "EPSV 1 RNFR 2 RNTO 2 SIZE 1 STOR 1",
+				}, 3, "EPSV 1 " + hash + ask + "RNFR 2 RNTO 2 SIZE 1 STOR 1",
 			}, {
 				// An editor's save in place: O_TRUNC, write, close.
 				// (Before: 5, then 4.)
@@ -171,7 +180,7 @@ func TestWriteRoundTrips(t *testing.T) {
 						t.Fatal(err)
 					}
 					checkOnServer(t, filepath.Join(root, "d", "doc"), data[:1000])
-				}, 2, "EPSV 1 RNFR 1 RNTO 1 SIZE 1 STOR 1",
+				}, 2, "EPSV 1 " + hash + ask + "RNFR 1 RNTO 1 SIZE 1 STOR 1",
 			}}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {

@@ -51,6 +51,7 @@ func commandTable(p Profile) map[string]command {
 		"APPE": {fn: (*session).cmdAPPE, login: true, needArg: true, write: true},
 		"REST": {fn: (*session).cmdREST, login: true, needArg: true},
 		"SIZE": {fn: (*session).cmdSIZE, login: true, needArg: true},
+		"HASH": {fn: (*session).cmdHASH, login: true, needArg: true, full: true},
 		"AVBL": {fn: (*session).cmdAVBL, login: true, full: true},
 		"MDTM": {fn: (*session).cmdMDTM, login: true, needArg: true},
 		"MFMT": {fn: (*session).cmdMFMT, login: true, needArg: true, write: true, full: true},
@@ -90,7 +91,7 @@ var unimplemented = map[string]bool{
 	"ADAT": true, "CCC": true, "CONF": true, "ENC": true, "MIC": true, // RFC 2228
 	"LANG": true, // RFC 2640
 	"HOST": true, // RFC 7151
-	"CLNT": true, "XCRC": true, "XMD5": true, "XSHA1": true, "HASH": true,
+	"CLNT": true, "XCRC": true, "XMD5": true, "XSHA1": true,
 }
 
 // anonymousNames are the login names of anonymous FTP (RFC 1635).
@@ -174,7 +175,7 @@ func (s *session) cmdQUIT(string) {
 func (s *session) features() []string {
 	f := []string{"EPRT", "EPSV", "MDTM", "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8"}
 	if s.srv.cfg.Profile == ProfileFull {
-		f = append(f, "AVBL", "MFMT", "MLST "+s.mlstFactList(true), "SITE COPY")
+		f = append(f, "AVBL", "MFMT", "MLST "+s.mlstFactList(true), s.hashFeature(), "SITE COPY")
 	}
 	if s.srv.cfg.TLS != nil {
 		f = append(f, "AUTH TLS", "PBSZ", "PROT")
@@ -196,6 +197,8 @@ func (s *session) cmdOPTS(arg string) {
 		} else {
 			s.reply(504, "UTF8 cannot be turned off.")
 		}
+	case "HASH":
+		s.optsHash(val)
 	case "MLST":
 		if s.srv.cfg.Profile != ProfileFull {
 			s.reply(501, "MLST not supported.")

@@ -112,6 +112,9 @@ type Faults struct {
 	// DropDataAfter closes a data connection after this many bytes of a
 	// RETR, STOR or APPE (426 to the client).
 	DropDataAfter int64
+	// CorruptStor flips the last byte each STOR or APPE wrote once it
+	// completed: the size is right, the content is not.
+	CorruptStor bool
 	// CloseControlAfter closes a control connection, without a reply, when
 	// its session receives command number CloseControlAfter+1.
 	CloseControlAfter int

@@ -31,6 +31,12 @@
 // ".." above the root is refused with 550, never clamped) and then opened
 // through an os.Root, which also refuses symlinks that lead outside.
 //
+// # Digests
+//
+// The full profile offers HASH (draft-bryan-ftpext-hash): "213 SHA-256
+// 0-N hex name" for a file of N bytes, SHA-256 by default, SHA-1, MD5 or
+// CRC32 after OPTS HASH, so that clients can check transfers end to end.
+//
 // # Faults and counters
 //
 // Faults (SetFaults) make the server slow, lossy or broken on purpose. Every

@@ -113,6 +113,7 @@ type session struct {
 	pbsz       bool
 	protP      bool
 	mlstFacts  map[string]bool
+	hashWith   string // the HASH algorithm chosen with OPTS HASH
 	ncmds      int
 	quitting   bool
 

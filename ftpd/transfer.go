@@ -273,6 +273,13 @@ func (x *transfer) pump(dst io.Writer, src io.Reader) error {
 		want := int64(len(buf))
 		event, limit := x.nextEvent()
 		if event != nil {
+			if total >= limit && event == errDropped {
+				// A drop after the last byte drops nothing: the
+				// transfer ends whole when the source has no more.
+				if n, err := src.Read(buf[:1]); n == 0 && err == io.EOF {
+					return nil
+				}
+			}
 			if total >= limit {
 				return x.fire(event)
 			}
@@ -486,11 +493,15 @@ func (s *session) store(arg string, flags int, offset int64, opening string) {
 	}
 	s.runTransfer(opening, true, func(x *transfer) (int, string) {
 		err := x.pump(f, x.conn)
+		end, _ := f.Seek(0, io.SeekCurrent)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
 			return x.failure(err)
+		}
+		if x.faults.CorruptStor && end > 0 {
+			s.corrupt(rel, end-1)
 		}
 		return 226, "Transfer complete."
 	})

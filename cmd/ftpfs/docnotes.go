@@ -34,6 +34,8 @@ var flagNotes = map[string]map[string]string{
 			"MLSD's facts stay UTC. A zone name follows daylight saving; an offset does not. The POSIX forms (`UTC+9`), whose sign runs the other way, are refused. " +
 			"Without it, a mount that uploads compares the first upload's MDTM with the clock: an offset of whole quarters of an hour, within two minutes, " +
 			"is taken as the server's (the log says so once, and listings read before are read again); `ftpfs doctor` recommends the flag where it finds one.",
+		"encoding": "For servers from before UTF-8 (IIS with UTF8 off, appliances); IANA or WHATWG names (cp1251, sjis, latin1...). `OPTS UTF8 ON` is not sent. " +
+			"Without it, names that are not UTF-8 show as their raw bytes and the log says so once, with a guess; `ftpfs doctor` checks a whole directory and recommends one.",
 		"active": "Only a data connection from the server's address is taken, within `--timeout`; any other is closed and the wait goes on. " +
 			"Nothing is opened ahead in active mode, so each transfer costs a round trip or two more than in passive mode. Refused with a proxy.",
 		"proxy": "`socks5h://` is the same as `socks5://`: the proxy resolves the server's name. Many HTTP proxies allow CONNECT to port 443 only. " +

@@ -47,6 +47,7 @@ var doctorUses = map[string]bool{
 	"user": true, "password-stdin": true, "timeout": true, "connections": true,
 	"trust-pasv-ip": true, "telnet-iac": true, "debug-ftp": true, "max-listing-entries": true,
 	"active": true, "proxy": true, "tls-client-cert": true, "tls-client-key": true, "tls-max-version": true,
+	"encoding": true,
 }
 
 // doctorFlagSet binds doctor's own flags, which the mount does not have.
@@ -185,6 +186,8 @@ func adviceFlags(f conn.Finding) []string {
 		return []string{"--tls-fingerprint", f.Value}
 	case conn.AdviseServerTimezone:
 		return []string{"--server-timezone", f.Value}
+	case conn.AdviseEncoding:
+		return []string{"--encoding", f.Value}
 	}
 	return nil
 }
@@ -196,6 +199,7 @@ var replaces = map[conn.Advice]map[string]bool{
 	conn.AdviseFingerprint: {"tls-insecure": false},
 	// A zone given wrongly gives way to the one found.
 	conn.AdviseServerTimezone: {"server-timezone": true},
+	conn.AdviseEncoding:       {"encoding": true},
 }
 
 // recommendedLine is the mount command: the advised flags, the user's

@@ -80,6 +80,7 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.Var((*byteSize)(&o.CacheSize), "cache-size", "bound the block cache to `BYTES`; suffixes K, M, G, T for powers of 1024")
 	fset.Var((*byteSize)(&o.StagingSize), "staging-size", "bound the files staged for upload in the cache dir to `BYTES`; beyond, writes get ENOSPC")
 	fset.BoolVar(&o.NoAtomicUpload, "no-atomic-upload", o.NoAtomicUpload, "upload under the file's own name, for servers that refuse a rename over a file (a failed upload then leaves a partial file)")
+	fset.BoolVar(&o.VerifyReads, "verify-reads", o.VerifyReads, "compare a file read whole, in order, with the server's digest of it (HASH, XSHA256...) at its end: EIO when they differ")
 	fset.StringVar(&f.cacheDir, "cache-dir", "", "cache and log `DIR` (default $XDG_CACHE_HOME/ftpfs or ~/.cache/ftpfs)")
 	fset.BoolVar(&cc.TrustPASVIP, "trust-pasv-ip", cc.TrustPASVIP, "connect to the address in PASV replies (some NATs need it)")
 	f.dialFlags(fset)
@@ -94,6 +95,11 @@ func (f *mountFlags) flagSet() *flag.FlagSet {
 	fset.Func("telnet-iac", "send and read a 0xFF byte of a name per `MODE`: auto (from the server's greeting; default), double (RFC 959) or raw", func(s string) error {
 		m, err := conn.ParseTelnetIAC(s)
 		cc.TelnetIAC = m
+		return err
+	})
+	fset.Func("encoding", "the server's `CHARSET` for names (GBK, GB18030, Big5, Shift_JIS, EUC-JP, EUC-KR, windows-1251, ISO-8859-1...): shown in UTF-8, sent in CHARSET; a name CHARSET cannot hold gets EILSEQ", func(s string) error {
+		cs, err := conn.ParseCharset(s)
+		cc.Encoding = cs
 		return err
 	})
 	fset.BoolVar(&f.debugFTP, "debug-ftp", false, "trace the FTP control connections (PASS masked)")

@@ -232,6 +232,10 @@ func readSecretFile(path, name string) ([]byte, error) {
 			what = "writable"
 		}
 		return nil, fmt.Errorf("%s is %s by group or others (mode %04o): chmod 600 it", name, what, perm)
+	} else if perm != 0o600 && perm != 0o400 {
+		// A secret is data: an execute bit, or none to read it, says the
+		// file is not what it should be.
+		return nil, fmt.Errorf("%s has mode %04o, not 0600 or 0400: chmod 600 it", name, perm)
 	}
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Getuid() {
 		return nil, fmt.Errorf("%s is owned by uid %d, not by you (uid %d): chown it or use your own", name, sys.Uid, os.Getuid())

@@ -52,6 +52,7 @@ func TestCredentials(t *testing.T) {
 		{name: "password file wins over env", args: []string{"alice@example.org"}, env: map[string]string{passwordEnv: "other"}, pwFile: secret, user: "alice", pw: secret},
 		{name: "password file with netrc user", args: []string{"example.org"}, pwFile: secret, netrc: netrcData, user: "alice", pw: secret},
 		{name: "password file readable by group", args: []string{"alice@example.org"}, pwFile: "0640:" + secret, wantErr: "is readable by group or others (mode 0640): chmod 600 it"},
+		{name: "password file executable", args: []string{"alice@example.org"}, pwFile: "0700:" + secret, wantErr: "has mode 0700, not 0600 or 0400: chmod 600 it"},
 		{name: "password file empty", args: []string{"alice@example.org"}, pwFile: "\n" + secret, wantErr: "first line is empty"},
 		{name: "password file and stdin", args: []string{"--password-stdin", "alice@example.org"}, pwFile: secret, stdin: secret, wantErr: "use one of them"},
 		{name: "password file without user", args: []string{"example.org"}, pwFile: secret, wantErr: "--password-file: no user"},
