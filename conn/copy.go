@@ -23,7 +23,8 @@ var ErrNoCopy = &Error{Op: "copy", Err: fmt.Errorf("the server has no SITE CPFR/
 func (p *Pool) CanCopy() bool { return !p.noCopy.Load() }
 
 // Copy copies the file from to tmp on the server (SITE CPFR, SITE CPTO),
-// checks that tmp holds pl.Size bytes (SIZE), and puts it in place as
+// checks that tmp holds pl.Size bytes (SIZE) and, where the server
+// tells digests, the source's, and puts it in place as
 // Upload.Commit does (SITE CHMOD, DELE, RNFR and RNTO per pl): a copy of
 // the wrong size never replaces anything. On failure tmp may exist, as
 // an upload's temporary name does: the caller removes it (unless
@@ -82,5 +83,30 @@ func (c *Conn) copyTo(ctx context.Context, from, tmp string, size int64) error {
 	if err != nil {
 		return err
 	}
-	return checkSize(r, tmp, size)
+	if err := checkSize(r, tmp, size); err != nil {
+		return err
+	}
+	return c.sameDigest(ctx, from, tmp, size)
+}
+
+// sameDigest compares the server's digests of from and of its copy tmp
+// where it tells them (HASH, else the X commands; see hash.go), as an
+// upload's is compared with the bytes sent.
+func (c *Conn) sameDigest(ctx context.Context, from, tmp string, size int64) error {
+	how, ok := hashVerbOf(c.feat)
+	if !ok || !hashable(c.cfg, size) {
+		return nil
+	}
+	want, ok, err := c.serverDigest(ctx, how, from, false)
+	if err != nil || !ok {
+		return err
+	}
+	got, ok, err := c.serverDigest(ctx, how, tmp, false)
+	if err != nil || !ok {
+		return err
+	}
+	if got != want {
+		return &Error{Op: "hash", Path: tmp, Err: fmt.Errorf("%w (%s: the copy's %s, the source's %s)", ErrHashMismatch, how.alg, got, want)}
+	}
+	return nil
 }

@@ -47,6 +47,9 @@ func TestCopy(t *testing.T) {
 		t.Errorf("mode of the copy: %v", fi.Mode())
 	}
 	gone(s, "tmp1")
+	if n := p.Snapshot().Commands["HASH"]; n != 2 {
+		t.Errorf("%d HASH for a copy on a server that has it, want 2 (the source's, the copy's)", n)
+	}
 
 	testutil.WriteFile(t, filepath.Join(s.Root, "dst"), []byte("old"))
 	pl.Size++

@@ -216,41 +216,41 @@ func TestCopyFallback(t *testing.T) {
 	})
 }
 
-// TestRealServersCopy: proftpd with mod_copy copies on the server;
+// TestRealServersCopy: proftpd with mod_copy copies on the server (and
+// with mod_digest compares the copy's HASH with the source's);
 // vsftpd and pure-ftpd, which have no SITE CPFR, copy through the mount.
 func TestRealServersCopy(t *testing.T) {
-	testutil.NeedFUSE(t)
-	testutil.NeedRoot(t, "for the real servers, which chroot and change user")
-	for _, rs := range realServers {
-		t.Run(rs.name, func(t *testing.T) {
-			root := t.TempDir()
-			s := rs.start(t, root, nil)
-			disk := filepath.Join(root, s.up)
-			bigFile(t, disk, "src.bin", 84, 16<<20)
-			// The server's user must read it: it gets the owner of up/.
-			var dst syscall.Stat_t
-			if err := syscall.Stat(disk, &dst); err != nil {
-				t.Fatal(err)
-			}
-			os.Chown(filepath.Join(disk, "src.bin"), int(dst.Uid), int(dst.Gid))
-			l := linkTo(t, s.addr, link.Options{})
-			_, mnt, logs := mountAt(t, l.Addr(), s.user, s.pass, append([]func(*Options){func(o *Options) {
-				o.Root = "/" + s.up
-			}}, s.mods...)...)
-			st := counted(t, l, func() { copyIn(t, mnt, "src.bin", "dst.bin") })
-			onServer := st.Commands["RETR"] == 0 && st.Commands["STOR"] == 0
-			if onServer != (rs.name == "proftpd") {
-				t.Fatalf("cp within the mount on %s: %s\n%s", rs.name, commands(st), testutil.Tail(logs.String(), 20))
-			}
-			checkCopied(t, disk, mnt, "src.bin", "dst.bin", false)
-			// The server's own time for the copy: now, not the source's.
-			if fi, err := os.Stat(filepath.Join(disk, "dst.bin")); err != nil || time.Since(fi.ModTime()) > time.Minute {
-				t.Errorf("%s's copy on its disk: %v, %v", rs.name, fi.ModTime(), err)
-			}
-			t.Logf("%s: %s", rs.name, commands(st))
-			if !strings.Contains(commands(st), "SITE") {
-				t.Errorf("SITE CPFR never asked on %s: %s", rs.name, commands(st))
-			}
-		})
-	}
+	eachRealServer(t, func(t *testing.T, rs realServer) {
+		root := t.TempDir()
+		s := rs.start(t, root, nil)
+		disk := filepath.Join(root, s.up)
+		bigFile(t, disk, "src.bin", 84, 16<<20)
+		// The server's user must read it: it gets the owner of up/.
+		var dst syscall.Stat_t
+		if err := syscall.Stat(disk, &dst); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(filepath.Join(disk, "src.bin"), int(dst.Uid), int(dst.Gid))
+		l := linkTo(t, s.addr, link.Options{})
+		_, mnt, logs := mountAt(t, l.Addr(), s.user, s.pass, append([]func(*Options){func(o *Options) {
+			o.Root = "/" + s.up
+		}}, s.mods...)...)
+		st := counted(t, l, func() { copyIn(t, mnt, "src.bin", "dst.bin") })
+		onServer := st.Commands["RETR"] == 0 && st.Commands["STOR"] == 0
+		if onServer != (rs.name == "proftpd") {
+			t.Fatalf("cp within the mount on %s: %s\n%s", rs.name, commands(st), testutil.Tail(logs.String(), 20))
+		}
+		checkCopied(t, disk, mnt, "src.bin", "dst.bin", false)
+		// The server's own time for the copy: now, not the source's.
+		if fi, err := os.Stat(filepath.Join(disk, "dst.bin")); err != nil || time.Since(fi.ModTime()) > time.Minute {
+			t.Errorf("%s's copy on its disk: %v, %v", rs.name, fi.ModTime(), err)
+		}
+		t.Logf("%s: %s", rs.name, commands(st))
+		if rs.name == "proftpd" && proftpdDigest() != nil && st.Commands["HASH"] != 2 {
+			t.Errorf("proftpd with mod_digest: the copy not checked by its digest: %s", commands(st))
+		}
+		if !strings.Contains(commands(st), "SITE") {
+			t.Errorf("SITE CPFR never asked on %s: %s", rs.name, commands(st))
+		}
+	})
 }

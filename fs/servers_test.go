@@ -59,6 +59,16 @@ func TestRealServers(t *testing.T) {
 	}
 }
 
+// eachRealServer runs fn as a subtest for each real server, with the
+// root it needs to run them.
+func eachRealServer(t *testing.T, fn func(t *testing.T, rs realServer)) {
+	testutil.NeedFUSE(t)
+	testutil.NeedRoot(t, "for the real servers, which chroot and change user")
+	for _, rs := range realServers {
+		t.Run(rs.name, func(t *testing.T) { fn(t, rs) })
+	}
+}
+
 // realRead compares the sample tree as the server shows it through the
 // mount with the tree on its disk.
 func realRead(t *testing.T, rs realServer) {
