@@ -71,8 +71,9 @@ type Pool struct {
 	tz                          serverZone // timezone.go
 	setTimeOK, chmodOK, soonOff atomic.Bool
 
-	space spaceCache[uint64] // the last AVBL answer (space.go)
-	quota spaceCache[Quota]  // the last SITE QUOTA answer (quota.go)
+	space  spaceCache[uint64] // the last AVBL answer (space.go)
+	quota  spaceCache[Quota]  // the last SITE QUOTA answer (quota.go)
+	noCopy atomic.Bool        // SITE CPFR is unknown here (copy.go)
 }
 
 // NewPool checks nothing on the network: the first operation dials.

@@ -404,9 +404,15 @@ func (c *Conn) ioErr(ctx context.Context, err error) error {
 
 // readReply reads one reply, single- or multi-line (RFC 959 section 4.2).
 func (c *Conn) readReply(ctx context.Context) (reply, error) {
+	return c.readReplyBy(ctx, c.deadline(ctx))
+}
+
+// readReplyBy reads one reply that may come as late as d: a command the
+// server works on for longer than an exchange (a copy on the server).
+func (c *Conn) readReplyBy(ctx context.Context, d time.Time) (reply, error) {
 	// The deadline first, then the cancel hook: a cancel in between
 	// would otherwise be overwritten by the full timeout.
-	c.raw.SetReadDeadline(c.deadline(ctx))
+	c.raw.SetReadDeadline(d)
 	stop := context.AfterFunc(ctx, func() { c.raw.SetReadDeadline(time.Now()) })
 	defer stop()
 	first, code, err := c.readFirst(ctx)

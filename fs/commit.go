@@ -95,7 +95,21 @@ func (c *commit) resume(ctx context.Context, up *conn.Upload, tmp string, cause 
 // become the only copy on the server.
 func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string, src io.ReaderAt) error {
 	m := c.m
-	remote := m.remotePath(c.rel)
+	placed, err := up.CommitFrom(ctx, c.placement(tmp), src)
+	if err != nil && c.keptTmp(placed, tmp, err) {
+		return err
+	}
+	if err != nil {
+		m.removeTmp(tmp)
+		return err
+	}
+	m.learnZone(ctx, m.remotePath(c.rel), placed)
+	c.done(placed)
+	return nil
+}
+
+// placement is how the content under tmp takes c.rel's place.
+func (c *commit) placement(tmp string) conn.Placement {
 	pl := conn.Placement{Size: c.size}
 	if c.mode != nil {
 		pl.Mode, pl.HasMode = *c.mode, true
@@ -103,28 +117,35 @@ func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string, src io
 	if tmp != c.rel {
 		// Our own empty placeholder is deleted first: nothing is lost if
 		// the rename then fails (the stage has the content).
-		pl.To, pl.DeleteTo = remote, c.how == overPlaceholder
+		pl.To, pl.DeleteTo = c.m.remotePath(c.rel), c.how == overPlaceholder
 	}
-	placed, err := up.CommitFrom(ctx, pl, src)
+	return pl
+}
+
+// keptTmp logs what placing tmp did besides failing or succeeding (err),
+// and says whether tmp must stay: the server refused to rename over the
+// old content, which is gone now, and tmp is the only copy on the server.
+func (c *commit) keptTmp(placed conn.Placed, tmp string, err error) bool {
+	m := c.m
 	if placed.ModeErr != nil {
 		m.log.Warn("chmod of an upload failed; the content is in place", "path", c.rel, "err", placed.ModeErr)
 		if errors.Is(placed.ModeErr, conn.ClassUnsupported) || errors.Is(placed.ModeErr, conn.ClassPermission) {
 			m.chmodRefused.Store(true) // new files keep the server's mode from now on
 		}
 	}
-	if err != nil && placed.Removed {
-		// The server refused to rename over the old content, which is
-		// gone now: the upload under its temporary name is the only
-		// copy on the server. Keep it.
-		m.log.Error("rename over the target failed after removing it; the new content is on the server under a temporary name", "path", c.rel, "temporary", tmp, "err", err)
-		m.dropEntry(c.rel)
-		return err
+	if err == nil || !placed.Removed {
+		return false
 	}
-	if err != nil {
-		m.removeTmp(tmp)
-		return err
-	}
-	m.learnZone(ctx, remote, placed)
+	m.log.Error("rename over the target failed after removing it; the new content is on the server under a temporary name", "path", c.rel, "temporary", tmp, "err", err)
+	m.dropEntry(c.rel)
+	return true
+}
+
+// done records c's content in place on the server, with the time the
+// server gave it where placed says.
+func (c *commit) done(placed conn.Placed) {
+	m := c.m
+	remote := m.remotePath(c.rel)
 	e := conn.Entry{
 		Name: path.Base(c.rel), Type: conn.TypeFile, Size: c.size,
 		// The server's time, as its listings will give it: another
@@ -142,7 +163,6 @@ func (c *commit) finish(ctx context.Context, up *conn.Upload, tmp string, src io
 	m.uploadedTime(c.rel, e)
 	m.blocks.InvalidatePath(remote)
 	m.lastUpload.Store(&uploaded{rel: c.rel, at: time.Now()})
-	return nil
 }
 
 // uploadedTime tells the exact times of LIST servers (see precise) the

@@ -113,6 +113,12 @@
 //     with the upload) a chmod of a file open for writing commits it
 //     first, inside that operation, so that the change applies to the
 //     server's copy of what was written.
+//   - CopyFileRange (copy.go) of a whole file into a handle that holds
+//     nothing yet copies on the server (conn's Pool.Copy: SITE CPFR and
+//     CPTO to a temporary name, SIZE, the rename): the handle is then
+//     clean, its stage empty until a read or write downloads the copy
+//     (restage). Anything else gets EOPNOTSUPP, and the kernel copies
+//     through Read and Write.
 //
 // A write waits for the network only when its queue is full (8 writes),
 // when it starts a stream (which never waits for a connection), when it

@@ -29,13 +29,20 @@ func newLinkEnv(t *testing.T, opt link.Options, fill func(root string), srvMods 
 		fill(root)
 	}
 	srv, cfg := startFtpd(t, root, srvMods...)
-	l, err := link.Start(cfg.Listen, opt)
+	l := linkTo(t, cfg.Listen, opt)
+	m, mnt, _ := mountAt(t, l.Addr(), testUser, testPass, mntMods...)
+	return &linkEnv{root: root, mnt: mnt, srv: srv, l: l, m: m}
+}
+
+// linkTo starts a link of opt to addr, closed when the test ends.
+func linkTo(t testing.TB, addr string, opt link.Options) *link.Link {
+	t.Helper()
+	l, err := link.Start(addr, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	m, mnt, _ := mountAt(t, l.Addr(), testUser, testPass, mntMods...)
-	return &linkEnv{root: root, mnt: mnt, srv: srv, l: l, m: m}
+	return l
 }
 
 // withProfile is the server change that sets ftpd's profile.

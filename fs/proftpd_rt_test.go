@@ -27,11 +27,7 @@ func TestProftpdUploadRoundTrips(t *testing.T) {
 	testutil.NeedRoot(t, "for proftpd, which changes user")
 	root := t.TempDir()
 	srv := startProftpd(t, root, nil)
-	l, err := link.Start(srv.addr, link.Options{RTT: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	l := linkTo(t, srv.addr, link.Options{RTT: 20 * time.Millisecond})
 	_, mnt, logs := mountAt(t, l.Addr(), srv.user, srv.pass, srv.mods...)
 	if err := os.Mkdir(filepath.Join(mnt, "d"), 0o755); err != nil {
 		t.Fatal(err)

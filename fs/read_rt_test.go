@@ -177,11 +177,7 @@ func TestRealServersReadAhead(t *testing.T) {
 			big := testutil.RandBytes(9, 16<<20)
 			testutil.WriteFile(t, filepath.Join(root, "big"), big)
 			s := rs.start(t, root, nil)
-			l, err := link.Start(s.addr, link.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { l.Close() })
+			l := linkTo(t, s.addr, link.Options{})
 			_, mnt, logs := mountAt(t, l.Addr(), s.user, s.pass, s.mods...)
 			if _, err := os.ReadDir(filepath.Join(mnt, "d")); err != nil {
 				t.Fatal(err)
@@ -290,11 +286,7 @@ func TestRealServersSmallFilesHalfClose(t *testing.T) {
 			root := t.TempDir()
 			smallFiles(t, 6, 3000, "d")(root)
 			s := rs.start(t, root, nil)
-			l, err := link.Start(s.addr, link.Options{RTT: 10 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { l.Close() })
+			l := linkTo(t, s.addr, link.Options{RTT: 10 * time.Millisecond})
 			p := conn.NewPool(conn.Config{Addr: l.Addr(), User: s.user, Password: s.pass, MaxConns: 1, Timeout: 5 * time.Second})
 			t.Cleanup(p.Close)
 			ctx := context.Background()

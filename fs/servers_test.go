@@ -60,6 +60,16 @@ func TestRealServers(t *testing.T) {
 	}
 }
 
+// eachRealServer runs fn as a subtest for each real server, with the
+// root it needs to run them.
+func eachRealServer(t *testing.T, fn func(t *testing.T, rs realServer)) {
+	testutil.NeedFUSE(t)
+	testutil.NeedRoot(t, "for the real servers, which chroot and change user")
+	for _, rs := range realServers {
+		t.Run(rs.name, func(t *testing.T) { fn(t, rs) })
+	}
+}
+
 // realRead compares the sample tree as the server shows it through the
 // mount with the tree on its disk.
 func realRead(t *testing.T, rs realServer) {
@@ -261,6 +271,8 @@ func startProftpdWith(t testing.TB, root string, tc *testutil.Cert, clientCA str
 		"AuthGroupFile " + filepath.Join(dir, "group"),
 		"DefaultRoot ~", "AllowOverwrite on", "ShowSymlinks on",
 		"ListOptions -a",
+		// mod_copy (SITE CPFR/CPTO) is in Debian's proftpd-core.
+		"ModulePath " + filepath.Join(testServersDir(), "usr/lib/proftpd"), "LoadModule mod_copy.c",
 		"<Directory " + ro + ">", "<Limit WRITE>", "DenyAll", "</Limit>", "</Directory>", "",
 	}, slices.Concat(proftpdDigest(), proftpdTLS(tc, dir, clientCA), extra)...), "\n")))
 	addr := runServer(t, "proftpd", port, bin, "-n", "-q", "-c", conf)
@@ -274,7 +286,8 @@ func proftpdDigest() []string {
 	if _, err := os.Stat(filepath.Join(mods, "mod_digest.so")); err != nil {
 		return nil
 	}
-	return []string{"ModulePath " + mods, "LoadModule mod_digest.c", "DigestEngine on", ""}
+	// ModulePath is in startProftpdWith's config.
+	return []string{"LoadModule mod_digest.c", "DigestEngine on", ""}
 }
 
 // startPureFtpd serves root with pure-ftpd to a virtual user (a PureDB

@@ -45,8 +45,8 @@ func proftpdTLS(tc *testutil.Cert, dir, clientCA string) []string {
 	if clientCA != "" {
 		verify = []string{"TLSVerifyClient on", "TLSCACertificateFile " + clientCA}
 	}
-	return append([]string{"ModulePath " + filepath.Join(testServersDir(), "usr/lib/proftpd"),
-		"LoadModule mod_tls.c", "TLSEngine on", "TLSRequired on",
+	// ModulePath is in startProftpdWith's config.
+	return append([]string{"LoadModule mod_tls.c", "TLSEngine on", "TLSRequired on",
 		"TLSProtocol TLSv1.2 TLSv1.3",
 		"TLSRSACertificateFile " + tc.CertFile, "TLSRSACertificateKeyFile " + tc.KeyFile,
 		"TLSLog " + filepath.Join(dir, "tls.log")}, append(verify, "")...)

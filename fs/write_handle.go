@@ -48,6 +48,10 @@ type writeHandle struct {
 	// writing the whole upload out at once. GUARDED_BY(mu)
 	created, placed bool
 	uploaded        bool // an upload of this handle succeeded; GUARDED_BY(mu)
+	// unstaged: the file's content is a copy made on the server, which
+	// the stage does not hold; a read or write fetches it (copy.go).
+	// GUARDED_BY(mu)
+	unstaged bool
 
 	// mode is a chmod made while the handle had data to upload: it goes
 	// with the upload, set on the temporary name before the rename.
@@ -177,6 +181,9 @@ func (w *writeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Re
 	if err := w.settle(); err != nil {
 		return nil, stageErrno(err)
 	}
+	if errno := w.restage(ctx); errno != 0 {
+		return nil, errno
+	}
 	k, err := w.stage.ReadAt(dest, off)
 	if err != nil && err != io.EOF {
 		return nil, syscall.EIO
@@ -189,6 +196,9 @@ func (w *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 	defer w.mu.Unlock()
 	if err := w.q.stageFailure(); err != nil {
 		return 0, stageErrno(err)
+	}
+	if errno := w.restage(ctx); errno != 0 {
+		return 0, errno
 	}
 	if w.append {
 		off = w.size
@@ -289,6 +299,11 @@ func (w *writeHandle) truncate(size int64) syscall.Errno {
 	defer w.mu.Unlock()
 	if err := w.settle(); err != nil {
 		return stageErrno(err)
+	}
+	if size == 0 {
+		w.unstaged = false // nothing of the copy is kept: the stage is right
+	} else if errno := w.restage(context.Background()); errno != 0 {
+		return errno
 	}
 	if err := w.stage.truncate(size); err != nil {
 		return stageErrno(err)

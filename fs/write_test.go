@@ -30,7 +30,13 @@ func onServer(t *testing.T, e *env, rel string) []byte {
 
 func noUploadsLeft(t *testing.T, e *env) {
 	t.Helper()
-	filepath.WalkDir(e.root, func(p string, d fs.DirEntry, err error) error {
+	noUploadsUnder(t, e.root)
+}
+
+// noUploadsUnder fails t for any temporary upload name under root.
+func noUploadsUnder(t *testing.T, root string) {
+	t.Helper()
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && strings.HasPrefix(d.Name(), tmpPrefix) {
 			t.Errorf("temporary upload left on the server: %s", p)
 		}

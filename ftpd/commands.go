@@ -175,7 +175,7 @@ func (s *session) cmdQUIT(string) {
 func (s *session) features() []string {
 	f := []string{"EPRT", "EPSV", "MDTM", "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8"}
 	if s.srv.cfg.Profile == ProfileFull {
-		f = append(f, "AVBL", "MFMT", "MLST "+s.mlstFactList(true), s.hashFeature())
+		f = append(f, "AVBL", "MFMT", "MLST "+s.mlstFactList(true), s.hashFeature(), "SITE COPY")
 	}
 	if s.srv.cfg.TLS != nil {
 		f = append(f, "AUTH TLS", "PBSZ", "PROT")

@@ -141,6 +141,7 @@ type Faults struct {
 	// case; several separated by commas) with RefuseCode, without doing
 	// it: 450 and 451 for passing trouble, 502 for a command a server
 	// lacks ("EPSV,PASV" and 502: a server where only active mode works).
+	// "SITE CPTO" names one SITE command alone.
 	RefuseVerb string
 	RefuseCode int
 	// NoOverwrite refuses an RNTO onto an existing file (553), as some

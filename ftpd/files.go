@@ -338,7 +338,17 @@ func (s *session) cmdSITE(arg string) {
 	sub, rest, _ := strings.Cut(strings.TrimSpace(arg), " ")
 	switch strings.ToUpper(sub) {
 	case "HELP":
-		s.reply(214, "SITE commands: CHMOD HELP")
+		if s.srv.cfg.Profile == ProfileFull {
+			s.reply(214, "SITE commands: CHMOD CPFR CPTO HELP")
+		} else {
+			s.reply(214, "SITE commands: CHMOD HELP")
+		}
+	case "CPFR", "CPTO":
+		if s.srv.cfg.Profile != ProfileFull {
+			s.reply(500, "Unknown SITE command.")
+			return
+		}
+		s.siteCopy(strings.ToUpper(sub), rest)
 	case "CHMOD":
 		if s.readOnly {
 			s.reply(550, "Permission denied.")

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,6 +107,7 @@ type session struct {
 	binary     bool
 	rest       int64
 	renameFrom string
+	copyFrom   string // SITE CPFR's file, for SITE CPTO (copy.go)
 	epsvAll    bool
 	tlsOn      bool
 	pbsz       bool
@@ -443,7 +443,7 @@ func (s *session) dispatch(verb, arg string) {
 		return
 	}
 	cmd, ok := s.commands()[verb]
-	if f := s.srv.currentFaults(); f.RefuseVerb != "" && slices.Contains(strings.Split(f.RefuseVerb, ","), verb) && f.RefuseCode != 0 {
+	if f := s.srv.currentFaults(); f.RefuseVerb != "" && refusedVerb(f.RefuseVerb, verb, arg) && f.RefuseCode != 0 {
 		s.reply(f.RefuseCode, "Refused (fault injection).")
 		return
 	}
