@@ -129,7 +129,9 @@ func (u *Upload) restart(ctx context.Context, rs *resumer, size int64, err error
 		off, serr := u.p.Size(ctx, path)
 		if unreached(serr) {
 			// The pool tried its connections already: another attempt
-			// would wait as long, and the caller's syscall waits.
+			// would wait as long, and the caller's syscall waits. (A
+			// server back a moment later is not waited for: the
+			// caller's upload of its staged copy comes next.)
 			return nil, 0, serr
 		}
 		if serr != nil || off > u.n || off > size {
@@ -156,9 +158,6 @@ func (u *Upload) restart(ctx context.Context, rs *resumer, size int64, err error
 			next, err = u.p.startAt(ctx, path, off, rs.how)
 			if err == nil {
 				return next, off, nil
-			}
-			if unreached(err) {
-				return nil, 0, err
 			}
 			if rs.how == viaStart || !refused(err) {
 				break

@@ -172,6 +172,12 @@ func (u *Upload) ended(ctx context.Context, early, arm bool) (size, epsv *reply,
 			if !u.p.answersInTransfer.Swap(true) {
 				u.p.cfg.Logger.Info("server refuses commands during a transfer, after it: an upload's SIZE waits for its final reply from now on", "reply", firstLine(b.msg))
 			}
+			u.p.answersInOrder.Store(false)
+			if epsv != nil && unknownVerb(*epsv) {
+				// Refused for the same reason: not a sign that EPSV
+				// fails on this connection.
+				epsv = nil
+			}
 			return nil, epsv, storReply(c, from, a)
 		}
 		if accepted {
@@ -238,5 +244,5 @@ func (u *Upload) endedEarly(ctx context.Context, b reply, ok bool) error {
 }
 
 // unknownVerb says whether r calls its command unknown or not
-// implemented (500-502).
-func unknownVerb(r reply) bool { return r.code >= 500 && r.code <= 502 }
+// implemented (500, 502); 501 refuses its argument.
+func unknownVerb(r reply) bool { return r.code == 500 || r.code == 502 }

@@ -34,7 +34,11 @@ type handle struct {
 	s       *stream    // the sequential stream, if any; GUARDED_BY(mu)
 	ver     *readCheck // with --verify-reads; set at open
 	lastEnd int64      // where the last read ended, for sequential detection; GUARDED_BY(mu)
-	skipped []piece    // see keepSkipped; GUARDED_BY(mu)
+
+	// Its own lock: a stream's skip takes it, and mu may be held
+	// across a stream's opening.
+	skippedMu sync.Mutex
+	skipped   []piece // see keepSkipped; GUARDED_BY(skippedMu)
 }
 
 var (
@@ -258,5 +262,8 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 		h.s.close()
 		h.s = nil
 	}
+	h.skippedMu.Lock()
+	h.skipped = nil
+	h.skippedMu.Unlock()
 	return 0
 }

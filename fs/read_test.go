@@ -228,7 +228,12 @@ func TestLargeSequentialRead(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(out), fmt.Sprintf("%x", want)) {
 		t.Fatalf("dd | sha256sum: %v %s", err, out)
 	}
-	if c := e.srv.Counts(); c["RETR"] > 2 {
+	// One stream. A request the kernel sent before the stream passed its
+	// offset but that reached us after (a loaded machine delays some past
+	// gapWait, and the stream then yields its connection to the block read
+	// and starts again) costs a few more; a read block by block would take
+	// 1,024 for 256 MiB.
+	if c := e.srv.Counts(); c["RETR"] > 8 {
 		t.Fatalf("sequential read took %d RETRs", c["RETR"])
 	}
 }

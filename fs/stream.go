@@ -26,7 +26,7 @@ const (
 	// gapWait is how long a read ahead of the stream waits for the
 	// requests before it to arrive; after that it skips their bytes (the
 	// page cache had them, or they come late and find them in the block
-	// cache).
+	// cache and the handle's skipped pieces).
 	gapWait = 20 * time.Millisecond
 	// streamIdle is how long a stream nobody reads keeps its connection.
 	streamIdle = 2 * time.Second
@@ -282,8 +282,8 @@ const keptPieces = 4
 // (a loaded machine delays requests past gapWait), and without them it
 // costs a RETR of its block.
 func (h *handle) keepSkipped(off int64, b []byte) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.skippedMu.Lock()
+	defer h.skippedMu.Unlock()
 	kept := h.skipped
 	if len(kept) == keptPieces {
 		kept = kept[1:]
@@ -295,9 +295,9 @@ func (h *handle) keepSkipped(off int64, b []byte) {
 // fromSkipped fills buf, at off, from the skipped pieces and the cached
 // blocks, and says whether it could: a late request of a skipped range.
 func (h *handle) fromSkipped(buf []byte, off int64) bool {
-	h.mu.Lock()
+	h.skippedMu.Lock()
 	pieces := h.skipped
-	h.mu.Unlock()
+	h.skippedMu.Unlock()
 	if len(pieces) == 0 {
 		return false
 	}
