@@ -70,8 +70,10 @@ func TestCopyOnServer(t *testing.T) {
 	if s.Commands["RETR"] != 0 || s.Commands["STOR"] != 0 || s.Commands["SITE"] != 2 || s.Commands["SIZE"] != 1 || s.Commands["RNTO"] != 1 {
 		t.Fatalf("cp within the mount: %s; want SITE CPFR and CPTO, SIZE, the rename, no RETR or STOR", commands(s))
 	}
-	if s.Data > 0 {
-		t.Errorf("cp within the mount opened %d data connections", s.Data)
+	// Data connections may be opened ahead (a spare's, a listing's next),
+	// but no byte of the file crosses the link.
+	if s.Up+s.Down > size/100 {
+		t.Errorf("cp within the mount moved %d bytes up and %d down over the link", s.Up, s.Down)
 	}
 	checkCopied(t, e.root, e.mnt, "src.bin", "dst.bin", false)
 
