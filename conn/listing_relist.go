@@ -129,6 +129,12 @@ func (p *Pool) relist(ctx context.Context, c *Conn, dir string, k Known) (es []E
 		if strings.TrimSpace(e.Name) != e.Name {
 			return nil, false, a, nil
 		}
+		// A name that does not convert back to the server's encoding
+		// cannot go in an MLST (proftpd's STAT may not give the bytes
+		// of the disk): MLSD says.
+		if p.CheckName(e.Name) != nil {
+			return nil, false, a, nil
+		}
 		ask = append(ask, i)
 	}
 	if len(ask) > p.maxFacts() {

@@ -12,11 +12,13 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"ftpfs/conn"
 	"ftpfs/ftpd"
+	"ftpfs/internal/link"
 	"ftpfs/internal/testutil"
 )
 
@@ -62,6 +64,25 @@ func TestEncodingMount(t *testing.T) {
 			gbkRoundTrip(t, mnt, disk, trace)
 		})
 	}
+	// A server a few milliseconds away, where listings go over STAT and
+	// pipelined MLSTs: a name as STAT gives it may not convert back, and
+	// that directory goes to MLSD.
+	t.Run("proftpd-link", func(t *testing.T) {
+		testutil.NeedRoot(t, "for proftpd, which changes user")
+		root := t.TempDir()
+		s := startProftpd(t, root, nil)
+		disk := filepath.Join(root, s.up)
+		gbkTree(t, disk)
+		l, err := link.Start(s.addr, link.Options{RTT: 2 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		trace := &testutil.Buffer{}
+		mods := append([]func(*Options){withEncoding(t, trace), func(o *Options) { o.Root = "/" + s.up }}, s.mods...)
+		_, mnt, _ := mountAt(t, l.Addr(), s.user, s.pass, mods...)
+		gbkRoundTrip(t, mnt, disk, trace)
+	})
 }
 
 // withEncoding mounts with --encoding GBK, tracing the control
