@@ -209,8 +209,11 @@ func TestRealServersReadAhead(t *testing.T) {
 			}
 			st := l.Stats()
 			t.Logf("%v", st)
-			// A connection dialled meanwhile proved REST with a REST 0.
-			if st.Commands["RETR"] != 9 || st.Commands["REST"] < 3 || st.Commands["REST"] > 3+st.Control {
+			// A connection that logs in meanwhile proves REST with a REST
+			// 0: one dialled now, or one whose TCP connect came before the
+			// link went quiet and whose greeting came after (a loaded
+			// proftpd forks late).
+			if st.Commands["RETR"] != 9 || st.Commands["REST"] < 3 || st.Commands["REST"] > 3+st.Commands["USER"] {
 				t.Errorf("%d RETR for 6 files and 3 blocks; mount log:\n%s", st.Commands["RETR"], testutil.Tail(logs.String(), 30))
 			}
 		})
