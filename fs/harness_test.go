@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -56,6 +57,27 @@ func (e *env) restartFtpd(t testing.TB) *ftpd.Server {
 	cfg := e.srvCfg
 	cfg.Faults = ftpd.Faults{}
 	return ftpdtest.Start(t, cfg)
+}
+
+// settle waits until the server's command counts stop changing: the
+// spare connections a listing dials log in on their own time, and a test
+// that counts what an operation sends starts after them.
+func (e *env) settle(t testing.TB) {
+	t.Helper()
+	last, still := e.srv.Counts(), 0
+	for deadline := time.Now().Add(10 * time.Second); still < 3; {
+		time.Sleep(50 * time.Millisecond)
+		c := e.srv.Counts()
+		if maps.Equal(c, last) {
+			still++
+		} else {
+			still = 0
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server never went quiet: %v", c)
+		}
+		last = c
+	}
 }
 
 // mountAt mounts addr on a new temp dir.

@@ -173,6 +173,7 @@ func TestMissingNamesCostNothing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.mnt, "nope")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
+	e.settle(t)
 	e.srv.ResetCounts()
 	for i := range 1000 {
 		if _, err := os.Stat(filepath.Join(e.mnt, fmt.Sprintf("nope%d", i%3))); !errors.Is(err, fs.ErrNotExist) {
