@@ -96,7 +96,9 @@ func (p *Pool) waitRide(ctx context.Context) *Conn {
 // armLending is c.armData after a short read, that lends c to a waiting
 // rider for one exchange while the data connection connects; the data
 // connection is kept once the rider is done, unless the rider asked for
-// a port of its own (which closes the one connected to).
+// a port of its own (which closes the one connected to). While c is
+// lent, the rider owns it: the connect touches nothing of c but its
+// configuration, and c.ready is set once c is back.
 func (p *Pool) armLending(c *Conn) {
 	r := c.ready.epsv
 	if r == nil || c.broken {
@@ -136,8 +138,12 @@ func (p *Pool) armLending(c *Conn) {
 	rd.got <- c
 	<-back
 	d := <-ch
-	if d.err == nil && (c.broken || c.passives != passives || c.ready.data != nil) {
-		d.data.Close()
+	if c.broken || c.passives != passives || c.ready.data != nil {
+		// The rider's port replaced ours: whether the connect got
+		// through or not says nothing of this connection.
+		if d.err == nil {
+			d.data.Close()
+		}
 		return
 	}
 	c.setReady(d.data, d.err)
