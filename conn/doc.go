@@ -56,6 +56,14 @@
 // answered after the final reply, the only kind trusted), and opens the
 // next transfer's data connection while the rename travels, so that the
 // next upload on the connection costs two round trips (Upload.Commit).
+// A connection connecting to the port of its next transfer after a
+// short read has a round trip to spare (the server accepts that data
+// connection only half a round trip after the connect's round trip):
+// it lends its control connection for one exchange to a metadata
+// caller working ahead (Riding: a listing prefetched, its exact times),
+// which waits a round trip or two for such a ride while small reads
+// keep the connections busy, instead of taking one from them
+// (pool_ride.go).
 // Later connections log in with USER, PASS, TYPE and OPTS in one flight,
 // a spare with REST 0 and EPSV behind. A server that refuses a pipelined
 // EPSV costs that connection, and the transfer starts again on another,

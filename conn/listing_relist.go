@@ -67,13 +67,7 @@ func (p *Pool) ReadDirKnown(ctx context.Context, dir string, k Known) ([]Entry, 
 		len(k.Entries) == 0 && p.maxFacts() < minColdFacts {
 		return p.ReadDir(ctx, dir)
 	}
-	var es []Entry
-	var a statAnswer
-	listed := false
-	err = p.do(ctx, Metadata, func(c *Conn) (err error) {
-		es, listed, a, err = p.relist(ctx, c, dir, k)
-		return err
-	})
+	es, listed, a, err := p.relist(ctx, dir, k)
 	switch {
 	case err != nil && (!errors.Is(err, errOutOfStep) || ctx.Err() != nil):
 		// A timeout, a broken connection retried enough, a listing
@@ -89,28 +83,16 @@ func (p *Pool) ReadDirKnown(ctx context.Context, dir string, k Known) ([]Entry, 
 	return es, err
 }
 
-// relist lists dir on c with STAT and MLSTs for what k does not tell: the
-// entries, or listed false where MLSD must list (and a says why).
-func (p *Pool) relist(ctx context.Context, c *Conn, dir string, k Known) (es []Entry, listed bool, a statAnswer, err error) {
-	if !p.statListings() || !p.Pipelining() {
-		return nil, false, statRefused, nil // turned off by a try before this one
-	}
-	l := NewListing(time.Now(), time.UTC)
-	a, err = p.statList(ctx, c, dir, func(line string) error {
-		l.Add(line, false)
-		return nil
+// relist lists dir with STAT and MLSTs for what k does not tell: the
+// entries, or listed false where MLSD must list (and a says why). The
+// two are exchanges of their own, each on a connection from the pool: a
+// rider's is lent for one exchange (pool_ride.go).
+func (p *Pool) relist(ctx context.Context, dir string, k Known) (es []Entry, listed bool, a statAnswer, err error) {
+	var l *Listing
+	err = p.do(ctx, Metadata, func(c *Conn) (err error) {
+		l, a, err = p.relistStat(ctx, c, dir)
+		return err
 	})
-	if errors.Is(err, errOutOfStep) {
-		// STAT answered with what no STAT answers: not a listing here.
-		p.statMisleads(dir, statRefused)
-	}
-	if err == nil && a == statListed && l.Unparsed > 0 {
-		// MLSD lists what LIST's parser cannot read. Lines none of
-		// which it reads are no listing: as nothing, if MLSD lists.
-		if a = statUnsure; len(l.Entries) == 0 && l.Skipped == 0 {
-			a = statEmpty
-		}
-	}
 	if err != nil || a != statListed {
 		return nil, false, a, err
 	}
@@ -140,19 +122,50 @@ func (p *Pool) relist(ctx context.Context, c *Conn, dir string, k Known) (es []E
 	if len(ask) > p.maxFacts() {
 		return nil, false, a, nil
 	}
-	lines := make([]string, len(ask))
-	for n, i := range ask {
-		lines[n] = "MLST " + path.Join(dir, l.Entries[i].Name)
-	}
-	err = c.pipeline(ctx, lines, func(n int) error {
-		e := &l.Entries[ask[n]]
-		return c.readFacts(ctx, path.Join(dir, e.Name), e)
-	})
-	if err != nil {
-		p.pipelineFailed(ctx, "mlst", err)
-		return nil, false, a, err
+	if len(ask) > 0 {
+		lines := make([]string, len(ask))
+		for n, i := range ask {
+			lines[n] = "MLST " + path.Join(dir, l.Entries[i].Name)
+		}
+		err = p.do(ctx, Metadata, func(c *Conn) error {
+			err := c.pipeline(ctx, lines, func(n int) error {
+				e := &l.Entries[ask[n]]
+				return c.readFacts(ctx, path.Join(dir, e.Name), e)
+			})
+			if err != nil {
+				p.pipelineFailed(ctx, "mlst", err)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, false, a, err
+		}
 	}
 	return p.entries(ctx, dir, l, false), true, a, nil
+}
+
+// relistStat is relist's STAT on c: the listing, where a says it is one.
+func (p *Pool) relistStat(ctx context.Context, c *Conn, dir string) (*Listing, statAnswer, error) {
+	if !p.statListings() || !p.Pipelining() {
+		return nil, statRefused, nil // turned off by a try before this one
+	}
+	l := NewListing(time.Now(), time.UTC)
+	a, err := p.statList(ctx, c, dir, func(line string) error {
+		l.Add(line, false)
+		return nil
+	})
+	if errors.Is(err, errOutOfStep) {
+		// STAT answered with what no STAT answers: not a listing here.
+		p.statMisleads(dir, statRefused)
+	}
+	if err == nil && a == statListed && l.Unparsed > 0 {
+		// MLSD lists what LIST's parser cannot read. Lines none of
+		// which it reads are no listing: as nothing, if MLSD lists.
+		if a = statUnsure; len(l.Entries) == 0 && l.Skipped == 0 {
+			a = statEmpty
+		}
+	}
+	return l, a, err
 }
 
 // sameVersion says whether the LIST line's entry e shows the version of

@@ -42,6 +42,8 @@ type Pool struct {
 	waiting   [3]int        // callers waiting in get, by kind
 	finishing int           // connections ending a transfer (putAfter)
 	rtt       time.Duration // the shortest of the connections' (Conn.rtt)
+	riders    []*rider      // metadata callers waiting for a ride (pool_ride.go)
+	armedAt   time.Time     // when a short read last opened its next data connection
 
 	lowered    time.Time     // when a 421 last lowered the ceiling
 	loweredBy  string        // that 421, for Snapshot
@@ -139,6 +141,11 @@ var ErrBusy = errors.New("every connection is in use")
 // or, with wait, waiting for one to come back (else ErrBusy).
 func (p *Pool) get(ctx context.Context, kind Kind, wait bool) (*Conn, error) {
 	p.settleTrail() // nothing overtakes commands sent without waiting
+	if kind == Metadata && wait && riding(ctx) {
+		if c := p.waitRide(ctx); c != nil {
+			return c, nil
+		}
+	}
 	for {
 		p.mu.Lock()
 		if p.closed {
@@ -364,6 +371,9 @@ func (p *Pool) check(ctx context.Context, c *Conn) bool {
 
 // put returns a connection taken for kind. A broken one is closed.
 func (p *Pool) put(c *Conn, kind Kind) {
+	if c.giveBack() {
+		return
+	}
 	if c.broken {
 		p.discard(c, kind)
 		return
@@ -410,6 +420,9 @@ func (p *Pool) learnRTT(c *Conn) {
 // discard closes a connection that must not be reused.
 func (p *Pool) discard(c *Conn, kind Kind) {
 	c.broken = true
+	if c.giveBack() {
+		return // its lender discards it
+	}
 	c.raw.Close()
 	c.dropReady()
 	p.mu.Lock()

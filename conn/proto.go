@@ -42,6 +42,10 @@ type Conn struct {
 	used    time.Time
 	ready   readyData     // a data connection opened ahead (read.go)
 	rtt     time.Duration // the shortest exchange timed (read.go)
+	// loan is closed when a rider gives the connection back, passives
+	// counts the commands that open a data port (pool_ride.go).
+	loan     chan struct{}
+	passives int
 }
 
 // reply is one server reply.
@@ -371,6 +375,9 @@ func (c *Conn) encode(lines []string) (string, error) {
 	for i, line := range wire {
 		c.trace("> ", lines[i])
 		c.cfg.stats.command(lines[i])
+		if opensPort(lines[i]) {
+			c.passives++
+		}
 		if c.iac.doubleCommands {
 			// The control connection is Telnet: a 0xFF in a name goes
 			// doubled (RFC 959, RFC 2640 section 3.1), or the server

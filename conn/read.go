@@ -62,7 +62,7 @@ func (p *Pool) readAt(ctx context.Context, kind Kind, path string, b []byte, off
 	// open: a random read or a small file then costs one round trip.
 	p.putAfter(c, kind, func() {
 		if t.done {
-			c.armData()
+			p.armLending(c)
 		} else {
 			t.abortThen(true)
 		}
@@ -224,16 +224,29 @@ func (c *Conn) armWith(ctx context.Context) {
 // armReply connects to the port of r, the reply to an EPSV sent to open a
 // data connection ahead.
 func (c *Conn) armReply(ctx context.Context, r reply) {
-	if r.code != 229 {
-		c.ready.refused = true
-		c.broken = r.code == 421
-		return
-	}
-	addr, err := c.epsvAddr(r)
-	if err != nil {
+	addr, ok := c.armAddr(r)
+	if !ok {
 		return
 	}
 	data, err := c.dialData(ctx, addr)
+	c.setReady(data, err)
+}
+
+// armAddr is the port of r, the reply to an EPSV sent to open a data
+// connection ahead; false where there is none to connect to.
+func (c *Conn) armAddr(r reply) (string, bool) {
+	if r.code != 229 {
+		c.ready.refused = true
+		c.broken = r.code == 421
+		return "", false
+	}
+	addr, err := c.epsvAddr(r)
+	return addr, err == nil
+}
+
+// setReady keeps the data connection connected ahead, data, or notes
+// that the connect failed (err).
+func (c *Conn) setReady(data net.Conn, err error) {
 	if err != nil {
 		// The port stays open on the server until the next EPSV
 		// replaces it; nothing is out of step.

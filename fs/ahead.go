@@ -106,13 +106,17 @@ func (m *mount) prefetchSiblings(rel string, e conn.Entry) {
 		return s, ok && s.Type == conn.TypeFile && s.Size > 0 && s.Size <= bs
 	}
 	names := l.Names()
-	i := sort.SearchStrings(names, name)
+	start := sort.SearchStrings(names, name)
+	if start < len(names) && names[start] == name {
+		start++
+	}
 	var next []string
-	for _, n := range names[min(i+1, len(names)):] {
-		if len(next) == siblingsAhead {
-			break
-		}
-		if _, ok := small(n); ok {
+	// After the last name come the first: a reader that started in the
+	// middle (cp -r goes by inode) reads those last, and would wait for
+	// each of them.
+	for k := 0; k < len(names) && len(next) < siblingsAhead; k++ {
+		n := names[(start+k)%len(names)]
+		if _, ok := small(n); ok && n != name {
 			next = append(next, n)
 		}
 	}

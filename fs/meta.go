@@ -572,6 +572,9 @@ func (m *mount) prefetchNextDirs(dir string) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*m.o.Conn.Timeout)
 		defer cancel()
+		// Ahead of need: it may wait for the round trips the reads
+		// of dir's files leave free (conn.Riding).
+		ctx = conn.Riding(ctx)
 		_, err := m.listing(ctx, sub, 0)
 		if err != nil {
 			m.log.Debug("prefetch", "path", sub, "err", err)
