@@ -40,9 +40,14 @@
 // their own LRU, keyed by path, size and the listing's time, so a changed
 // listing line makes them moot without any invalidation.
 //
+// A stat that asks a directory's times claims it (timesBusy): another
+// stat there meanwhile waits for that batch, and the batch runs to its
+// end even when the asking stat is interrupted (a Go program's
+// preemption signals interrupt its requests).
+//
 // Readdir answers from the same listing, sorted by name, and queues the
 // subdirectories without a fresh listing for prefetch workers (a
-// recursive reader will want them next). The kernel's READDIRPLUS then looks up each entry,
+// recursive reader will want them next; listahead.go). The kernel's READDIRPLUS then looks up each entry,
 // which the listing just fetched answers (cache's MinFresh keeps it fresh
 // even when the fetch outlasted the TTL). On LIST-only servers with MDTM,
 // where each such lookup would cost a command, READDIRPLUS is off.

@@ -5,6 +5,7 @@ package fs
 // operation needs a round trip more than it does today.
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"ftpfs/conn"
 	"ftpfs/ftpd"
 	"ftpfs/internal/link"
 )
@@ -226,5 +228,34 @@ func TestCopyDirsOneAfterAnother(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A stat interrupted while its directory's times are being asked (a Go
+// program's preemption signals interrupt its FUSE requests) leaves the
+// batch running: the next stat waits for it instead of asking all 40
+// again, and the connection it is on is not cut mid-reply.
+func TestInterruptedStatKeepsItsBatch(t *testing.T) {
+	e := newLinkEnv(t, link.Options{RTT: 40 * time.Millisecond}, func(root string) { datedDir(filepath.Join(root, "d"), 40) }, withProfile(ftpd.ProfileVsftpd), func(o *Options) { o.Conn.MaxConns = 1 })
+	m := e.m.m
+	bg := context.Background()
+	l, err := m.listing(bg, "d", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := l.Lookup("f00")
+	f01, _ := l.Lookup("f01")
+	e.l.Reset()
+	// The first stat asks for all 40 together, and is interrupted a
+	// quarter of a round trip after it sent them.
+	ctx, cancel := context.WithTimeout(bg, 10*time.Millisecond)
+	m.precise(ctx, "d/f00", first)
+	cancel()
+	if got := m.precise(bg, "d/f01", f01); got.Precision != conn.PrecisionSecond {
+		t.Fatalf("f01: %+v", got)
+	}
+	st := e.l.Stats()
+	if st.Commands["MDTM"] != 40 || st.Control != 0 {
+		t.Fatalf("%d MDTM on %d new connections, want 40 on none: %v", st.Commands["MDTM"], st.Control, st)
 	}
 }
