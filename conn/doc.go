@@ -61,7 +61,7 @@
 // connection only half a round trip after the connect's round trip):
 // it lends its control connection for one exchange to a metadata
 // caller working ahead (Riding: a listing prefetched, its exact times),
-// which waits a round trip or two for such a ride while small reads
+// which waits up to three round trips for such a ride while small reads
 // keep the connections busy, instead of taking one from them
 // (pool_ride.go).
 // Later connections log in with USER, PASS, TYPE and OPTS in one flight,

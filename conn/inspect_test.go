@@ -33,13 +33,13 @@ func (p *Pool) Store(ctx context.Context, path string, r io.Reader) (int64, erro
 	}
 }
 
-// Stats counts connections.
-type Stats struct{ Open, Idle, Dials, Ceiling int }
+// Stats counts connections, and the loans to riders.
+type Stats struct{ Open, Idle, Dials, Ceiling, Lent int }
 
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Stats{Open: p.total, Idle: len(p.idle), Dials: p.dials, Ceiling: p.ceiling}
+	return Stats{Open: p.total, Idle: len(p.idle), Dials: p.dials, Ceiling: p.ceiling, Lent: p.lent}
 }
 
 // openSegmented starts a segmented read of path, of size bytes, at off,

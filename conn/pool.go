@@ -44,6 +44,7 @@ type Pool struct {
 	rtt       time.Duration // the shortest of the connections' (Conn.rtt)
 	riders    []*rider      // metadata callers waiting for a ride (pool_ride.go)
 	armedAt   time.Time     // when a short read last opened its next data connection
+	lent      int           // connections lent to riders, for the tests
 
 	lowered    time.Time     // when a 421 last lowered the ceiling
 	loweredBy  string        // that 421, for Snapshot

@@ -22,8 +22,8 @@ import (
 type rideKey struct{}
 
 // Riding marks ctx as that of a metadata caller working ahead of need:
-// while small reads keep the connections busy, its exchanges wait a
-// round trip or two for one of them to lend its spare round trip,
+// while small reads keep the connections busy, its exchanges wait up to
+// rideWait round trips for one of them to lend its spare round trip,
 // instead of taking a connection from the reads.
 func Riding(ctx context.Context) context.Context {
 	return context.WithValue(ctx, rideKey{}, true)
@@ -88,7 +88,12 @@ func (p *Pool) waitRide(ctx context.Context) *Conn {
 	}
 	p.mu.Unlock()
 	if !waiting {
-		return <-r.got // lent meanwhile
+		c := <-r.got // lent meanwhile
+		if ctx.Err() != nil {
+			c.giveBack() // an exchange now would break the lender's connection
+			return nil
+		}
+		return c
 	}
 	return nil
 }
@@ -116,6 +121,7 @@ func (p *Pool) armLending(c *Conn) {
 	if len(p.riders) > 0 {
 		rd = p.riders[0]
 		p.riders = p.riders[1:]
+		p.lent++
 	}
 	p.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.Timeout, 5*time.Second))

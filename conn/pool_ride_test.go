@@ -95,8 +95,8 @@ func TestRideWhileDataConnects(t *testing.T) {
 	if st.RoundTrips != 4 || st.Commands["MDTM"] != 2 || st.Commands["RETR"] != 2 || st.Commands["EPSV"] != 2 || st.Control != 0 {
 		t.Fatalf("%v; want 2 RETR, 2 EPSV and 2 MDTM in 4 round trips, no login", st)
 	}
-	if ps := p.Stats(); ps.Dials != 1 {
-		t.Fatalf("%d connections dialled, want 1", ps.Dials)
+	if ps := p.Stats(); ps.Dials != 1 || ps.Lent != 1 {
+		t.Fatalf("%d connections dialled, %d lent; want 1, 1", ps.Dials, ps.Lent)
 	}
 }
 
@@ -123,7 +123,7 @@ func TestRideWithItsOwnPort(t *testing.T) {
 			t.Fatalf("f2 after the ride (%d): %d bytes, %v", i, n, err)
 		}
 	}
-	if ps := p.Stats(); ps.Dials != 1 {
-		t.Fatalf("%d connections dialled, want 1", ps.Dials)
+	if ps := p.Stats(); ps.Dials != 1 || ps.Lent != 1 {
+		t.Fatalf("%d connections dialled, %d lent; want 1, 1", ps.Dials, ps.Lent)
 	}
 }

@@ -199,6 +199,10 @@ func (m *mount) precise(ctx context.Context, rel string, e conn.Entry) conn.Entr
 		e.ModTime, e.Precision = t, conn.PrecisionSecond
 		return e
 	}
+	if ctx.Err() != nil {
+		// Interrupted: an MDTM now would only cut an idle connection.
+		return e
+	}
 	t, err := m.pool.ModTime(ctx, m.remotePath(rel))
 	if err != nil {
 		// The listing's time is still a time: keep it, say why.

@@ -234,9 +234,9 @@ func TestCopyDirsOneAfterAnother(t *testing.T) {
 // A stat interrupted while its directory's times are being asked (a Go
 // program's preemption signals interrupt its FUSE requests) leaves the
 // batch running: the next stat waits for it instead of asking all 40
-// again, and the connection it is on is not cut mid-reply.
+// again, and no connection is cut.
 func TestInterruptedStatKeepsItsBatch(t *testing.T) {
-	e := newLinkEnv(t, link.Options{RTT: 40 * time.Millisecond}, func(root string) { datedDir(filepath.Join(root, "d"), 40) }, withProfile(ftpd.ProfileVsftpd), func(o *Options) { o.Conn.MaxConns = 1 })
+	e := newLinkEnv(t, link.Options{RTT: 40 * time.Millisecond}, func(root string) { datedDir(filepath.Join(root, "d"), 40) }, withProfile(ftpd.ProfileVsftpd), func(o *Options) { o.Conn.MaxConns = 2 })
 	m := e.m.m
 	bg := context.Background()
 	l, err := m.listing(bg, "d", 0)
@@ -245,6 +245,7 @@ func TestInterruptedStatKeepsItsBatch(t *testing.T) {
 	}
 	first, _ := l.Lookup("f00")
 	f01, _ := l.Lookup("f01")
+	quiet(t, e.l) // the listing dialled the second connection
 	e.l.Reset()
 	// The first stat asks for all 40 together, and is interrupted a
 	// quarter of a round trip after it sent them.
@@ -257,5 +258,10 @@ func TestInterruptedStatKeepsItsBatch(t *testing.T) {
 	st := e.l.Stats()
 	if st.Commands["MDTM"] != 40 || st.Control != 0 {
 		t.Fatalf("%d MDTM on %d new connections, want 40 on none: %v", st.Commands["MDTM"], st.Control, st)
+	}
+	// Nor does the interrupted stat try its file alone on the idle
+	// connection, with a context that would cut it at once.
+	if sn := m.pool.Snapshot(); sn.Connections.Open != 2 || len(sn.Errors) != 0 {
+		t.Fatalf("%d connections open, errors %v; want 2, none", sn.Connections.Open, sn.Errors)
 	}
 }
