@@ -33,13 +33,14 @@ func (p *Pool) Store(ctx context.Context, path string, r io.Reader) (int64, erro
 	}
 }
 
-// Stats counts connections, and the loans to riders.
-type Stats struct{ Open, Idle, Dials, Ceiling, Lent int }
+// Stats counts connections, the loans to riders and the riders that
+// waited for one.
+type Stats struct{ Open, Idle, Dials, Ceiling, Lent, RideWaits int }
 
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Stats{Open: p.total, Idle: len(p.idle), Dials: p.dials, Ceiling: p.ceiling, Lent: p.lent}
+	return Stats{Open: p.total, Idle: len(p.idle), Dials: p.dials, Ceiling: p.ceiling, Lent: p.lent, RideWaits: p.rideWaits}
 }
 
 // openSegmented starts a segmented read of path, of size bytes, at off,

@@ -42,9 +42,13 @@ type Pool struct {
 	waiting   [3]int        // callers waiting in get, by kind
 	finishing int           // connections ending a transfer (putAfter)
 	rtt       time.Duration // the shortest of the connections' (Conn.rtt)
-	riders    []*rider      // metadata callers waiting for a ride (pool_ride.go)
-	armedAt   time.Time     // when a short read last opened its next data connection
-	lent      int           // connections lent to riders, for the tests
+
+	// Rides (pool_ride.go).
+	riders     []*rider  // metadata callers waiting for a ride
+	armedAt    time.Time // when a short read last opened its next data connection
+	shortReads int       // readAt calls under way: the reads that lend
+	lent       int       // connections lent to riders, for the tests
+	rideWaits  int       // riders that waited for a loan, for the tests
 
 	lowered    time.Time     // when a 421 last lowered the ceiling
 	loweredBy  string        // that 421, for Snapshot

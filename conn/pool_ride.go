@@ -56,7 +56,9 @@ const (
 func (p *Pool) waitRide(ctx context.Context) *Conn {
 	p.mu.Lock()
 	rtt := p.rtt
-	busy := p.transfers > 0 || p.finishing > 0 || time.Since(p.armedAt) < rideRecent*rtt
+	// Only short reads lend: a stream or an upload under way gives
+	// nothing to wait for.
+	busy := p.shortReads > 0 || p.finishing > 0 || time.Since(p.armedAt) < rideRecent*rtt
 	for _, c := range p.idle {
 		// An idle connection with no data connection open costs the
 		// reads nothing.
@@ -68,6 +70,7 @@ func (p *Pool) waitRide(ctx context.Context) *Conn {
 	}
 	r := &rider{got: make(chan *Conn, 1)}
 	p.riders = append(p.riders, r)
+	p.rideWaits++
 	p.mu.Unlock()
 	t := time.NewTimer(rideWait * rtt)
 	defer t.Stop()

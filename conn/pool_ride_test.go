@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"ftpfs/ftpd"
 	"ftpfs/internal/link"
+	"ftpfs/internal/testutil"
 )
 
 // rideReady is a pool of one connection to s through a link of 50 ms,
@@ -125,5 +127,36 @@ func TestRideWithItsOwnPort(t *testing.T) {
 	}
 	if ps := p.Stats(); ps.Dials != 1 || ps.Lent != 1 {
 		t.Fatalf("%d connections dialled, %d lent; want 1, 1", ps.Dials, ps.Lent)
+	}
+}
+
+// A stream gives no ride (it holds its connection to its end): a
+// metadata caller working ahead beside one, with no short read under way
+// or just ended, takes a connection at once instead of waiting.
+func TestNoRideBesideAStream(t *testing.T) {
+	s := startServer(t)
+	big := testutil.RandBytes(7, 8<<20)
+	testutil.WriteFile(t, filepath.Join(s.Root, "big"), big)
+	p, _ := linkPool(t, s, link.Options{RTT: 20 * time.Millisecond, Rate: 1 << 20}, func(c *Config) { c.MaxConns = 2 })
+	ctx := context.Background()
+	// An exchange timed: the pool knows the round trip, which riders
+	// wait in.
+	if _, err := p.ModTime(ctx, "/big"); err != nil || p.RTT() == 0 {
+		t.Fatalf("no round trip timed: %v", err)
+	}
+	st, err := p.OpenStream(ctx, "/big", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	b := make([]byte, 4096)
+	if n, err := st.Read(ctx, b); err != nil || !bytes.Equal(b[:n], big[:n]) {
+		t.Fatalf("stream: %v", err)
+	}
+	if _, err := p.ModTime(Riding(ctx), "/big"); err != nil {
+		t.Fatal(err)
+	}
+	if ps := p.Stats(); ps.RideWaits != 0 {
+		t.Fatalf("%d riders waited beside a stream, want 0", ps.RideWaits)
 	}
 }

@@ -23,6 +23,14 @@ func (p *Pool) ReadAt(ctx context.Context, path string, b []byte, off, size int6
 }
 
 func (p *Pool) readAt(ctx context.Context, kind Kind, path string, b []byte, off, size int64) (int, error) {
+	p.mu.Lock()
+	p.shortReads++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.shortReads--
+		p.mu.Unlock()
+	}()
 	var n int
 	var c *Conn
 	var t *transfer
