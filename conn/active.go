@@ -12,10 +12,11 @@ import (
 
 // Active mode (Config.Active): the server connects to us for each
 // transfer, to the port EPRT (else PORT) names, for servers and
-// firewalls where passive connections fail. Nothing is opened ahead or
-// pipelined then: canArm and warm say no, and start takes startActive,
-// which costs a round trip for EPRT, one for REST where there is an
-// offset, and one for the command.
+// firewalls where passive connections fail. Nothing is opened ahead
+// then: canArm and warm say no, and start takes startActive, which costs
+// a round trip for EPRT, one for REST where there is an offset, and one
+// for the command. Small files read together are pipelined, a round trip
+// each (active_batch.go).
 
 // startActive is start in active mode: a listener, EPRT or PORT, REST,
 // the command and its 150, then the server's connection.
@@ -56,33 +57,15 @@ func (c *Conn) serverIP() net.IP {
 }
 
 // listenActive opens the port of the next transfer and names it to the
-// server: EPRT, or PORT where EPRT is unknown (and the address IPv4). It
-// listens on Config.ActiveAddr when that is one of ours, else on the
-// control connection's local address, and names ActiveAddr when set (a
-// NAT's outside address, forwarded to us).
+// server: EPRT, or PORT where EPRT is unknown (and the address IPv4).
 func (c *Conn) listenActive(ctx context.Context) (net.Listener, error) {
-	local := c.raw.LocalAddr().(*net.TCPAddr).IP
-	announce := local
-	if c.cfg.ActiveAddr != "" {
-		ip := net.ParseIP(c.cfg.ActiveAddr)
-		if ip == nil {
-			return nil, &Error{Op: "eprt", Err: fmt.Errorf("active address %q is not an IP address", c.cfg.ActiveAddr)}
-		}
-		announce = ip
-	}
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: announce})
+	ln, announce, err := c.activeListener()
 	if err != nil {
-		if ln, err = net.ListenTCP("tcp", &net.TCPAddr{IP: local}); err != nil {
-			return nil, &Error{Op: "eprt", Err: err}
-		}
+		return nil, err
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	if !c.noEPRT {
-		proto := "2"
-		if announce.To4() != nil {
-			proto = "1"
-		}
-		r, err := c.exchange(ctx, fmt.Sprintf("EPRT |%s|%s|%d|", proto, announce, port))
+		r, err := c.exchange(ctx, portLine(announce, port, true))
 		if err != nil {
 			ln.Close()
 			return nil, &Error{Op: "eprt", Err: err}
@@ -99,13 +82,48 @@ func (c *Conn) listenActive(ctx context.Context) (net.Listener, error) {
 		}
 		c.noEPRT = true
 	}
-	a := announce.To4()
-	line := fmt.Sprintf("PORT %d,%d,%d,%d,%d,%d", a[0], a[1], a[2], a[3], port>>8, port&0xff)
-	if _, err := c.expect(ctx, "port", "", []int{200}, line); err != nil {
+	if _, err := c.expect(ctx, "port", "", []int{200}, portLine(announce, port, false)); err != nil {
 		ln.Close()
 		return nil, err
 	}
 	return ln, nil
+}
+
+// activeListener opens a port for the server to connect to, and says
+// the address to name. It listens on Config.ActiveAddr when that is one
+// of ours, else on the control connection's local address, and names
+// ActiveAddr when set (a NAT's outside address, forwarded to us).
+func (c *Conn) activeListener() (net.Listener, net.IP, error) {
+	local := c.raw.LocalAddr().(*net.TCPAddr).IP
+	announce := local
+	if c.cfg.ActiveAddr != "" {
+		ip := net.ParseIP(c.cfg.ActiveAddr)
+		if ip == nil {
+			return nil, nil, &Error{Op: "eprt", Err: fmt.Errorf("active address %q is not an IP address", c.cfg.ActiveAddr)}
+		}
+		announce = ip
+	}
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: announce})
+	if err != nil {
+		if ln, err = net.ListenTCP("tcp", &net.TCPAddr{IP: local}); err != nil {
+			return nil, nil, &Error{Op: "eprt", Err: err}
+		}
+	}
+	return ln, announce, nil
+}
+
+// portLine names port of ip to the server: EPRT with eprt, else PORT
+// (IPv4 only).
+func portLine(ip net.IP, port int, eprt bool) string {
+	if eprt {
+		proto := "2"
+		if ip.To4() != nil {
+			proto = "1"
+		}
+		return fmt.Sprintf("EPRT |%s|%s|%d|", proto, ip, port)
+	}
+	a := ip.To4()
+	return fmt.Sprintf("PORT %d,%d,%d,%d,%d,%d", a[0], a[1], a[2], a[3], port>>8, port&0xff)
 }
 
 // errStranger is a data connection that came from another host than the
