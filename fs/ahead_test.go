@@ -1,8 +1,10 @@
 package fs
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"testing"
@@ -57,6 +59,45 @@ func TestSiblingsAheadWrapAround(t *testing.T) {
 		en, ok := e.m.m.cachedEntry(rel)
 		if _, cached := e.m.m.blocks.Get(e.m.m.remotePath(rel), version(en), 0); !ok || !cached {
 			t.Errorf("%s not read ahead", path.Base(rel))
+		}
+	}
+}
+
+// In active mode, cp -r of a directory just listed reads each file once,
+// the files ahead in batches: their EPRT and RETR pipelined, so that the
+// mount sends fewer writes of commands than files (alone, a file costs
+// two: EPRT, then RETR). Straight to ftpd: the link emulator does not
+// relay active data connections yet.
+func TestCopyDirActiveBatches(t *testing.T) {
+	root := t.TempDir()
+	smallFiles(t, 40, 3000, "d")(root)
+	srv, cfg := startFtpd(t, root)
+	m, mnt, _ := mountAt(t, cfg.Listen, testUser, testPass, func(o *Options) { o.Conn.Active = true })
+	if _, err := os.ReadDir(filepath.Join(mnt, "d")); err != nil {
+		t.Fatal(err)
+	}
+	if !m.m.pool.Batching() {
+		t.Fatal("an active mount does not batch")
+	}
+	srv.ResetCounts()
+	before := m.m.pool.Snapshot()
+	out := t.TempDir()
+	if b, err := exec.Command("cp", "-r", filepath.Join(mnt, "d"), out).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, b)
+	}
+	time.Sleep(200 * time.Millisecond) // a prefetch still under way would show
+	n, flights := srv.Counts(), m.m.pool.Snapshot().Flights-before.Flights
+	t.Logf("cp -r of 40 files in active mode: server saw %v; the mount's writes of commands: %d", n, flights)
+	if n["RETR"] != 40 || n["EPRT"] != 40 || n["EPSV"]+n["PASV"] != 0 {
+		t.Fatalf("40 files copied: %v, want 40 RETR, each behind its EPRT", n)
+	}
+	if flights >= 40 {
+		t.Fatalf("%d writes of commands for 40 files: no batch", flights)
+	}
+	for i := range 40 {
+		got, err := os.ReadFile(filepath.Join(out, "d", fmt.Sprintf("f%03d", i)))
+		if err != nil || !bytes.Equal(got, testutil.RandBytes(uint64(i), 3000)) {
+			t.Fatalf("f%03d: copy differs (%v)", i, err)
 		}
 	}
 }
