@@ -13,30 +13,30 @@ import (
 // Active mode (Config.Active): the server connects to us for each
 // transfer, to the port EPRT (else PORT) names, for servers and
 // firewalls where passive connections fail. Nothing is opened ahead
-// then: canArm and warm say no, and start takes startActive, which costs
-// a round trip for EPRT, one for REST where there is an offset, and one
-// for the command. Small files read together are pipelined, a round trip
-// each (active_batch.go).
+// then: canArm and warm say no, and start takes startActive. Once a port
+// was taken on a connection (portOK), a download or a listing sends its
+// EPRT (or PORT), REST and command together, behind a listener opened
+// before: one round trip, then the server's connect, instead of one per
+// command. Small files read together are pipelined the same way, a round
+// trip each (active_batch.go).
 
 // startActive is start in active mode: a listener, EPRT or PORT, REST,
 // the command and its 150, then the server's connection.
 func (c *Conn) startActive(ctx context.Context, op, path, cmd string, off int64) (*transfer, error) {
-	ln, err := c.listenActive(ctx)
+	var ln net.Listener
+	var opening reply
+	var err error
+	// An upload is not pipelined: its caller does not start it again
+	// on a fresh connection should the port be refused.
+	if c.portOK && op != "stor" && (off == 0 || c.restOK) {
+		ln, opening, err = c.activePipelined(ctx, op, path, cmd, off)
+	} else {
+		ln, opening, err = c.activeOneByOne(ctx, op, path, cmd, off)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer ln.Close()
-	if off > 0 {
-		_, err := c.expect(ctx, op, path, []int{350}, "REST "+strconv.FormatInt(off, 10))
-		c.restOK = c.restOK || err == nil
-		if err != nil {
-			return nil, err
-		}
-	}
-	opening, err := c.expect(ctx, op, path, []int{125, 150}, cmd)
-	if err != nil {
-		return nil, err
-	}
 	data, err := acceptFrom(ctx, ln, c.serverIP(), c.deadline(ctx), c.cfg.Logger)
 	if err != nil {
 		// The server's reply to its failed connection is still to come.
@@ -48,6 +48,71 @@ func (c *Conn) startActive(ctx context.Context, op, path, cmd string, off int64)
 	}
 	data, live := c.track(data, op, path, off, opening.msg)
 	return c.dataTLS(ctx, op, path, data, live, false)
+}
+
+// activeOneByOne names the port, sends REST and the command, each in a
+// round trip of its own, and returns the listener and the command's 150.
+func (c *Conn) activeOneByOne(ctx context.Context, op, path, cmd string, off int64) (net.Listener, reply, error) {
+	ln, err := c.listenActive(ctx)
+	if err != nil {
+		return nil, reply{}, err
+	}
+	if off > 0 {
+		_, err := c.expect(ctx, op, path, []int{350}, "REST "+strconv.FormatInt(off, 10))
+		c.restOK = c.restOK || err == nil
+		if err != nil {
+			ln.Close()
+			return nil, reply{}, err
+		}
+	}
+	opening, err := c.expect(ctx, op, path, []int{125, 150}, cmd)
+	if err != nil {
+		ln.Close()
+		return nil, reply{}, err
+	}
+	return ln, opening, nil
+}
+
+// activePipelined is activeOneByOne in one write, on a connection where
+// a port was taken before. A port or a REST refused now leaves the
+// replies behind it unread: the connection is broken, and the error,
+// without a reply code, says to try again on a fresh one, which names
+// its port alone.
+func (c *Conn) activePipelined(ctx context.Context, op, path, cmd string, off int64) (net.Listener, reply, error) {
+	ln, announce, err := c.activeListener()
+	if err != nil {
+		return nil, reply{}, err
+	}
+	port := portLine(announce, ln.Addr().(*net.TCPAddr).Port, !c.noEPRT)
+	lines := []string{port}
+	if off > 0 {
+		lines = append(lines, "REST "+strconv.FormatInt(off, 10))
+	}
+	opening, err := c.activeReplies(ctx, op, path, append(lines, cmd))
+	if err != nil {
+		ln.Close()
+		return nil, reply{}, err
+	}
+	return ln, opening, nil
+}
+
+// activeReplies sends lines (a port, maybe REST, the command) and reads
+// their replies: the command's 150, or the error.
+func (c *Conn) activeReplies(ctx context.Context, op, path string, lines []string) (reply, error) {
+	if err := c.sendAll(ctx, lines...); err != nil {
+		return reply{}, &Error{Op: op, Path: path, Err: err}
+	}
+	for _, want := range []int{200, 350}[:len(lines)-1] {
+		r, err := c.readReply(ctx)
+		if err != nil {
+			return reply{}, &Error{Op: op, Path: path, Err: err}
+		}
+		if r.code != want {
+			c.broken = true
+			return reply{}, &Error{Op: op, Path: path, Err: fmt.Errorf("pipelined %s refused: %d %s", lines[0][:4], r.code, clip(firstLine(r.msg)))}
+		}
+	}
+	return c.check(ctx, op, path, []int{125, 150})
 }
 
 // serverIP is the address data connections must come from in active
@@ -71,6 +136,7 @@ func (c *Conn) listenActive(ctx context.Context) (net.Listener, error) {
 			return nil, &Error{Op: "eprt", Err: err}
 		}
 		if r.code == 200 {
+			c.portOK = true
 			return ln, nil
 		}
 		if r.code != 500 && r.code != 502 && r.code != 504 || announce.To4() == nil {
@@ -86,6 +152,7 @@ func (c *Conn) listenActive(ctx context.Context) (net.Listener, error) {
 		ln.Close()
 		return nil, err
 	}
+	c.portOK = true
 	return ln, nil
 }
 

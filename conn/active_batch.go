@@ -59,6 +59,9 @@ func (p *Pool) ReadFiles(ctx context.Context, files []BatchFile, got func(i int,
 	done := 0
 	deliver := func(i int, data []byte, err error) {
 		done = i + 1
+		if err == nil {
+			p.cfg.stats.batched.Add(1)
+		}
 		got(i, data, err)
 	}
 	var err error
@@ -145,6 +148,7 @@ func (c *Conn) portReply(ctx context.Context, line string) error {
 		op = "port"
 	}
 	r, err := c.check(ctx, op, "", []int{200})
+	c.portOK = c.portOK || err == nil
 	var fe *Error
 	if err == nil || !errors.As(err, &fe) || fe.Code == 0 {
 		return err

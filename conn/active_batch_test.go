@@ -102,8 +102,8 @@ func TestBatchPipelined(t *testing.T) {
 		}
 	}
 	after := p.Snapshot()
-	if n := after.Flights - before.Flights; n != 1 {
-		t.Errorf("%d writes of commands, want the batch's one", n)
+	if n := after.Flights - before.Flights; n != 1 || after.Batched-before.Batched != 10 {
+		t.Errorf("%d writes of commands, %d files counted batched: want the batch's one, 10", n, after.Batched-before.Batched)
 	}
 	n := s.Counts()
 	if n["EPRT"] != 10 || n["RETR"] != 10 || len(n) != 2 {
