@@ -84,14 +84,21 @@ func TestCopyDirActiveBatches(t *testing.T) {
 		t.Fatalf("cp: %v %s", err, b)
 	}
 	time.Sleep(200 * time.Millisecond) // a prefetch still under way would show
-	n, after := srv.Counts(), m.m.pool.Snapshot()
-	batched := after.Batched - before.Batched
-	t.Logf("cp -r of 40 files in active mode: server saw %v; the mount's writes of commands: %d, files batched: %d", n, after.Flights-before.Flights, batched)
-	if n["RETR"] != 40 || n["EPRT"] != 40 || n["EPSV"]+n["PASV"] != 0 {
+	if n := srv.Counts(); n["RETR"] != 40 || n["EPRT"] != 40 || n["EPSV"]+n["PASV"] != 0 {
 		t.Fatalf("40 files copied: %v, want 40 RETR, each behind its EPRT", n)
 	}
-	if batched < 10 {
-		t.Fatalf("%d files of 40 read in batches", batched)
+	copiedInBatches(t, m, before, out)
+}
+
+// copiedInBatches checks the 40 files cp -r copied to out, each read
+// once (RETR), most in batches, since before.
+func copiedInBatches(t *testing.T, m *Mounted, before conn.Snapshot, out string) {
+	t.Helper()
+	after := m.m.pool.Snapshot()
+	retr, batched := after.Commands["RETR"]-before.Commands["RETR"], after.Batched-before.Batched
+	t.Logf("cp -r of 40 files in active mode: %d RETR, %d writes of commands, %d files batched", retr, after.Flights-before.Flights, batched)
+	if retr != 40 || batched < 10 {
+		t.Fatalf("40 files copied with %d RETR, %d of them in batches: want 40, most batched", retr, batched)
 	}
 	for i := range 40 {
 		got, err := os.ReadFile(filepath.Join(out, "d", fmt.Sprintf("f%03d", i)))
@@ -99,4 +106,25 @@ func TestCopyDirActiveBatches(t *testing.T) {
 			t.Fatalf("f%03d: copy differs (%v)", i, err)
 		}
 	}
+}
+
+// The same from vsftpd, passive mode off: it takes the batch's commands
+// during a transfer, and answers them in order.
+func TestCopyDirActiveBatchesVsftpd(t *testing.T) {
+	testutil.NeedFUSE(t)
+	testutil.NeedRoot(t, "for vsftpd, which chroots and changes user")
+	root := t.TempDir()
+	smallFiles(t, 40, 3000, "d")(root)
+	s := vsftpdWith(t, root, nil, []string{"pasv_enable=NO"}, nil)
+	m, mnt, _ := mountAt(t, s.addr, s.user, s.pass, append(s.mods, func(o *Options) { o.Conn.Active = true })...)
+	if _, err := os.ReadDir(filepath.Join(mnt, "d")); err != nil {
+		t.Fatal(err)
+	}
+	before := m.m.pool.Snapshot()
+	out := t.TempDir()
+	if b, err := exec.Command("cp", "-r", filepath.Join(mnt, "d"), out).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, b)
+	}
+	time.Sleep(200 * time.Millisecond)
+	copiedInBatches(t, m, before, out)
 }
