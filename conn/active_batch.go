@@ -76,9 +76,11 @@ func (p *Pool) ReadFiles(ctx context.Context, files []BatchFile, got func(i int,
 			break
 		}
 		p.spareIfLast()
+		// A batch that failed before its commands went out (a port
+		// not opened) leaves the connection in step; the pipeline
+		// breaks it otherwise.
 		if err = c.readBatch(ctx, files, deliver); err != nil {
 			p.batchFailed(ctx, err)
-			c.broken = true // where its replies are, nobody knows
 		}
 		p.put(c, Ahead)
 	}
