@@ -167,6 +167,25 @@ func (b *Blocks) Fetch(ctx context.Context, path, version string, idx int64, fet
 	})
 }
 
+// Start is Fetch that does not wait: it starts fetch unless the block
+// is cached or being fetched already, and says whether it did. A caller
+// that fetches several blocks together (a batch of small files) claims
+// each this way first, so that a reader asking for one meanwhile shares
+// its flight, and no block is fetched twice.
+func (b *Blocks) Start(ctx context.Context, path, version string, idx int64, fetch func(context.Context) ([]byte, error)) bool {
+	k := blockKey{path, version, idx}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.lru.Contains(k) || b.flights[k] != nil || ctx.Err() != nil {
+		return false
+	}
+	f := newFlight[[]byte](ctx, time.Time{})
+	b.flights[k] = f
+	b.counts.fetches.Add(1)
+	go b.run(k, f, fetch)
+	return true
+}
+
 // run is a flight's goroutine.
 func (b *Blocks) run(k blockKey, f *flight[[]byte], fetch func(context.Context) ([]byte, error)) {
 	data, err := call(f.ctx, fetch)

@@ -204,6 +204,37 @@ func TestBlocksFetch(t *testing.T) {
 	})
 }
 
+// Start claims a block without waiting: a reader meanwhile shares its
+// flight, and a block cached or in flight is not started again.
+func TestBlocksStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := NewBlocks(BlocksOptions{})
+		data := make(chan []byte)
+		if !b.Start(t.Context(), "/f", "v", 0, func(context.Context) ([]byte, error) { return <-data, nil }) {
+			t.Fatal("Start did not start a block never fetched")
+		}
+		again := func(context.Context) ([]byte, error) {
+			t.Error("a block in flight or cached fetched again")
+			return nil, nil
+		}
+		if b.Start(t.Context(), "/f", "v", 0, again) {
+			t.Fatal("Start started a block in flight")
+		}
+		var got []byte
+		var wg sync.WaitGroup
+		wg.Go(func() { got, _ = b.Fetch(t.Context(), "/f", "v", 0, again) })
+		synctest.Wait()
+		data <- block("data")
+		wg.Wait()
+		if string(got) != "data" {
+			t.Fatalf("reader got %q, want the started flight's", got)
+		}
+		if b.Start(t.Context(), "/f", "v", 0, again) {
+			t.Fatal("Start started a cached block")
+		}
+	})
+}
+
 func TestBlocksFetchErrorNotCached(t *testing.T) {
 	b := NewBlocks(BlocksOptions{})
 	boom := errors.New("426 connection closed")

@@ -161,3 +161,44 @@ func TestActiveAddr(t *testing.T) {
 		t.Fatalf("active mode naming another host: %v, want ftpd's 501 to EPRT", err)
 	}
 }
+
+// TestActivePipelined: once a port was taken on a connection (and REST,
+// for a read from an offset), a read sends its EPRT, REST and RETR in
+// one write. A port refused there
+// breaks that connection, and the read is made again on a fresh one,
+// which names its port alone (PORT, after EPRT's 502).
+func TestActivePipelined(t *testing.T) {
+	s := startServer(t)
+	s.SetFaults(ftpd.Faults{RefuseVerb: "EPSV,PASV", RefuseCode: 502})
+	data := testutil.RandBytes(24, 100<<10)
+	testutil.WriteFile(t, filepath.Join(s.Root, "f"), data)
+	p := newPool(t, s, func(c *Config) { c.Active = true; c.MaxConns = 1 })
+	ctx := context.Background()
+	read := func(off int64) {
+		t.Helper()
+		b := make([]byte, int64(len(data))-off)
+		if n, err := p.ReadAt(ctx, "/f", b, off, int64(len(data))); err != nil || !bytes.Equal(b[:n], data[off:]) {
+			t.Fatalf("ReadAt from %d: %d bytes, %v", off, n, err)
+		}
+	}
+	read(0)    // EPRT alone: the port is taken here
+	read(5000) // REST alone, once
+	waitIdle(t, p)
+	for _, off := range []int64{0, 5000} {
+		before, was := p.Snapshot(), s.Counts()
+		read(off)
+		waitIdle(t, p)
+		n := s.Counts()
+		if f := p.Snapshot().Flights - before.Flights; f != 1 || n["EPRT"] != was["EPRT"]+1 || n["RETR"] != was["RETR"]+1 {
+			t.Fatalf("read from %d: %d writes of commands (want 1), server saw %v then %v", off, f, was, n)
+		}
+	}
+	s.SetFaults(ftpd.Faults{RefuseVerb: "EPSV,PASV,EPRT", RefuseCode: 502})
+	read(0)
+	if st := p.Stats(); st.Dials != 2 {
+		t.Fatalf("%d connections dialled: want the refused one dropped and one more", st.Dials)
+	}
+	if n := s.Counts(); n["PORT"] != 1 {
+		t.Fatalf("server saw %v: want the fresh connection on PORT", n)
+	}
+}

@@ -75,7 +75,11 @@
 // In active mode (Config.Active, active.go) the server connects to a
 // port we name with EPRT (PORT where EPRT is unknown), and only a
 // connection from the control connection's peer is taken; nothing is
-// opened ahead or pipelined there.
+// opened ahead there. Once a port was taken on a connection, a download
+// or a listing sends EPRT, REST and its command together, behind a port
+// opened before. Pool.ReadFiles reads a batch of small files on one
+// connection, every file's EPRT and RETR sent together, a round trip per
+// file (active_batch.go).
 // Through a proxy (Config.Proxy, proxy.go: SOCKS5 or HTTP CONNECT) every
 // connection is dialled, control and data alike, and passive data
 // connections go to the server's name, which the proxy resolves.

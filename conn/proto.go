@@ -36,6 +36,7 @@ type Conn struct {
 	noEPSV  bool    // EPSV failed once: use PASV
 	epsvOK  bool    // EPSV succeeded once: it may lead a pipeline
 	noEPRT  bool    // EPRT unknown to the server: PORT (active.go)
+	portOK  bool    // a port named (EPRT or PORT) was taken: it may lead a pipeline
 	restOK  bool    // REST succeeded once: it may be in a pipeline
 	broken  bool    // out of sync or dead: never reuse
 	iac     iacRule // from the greeting, which is read raw

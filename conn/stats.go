@@ -27,6 +27,7 @@ type counters struct {
 	connects atomic.Int64
 	errs     [len(classNames)]atomic.Int64
 	down, up atomic.Int64 // data bytes, each way
+	batched  atomic.Int64 // files read in batches (active_batch.go)
 
 	mu   sync.Mutex
 	live map[*liveTransfer]struct{} // GUARDED_BY(mu)
@@ -206,6 +207,9 @@ type Snapshot struct {
 	// BytesDown and BytesUp count the data connections' bytes.
 	BytesDown int64 `json:"bytes_down"`
 	BytesUp   int64 `json:"bytes_up"`
+	// Batched counts the files read in batches, several on one
+	// connection with their commands pipelined (Pool.ReadFiles).
+	Batched int64 `json:"batched"`
 }
 
 // ConnStats is the state of a pool's control connections.
@@ -286,6 +290,7 @@ func (p *Pool) Snapshot() Snapshot {
 		}
 	}
 	snap.BytesDown, snap.BytesUp = s.down.Load(), s.up.Load()
+	snap.Batched = s.batched.Load()
 
 	snap.Transfers = []TransferStat{}
 	s.mu.Lock()

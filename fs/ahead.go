@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"path"
 	"sort"
 	"sync"
@@ -61,6 +62,89 @@ func (a *aheadFiles) done(j fileJob) {
 	a.mu.Unlock()
 }
 
+// batchAhead is how many queued files a worker reads as one batch where
+// the pool reads batches (conn.Pool.ReadFiles, active mode): four per
+// connection share the files queued ahead by name and by inode among
+// every connection, where larger batches would leave some idle, and a
+// batch of four costs five round trips instead of eight.
+const batchAhead = 4
+
+// queuedBehind is first and what q holds behind it, up to n in all,
+// without waiting: a batch of what is queued now.
+func queuedBehind[T any](first T, q <-chan T, n int) []T {
+	all := []T{first}
+	for len(all) < n {
+		select {
+		case v := <-q:
+			all = append(all, v)
+		default:
+			return all
+		}
+	}
+	return all
+}
+
+// fetchBatch reads jobs into the block cache as one batch. Each file's
+// block is claimed first (Blocks.Start), as fetchBlock's Fetch would: a
+// reader asking for it meanwhile waits for the batch's bytes, and a file
+// cached or being fetched already is left out. A file the batch did not
+// read (ErrNotBatched), or that met a passing failure, is read alone, in
+// its flight, as fetchBlock reads it.
+func (m *mount) fetchBatch(jobs []fileJob) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*m.o.Conn.Timeout)
+	defer cancel()
+	var mine []fileJob // those claimed, files[i]'s
+	var files []conn.BatchFile
+	var results []chan batchResult
+	var finished []chan struct{}
+	for _, j := range jobs {
+		res, fin := make(chan batchResult, 1), make(chan struct{})
+		claimed := m.blocks.Start(ctx, j.remote, j.version, 0, func(fctx context.Context) ([]byte, error) {
+			defer close(fin)
+			var r batchResult
+			select {
+			case r = <-res:
+			case <-fctx.Done():
+				return nil, fctx.Err()
+			}
+			if r.err == nil || !errors.Is(r.err, conn.ErrNotBatched) && !conn.Retriable(r.err) {
+				return r.data, r.err
+			}
+			rctx, cancel := context.WithTimeout(fctx, 2*m.o.Conn.Timeout)
+			defer cancel()
+			buf := make([]byte, j.size)
+			n, err := m.pool.ReadAt(rctx, j.remote, buf, 0, j.size)
+			return buf[:n], err
+		})
+		if !claimed {
+			m.files.done(j)
+			continue
+		}
+		mine, files = append(mine, j), append(files, conn.BatchFile{Path: j.remote, Size: j.size})
+		results, finished = append(results, res), append(finished, fin)
+	}
+	if len(files) == 0 {
+		return
+	}
+	m.pool.ReadFiles(ctx, files, func(i int, data []byte, err error) {
+		if err != nil {
+			m.log.Debug("prefetch batch", "path", files[i].Path, "err", err)
+		}
+		results[i] <- batchResult{data, err}
+	})
+	// Done once each block is in (or failed), as a fetchBlock returns.
+	for i, j := range mine {
+		<-finished[i]
+		m.files.done(j)
+	}
+}
+
+// batchResult is what a batch read of one file gave.
+type batchResult struct {
+	data []byte
+	err  error
+}
+
 // startFilePrefetch starts the workers of prefetchSiblings, one per
 // connection: a small file's fetch may take the connection kept for
 // metadata while nobody waits for it (conn.Ahead).
@@ -71,6 +155,10 @@ func (m *mount) startFilePrefetch() {
 			for {
 				select {
 				case j := <-m.files.jobs:
+					if m.pool.Batching() {
+						m.fetchBatch(queuedBehind(j, m.files.jobs, batchAhead))
+						continue
+					}
 					ctx, cancel := context.WithTimeout(context.Background(), 2*m.o.Conn.Timeout)
 					if _, err := m.fetchBlock(ctx, j.remote, j.version, j.size, 0); err != nil {
 						m.log.Debug("prefetch", "path", j.remote, "err", err)

@@ -65,16 +65,7 @@ func (m *mount) startPrefetch() {
 // queued is dir and the directories queued after it, up to
 // prefetchBatch.
 func (m *mount) queued(dir string) []string {
-	dirs := []string{dir}
-	for len(dirs) < prefetchBatch {
-		select {
-		case d := <-m.prefetch:
-			dirs = append(dirs, d)
-		default:
-			return dirs
-		}
-	}
-	return dirs
+	return queuedBehind(dir, m.prefetch, prefetchBatch)
 }
 
 // listTogether lists dirs (below the root) in one batch (Pool.ReadDirs),

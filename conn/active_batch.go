@@ -1,0 +1,209 @@
+package conn
+
+// Small files in active mode, pipelined (Pool.ReadFiles). In passive mode
+// each small file after a connection's first costs two round trips: the
+// next port comes with the previous final reply, then we connect, and
+// the server accepts half a round trip later. In active mode we pick the
+// ports, so every file's EPRT and RETR can go out at once, each behind a
+// listener opened before: the server, done with one file, finds the next
+// commands in its buffer and connects at once, one round trip per file.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+)
+
+// BatchFile is a file to read whole in a batch: its path and its size
+// from the listing.
+type BatchFile struct {
+	Path string
+	Size int64
+}
+
+// MaxBatch bounds the files of one batch: the ports open at once, and
+// the commands the server holds while a transfer runs (ftpd reads 32
+// lines ahead, then leaves the rest in the socket buffers). All go out
+// in one write, so that the server never waits for a command; a window
+// refilled as files come in would have to cross the link in time. A
+// batch holds its connection until its last file is in, about a round
+// trip per file, so callers keep batches shorter where other work may
+// wait for the connection.
+const MaxBatch = 16
+
+// ErrNotBatched says a file of a batch was not read, though the server
+// did not refuse it: the connection broke, the server refused active
+// mode, or batches are off. Read it alone (ReadAt).
+var ErrNotBatched = errors.New("not read in a batch")
+
+// errActiveRefused is a refused EPRT or PORT in a batch: the server does
+// not take active data connections (or not from us), and batches stop.
+var errActiveRefused = errors.New("active data connection refused")
+
+// Batching says whether ReadFiles reads files together: in active mode
+// (Config.Active), where commands are pipelined, until a server refused
+// an active port in a batch.
+func (p *Pool) Batching() bool {
+	return p.cfg.Active && p.cfg.Proxy == nil && p.Pipelining() && !p.noBatch.Load()
+}
+
+// ReadFiles reads files (at most MaxBatch, each read whole) on one
+// connection, their commands pipelined, and calls got with each file's
+// bytes or error, in order, as each comes in. A file the server refuses
+// fails alone; the files not read when the connection broke, or when
+// batches are off, fail with ErrNotBatched. Nothing is retried here:
+// the caller reads those alone.
+func (p *Pool) ReadFiles(ctx context.Context, files []BatchFile, got func(i int, data []byte, err error)) {
+	done := 0
+	deliver := func(i int, data []byte, err error) {
+		done = i + 1
+		if err == nil {
+			p.cfg.stats.batched.Add(1)
+		}
+		got(i, data, err)
+	}
+	var err error
+	switch {
+	case len(files) > MaxBatch:
+		err = fmt.Errorf("%d files, more than %d", len(files), MaxBatch)
+	case !p.Batching():
+		err = errors.New("batches are off")
+	default:
+		var c *Conn
+		if c, err = p.get(ctx, Ahead, true); err != nil {
+			break
+		}
+		p.spareIfLast()
+		// A batch that failed before its commands went out (a port
+		// not opened) leaves the connection in step; the pipeline
+		// breaks it otherwise.
+		if err = c.readBatch(ctx, files, deliver); err != nil {
+			p.batchFailed(ctx, err)
+		}
+		p.put(c, Ahead)
+	}
+	for ; done < len(files); done++ {
+		got(done, nil, fmt.Errorf("%w: %w", ErrNotBatched, err))
+	}
+}
+
+// batchFailed turns batches off for good after a refused active port,
+// and pipelining after replies out of step.
+func (p *Pool) batchFailed(ctx context.Context, err error) {
+	if errors.Is(err, errActiveRefused) {
+		if !p.noBatch.Swap(true) {
+			p.cfg.Logger.Warn("active port refused in a batch; small files are read one at a time from now on", "err", err)
+		}
+		return
+	}
+	if errors.Is(err, errOutOfStep) {
+		p.pipelineFailed(ctx, "retr", err)
+	}
+}
+
+// readBatch sends a listener's EPRT (or PORT) and a RETR for each file,
+// all together, and reads each file in turn: its port's 200, its 150,
+// the server's connection, the bytes and the final reply. It returns an
+// error only when the connection can no longer be used.
+func (c *Conn) readBatch(ctx context.Context, files []BatchFile, got func(i int, data []byte, err error)) error {
+	lns := make([]net.Listener, len(files))
+	defer func() {
+		for _, ln := range lns {
+			if ln != nil {
+				ln.Close()
+			}
+		}
+	}()
+	lines := make([]string, 0, 2*len(files))
+	for i, f := range files {
+		ln, announce, err := c.activeListener()
+		if err != nil {
+			return err
+		}
+		lns[i] = ln
+		eprt := !c.noEPRT || announce.To4() == nil
+		lines = append(lines, portLine(announce, ln.Addr().(*net.TCPAddr).Port, eprt), "RETR "+f.Path)
+	}
+	return c.pipeline(ctx, lines, func(k int) error {
+		i := k / 2
+		if k%2 == 0 {
+			return c.portReply(ctx, lines[k])
+		}
+		data, err := c.batchFile(ctx, files[i], lns[i])
+		lns[i].Close()
+		lns[i] = nil
+		if c.broken {
+			return err
+		}
+		got(i, data, err)
+		return nil
+	})
+}
+
+// portReply reads the reply to an EPRT or PORT of a batch: 200, or the
+// end of the batch.
+func (c *Conn) portReply(ctx context.Context, line string) error {
+	op := "eprt"
+	if line[0] == 'P' {
+		op = "port"
+	}
+	r, err := c.check(ctx, op, "", []int{200})
+	c.portOK = c.portOK || err == nil
+	var fe *Error
+	if err == nil || !errors.As(err, &fe) || fe.Code == 0 {
+		return err
+	}
+	if fe.Code >= 400 && fe.Code != 421 {
+		fe.Err = errActiveRefused
+	} else if fe.Code < 400 {
+		fe.Err = fmt.Errorf("%w: %d", errOutOfStep, r.code)
+	}
+	return fe
+}
+
+// batchFile reads one file of a batch once its port is named: the RETR's
+// 150, the server's connection, the bytes to EOF and the final reply. A
+// refusal of the file leaves the connection in step; anything else
+// breaks it (c.broken).
+func (c *Conn) batchFile(ctx context.Context, f BatchFile, ln net.Listener) ([]byte, error) {
+	opening, err := c.check(ctx, "retr", f.Path, []int{125, 150})
+	var fe *Error
+	if err != nil {
+		if !c.broken && errors.As(err, &fe) && fe.Code < 400 {
+			c.broken = true
+			fe.Err = fmt.Errorf("%w: %d", errOutOfStep, fe.Code)
+		}
+		return nil, err
+	}
+	data, err := acceptFrom(ctx, ln, c.serverIP(), c.deadline(ctx), c.cfg.Logger)
+	if err != nil {
+		c.broken = true
+		return nil, &Error{Op: "retr", Path: f.Path, Err: fmt.Errorf("data connection: %w", err)}
+	}
+	if !c.protP {
+		halfClose(data)
+	}
+	data, live := c.track(data, "retr", f.Path, 0, opening.msg)
+	t, err := c.dataTLS(ctx, "retr", f.Path, data, live, false)
+	if err != nil {
+		return nil, err
+	}
+	// A file that grew since its listing is read to its end, within
+	// reason, as ReadAt drains a short tail; the size listed is what the
+	// caller asked for.
+	b, err := io.ReadAll(io.LimitReader(t, f.Size+smallTail+1))
+	if err == nil && int64(len(b)) > f.Size+smallTail {
+		err = &Error{Op: "retr", Path: f.Path, Err: fmt.Errorf("more than %d bytes, listed %d", f.Size+smallTail, f.Size)}
+	}
+	if err != nil {
+		t.data.Close()
+		c.broken = true // its final reply is still to come
+		return nil, err
+	}
+	if err := t.finish(); err != nil {
+		return nil, err
+	}
+	return b[:min(int64(len(b)), f.Size)], nil
+}
