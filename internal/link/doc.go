@@ -81,9 +81,10 @@
 // relay's own control connection to the server (IPv4 for PORT), the
 // command's form kept. That listener relays the one connection it
 // accepts from the server's host (others are closed) to the port the
-// client announced, on the control connection's peer: the announced
-// address is ignored, as a 227's is, since servers accept only the
-// client's own. A line without a readable port reaches the server without
+// client announced, on the control connection's peer, from the address
+// that connection reached (clients accept data connections from the
+// server's host only): the announced address is ignored, as a 227's is,
+// since servers accept only the client's own. A line without a readable port reaches the server without
 // its argument, which the server refuses. The next PORT or EPRT, a
 // passive reply, the control connection's end and Close each close a
 // listener not used, as a server forgets an address it did not use.
@@ -118,9 +119,9 @@
 // # Goroutines and locks
 //
 // The accept loop runs in its own goroutine, and each passive or active
-// listener in one until it accepted its connection. Each relayed connection has a
-// goroutine that dials the server and waits for the pair to end, and each
-// direction a reader and a writer. Link.mu guards the set of live
+// listener in one until it accepted its connection. Each relayed
+// connection has a goroutine that dials the other side and waits for the
+// pair to end, and each direction a reader and a writer. Link.mu guards the set of live
 // connections; relay.mu a connection's dialed side and listeners;
 // relay.ctl orders the replies the link gives among the server's and
 // follows the active transfers awaiting their replies; pipe.mu
