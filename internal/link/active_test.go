@@ -270,3 +270,22 @@ func TestActiveUpload(t *testing.T) {
 		t.Errorf("stats %+v, want %d bytes up over one data connection", s, size)
 	}
 }
+
+// A hold ends with the control connection: what the client sent before
+// its end reaches the server, though the server never connected.
+func TestActiveHoldEndsWithControl(t *testing.T) {
+	f := startFake(t)
+	l := startLink(t, f.ln.Addr().String(), Options{RTT: rtt})
+	c := dial(t, l.Addr())
+	_, line := activePort(t, "EPRT")
+	c.send(line, "RETR silent", "NOOP")
+	c.expect(200)
+	c.conn.(*net.TCPConn).CloseWrite()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.HasSuffix(strings.Join(f.commands(), ","), "RETR silent,NOOP") {
+		if time.Now().After(deadline) {
+			t.Fatalf("server saw %q, want NOOP after the client's end", f.commands())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -205,6 +205,7 @@ func FuzzReplyRewrite(f *testing.F) {
 
 func FuzzCommandScanner(f *testing.F) {
 	f.Add([]byte("NOOP\r\nAUTH TLS\r\nPORT 1,2,3,4,5,6\r\nPWD\r\n"), []byte{2, 9})
+	f.Add([]byte("EPRT |1|127.0.0.1|1025|\r\nRETR a\r\nEPSV\r\nPORT 1,2\r\nLIST\r\n"), []byte{5, 30})
 	f.Fuzz(func(t *testing.T, in, cuts []byte) {
 		out, verbs := scan([][]byte{in})
 		out2, verbs2 := scan(splits(in, cuts))
