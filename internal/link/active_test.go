@@ -289,3 +289,18 @@ func TestActiveHoldEndsWithControl(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A server that answers 1xx to an active transfer and then fails without
+// connecting holds the control connection back for claimGrace at most.
+func TestActiveClaimWithoutConnect(t *testing.T) {
+	f := startFake(t)
+	l := startLink(t, f.ln.Addr().String(), Options{RTT: rtt})
+	c := dial(t, l.Addr())
+	_, line := activePort(t, "EPRT")
+	start := time.Now()
+	c.send(line, "RETR claim", "NOOP")
+	for _, code := range []int{200, 150, 425, 200} {
+		c.expect(code)
+	}
+	within(t, "NOOP behind a transfer that never connected", time.Since(start), rtt+claimGrace)
+}
