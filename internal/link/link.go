@@ -180,8 +180,10 @@ type relay struct {
 	replies    *replyRewriter
 	round      int     // of the client bytes being scanned; the up reader's alone
 	lastActive *active // the PORT or EPRT scanned last; the up reader's alone
-	ctlEnd     chan struct{}
-	endOnce    sync.Once
+	// ctlEnd closes when either stream of a control connection ended,
+	// which ends every hold.
+	ctlEnd  chan struct{}
+	endOnce sync.Once
 
 	// ctl orders the replies the link gives after the server's earlier
 	// ones: the server's replies are scanned and queued under it.
