@@ -22,16 +22,25 @@ const (
 // that every data connection goes through it (see the package doc).
 var refusals = map[string]string{
 	"AUTH": "534 TLS is not available through the link emulator.\r\n",
-	"PORT": "502 Active mode is not available through the link emulator; use PASV or EPSV.\r\n",
-	"EPRT": "502 Active mode is not available through the link emulator; use PASV or EPSV.\r\n",
 }
+
+// activeVerbs announce a client's port; the link names its own listener
+// instead. transferVerbs open the data connection prepared last.
+var (
+	activeVerbs   = map[string]bool{"PORT": true, "EPRT": true}
+	transferVerbs = map[string]bool{"RETR": true, "STOR": true, "STOU": true, "APPE": true, "LIST": true, "NLST": true, "MLSD": true}
+)
 
 // piece is part of what a client sent: bytes for the server, or a reply
 // the link gives in the server's place, due after the server's final
-// reply number after (the greeting is the first).
+// reply number after (the greeting is the first). An active piece is a
+// whole PORT or EPRT line, to rewrite; a hold piece follows a transfer
+// command that uses one, whose final reply is number after, and holds
+// back what follows it (see the package doc).
 type piece struct {
-	data, reply []byte
-	after       int
+	data, reply  []byte
+	after        int
+	active, hold bool
 }
 
 // commandScanner follows what a client sends on a control connection.
@@ -39,9 +48,10 @@ type commandScanner struct {
 	count   func(verb string)
 	n       int    // bytes of the current line seen
 	head    []byte // its first headLen bytes
-	held    []byte // the current line, while it may be a refused command
+	held    []byte // the current line, while it may be a refused or rewritten command
 	holding bool
-	sent    int // commands passed to the server
+	sent    int  // commands passed to the server
+	armed   bool // a PORT or EPRT awaits its transfer command
 }
 
 func (s *commandScanner) feed(p []byte) []piece {
@@ -57,7 +67,7 @@ func (s *commandScanner) feed(p []byte) []piece {
 		}
 		if s.holding {
 			s.held = append(s.held, b)
-			if b != '\n' && (!mayBeRefused(s.head) || len(s.held) > maxHeld) {
+			if b != '\n' && (!mayBeHeld(s.head) || len(s.held) > maxHeld) {
 				pass = append(pass, s.held...)
 				s.held, s.holding = s.held[:0], false
 			}
@@ -73,12 +83,11 @@ func (s *commandScanner) feed(p []byte) []piece {
 		}
 		if s.holding {
 			if r, ok := refusals[verb]; ok {
-				if len(pass) > 0 {
-					out = append(out, piece{data: pass})
-					pass = nil
-				}
-				out = append(out, piece{reply: []byte(r), after: s.sent + 1})
+				out, pass = cut(out, pass, piece{reply: []byte(r), after: s.sent + 1})
 				verb = ""
+			} else if activeVerbs[verb] {
+				out, pass = cut(out, pass, piece{data: bytes.Clone(s.held), active: true})
+				s.armed = true
 			} else {
 				pass = append(pass, s.held...)
 			}
@@ -87,12 +96,27 @@ func (s *commandScanner) feed(p []byte) []piece {
 		if verb != "" {
 			s.sent++
 		}
+		switch {
+		case verb == "PASV" || verb == "EPSV":
+			s.armed = false // the server drops the active address
+		case transferVerbs[verb] && s.armed:
+			s.armed = false
+			out, pass = cut(out, pass, piece{hold: true, after: s.sent + 1})
+		}
 		s.head, s.n = s.head[:0], 0
 	}
 	if len(pass) > 0 {
 		out = append(out, piece{data: pass})
 	}
 	return out
+}
+
+// cut appends the bytes passed so far, then pc, to out.
+func cut(out []piece, pass []byte, pc piece) ([]piece, []byte) {
+	if len(pass) > 0 {
+		out = append(out, piece{data: pass})
+	}
+	return append(out, pc), nil
 }
 
 // flush returns a line the client left unfinished when its stream ended.
@@ -124,11 +148,15 @@ func verbOf(head []byte) string {
 	return string(bytes.ToUpper(c[:i]))
 }
 
-// mayBeRefused reports whether a line starting with head may still turn
-// out to be a refused command.
-func mayBeRefused(head []byte) bool {
+// heldVerbs are the commands whose lines are held whole: refused or
+// rewritten.
+var heldVerbs = []string{"AUTH", "PORT", "EPRT"}
+
+// mayBeHeld reports whether a line starting with head may still turn out
+// to be a refused or rewritten command.
+func mayBeHeld(head []byte) bool {
 	c := bytes.ToUpper(command(head))
-	for v := range refusals {
+	for _, v := range heldVerbs {
 		if len(c) <= len(v) && v[:len(c)] == string(c) {
 			return true
 		}
@@ -151,7 +179,9 @@ type replyRewriter struct {
 	// final, if set, is called at the end of every final (2xx to 5xx)
 	// reply, and returns what the link answers in the server's place
 	// right after it.
-	final   func() []byte
+	final func() []byte
+	// prelim, if set, is called at the end of every 1xx reply.
+	prelim  func()
 	n       int
 	head    []byte // the current line's first 4 bytes
 	held    []byte // the current line, while it may be part of a passive reply
@@ -221,6 +251,9 @@ func (w *replyRewriter) endLine() []byte {
 	w.head, w.n = w.head[:0], 0
 	if ended && code[0] >= '2' && code[0] <= '5' && w.final != nil {
 		line = append(line, w.final()...)
+	}
+	if ended && code[0] == '1' && w.prelim != nil {
+		w.prelim()
 	}
 	return line
 }

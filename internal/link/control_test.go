@@ -126,7 +126,14 @@ func scan(parts [][]byte) (string, []string) {
 	var out strings.Builder
 	for _, p := range parts {
 		for _, pc := range s.feed(p) {
-			out.Write(pc.data)
+			switch {
+			case pc.active:
+				out.WriteString("[" + string(pc.data) + "]")
+			case pc.hold:
+				out.WriteString("<hold " + strconv.Itoa(pc.after) + ">")
+			default:
+				out.Write(pc.data)
+			}
 			if pc.reply != nil {
 				out.WriteString("<" + string(pc.reply[:3]) + ">")
 			}
@@ -142,8 +149,14 @@ func TestCommandScanner(t *testing.T) {
 		verbs          []string
 	}{
 		{"plain", "USER alice\r\nPASS secret\r\nNOOP\r\n", "USER alice\r\nPASS secret\r\nNOOP\r\n", []string{"USER", "PASS", "NOOP"}},
-		{"refused in place", "NOOP\r\nAUTH TLS\r\nPORT 127,0,0,1,4,1\r\nauth ssl\r\nEPRT |1|127.0.0.1|1025|\r\nPWD\r\n",
-			"NOOP\r\n<534><502><534><502>PWD\r\n", []string{"NOOP", "AUTH", "PORT", "AUTH", "EPRT", "PWD"}},
+		{"refused in place", "NOOP\r\nAUTH TLS\r\nauth ssl\r\nPWD\r\n",
+			"NOOP\r\n<534><534>PWD\r\n", []string{"NOOP", "AUTH", "AUTH", "PWD"}},
+		// The greeting is final reply 1, NOOP's 2, PORT's 3, RETR's 4.
+		{"active lines whole, a hold after their transfer", "NOOP\r\nPORT 127,0,0,1,4,1\r\nTYPE I\r\nRETR a\r\nNOOP\r\neprt |1|127.0.0.1|1025|\r\nLIST\r\n",
+			"NOOP\r\n[PORT 127,0,0,1,4,1\r\n]TYPE I\r\nRETR a\r\n<hold 5>NOOP\r\n[eprt |1|127.0.0.1|1025|\r\n]LIST\r\n<hold 8>",
+			[]string{"NOOP", "PORT", "TYPE", "RETR", "NOOP", "EPRT", "LIST"}},
+		{"passive mode drops the active address", "EPRT |1|127.0.0.1|1025|\r\nEPSV\r\nRETR a\r\nRETR b\r\n",
+			"[EPRT |1|127.0.0.1|1025|\r\n]EPSV\r\nRETR a\r\nRETR b\r\n", []string{"EPRT", "EPSV", "RETR", "RETR"}},
 		{"look-alikes pass", "AUTHX\r\nPORTS\r\nAU\r\n", "AUTHX\r\nPORTS\r\nAU\r\n", []string{"AUTHX", "PORTS", "AU"}},
 		{"telnet bytes before ABOR", "\xff\xf4\xff\xf2ABOR\r\n", "\xff\xf4\xff\xf2ABOR\r\n", []string{"ABOR"}},
 		{"unfinished line passes at the end", "NOOP\r\nAUTH TL", "NOOP\r\nAUTH TL", []string{"NOOP"}},
@@ -192,6 +205,7 @@ func FuzzReplyRewrite(f *testing.F) {
 
 func FuzzCommandScanner(f *testing.F) {
 	f.Add([]byte("NOOP\r\nAUTH TLS\r\nPORT 1,2,3,4,5,6\r\nPWD\r\n"), []byte{2, 9})
+	f.Add([]byte("EPRT |1|127.0.0.1|1025|\r\nRETR a\r\nEPSV\r\nPORT 1,2\r\nLIST\r\n"), []byte{5, 30})
 	f.Fuzz(func(t *testing.T, in, cuts []byte) {
 		out, verbs := scan([][]byte{in})
 		out2, verbs2 := scan(splits(in, cuts))

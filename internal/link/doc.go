@@ -43,7 +43,30 @@
 // data connection at R+3h and the first byte arrives at 3R, as on a real
 // link where the client connects (returning at 2R) and then sends RETR.
 //
-// # Passive replies, and what is refused
+// Active data connections mirror this. The server's connect reaches the
+// link's listener at s and returns at once, R early; the link dials the
+// client at s+3h (a real SYN reaches the client at s+h, its SYN-ACK is
+// back at s+R, the ACK with the first data reaches the client at s+3h)
+// and delivers no server byte before. Window, rate and close are those of
+// passive connections. As a real server is blocked in connect until s+R,
+// the link holds what would show it acting earlier: on the control
+// connection, what the client sent after a transfer command (RETR, STOR,
+// STOU, APPE, LIST, NLST, MLSD) that uses a PORT or EPRT reaches the
+// server no earlier than s+R, or as soon as the server answers that
+// command with a final reply and no 1xx (550, 425: it did not connect);
+// what the server sends from its 1xx to that command on reaches the
+// client no earlier than s+R+h. So PORT or EPRT sent with RETR on an idle
+// connection brings the first byte at 2R (and the 150 with it), and a
+// client that sends "EPRT a; RETR a; EPRT b; RETR b; ..." in one burst
+// gets a file per round trip, the server connecting for the next as the
+// previous connect returns, as over a real link; without the hold the
+// server would connect for all at once. A command pipelined behind such a
+// transfer command waits with it, even an ABOR meant for an earlier
+// transfer. The hold ends at the latest when the control connection
+// ends. (After a 1xx, the link waits for the server's connection up to
+// a second past the final reply: servers connect before their 1xx.)
+//
+// # Passive and active data connections, and what is refused
 //
 // Replies on a control connection are read line by line: a 227 (PASV) or
 // 229 (EPSV) reply, single- or multi-line, pipelined with others or split
@@ -53,12 +76,23 @@
 // Lines of other replies are never rewritten, even when a multi-line reply
 // carries text that looks like a passive reply.
 //
+// A PORT or EPRT line is held whole and, as the server gets it, names a
+// listener of the relay instead of the client's port: on the host of the
+// relay's own control connection to the server (IPv4 for PORT), the
+// command's form kept. That listener relays the one connection it
+// accepts from the server's host (others are closed) to the port the
+// client announced, on the control connection's peer, from the address
+// that connection reached (clients accept data connections from the
+// server's host only): the announced address is ignored, as a 227's is,
+// since servers accept only the client's own. A line without a readable port reaches the server without
+// its argument, which the server refuses. The next PORT or EPRT, a
+// passive reply, the control connection's end and Close each close a
+// listener not used, as a server forgets an address it did not use.
+//
 // The relay must read the control connection, so it stays plain: the
 // relay answers AUTH itself with 534 (no TLS through the emulator), rather
 // than let encrypted passive replies send data connections around it.
-// Likewise PORT and EPRT get 502: an active data connection would run from
-// the server to the client outside the emulator. Implicit TLS (ftps://)
-// is not supported.
+// Implicit TLS (ftps://) is not supported.
 //
 // # Counting
 //
@@ -72,17 +106,25 @@
 // sent. A connect is a round and its handshake's last leg the next, so a
 // login (connect, greeting, USER, PASS) is 4, a NOOP 1, N pipelined NOOPs
 // 1, EPSV+RETR 3, and operations on several connections at once overlap.
+// A server's connect (active mode) is a round, that of the SYN-ACK coming
+// back: one more than the highest round delivered to any server before
+// it, which it reaches at s+R; the server's data on it carries that round
+// at least. So EPRT+RETR on an idle connection is 2 (the commands, the
+// connect), an active transfer behind a finished one adds 1, and N files
+// asked for in one burst of EPRT and RETR cost N+1. Data counts the data
+// connections of both modes.
 // Over a real link, an operation of n round trips takes at least n*R;
 // unrelated activity on other connections can only add to the count.
 //
 // # Goroutines and locks
 //
-// The accept loop runs in its own goroutine, and each passive listener in
-// one until it accepted its connection. Each relayed connection has a
-// goroutine that dials the server and waits for the pair to end, and each
-// direction a reader and a writer. Link.mu guards the set of live
-// connections; relay.mu a connection's server side and passive listener;
-// relay.ctl orders the replies the link gives among the server's; pipe.mu
+// The accept loop runs in its own goroutine, and each passive or active
+// listener in one until it accepted its connection. Each relayed
+// connection has a goroutine that dials the other side and waits for the
+// pair to end, and each direction a reader and a writer. Link.mu guards the set of live
+// connections; relay.mu a connection's dialed side and listeners;
+// relay.ctl orders the replies the link gives among the server's and
+// follows the active transfers awaiting their replies; pipe.mu
 // one direction's queue and window; meter.mu the counters. Lock order:
 // relay.ctl before the others, which are never held together. Close
 // closes every listener and connection, which ends every blocking call,

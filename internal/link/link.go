@@ -135,7 +135,7 @@ func (l *Link) acceptLoop() {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			l.serve(c, l.upstream, false)
+			l.serve(c, l.upstream, false, nil)
 		}()
 	}
 }
@@ -158,80 +158,129 @@ func (l *Link) untrack(r *relay) {
 }
 
 // relay is one relayed connection: the client's, and the link's to the
-// server.
+// server, or on an active data connection the server's, and the link's
+// to the client.
 type relay struct {
 	l      *Link
 	id     int64
 	data   bool
-	client net.Conn
+	client net.Conn // set before the up reader starts, or by setPeer
 	up     *pipe
 	down   *pipe
 	quit   chan struct{} // closed by fail
+	// minRound is the round of the server's bytes on an active data
+	// connection at least: its connect's.
+	minRound int
 
 	replied atomic.Bool // something reached the client since its last flight
 	flights atomic.Int64
 
 	// Control connections only; each used by one reader goroutine.
-	cmds    *commandScanner
-	replies *replyRewriter
-	round   int // of the client bytes being scanned; the up reader's alone
+	cmds       *commandScanner
+	replies    *replyRewriter
+	round      int     // of the client bytes being scanned; the up reader's alone
+	lastActive *active // the PORT or EPRT scanned last; the up reader's alone
+	// ctlEnd closes when either stream of a control connection ended,
+	// which ends every hold.
+	ctlEnd  chan struct{}
+	endOnce sync.Once
 
 	// ctl orders the replies the link gives after the server's earlier
 	// ones: the server's replies are scanned and queued under it.
 	ctl     sync.Mutex
 	finals  int     // GUARDED_BY(ctl): final replies the server sent
 	pending []chunk // GUARDED_BY(ctl): replies of the link waiting for them
+	// Active transfer commands whose final reply is due, in order; the
+	// one a 1xx just claimed; the time of the server's bytes being read.
+	gates  []*active // GUARDED_BY(ctl)
+	claim  *active   // GUARDED_BY(ctl)
+	readAt time.Time // GUARDED_BY(ctl)
 
-	mu     sync.Mutex
-	failed bool         // GUARDED_BY(mu)
-	server net.Conn     // GUARDED_BY(mu)
-	dataLn net.Listener // GUARDED_BY(mu): the passive listener announced last
+	mu       sync.Mutex
+	failed   bool         // GUARDED_BY(mu)
+	server   net.Conn     // GUARDED_BY(mu)
+	dataLn   net.Listener // GUARDED_BY(mu): the passive listener announced last
+	activeLn net.Listener // GUARDED_BY(mu): the listener of the last PORT or EPRT
 }
 
 // serve relays one accepted connection to target until both directions
-// ended or the link closes.
-func (l *Link) serve(client net.Conn, target string, data bool) {
-	round, t0 := l.meter.connect(l.opt.RTT, data)
-	r := &relay{l: l, id: l.nextID.Add(1), data: data, client: client, quit: make(chan struct{})}
+// ended or the link closes. The side that connected, the client or, with
+// a (an active data connection), the server, is read from at once; the
+// link dials the other side when the handshake's last leg would reach
+// it, 1.5 RTT after the connect started.
+func (l *Link) serve(in net.Conn, target string, data bool, a *active) {
+	r := &relay{l: l, id: l.nextID.Add(1), data: data, quit: make(chan struct{}), ctlEnd: make(chan struct{})}
+	var round int
+	var t0 time.Time
+	if a == nil {
+		round, t0 = l.meter.connect(l.opt.RTT, data)
+		r.client = in
+	} else {
+		round, t0 = a.round, a.at
+		r.server, r.minRound = in, a.round
+		r.replied.Store(true) // the client's first send on it is a flight
+	}
 	if !data {
 		r.cmds = &commandScanner{count: func(verb string) {
 			l.meter.command(verb)
 			l.log.Debug("link command", "conn", r.id, "verb", verb, "round", r.round)
 		}}
-		r.replies = &replyRewriter{passive: r.passive, final: r._final}
+		r.replies = &replyRewriter{passive: r.passive, final: r._final, prelim: r._prelim}
 	}
 	if !l.track(r) {
-		client.Close()
+		in.Close()
 		return
 	}
 	defer l.untrack(r)
-	l.log.Debug("link connect", "conn", r.id, "data", data, "round", round)
+	l.log.Debug("link connect", "conn", r.id, "data", data, "active", a != nil, "round", round)
 
 	var wg sync.WaitGroup
-	r.up = newPipe(r, true, client)
+	first := newPipe(r, a == nil, in)
+	if a == nil {
+		r.up = first
+	} else {
+		r.down = first
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		r.up.readLoop()
+		first.readLoop()
 	}()
-	// The client's first bytes ride the handshake's last leg, which
-	// reaches the server 1.5 RTT after the connect started.
+	// A server's connect returns R after it started: its SYN-ACK is a
+	// round that reaches the server.
+	if a != nil && r.sleepUntil(t0.Add(l.opt.RTT)) {
+		l.meter.reachedServer(round)
+	}
 	if r.sleepUntil(t0.Add(3 * l.opt.RTT / 2)) {
 		d := net.Dialer{Timeout: 30 * time.Second}
-		server, err := d.DialContext(l.ctx, "tcp", target)
-		if err == nil && !r.setServer(server) {
+		if a != nil {
+			// From the address the client's control connection reached,
+			// as clients accept data connections from the server's host.
+			d.LocalAddr = &net.TCPAddr{IP: a.from}
+		}
+		peer, err := d.DialContext(l.ctx, "tcp", target)
+		if err == nil && !r.setPeer(peer, a == nil) {
 			err = net.ErrClosed
 		}
 		if err != nil {
 			l.log.Warn("link dial", "conn", r.id, "target", target, "err", err)
 			r.fail()
 		} else {
-			l.meter.handshakeDone(round)
-			r.up.dst = server
-			r.down = newPipe(r, false, server)
-			r.down.dst = client
+			if a == nil {
+				l.meter.reachedServer(round + 1) // the handshake's last leg
+			} else {
+				l.meter.delivered(false, round, 0) // the client's accept returns
+			}
+			first.dst = peer
+			second := newPipe(r, a != nil, peer)
+			second.dst = in
+			if a == nil {
+				r.down = second
+			} else {
+				r.up = second
+			}
 			wg.Add(3)
-			for _, f := range []func(){r.up.writeLoop, r.down.readLoop, r.down.writeLoop} {
+			for _, f := range []func(){first.writeLoop, second.readLoop, second.writeLoop} {
 				go func() {
 					defer wg.Done()
 					f()
@@ -244,14 +293,20 @@ func (l *Link) serve(client net.Conn, target string, data bool) {
 	l.log.Debug("link closed", "conn", r.id, "flights", r.flights.Load())
 }
 
-func (r *relay) setServer(c net.Conn) bool {
+// setPeer records the connection the link dialed: to the server, or to
+// the client of an active data connection; false once the relay ended.
+func (r *relay) setPeer(c net.Conn, server bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.failed {
 		c.Close()
 		return false
 	}
-	r.server = c
+	if server {
+		r.server = c
+	} else {
+		r.client = c
+	}
 	return true
 }
 
@@ -264,13 +319,15 @@ func (r *relay) fail() {
 	}
 	r.failed = true
 	close(r.quit)
-	r.client.Close()
-	if r.server != nil {
-		r.server.Close()
+	for _, c := range []net.Conn{r.client, r.server} {
+		if c != nil {
+			c.Close()
+		}
 	}
 	if r.dataLn != nil {
 		r.dataLn.Close()
 	}
+	r.closeActiveLn()
 }
 
 func (r *relay) stopped() bool {
@@ -302,15 +359,25 @@ func (r *relay) sleepUntil(t time.Time) bool {
 // pass through their scanners first.
 func (r *relay) arrived(p *pipe, data []byte, now time.Time) {
 	if !p.up {
-		round := r.l.meter.serverSends()
+		round := max(r.l.meter.serverSends(), r.minRound)
 		if r.replies == nil {
 			p.push(chunk{data: data, at: now, round: round})
 			return
 		}
 		r.ctl.Lock()
 		defer r.ctl.Unlock()
-		if data = r.replies.feed(data); len(data) > 0 {
-			p.push(chunk{data: data, at: now, round: round})
+		r.readAt = now
+		data, cut, a := r._scanReplies(data)
+		if a == nil {
+			cut = len(data)
+		}
+		// What the server sent after the 1xx that says it connected
+		// waits for its connect to return (pipe.writeLoop).
+		for _, c := range []chunk{{data: data[:cut]}, {data: data[cut:], connected: a}} {
+			if len(c.data) > 0 {
+				c.at, c.round = now, round
+				p.push(c)
+			}
 		}
 		return
 	}
@@ -324,7 +391,25 @@ func (r *relay) arrived(p *pipe, data []byte, now time.Time) {
 		return
 	}
 	for _, pc := range r.cmds.feed(data) {
-		p.push(chunk{data: pc.data, reply: pc.reply, after: pc.after, at: now, round: r.round})
+		c := chunk{data: pc.data, reply: pc.reply, after: pc.after, at: now, round: r.round}
+		switch {
+		case pc.active:
+			r.lastActive = r.newActive(pc.data)
+			c.port = r.lastActive
+			c.portLine = true
+		case pc.hold:
+			a := r.lastActive
+			r.lastActive = nil
+			if a == nil {
+				continue // a PORT the server refuses: nothing to wait for
+			}
+			a.k = pc.after
+			r.ctl.Lock()
+			r.gates = append(r.gates, a)
+			r.ctl.Unlock()
+			c.hold = a
+		}
+		p.push(c)
 	}
 }
 
@@ -341,6 +426,10 @@ func (r *relay) ended(p *pipe, now time.Time) {
 		r.ctl.Lock()
 		defer r.ctl.Unlock()
 		rest, round = r.replies.flush(), r.l.meter.serverSends()
+	}
+	if r.cmds != nil {
+		// A hold waits no longer for a server that will not connect.
+		r.endOnce.Do(func() { close(r.ctlEnd) })
 	}
 	if len(rest) > 0 {
 		p.push(chunk{data: rest, at: now, round: round})
@@ -365,6 +454,10 @@ func (r *relay) answer(c chunk) {
 // the link due after it.
 func (r *relay) _final() []byte {
 	r.finals++
+	if a := r._gate(r.finals); a != nil {
+		a.answerAt = r.readAt
+		close(a.answered)
+	}
 	var out []byte
 	for len(r.pending) > 0 && r.pending[0].after <= r.finals {
 		out = append(out, r.pending[0].reply...)
@@ -409,10 +502,12 @@ func (r *relay) passive(v4 bool, serverPort int) (net.IP, int, error) {
 		ln.Close()
 		return nil, 0, net.ErrClosed
 	}
-	// A new passive reply abandons the previous listener, as servers do.
+	// A new passive reply abandons the previous listener, and the
+	// address of a PORT or EPRT, as servers do.
 	if r.dataLn != nil {
 		r.dataLn.Close()
 	}
+	r.closeActiveLn()
 	r.dataLn = ln
 	host := r.server.RemoteAddr().(*net.TCPAddr).IP.String()
 	r.mu.Unlock()
@@ -424,7 +519,7 @@ func (r *relay) passive(v4 bool, serverPort int) (net.IP, int, error) {
 		c, err := ln.Accept()
 		ln.Close()
 		if err == nil {
-			r.l.serve(c, target, true)
+			r.l.serve(c, target, true, nil)
 		}
 	}()
 	return ip, ln.Addr().(*net.TCPAddr).Port, nil

@@ -2,6 +2,7 @@ package link
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -59,43 +60,60 @@ func TestNOOPRoundTrips(t *testing.T) {
 	}
 }
 
-// A transfer's first byte comes at 3 RTT: the passive reply, the data
-// connection's handshake, and RETR's way to the server and the data's
-// way back (RETR rides the handshake's last leg).
+// A transfer's first byte comes at 3 RTT in passive mode (see
+// passiveFirstByte) and at 2 RTT in active mode (activeFirstByte).
 func TestFirstByte(t *testing.T) {
 	const size = 64 << 10
 	srv := startFTPD(t, map[string]int{"f": size})
 	l := startLink(t, srv.Addr().String(), Options{RTT: rtt})
-	for _, verb := range []string{"EPSV", "PASV"} {
-		t.Run(verb, func(t *testing.T) {
+	for _, tc := range []struct {
+		verb            string
+		rounds, flights int
+		read            func(t *testing.T, c *client, verb string, start time.Time) []byte
+	}{
+		{"EPSV", 3, 3, passiveFirstByte}, // passive, data connect, RETR
+		{"PASV", 3, 3, passiveFirstByte},
+		{"EPRT", 2, 1, activeFirstByte}, // EPRT+RETR, the server's connect
+		{"PORT", 2, 1, activeFirstByte},
+	} {
+		t.Run(tc.verb, func(t *testing.T) {
 			c := login(t, l.Addr())
 			l.Reset()
-			start := time.Now()
-			addr := c.passive(verb)
-			within(t, verb, time.Since(start), rtt)
-			d, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			c.send("RETR f")
-			first := make([]byte, 1)
-			if _, err := io.ReadFull(d, first); err != nil {
-				t.Fatal(err)
-			}
-			within(t, "first byte", time.Since(start), 3*rtt)
-			rest, err := io.ReadAll(d)
-			if err != nil || len(rest) != size-1 || rest[249] != 250 {
-				t.Fatalf("read %d bytes (%v), want %d", len(rest)+1, err, size)
-			}
-			c.expect(150)
+			checkFile(t, tc.read(t, c, tc.verb, time.Now()), size)
 			c.expect(226)
-			s := checkStats(t, l, 3, 3) // passive, data connect, RETR
-			if s.Control != 0 || s.Data != 1 || s.Commands[verb] != 1 || s.Commands["RETR"] != 1 || s.Down < size {
-				t.Errorf("stats %+v, want one data connection, %s and RETR, %d bytes down", s, verb, size)
+			s := checkStats(t, l, tc.rounds, tc.flights)
+			if s.Control != 0 || s.Data != 1 || s.Commands[tc.verb] != 1 || s.Commands["RETR"] != 1 || s.Down < size {
+				t.Errorf("stats %+v, want one data connection, %s and RETR, %d bytes down", s, tc.verb, size)
 			}
 		})
 	}
+}
+
+// passiveFirstByte reads f in passive mode: the passive reply, the data
+// connection's handshake, and RETR's way to the server and the data's
+// way back (RETR rides the handshake's last leg), 3 RTT to the first
+// byte.
+func passiveFirstByte(t *testing.T, c *client, verb string, start time.Time) []byte {
+	t.Helper()
+	addr := c.passive(verb)
+	within(t, verb, time.Since(start), rtt)
+	d, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c.send("RETR f")
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(d, first); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "first byte", time.Since(start), 3*rtt)
+	rest, err := io.ReadAll(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.expect(150)
+	return append(first, rest...)
 }
 
 // retrTimes reads a file through the link and returns when its first and
@@ -255,4 +273,16 @@ func TestIPv6(t *testing.T) {
 	if first.IsZero() || last.Before(first) {
 		t.Fatal("no data")
 	}
+	// Active: the client's port on ::1, the server's on 127.0.0.1.
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c.send(fmt.Sprintf("EPRT |2|::1|%d|", ln.Addr().(*net.TCPAddr).Port), "RETR f")
+	c.expect(200)
+	c.expect(150)
+	_, b := readActive(t, ln)
+	checkFile(t, b, 1000)
+	c.expect(226)
 }

@@ -22,6 +22,18 @@ type chunk struct {
 	// server's final reply number after was read.
 	reply []byte
 	after int
+	// portLine marks a PORT or EPRT line, rewritten as it is delivered
+	// (relay.openActive) for port, nil if it announces none.
+	portLine bool
+	port     *active
+	// hold, on the way to the server, holds back what follows until the
+	// server connected for the transfer command before it, or answered
+	// it without connecting.
+	hold *active
+	// connected, on the way to the client, starts with a 1xx reply that
+	// says the server connected for it: the chunk and what follows wait
+	// for the connect to return.
+	connected *active
 }
 
 // pipe is one direction of a relayed connection: a delay line with a
@@ -40,6 +52,11 @@ type pipe struct {
 	acked    chan struct{}
 
 	bucket *bucket // nil without a rate cap
+
+	// The writer's alone: no chunk is delivered before floor + RTT/2,
+	// nor with a round below floorRound (the server's connect returned).
+	floor      time.Time
+	floorRound int
 }
 
 type ack struct {
@@ -168,6 +185,19 @@ func (p *pipe) writeLoop() {
 				return
 			}
 		}
+		if c.connected != nil {
+			t, connected, ok := p.r.released(c.connected)
+			if !ok {
+				return
+			}
+			if connected {
+				p.floor, p.floorRound = t, c.connected.round
+			}
+		}
+		if c.at.Before(p.floor) {
+			c.at = p.floor
+		}
+		c.round = max(c.round, p.floorRound)
 		if !p.r.sleepUntil(c.at.Add(oneWay)) {
 			return
 		}
@@ -176,12 +206,20 @@ func (p *pipe) writeLoop() {
 		case c.reply != nil:
 			p.r.l.meter.delivered(true, c.round, 0)
 			p.r.answer(c)
+		case c.hold != nil:
+			if !p.r.hold(c.hold) {
+				return
+			}
 		case c.eof:
 			p.r.closeWrite(p.dst)
 			return
 		default:
-			p.r.delivering(p.up, c.round, len(c.data))
-			if _, err := p.dst.Write(c.data); err != nil {
+			data := c.data
+			if c.portLine {
+				data = p.r.openActive(c.port, data)
+			}
+			p.r.delivering(p.up, c.round, len(data))
+			if _, err := p.dst.Write(data); err != nil {
 				p.r.fail()
 				return
 			}

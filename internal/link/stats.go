@@ -20,7 +20,8 @@ type Stats struct {
 	// Commands counts the verbs (upper case) clients sent on control
 	// connections, including those the link answered itself.
 	Commands map[string]int
-	// Control and Data count the connections clients opened.
+	// Control counts the control connections clients opened, Data the
+	// data connections, passive or active.
 	Control, Data int
 	// Up and Down count the bytes delivered to servers and to clients
 	// (passive replies as rewritten).
@@ -119,13 +120,23 @@ func (m *meter) connect(rtt time.Duration, data bool) (int, time.Time) {
 	return r, now
 }
 
-// handshakeDone records the handshake's last leg of a connect of round r
-// reaching the server: a round of its own.
-func (m *meter) handshakeDone(r int) {
+// reachedServer records a handshake's leg of round r reaching a server:
+// the last of a client's connect, or the SYN-ACK of a server's.
+func (m *meter) reachedServer(r int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.top = max(m.top, r+1)
-	m.toServer = max(m.toServer, r+1)
+	m.top = max(m.top, r)
+	m.toServer = max(m.toServer, r)
+}
+
+// serverConnects counts a data connection a server opened now (active
+// mode) and returns its round, that of the SYN-ACK the client sends back
+// (one more than the highest round delivered to any server), and now.
+func (m *meter) serverConnects() (int, time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stats.Data++
+	return m.toServer + 1, time.Now()
 }
 
 // serverSends returns the round of server bytes read now.

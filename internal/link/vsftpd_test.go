@@ -13,7 +13,7 @@ import (
 )
 
 // A real server through the link: curl lists and fetches from vsftpd,
-// with EPSV and with PASV. Skipped where vsftpd or curl is missing, or
+// passive (EPSV, PASV) and active (EPRT, PORT). Skipped where vsftpd or curl is missing, or
 // without root (vsftpd chroots its anonymous sessions).
 func TestVsftpd(t *testing.T) {
 	bin, err := exec.LookPath("vsftpd")
@@ -37,7 +37,8 @@ func TestVsftpd(t *testing.T) {
 	for _, tc := range []struct {
 		verb string
 		args []string
-	}{{"EPSV", nil}, {"PASV", []string{"--disable-epsv"}}} {
+	}{{"EPSV", nil}, {"PASV", []string{"--disable-epsv"}},
+		{"EPRT", []string{"--ftp-port", "127.0.0.1"}}, {"PORT", []string{"--ftp-port", "127.0.0.1", "--disable-eprt"}}} {
 		t.Run(tc.verb, func(t *testing.T) {
 			l.Reset()
 			base := "ftp://" + l.Addr() + "/"
