@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
+	"time"
 )
 
 // BatchFile is a file to read whole in a batch: its path and its size
@@ -43,10 +45,11 @@ var ErrNotBatched = errors.New("not read in a batch")
 var errActiveRefused = errors.New("active data connection refused")
 
 // Batching says whether ReadFiles reads files together: in active mode
-// (Config.Active), where commands are pipelined, until a server refused
-// an active port in a batch.
+// (Config.Active) or with Config.ActiveBatches, where commands are
+// pipelined, until a server refused an active port in a batch or never
+// reached us.
 func (p *Pool) Batching() bool {
-	return p.cfg.Active && p.cfg.Proxy == nil && p.Pipelining() && !p.noBatch.Load()
+	return (p.cfg.Active || p.cfg.ActiveBatches) && p.cfg.Proxy == nil && p.Pipelining() && !p.noBatch.Load()
 }
 
 // ReadFiles reads files (at most MaxBatch, each read whole) on one
@@ -61,6 +64,7 @@ func (p *Pool) ReadFiles(ctx context.Context, files []BatchFile, got func(i int,
 		done = i + 1
 		if err == nil {
 			p.cfg.stats.batched.Add(1)
+			p.batchOK.Store(true)
 		}
 		got(i, data, err)
 	}
@@ -79,10 +83,14 @@ func (p *Pool) ReadFiles(ctx context.Context, files []BatchFile, got func(i int,
 		// A batch that failed before its commands went out (a port
 		// not opened) leaves the connection in step; the pipeline
 		// breaks it otherwise.
-		if err = c.readBatch(ctx, files, deliver); err != nil {
+		if err = c.readBatch(ctx, files, p.batchProbe(), deliver); err != nil {
 			p.batchFailed(ctx, err)
 		}
-		p.put(c, Ahead)
+		if c.ready.epsv != nil {
+			p.putAfter(c, Ahead, c.armData)
+		} else {
+			p.put(c, Ahead)
+		}
 	}
 	for ; done < len(files); done++ {
 		got(done, nil, fmt.Errorf("%w: %w", ErrNotBatched, err))
@@ -105,41 +113,97 @@ func (p *Pool) batchFailed(ctx context.Context, err error) {
 
 // readBatch sends a listener's EPRT (or PORT) and a RETR for each file,
 // all together, and reads each file in turn: its port's 200, its 150,
-// the server's connection, the bytes and the final reply. It returns an
-// error only when the connection can no longer be used.
-func (c *Conn) readBatch(ctx context.Context, files []BatchFile, got func(i int, data []byte, err error)) error {
+// the server's connection, the bytes and the final reply. In a pool
+// that is passive but for batches, the data connection opened ahead
+// carries the first file (no port to name: a round trip less), and an
+// EPSV behind the last RETR lets the connection come back with the next
+// one opening. Until a file has come (probe > 0), the server's 150 and
+// connection are awaited only that long. It returns an error only when
+// the connection can no longer be used.
+func (c *Conn) readBatch(ctx context.Context, files []BatchFile, probe time.Duration, got func(i int, data []byte, err error)) error {
 	lns := make([]net.Listener, len(files))
+	var first net.Conn
+	if !c.cfg.Active {
+		first = c.takeReady(0)
+	}
 	defer func() {
 		for _, ln := range lns {
 			if ln != nil {
 				ln.Close()
 			}
 		}
-	}()
-	lines := make([]string, 0, 2*len(files))
-	for i, f := range files {
-		ln, announce, err := c.activeListener()
-		if err != nil {
-			return err
+		if first != nil {
+			first.Close()
 		}
-		lns[i] = ln
-		eprt := !c.noEPRT || announce.To4() == nil
-		lines = append(lines, portLine(announce, ln.Addr().(*net.TCPAddr).Port, eprt), "RETR "+f.Path)
+	}()
+	lines := make([]string, 0, 2*len(files)+1)
+	for i, f := range files {
+		if i > 0 || first == nil {
+			ln, announce, err := c.activeListener()
+			if err != nil {
+				return err
+			}
+			lns[i] = ln
+			eprt := !c.noEPRT || announce.To4() == nil
+			lines = append(lines, portLine(announce, ln.Addr().(*net.TCPAddr).Port, eprt))
+		}
+		lines = append(lines, "RETR "+f.Path)
 	}
+	arm := !c.cfg.Active && c.epsvOK && !c.noEPSV && !c.protP && !c.ready.refused
+	if arm {
+		lines = append(lines, "EPSV")
+	}
+	i := 0 // the file whose replies come next
 	return c.pipeline(ctx, lines, func(k int) error {
-		i := k / 2
-		if k%2 == 0 {
+		switch {
+		case arm && k == len(lines)-1:
+			r, err := c.readReply(ctx)
+			if err == nil && r.code == 229 {
+				c.ready.epsv = &r
+			}
+			return err
+		case !strings.HasPrefix(lines[k], "RETR "):
 			return c.portReply(ctx, lines[k])
 		}
-		data, err := c.batchFile(ctx, files[i], lns[i])
-		lns[i].Close()
-		lns[i] = nil
+		fctx, cancel := ctx, context.CancelFunc(func() {})
+		if probe > 0 {
+			fctx, cancel = context.WithTimeout(ctx, probe)
+		}
+		data, err := c.batchFile(fctx, files[i], lns[i], first)
+		cancel()
+		if lns[i] != nil {
+			lns[i].Close()
+			lns[i] = nil
+		}
+		if first != nil {
+			first.Close() // the transfer's own end closed it, unless refused
+			first = nil
+		}
 		if c.broken {
+			if probe > 0 && ctx.Err() == nil && fctx.Err() != nil {
+				// The server never reached us (a NAT, a firewall).
+				return fmt.Errorf("%w: no connection from the server within %v: %w", errActiveRefused, probe, err)
+			}
 			return err
 		}
+		if err == nil {
+			probe = 0
+		}
 		got(i, data, err)
+		i++
 		return nil
 	})
+}
+
+// batchProbe is how long a pool that reads batches though it is passive
+// waits for the server's first connection to us: a server beyond a NAT
+// or firewall never comes, and the files wait meanwhile. Ten round trips
+// and at least a second leave a busy server time to come.
+func (p *Pool) batchProbe() time.Duration {
+	if p.cfg.Active || p.batchOK.Load() {
+		return 0
+	}
+	return min(p.cfg.Timeout, max(time.Second, 10*p.RTT()))
 }
 
 // portReply reads the reply to an EPRT or PORT of a batch: 200, or the
@@ -167,7 +231,7 @@ func (c *Conn) portReply(ctx context.Context, line string) error {
 // 150, the server's connection, the bytes to EOF and the final reply. A
 // refusal of the file leaves the connection in step; anything else
 // breaks it (c.broken).
-func (c *Conn) batchFile(ctx context.Context, f BatchFile, ln net.Listener) ([]byte, error) {
+func (c *Conn) batchFile(ctx context.Context, f BatchFile, ln net.Listener, ready net.Conn) ([]byte, error) {
 	opening, err := c.check(ctx, "retr", f.Path, []int{125, 150})
 	var fe *Error
 	if err != nil {
@@ -177,10 +241,12 @@ func (c *Conn) batchFile(ctx context.Context, f BatchFile, ln net.Listener) ([]b
 		}
 		return nil, err
 	}
-	data, err := acceptFrom(ctx, ln, c.serverIP(), c.deadline(ctx), c.cfg.Logger)
-	if err != nil {
-		c.broken = true
-		return nil, &Error{Op: "retr", Path: f.Path, Err: fmt.Errorf("data connection: %w", err)}
+	data := ready
+	if data == nil {
+		if data, err = acceptFrom(ctx, ln, c.serverIP(), c.deadline(ctx), c.cfg.Logger); err != nil {
+			c.broken = true
+			return nil, &Error{Op: "retr", Path: f.Path, Err: fmt.Errorf("data connection: %w", err)}
+		}
 	}
 	if !c.protP {
 		halfClose(data)

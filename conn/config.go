@@ -46,6 +46,17 @@ type Config struct {
 	// control connection's local address), for a NAT that forwards to us.
 	Active     bool
 	ActiveAddr string
+	// ActiveBatches reads the small files fetched ahead in pipelined
+	// active batches (active_batch.go) while every other transfer stays
+	// passive. Until a batch has worked, the server's connection is
+	// awaited briefly (batchProbe): a refused port, or a server that
+	// cannot reach us (a NAT, a firewall), turns batches off for the
+	// pool, and those files are read passively. Off by default: it
+	// saves a round trip a file only on servers that answer a download
+	// before our side of its connection is closed (ftpd); vsftpd and
+	// proftpd wait for that close, which in active mode can come only
+	// after we accepted, so a file costs them two round trips either way.
+	ActiveBatches bool
 	// Proxy, when set, carries the control and data connections
 	// (proxy.go). Active mode does not work through one.
 	Proxy *Proxy

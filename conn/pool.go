@@ -57,6 +57,7 @@ type Pool struct {
 	noPipeline atomic.Bool // a pipelined batch failed: one command at a time
 	noStat     atomic.Bool // STAT does not list here: LIST
 	noBatch    atomic.Bool // an active port was refused in a batch (active_batch.go)
+	batchOK    atomic.Bool // a batch's server connected to us: no more probing
 	// rawNamesOnce logs the first listing line that is not UTF-8.
 	rawNamesOnce sync.Once
 	// answersInTransfer: the server answered a command sent with the end

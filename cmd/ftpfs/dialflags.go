@@ -16,6 +16,7 @@ import (
 func (f *mountFlags) dialFlags(fset *flag.FlagSet) {
 	cc := &f.opts.Conn
 	fset.Var(activeFlag{cc}, "active", "active mode: the server connects to us for data (EPRT, else PORT), for servers and firewalls where passive mode fails; with `ADDR`, that IP address is named to the server instead of ours (a NAT that forwards to us)")
+	fset.BoolVar(&cc.ActiveBatches, "active-batches", cc.ActiveBatches, "read the small files fetched ahead (cp -r, tar, rsync) in active mode, their commands pipelined, while other transfers stay passive: a round trip per file instead of two on servers that answer a download before our side closes (ftpfs serve; not vsftpd or proftpd); turns itself off when the server refuses active mode or cannot reach us (a NAT, a firewall), after waiting a second at most once")
 	fset.StringVar(&f.proxy, "proxy", "", "connect through the proxy at `URL`, socks5://[USER@]HOST:PORT or http://[USER@]HOST:PORT (HTTP CONNECT), control and data connections alike; default: the first set of $ftp_proxy, $FTP_PROXY, $all_proxy and $ALL_PROXY, unless $no_proxy names the server; direct ignores them")
 	fset.StringVar(&f.tlsClient.cert, "tls-client-cert", "", "present the PEM client certificate in `FILE` to a server that asks for one (implies --tls); its key in --tls-client-key, or in FILE too")
 	fset.StringVar(&f.tlsClient.key, "tls-client-key", "", "the PEM private key `FILE` of --tls-client-cert, which must be yours alone (mode 0600 or 0400)")

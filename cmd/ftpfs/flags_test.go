@@ -74,6 +74,7 @@ func TestParseMountArgsFlags(t *testing.T) {
 		"--cache-dir", "/var/cache/x",
 		"--trust-pasv-ip",
 		"--no-pipelining",
+		"--active-batches",
 		"--max-listing-entries", "1000",
 		"--debug-ftp",
 		"--debug-fuse",
@@ -96,6 +97,7 @@ func TestParseMountArgsFlags(t *testing.T) {
 			CheckAfter:  10 * time.Second,
 			TrustPASVIP: true,
 
+			ActiveBatches:     true,
 			NoPipelining:      true,
 			MaxListingEntries: 1000,
 			MaxListingBytes:   256_000,

@@ -1,0 +1,77 @@
+package conn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"ftpfs/internal/link"
+)
+
+// A passive pool with ActiveBatches whose server never reaches us (a NAT,
+// a firewall): the first batch gives up after the probe's second, not
+// the timeout, its files go back to be read alone, and batches stop.
+func TestBatchProbeUnreachable(t *testing.T) {
+	fs := startActiveFake(t)
+	p := NewPool(Config{Addr: fs.ln.Addr().String(), User: "u", Password: "p", Timeout: 20 * time.Second, ActiveBatches: true, MaxConns: 1})
+	t.Cleanup(p.Close)
+	if !p.Batching() {
+		t.Fatal("a pool with ActiveBatches does not batch")
+	}
+	t0 := time.Now()
+	for _, r := range readFiles(t, p, []string{"/a", "/b"}, []int64{5, 5}) {
+		if !errors.Is(r.err, ErrNotBatched) {
+			t.Fatalf("no data connection: %v, want not batched", r.err)
+		}
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Fatalf("the probe gave up after %v; want about a second, the timeout is 20s", d)
+	}
+	if p.Batching() {
+		t.Fatal("batches still on after the server never connected")
+	}
+	if st := p.Stats(); st.Open != 0 {
+		t.Fatalf("%+v: the connection whose server is still connecting must be closed", st)
+	}
+}
+
+// In a passive pool with ActiveBatches, a batch's first file rides the
+// data connection opened ahead, every other one costs a round trip (the
+// server's connect, its EPRT and RETR waiting in its buffer), and an
+// EPSV behind the last RETR opens the next data connection: 8 files in 8
+// round trips, and its connect and the last leg of its handshake 2 more,
+// where passive reads cost 2 each after the first (15, and the same 2).
+func TestBatchProbeRoundTrips(t *testing.T) {
+	s := startServer(t)
+	files := smallFilesAt(t, s, 9, 90)
+	p, l := linkPool(t, s, link.Options{RTT: 10 * time.Millisecond}, func(c *Config) { c.ActiveBatches = true; c.MaxConns = 1 })
+	// A file read alone proves EPSV, and leaves the next data
+	// connection open.
+	b := make([]byte, len(files[0]))
+	if _, err := p.ReadAt(context.Background(), "/f0", b, 0, int64(len(b))); err != nil {
+		t.Fatal(err)
+	}
+	resetAtRest(t, p, l)
+	var paths []string
+	var sizes []int64
+	for i, f := range files[1:] {
+		paths, sizes = append(paths, fmt.Sprintf("/f%d", i+1)), append(sizes, int64(len(f)))
+	}
+	for i, r := range readFiles(t, p, paths, sizes) {
+		if r.err != nil || !bytes.Equal(r.data, files[i+1]) {
+			t.Fatalf("f%d: %d bytes, %v", i+1, len(r.data), r.err)
+		}
+	}
+	settled(t, p)
+	st := l.Stats()
+	t.Logf("a batch of 8: %v", st)
+	if st.RoundTrips > 10 || st.Commands["EPRT"] != 7 || st.Commands["RETR"] != 8 || st.Commands["EPSV"] != 1 || st.Control != 0 {
+		t.Fatalf("a batch of 8 small files: %v; want at most 10 round trips, the first file on the data connection opened ahead, an EPSV behind the last", st)
+	}
+	if st.Data != 8 {
+		t.Fatalf("%v: want 8 data connections, the 7 the server opened and the next one opened after the batch", st)
+	}
+}
