@@ -48,7 +48,8 @@ type result struct {
 // runTransfer opens the prepared data connection, announces it with 150,
 // runs fn in a goroutine, and sends fn's final reply. Meanwhile it keeps
 // reading the control connection: ABOR ends the transfer (426, then 226),
-// STAT and NOOP are answered, anything else waits for the transfer's end.
+// STAT and NOOP are answered once the 150 is out, anything else waits for
+// the transfer's end.
 func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) (int, string)) {
 	x := &transfer{s: s, faults: s.srv.currentFaults(), upload: upload, announced: make(chan struct{})}
 	x.ctx, x.cancel = context.WithCancel(s.ctx)
@@ -106,6 +107,14 @@ func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) 
 				<-x.announced
 				return
 			}
+			// STAT and NOOP are answered at once only once the 150 is
+			// out: before, their replies would come ahead of it.
+			started := false
+			select {
+			case <-x.announced:
+				started = true
+			default:
+			}
 			switch verb {
 			case "ABOR":
 				s.abortTransfer(x)
@@ -119,13 +128,15 @@ func (s *session) runTransfer(opening string, upload bool, fn func(x *transfer) 
 				s.reply(226, "ABOR command successful.")
 				return
 			case "STAT":
-				if arg == "" {
+				if arg == "" && started {
 					s.reply(213, fmt.Sprintf("Status: %d bytes transferred.", x.n.Load()))
 					continue
 				}
 			case "NOOP":
-				s.reply(200, "NOOP ok.")
-				continue
+				if started {
+					s.reply(200, "NOOP ok.")
+					continue
+				}
 			}
 			// Executed after the transfer, already logged and counted.
 			s.pending = append(s.pending, lineResult{line: lr.line, err: errLogged, at: lr.at})
