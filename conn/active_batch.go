@@ -44,6 +44,19 @@ var ErrNotBatched = errors.New("not read in a batch")
 // not take active data connections (or not from us), and batches stop.
 var errActiveRefused = errors.New("active data connection refused")
 
+// errNoEPRT is an EPRT the server does not know (500, 502, 504) for an
+// IPv4 address: the batch ends, and the next ones say PORT.
+var errNoEPRT = errors.New("EPRT unknown")
+
+// batchOpts is what a batch learns from its pool: how long to wait for
+// the server's first connection to us (probe, 0 once one came: batchProbe),
+// what to call when one came, and whether EPRT is known not to work.
+type batchOpts struct {
+	probe  time.Duration
+	proven func()
+	noEPRT bool
+}
+
 // Batching says whether ReadFiles reads files together: in active mode
 // (Config.Active) or with Config.ActiveBatches, where commands are
 // pipelined, until a server refused an active port in a batch or never
@@ -64,7 +77,6 @@ func (p *Pool) ReadFiles(ctx context.Context, files []BatchFile, got func(i int,
 		done = i + 1
 		if err == nil {
 			p.cfg.stats.batched.Add(1)
-			p.batchOK.Store(true)
 		}
 		got(i, data, err)
 	}
@@ -83,7 +95,8 @@ func (p *Pool) ReadFiles(ctx context.Context, files []BatchFile, got func(i int,
 		// A batch that failed before its commands went out (a port
 		// not opened) leaves the connection in step; the pipeline
 		// breaks it otherwise.
-		if err = c.readBatch(ctx, files, p.batchProbe(), deliver); err != nil {
+		o := batchOpts{probe: p.batchProbe(), proven: func() { p.batchOK.Store(true) }, noEPRT: p.noEPRT.Load()}
+		if err = c.readBatch(ctx, files, o, deliver); err != nil {
 			p.batchFailed(ctx, err)
 		}
 		if c.ready.epsv != nil {
@@ -100,6 +113,10 @@ func (p *Pool) ReadFiles(ctx context.Context, files []BatchFile, got func(i int,
 // batchFailed turns batches off for good after a refused active port,
 // and pipelining after replies out of step.
 func (p *Pool) batchFailed(ctx context.Context, err error) {
+	if errors.Is(err, errNoEPRT) {
+		p.noEPRT.Store(true) // the next batches name their ports with PORT
+		return
+	}
 	if errors.Is(err, errActiveRefused) {
 		if !p.noBatch.Swap(true) {
 			p.cfg.Logger.Warn("active port refused in a batch; small files are read one at a time from now on", "err", err)
@@ -117,10 +134,12 @@ func (p *Pool) batchFailed(ctx context.Context, err error) {
 // that is passive but for batches, the data connection opened ahead
 // carries the first file (no port to name: a round trip less), and an
 // EPSV behind the last RETR lets the connection come back with the next
-// one opening. Until a file has come (probe > 0), the server's 150 and
-// connection are awaited only that long. It returns an error only when
-// the connection can no longer be used.
-func (c *Conn) readBatch(ctx context.Context, files []BatchFile, probe time.Duration, got func(i int, data []byte, err error)) error {
+// one opening. Until the server has connected to us once (o.probe > 0),
+// its 150 and its connection are awaited only that long, and a 425 (it
+// could not connect) counts as never. It returns an error only when the
+// connection can no longer be used.
+func (c *Conn) readBatch(ctx context.Context, files []BatchFile, o batchOpts, got func(i int, data []byte, err error)) error {
+	probe := o.probe
 	lns := make([]net.Listener, len(files))
 	var first net.Conn
 	if !c.cfg.Active {
@@ -144,7 +163,7 @@ func (c *Conn) readBatch(ctx context.Context, files []BatchFile, probe time.Dura
 				return err
 			}
 			lns[i] = ln
-			eprt := !c.noEPRT || announce.To4() == nil
+			eprt := !c.noEPRT && !o.noEPRT || announce.To4() == nil
 			lines = append(lines, portLine(announce, ln.Addr().(*net.TCPAddr).Port, eprt))
 		}
 		lines = append(lines, "RETR "+f.Path)
@@ -161,15 +180,21 @@ func (c *Conn) readBatch(ctx context.Context, files []BatchFile, probe time.Dura
 			if err == nil && r.code == 229 {
 				c.ready.epsv = &r
 			}
+			c.broken = c.broken || r.code == 421
 			return err
 		case !strings.HasPrefix(lines[k], "RETR "):
 			return c.portReply(ctx, lines[k])
 		}
-		fctx, cancel := ctx, context.CancelFunc(func() {})
-		if probe > 0 {
-			fctx, cancel = context.WithTimeout(ctx, probe)
+		active := lns[i] != nil
+		wait, cancel := ctx, context.CancelFunc(func() {})
+		if probe > 0 && active {
+			wait, cancel = context.WithTimeout(ctx, probe)
 		}
-		data, err := c.batchFile(fctx, files[i], lns[i], first)
+		data, err := c.batchFile(ctx, wait, files[i], lns[i], first)
+		// By the clock: the listener's deadline may fire before the
+		// context's timer.
+		dl, probing := wait.Deadline()
+		timedOut := probing && wait != ctx && !time.Now().Before(dl) && ctx.Err() == nil
 		cancel()
 		if lns[i] != nil {
 			lns[i].Close()
@@ -179,15 +204,16 @@ func (c *Conn) readBatch(ctx context.Context, files []BatchFile, probe time.Dura
 			first.Close() // the transfer's own end closed it, unless refused
 			first = nil
 		}
-		if c.broken {
-			if probe > 0 && ctx.Err() == nil && fctx.Err() != nil {
-				// The server never reached us (a NAT, a firewall).
-				return fmt.Errorf("%w: no connection from the server within %v: %w", errActiveRefused, probe, err)
-			}
+		var fe *Error
+		switch {
+		case probe > 0 && active && (c.broken && timedOut || errors.As(err, &fe) && fe.Code == 425):
+			// The server never reached us (a NAT, a firewall).
+			return fmt.Errorf("%w: no connection from the server within %v: %w", errActiveRefused, probe, err)
+		case c.broken:
 			return err
-		}
-		if err == nil {
+		case err == nil && active && probe > 0:
 			probe = 0
+			o.proven()
 		}
 		got(i, data, err)
 		i++
@@ -219,7 +245,11 @@ func (c *Conn) portReply(ctx context.Context, line string) error {
 	if err == nil || !errors.As(err, &fe) || fe.Code == 0 {
 		return err
 	}
-	if fe.Code >= 400 && fe.Code != 421 {
+	unknown := fe.Code == 500 || fe.Code == 502 || fe.Code == 504
+	if op == "eprt" && unknown && strings.HasPrefix(line, "EPRT |1|") {
+		c.noEPRT = true
+		fe.Err = errNoEPRT
+	} else if fe.Code >= 400 && fe.Code != 421 {
 		fe.Err = errActiveRefused
 	} else if fe.Code < 400 {
 		fe.Err = fmt.Errorf("%w: %d", errOutOfStep, r.code)
@@ -231,8 +261,8 @@ func (c *Conn) portReply(ctx context.Context, line string) error {
 // 150, the server's connection, the bytes to EOF and the final reply. A
 // refusal of the file leaves the connection in step; anything else
 // breaks it (c.broken).
-func (c *Conn) batchFile(ctx context.Context, f BatchFile, ln net.Listener, ready net.Conn) ([]byte, error) {
-	opening, err := c.check(ctx, "retr", f.Path, []int{125, 150})
+func (c *Conn) batchFile(ctx, wait context.Context, f BatchFile, ln net.Listener, ready net.Conn) ([]byte, error) {
+	opening, err := c.check(wait, "retr", f.Path, []int{125, 150})
 	var fe *Error
 	if err != nil {
 		if !c.broken && errors.As(err, &fe) && fe.Code < 400 {
@@ -243,7 +273,7 @@ func (c *Conn) batchFile(ctx context.Context, f BatchFile, ln net.Listener, read
 	}
 	data := ready
 	if data == nil {
-		if data, err = acceptFrom(ctx, ln, c.serverIP(), c.deadline(ctx), c.cfg.Logger); err != nil {
+		if data, err = acceptFrom(wait, ln, c.serverIP(), c.deadline(wait), c.cfg.Logger); err != nil {
 			c.broken = true
 			return nil, &Error{Op: "retr", Path: f.Path, Err: fmt.Errorf("data connection: %w", err)}
 		}

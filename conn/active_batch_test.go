@@ -130,12 +130,11 @@ func TestBatchMissingFile(t *testing.T) {
 	oneConnection(t, p)
 }
 
-// A server that refuses EPRT in a batch (502: PORT only) ends it at
-// once: the files fail as not batched, read alone they arrive (over
-// PORT), and no batch is tried again.
+// A server that refuses active mode (550 to EPRT and PORT): the batch
+// fails at once, its files as not batched, and no batch is tried again.
 func TestBatchEPRTRefused(t *testing.T) {
-	s, p, files := batchServer(t, 3)
-	s.SetFaults(ftpd.Faults{RefuseVerb: "EPSV,PASV,EPRT", RefuseCode: 502})
+	s, p, _ := batchServer(t, 3)
+	s.SetFaults(ftpd.Faults{RefuseVerb: "EPSV,PASV,EPRT,PORT", RefuseCode: 550})
 	paths, sizes := []string{"/f0", "/f1", "/f2"}, []int64{3000, 3001, 3002}
 	t0 := time.Now()
 	for _, r := range readFiles(t, p, paths, sizes) {
@@ -149,12 +148,6 @@ func TestBatchEPRTRefused(t *testing.T) {
 	if p.Batching() {
 		t.Fatal("batches still on after a refused EPRT")
 	}
-	for i, path := range paths {
-		b := make([]byte, sizes[i])
-		if n, err := p.ReadAt(context.Background(), path, b, 0, sizes[i]); err != nil || !bytes.Equal(b[:n], files[i]) {
-			t.Fatalf("%s alone: %d bytes, %v", path, n, err)
-		}
-	}
 	was := s.Counts()
 	for _, r := range readFiles(t, p, paths, sizes) {
 		if !errors.Is(r.err, ErrNotBatched) {
@@ -163,6 +156,38 @@ func TestBatchEPRTRefused(t *testing.T) {
 	}
 	if n := s.Counts(); n["EPRT"] != was["EPRT"] || n["RETR"] != was["RETR"] {
 		t.Errorf("server saw %v, then %v after batches stopped: want nothing more", was, n)
+	}
+}
+
+// A server that does not know EPRT (502) over IPv4: that batch fails,
+// its files are read alone (over PORT), and the next batch names its
+// ports with PORT and reads every file.
+func TestBatchEPRTUnknown(t *testing.T) {
+	s, p, files := batchServer(t, 3)
+	s.SetFaults(ftpd.Faults{RefuseVerb: "EPSV,PASV,EPRT", RefuseCode: 502})
+	paths, sizes := []string{"/f0", "/f1", "/f2"}, []int64{3000, 3001, 3002}
+	for _, r := range readFiles(t, p, paths, sizes) {
+		if !errors.Is(r.err, ErrNotBatched) {
+			t.Fatalf("batch with EPRT unknown: %v, want ErrNotBatched", r.err)
+		}
+	}
+	if !p.Batching() {
+		t.Fatal("batches off after an unknown EPRT: PORT was not tried")
+	}
+	for i, path := range paths {
+		b := make([]byte, sizes[i])
+		if n, err := p.ReadAt(context.Background(), path, b, 0, sizes[i]); err != nil || !bytes.Equal(b[:n], files[i]) {
+			t.Fatalf("%s alone: %d bytes, %v", path, n, err)
+		}
+	}
+	was := s.Counts()
+	for i, r := range readFiles(t, p, paths, sizes) {
+		if r.err != nil || !bytes.Equal(r.data, files[i]) {
+			t.Fatalf("f%d in a batch over PORT: %d bytes, %v", i, len(r.data), r.err)
+		}
+	}
+	if n := s.Counts(); n["EPRT"] != was["EPRT"] || n["PORT"] != was["PORT"]+3 {
+		t.Errorf("server saw %v, then %v: want 3 PORT and no EPRT in the second batch", was, n)
 	}
 }
 
@@ -197,7 +222,8 @@ func TestBatchServerNeverConnects(t *testing.T) {
 // then connects and sends "hello" only once connect is set.
 type activeFake struct {
 	ln      net.Listener
-	connect atomic.Bool
+	connect atomic.Bool // connect to the ports named by EPRT
+	refuse  atomic.Bool // answer 425 to an active RETR
 }
 
 func startActiveFake(t *testing.T) *activeFake {
@@ -221,6 +247,12 @@ func (f *activeFake) serve(c net.Conn) {
 	say("220 ready")
 	r := bufio.NewReader(c)
 	var port string
+	var pasv net.Listener // the port of the last EPSV, if it came after EPRT
+	defer func() {
+		if pasv != nil {
+			pasv.Close()
+		}
+	}()
 	for {
 		l, err := r.ReadString('\n')
 		if err != nil {
@@ -231,11 +263,40 @@ func (f *activeFake) serve(c net.Conn) {
 		case "USER":
 			say("230 in")
 		case "FEAT":
-			say("211-Features:\r\n EPRT\r\n211 End")
+			say("211-Features:\r\n EPRT\r\n EPSV\r\n211 End")
 		case "EPRT":
 			port = strings.Split(arg, "|")[3]
+			if pasv != nil {
+				pasv.Close()
+				pasv = nil
+			}
 			say("200 ok")
+		case "EPSV":
+			if pasv != nil {
+				pasv.Close()
+			}
+			if pasv, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				return
+			}
+			say(fmt.Sprintf("229 Entering Extended Passive Mode (|||%d|)", pasv.Addr().(*net.TCPAddr).Port))
 		case "RETR":
+			if pasv != nil {
+				say("150 here it comes")
+				d, err := pasv.Accept()
+				pasv.Close()
+				pasv = nil
+				if err != nil {
+					return
+				}
+				d.Write([]byte("hello"))
+				d.Close()
+				say("226 done")
+				continue
+			}
+			if f.refuse.Load() {
+				say("425 Can't open data connection.")
+				continue
+			}
 			say("150 here it comes")
 			if !f.connect.Load() {
 				continue

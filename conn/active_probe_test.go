@@ -75,3 +75,47 @@ func TestBatchProbeRoundTrips(t *testing.T) {
 		t.Fatalf("%v: want 8 data connections, the 7 the server opened and the next one opened after the batch", st)
 	}
 }
+
+// The probe counts only a file the server brought to us: a batch's first
+// file, riding the passive data connection opened ahead, proves nothing,
+// and the next one, which the server cannot bring, still ends the probe
+// after its second and turns batches off (not the 6 s timeout, for this
+// batch and every later one).
+func TestBatchProbePassiveFileProvesNothing(t *testing.T) {
+	fs := startActiveFake(t)
+	p := NewPool(Config{Addr: fs.ln.Addr().String(), User: "u", Password: "p", Timeout: 6 * time.Second, ActiveBatches: true, MaxConns: 1})
+	t.Cleanup(p.Close)
+	b := make([]byte, 5)
+	if _, err := p.ReadAt(context.Background(), "/a", b, 0, 5); err != nil || string(b) != "hello" {
+		t.Fatalf("a passive read: %q, %v", b, err)
+	}
+	settled(t, p) // its next data connection opened
+	t0 := time.Now()
+	rs := readFiles(t, p, []string{"/a", "/b"}, []int64{5, 5})
+	if rs[0].err != nil || string(rs[0].data) != "hello" || !errors.Is(rs[1].err, ErrNotBatched) {
+		t.Fatalf("first %q %v, second %v; want the first over the connection opened ahead, the second not batched", rs[0].data, rs[0].err, rs[1].err)
+	}
+	if d := time.Since(t0); d > 4*time.Second {
+		t.Fatalf("the batch took %v: the passive file ended the probe", d)
+	}
+	if p.Batching() {
+		t.Fatal("batches still on: the passive file proved the server reaches us")
+	}
+}
+
+// A server that answers an active RETR with 425 (it could not connect:
+// a firewall that refuses) ends the probe at once: batches off.
+func TestBatchProbe425(t *testing.T) {
+	fs := startActiveFake(t)
+	fs.refuse.Store(true)
+	p := NewPool(Config{Addr: fs.ln.Addr().String(), User: "u", Password: "p", Timeout: 6 * time.Second, ActiveBatches: true, MaxConns: 1})
+	t.Cleanup(p.Close)
+	for _, r := range readFiles(t, p, []string{"/a", "/b"}, []int64{5, 5}) {
+		if !errors.Is(r.err, ErrNotBatched) {
+			t.Fatalf("425: %v, want not batched", r.err)
+		}
+	}
+	if p.Batching() {
+		t.Fatal("batches still on after the server could not connect (425)")
+	}
+}

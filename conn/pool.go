@@ -58,6 +58,7 @@ type Pool struct {
 	noStat     atomic.Bool // STAT does not list here: LIST
 	noBatch    atomic.Bool // an active port was refused in a batch (active_batch.go)
 	batchOK    atomic.Bool // a batch's server connected to us: no more probing
+	noEPRT     atomic.Bool // a batch's EPRT was unknown: PORT
 	// rawNamesOnce logs the first listing line that is not UTF-8.
 	rawNamesOnce sync.Once
 	// answersInTransfer: the server answered a command sent with the end

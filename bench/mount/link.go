@@ -41,6 +41,7 @@ var (
 	catMiB       = flag.Int("cat-mib", 256, "link rows: size of the file cat reads, MiB")
 	lftpParallel = flag.Int("lftp-parallel", 4, "link rows: lftp mirror --parallel (the mount's connections)")
 	commandLog   = flag.String("command-log", "", "link rows: append every command ftpd receives, with its argument, to `FILE` (ftpd servers only)")
+	mountFlags   = flag.String("mount-flags", "", "link rows: more flags for every mount, space-separated (--active-batches, --active), to measure a mode that is not the default")
 	traceFile    = flag.String("trace", "", "link rows: append every connection and command the links see, with its round, to `FILE`")
 )
 
@@ -168,7 +169,11 @@ func (lb *linkBench) table(s *server, rtt time.Duration, ws []workload) {
 	if s.listOnly {
 		dialect = "LIST only"
 	}
-	title := fmt.Sprintf("link: RTT %v, window %d MiB, server %s (%s); mount defaults (%d connections)", rtt, window>>20, s.name, dialect, conns)
+	mode := fmt.Sprintf("mount defaults (%d connections)", conns)
+	if *mountFlags != "" {
+		mode = fmt.Sprintf("mount defaults (%d connections) and %s", conns, *mountFlags)
+	}
+	title := fmt.Sprintf("link: RTT %v, window %d MiB, server %s (%s); %s", rtt, window>>20, s.name, dialect, mode)
 	progress("%s", title)
 	var lines []string
 	for _, w := range ws {

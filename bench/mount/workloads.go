@@ -323,7 +323,7 @@ func (c *wctx) mount() (string, func(), error) {
 		return "", nil, err
 	}
 	c.trash = append(c.trash, cache)
-	flags := append([]string{"--cache-dir", cache}, c.s.mountFlags...)
+	flags := append(append([]string{"--cache-dir", cache}, c.s.mountFlags...), strings.Fields(*mountFlags)...)
 	return mountURL(c.lb.work, "ftp://"+c.s.user+"@"+c.l.Addr()+"/", c.s.pass, flags...)
 }
 
