@@ -79,9 +79,10 @@
 // earlier than f+R+h; what the client sent that had not reached the
 // server at f reaches it no earlier than f+R. The 226 follows the data
 // connection whose FIN the link read or its kernel has (data before the
-// FIN may wait for the window), else the newest one still open, whose
-// FIN it waits for (a server that does not linger may reply before its
-// FIN left), or for a second if the server never opened it. Other
+// FIN may wait for the window), else the newest one the server opened,
+// else the newest one announced, whose FIN it waits for (a server that
+// does not linger may reply before its FIN left), or for a second if
+// the server never opens it. Other
 // replies are not held, and commands delivered before f escape the
 // hold. So a small file read in passive mode behind another, its RETR
 // sent with the next EPSV, costs 3R (229 with the 226, connect, RETR and

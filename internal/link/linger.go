@@ -117,33 +117,40 @@ func (r *relay) endData(fin bool, now time.Time) {
 // whose end it follows: a lingering server says a transfer completed
 // (226) only once its close returned. That is the connection whose FIN
 // the link read, or its kernel has (data before the FIN may wait for the
-// window), else the newest one still open: a server that does not linger
-// may reply before its FIN left, and the link may not have accepted the
-// server's connection yet. (250 is left alone: servers answer CWD or
-// DELE with it while a data connection waits for its transfer.) ctl
-// held.
+// window), else the newest one still open that the server opened, else
+// the newest one announced: a server that does not linger may reply
+// before its FIN left (a PORT sent behind may be announced already), and
+// the link may not have accepted the server's connection yet. (250 is
+// left alone: servers answer CWD or DELE with it while a data connection
+// waits for its transfer.) ctl held.
 func (r *relay) _lingerClaim() {
 	if !r.l.opt.Linger || r.linger.claim != nil || r.replies.ended != "226" {
 		return
 	}
 	ends := r.linger.ends
-	pick := -1
-	for i := len(ends) - 1; i >= 0; i-- {
+	pick, opened, announced := -1, -1, -1
+	for i := len(ends) - 1; i >= 0 && pick < 0; i-- {
 		select {
 		case <-ends[i].done:
-			if !ends[i].fin {
-				continue // reset: no linger
-			}
+			if ends[i].fin {
+				pick = i
+			} // else a reset: no linger
 		default:
-			if ends[i].conn == nil || !finArrived(ends[i].conn) {
-				if pick < 0 {
-					pick = i
-				}
-				continue
+			switch {
+			case ends[i].conn == nil:
+				announced = max(announced, i)
+			case finArrived(ends[i].conn):
+				pick = i
+			default:
+				opened = max(opened, i)
 			}
 		}
-		pick = i
-		break
+	}
+	if pick < 0 {
+		pick = opened
+	}
+	if pick < 0 {
+		pick = announced
 	}
 	if pick >= 0 {
 		r.linger.claim = ends[pick]
