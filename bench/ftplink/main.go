@@ -28,10 +28,11 @@ func main() {
 	rtt := flag.Duration("rtt", 20*time.Millisecond, "round-trip time")
 	window := flag.String("window", "4M", "bytes in flight per direction of each connection (K, M, G: binary)")
 	rate := flag.String("rate", "0", "bytes per second per direction of each connection, 0 for no cap (K, M, G: binary)")
+	linger := flag.Bool("linger", false, "the server's close of a data connection returns when its FIN is acknowledged (vsftpd's SO_LINGER)")
 	verbose := flag.Bool("v", false, "log every connection and command")
 	flag.Parse()
 	if *upstream == "" || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: ftplink -upstream host:port [-listen host:port] [-rtt 20ms] [-window 4M] [-rate 0] [-v]")
+		fmt.Fprintln(os.Stderr, "usage: ftplink -upstream host:port [-listen host:port] [-rtt 20ms] [-window 4M] [-rate 0] [-linger] [-v]")
 		os.Exit(2)
 	}
 	w, err := size(*window)
@@ -47,11 +48,11 @@ func main() {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	l, err := link.Start(*upstream, link.Options{RTT: *rtt, Window: int(w), Rate: r, Listen: *listen, Logger: log})
+	l, err := link.Start(*upstream, link.Options{RTT: *rtt, Window: int(w), Rate: r, Listen: *listen, Logger: log, Linger: *linger})
 	if err != nil {
 		fatal(err)
 	}
-	fmt.Fprintf(os.Stderr, "ftplink: %s -> %s, RTT %v, window %d bytes, rate %d B/s\n", l.Addr(), *upstream, *rtt, l.Options().Window, r)
+	fmt.Fprintf(os.Stderr, "ftplink: %s -> %s, RTT %v, window %d bytes, rate %d B/s, linger %v\n", l.Addr(), *upstream, *rtt, l.Options().Window, r, *linger)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGUSR1)

@@ -35,6 +35,8 @@ type active struct {
 	accepted chan struct{}
 	at       time.Time
 	round    int
+	// end follows the server's end of the connection (Options.Linger).
+	end *dataEnd
 	// claimed (a 1xx answered the transfer command) and answerAt are set
 	// under ctl before answered closes: the final reply was read then.
 	answered chan struct{}
@@ -102,6 +104,9 @@ func (r *relay) openActive(a *active, line []byte) []byte {
 	if !r.setActiveLn(ln) {
 		return bare
 	}
+	r.ctl.Lock()
+	a.end = r._followEnd()
+	r.ctl.Unlock()
 	// Called from a writer of this relay, itself counted: wg is not zero.
 	r.l.wg.Add(1)
 	go r.acceptActive(ln, a, host)
@@ -145,6 +150,7 @@ func (r *relay) acceptActive(ln *net.TCPListener, a *active, serverHost net.IP) 
 	for {
 		c, err := ln.AcceptTCP()
 		if err != nil {
+			r.unfollow(a.end)
 			return
 		}
 		if from := c.RemoteAddr().(*net.TCPAddr).IP; !from.Equal(serverHost) {
@@ -155,7 +161,7 @@ func (r *relay) acceptActive(ln *net.TCPListener, a *active, serverHost net.IP) 
 		ln.Close()
 		a.round, a.at = r.l.meter.serverConnects()
 		close(a.accepted)
-		r.l.serve(c, a.target, true, a)
+		r.l.serve(c, a.target, r, a, a.end)
 		return
 	}
 }
@@ -225,21 +231,38 @@ func (r *relay) _prelim() {
 	}
 }
 
+// mark is where a reply that waits starts in what the server sent: a
+// 1xx that says the server connected, or a final reply that follows a
+// lingering close.
+type mark struct {
+	at        int
+	connected *active
+	linger    *dataEnd
+}
+
 // _scanReplies passes what the server sent through the reply scanner,
-// line by line, and returns it with where the 1xx reply to an active
-// transfer command starts, if one does (cut, a), or a nil a.
-func (r *relay) _scanReplies(data []byte) (out []byte, cut int, a *active) {
+// line by line, and returns it with the replies that wait; ctl held.
+func (r *relay) _scanReplies(data []byte) (out []byte, marks []mark) {
+	start := 0 // of the reply being read; one begun in an earlier read waits from here
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n') + 1
 		if i == 0 {
 			i = len(data)
 		}
 		n := len(out)
+		if r.replies.n == 0 && r.replies.multi == "" {
+			start = n
+		}
 		out = append(out, r.replies.feed(data[:i])...)
 		data = data[i:]
-		if a == nil && r.claim != nil {
-			a, cut, r.claim = r.claim, n, nil
+		if r.claim != nil {
+			marks = append(marks, mark{at: n, connected: r.claim})
+			r.claim = nil
+		}
+		if r.linger.claim != nil {
+			marks = append(marks, mark{at: start, linger: r.linger.claim})
+			r.linger.claim = nil
 		}
 	}
-	return out, cut, a
+	return out, marks
 }

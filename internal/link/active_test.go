@@ -62,6 +62,39 @@ func checkFile(t *testing.T, b []byte, size int) {
 	}
 }
 
+// numbered names n files f0, f1, ... of size bytes, for startFTPD.
+func numbered(n, size int) map[string]int {
+	files := map[string]int{}
+	for i := range n {
+		files[fmt.Sprintf("f%d", i)] = size
+	}
+	return files
+}
+
+// activeBurst prepares reading f0, f1, ... f(n-1) in active mode in one
+// burst: the client's listeners, in order, and the EPRT and RETR lines.
+func activeBurst(t *testing.T, n int) ([]*net.TCPListener, []string) {
+	t.Helper()
+	var lns []*net.TCPListener
+	var lines []string
+	for i := range n {
+		ln, line := activePort(t, "EPRT")
+		lns = append(lns, ln)
+		lines = append(lines, line, fmt.Sprintf("RETR f%d", i))
+	}
+	return lns, lines
+}
+
+// expectBurst reads the replies to n EPRT and RETR sent in one burst.
+func (c *client) expectBurst(n int) {
+	c.t.Helper()
+	for range n {
+		c.expect(200)
+		c.expect(150)
+		c.expect(226)
+	}
+}
+
 // activeFirstByte reads f in active mode: PORT or EPRT and RETR leave
 // together, reach the server at 0.5 RTT, the server's connect returns R
 // later and its 150 and data reach the client at 2 RTT.
@@ -83,20 +116,10 @@ func activeFirstByte(t *testing.T, c *client, verb string, start time.Time) []by
 // gets the next EPRT and RETR only when the connect returned.
 func TestActivePipelined(t *testing.T) {
 	const n, size = 5, 1000
-	files := map[string]int{}
-	for i := range n {
-		files[fmt.Sprintf("f%d", i)] = size
-	}
-	srv := startFTPD(t, files)
+	srv := startFTPD(t, numbered(n, size))
 	l := startLink(t, srv.Addr().String(), Options{RTT: rtt})
 	c := login(t, l.Addr())
-	var lns []*net.TCPListener
-	var lines []string
-	for i := range n {
-		ln, line := activePort(t, "EPRT")
-		lns = append(lns, ln)
-		lines = append(lines, line, fmt.Sprintf("RETR f%d", i))
-	}
+	lns, lines := activeBurst(t, n)
 	l.Reset()
 	start := time.Now()
 	c.send(lines...)
@@ -107,11 +130,7 @@ func TestActivePipelined(t *testing.T) {
 		checkFile(t, b, size)
 	}
 	within(t, "last file's first byte", last.Sub(start), (n+1)*rtt)
-	for range n {
-		c.expect(200)
-		c.expect(150)
-		c.expect(226)
-	}
+	c.expectBurst(n)
 	if s := checkStats(t, l, n+1, 1); s.Data != n || s.Commands["EPRT"] != n || s.Commands["RETR"] != n {
 		t.Errorf("stats %+v, want %d data connections, EPRT and RETR", s, n)
 	}

@@ -190,6 +190,9 @@ type replyRewriter struct {
 	// replies; rewritten says the current reply's address was rewritten.
 	multi     string
 	rewritten bool
+	// ended is the code of the last reply that ended, set before final
+	// and prelim run.
+	ended string
 }
 
 func (w *replyRewriter) feed(p []byte) []byte {
@@ -249,6 +252,9 @@ func (w *replyRewriter) endLine() []byte {
 		w.rewritten = false
 	}
 	w.head, w.n = w.head[:0], 0
+	if ended {
+		w.ended = code
+	}
 	if ended && code[0] >= '2' && code[0] <= '5' && w.final != nil {
 		line = append(line, w.final()...)
 	}

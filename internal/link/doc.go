@@ -66,6 +66,30 @@
 // ends. (After a 1xx, the link waits for the server's connection up to
 // a second past the final reply: servers connect before their 1xx.)
 //
+// With Options.Linger the link models a server whose close of a data
+// connection returns only once its FIN is acknowledged, R after the FIN
+// over a real link: vsftpd sets SO_LINGER, and sends the transfer's 226
+// and reads its next command only when that close returns. On loopback
+// the link's kernel acknowledges the FIN at once (or after its 40 ms
+// delayed ACK), which would hide that round trip. When the link reads
+// the server's FIN on a data connection at f (on an active one, f is no
+// earlier than s+R, when the server's connect returned in the model),
+// the server is blocked until f+R: the 226 that says the transfer
+// completed, and all the server sends after it, reach the client no
+// earlier than f+R+h; what the client sent that had not reached the
+// server at f reaches it no earlier than f+R. The 226 follows the data
+// connection whose FIN the link read or its kernel has (data before the
+// FIN may wait for the window), else the newest one the server opened,
+// else the newest one announced, whose FIN it waits for (a server that
+// does not linger may reply before its FIN left), or for a second if
+// the server never opens it. Other
+// replies are not held, and commands delivered before f escape the
+// hold. So a small file read in passive mode behind another, its RETR
+// sent with the next EPSV, costs 3R (229 with the 226, connect, RETR and
+// data, the FIN's ACK) instead of 2R, and one in an active burst 2R (the
+// connect, the FIN's ACK) instead of R. Servers that do not linger
+// (ftpd) reply at once.
+//
 // # Passive and active data connections, and what is refused
 //
 // Replies on a control connection are read line by line: a 227 (PASV) or
@@ -112,7 +136,13 @@
 // at least. So EPRT+RETR on an idle connection is 2 (the commands, the
 // connect), an active transfer behind a finished one adds 1, and N files
 // asked for in one burst of EPRT and RETR cost N+1. Data counts the data
-// connections of both modes.
+// connections of both modes. With Options.Linger the ACK of the server's
+// FIN on a data connection is a round, one more than the FIN's (that of
+// the data before it), which reaches the server when its close returns;
+// what the server sends after a lingering close carries it at least. So
+// a small passive file behind another costs 3 rounds instead of 2, and N
+// files asked for in one burst of EPRT and RETR cost 2N+1 instead of
+// N+1: each connect and each ACK, the last 226's included.
 // Over a real link, an operation of n round trips takes at least n*R;
 // unrelated activity on other connections can only add to the count.
 //
@@ -124,7 +154,9 @@
 // pair to end, and each direction a reader and a writer. Link.mu guards the set of live
 // connections; relay.mu a connection's dialed side and listeners;
 // relay.ctl orders the replies the link gives among the server's and
-// follows the active transfers awaiting their replies; pipe.mu
+// follows the active transfers awaiting their replies and, with Linger,
+// the server's ends of the data connections (a data connection's reader
+// that read a FIN stays until the server's close returns); pipe.mu
 // one direction's queue and window; meter.mu the counters. Lock order:
 // relay.ctl before the others, which are never held together. Close
 // closes every listener and connection, which ends every blocking call,

@@ -90,6 +90,8 @@ func (f *fakeServer) serve(c net.Conn) {
 			out = fmt.Sprintf("227-Passive,\r\n227 over two lines (10,1,2,3,%s)\r\n", pasv)
 		case "RETR silent":
 			continue // as a server still connecting
+		case "ABOR":
+			out = "226 nothing to abort\r\n"
 		case "RETR claim":
 			out = "150 opening, not connecting\r\n425 no data connection\r\n"
 		case "QUIT":

@@ -26,11 +26,7 @@ func startFTPD(t *testing.T, files map[string]int) *ftpd.Server {
 	t.Helper()
 	root := t.TempDir()
 	for name, size := range files {
-		b := make([]byte, size)
-		for i := range b {
-			b[i] = byte(i % 251)
-		}
-		if err := os.WriteFile(filepath.Join(root, name), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(root, name), content(size), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -48,6 +44,15 @@ func startFTPD(t *testing.T, files map[string]int) *ftpd.Server {
 	}
 	t.Cleanup(func() { srv.Close() })
 	return srv
+}
+
+// content is what startFTPD puts in a file of size bytes.
+func content(size int) []byte {
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte(i % 251)
+	}
+	return b
 }
 
 // startLink starts a link in front of upstream and closes it when the

@@ -34,6 +34,11 @@ type Options struct {
 	// Logger receives connection events and, at debug level, every
 	// command with its round; nil discards them.
 	Logger *slog.Logger
+	// Linger models a server whose close of a data connection returns
+	// only once its FIN is acknowledged, as vsftpd's (SO_LINGER): it
+	// replies and reads its next command R after the FIN (see the package
+	// doc).
+	Linger bool
 }
 
 // Link relays FTP to one upstream server over an emulated link.
@@ -135,7 +140,7 @@ func (l *Link) acceptLoop() {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			l.serve(c, l.upstream, false, nil)
+			l.serve(c, l.upstream, nil, nil, nil)
 		}()
 	}
 }
@@ -171,6 +176,13 @@ type relay struct {
 	// minRound is the round of the server's bytes on an active data
 	// connection at least: its connect's.
 	minRound int
+	// ctlRelay is a data connection's control connection; end follows the
+	// server's side of it, with Options.Linger.
+	ctlRelay *relay
+	end      *dataEnd
+	// lingerFrom is the earliest model time of the server's FIN on an
+	// active data connection: its connect's return.
+	lingerFrom time.Time
 
 	replied atomic.Bool // something reached the client since its last flight
 	flights atomic.Int64
@@ -195,6 +207,7 @@ type relay struct {
 	gates  []*active // GUARDED_BY(ctl)
 	claim  *active   // GUARDED_BY(ctl)
 	readAt time.Time // GUARDED_BY(ctl)
+	linger lingering // GUARDED_BY(ctl)
 
 	mu       sync.Mutex
 	failed   bool         // GUARDED_BY(mu)
@@ -207,9 +220,13 @@ type relay struct {
 // ended or the link closes. The side that connected, the client or, with
 // a (an active data connection), the server, is read from at once; the
 // link dials the other side when the handshake's last leg would reach
-// it, 1.5 RTT after the connect started.
-func (l *Link) serve(in net.Conn, target string, data bool, a *active) {
-	r := &relay{l: l, id: l.nextID.Add(1), data: data, quit: make(chan struct{}), ctlEnd: make(chan struct{})}
+// it, 1.5 RTT after the connect started. ctl is a data connection's
+// control connection, nil for a control connection; end, if not nil,
+// follows the server's end of a data connection (Options.Linger).
+func (l *Link) serve(in net.Conn, target string, ctl *relay, a *active, end *dataEnd) {
+	data := ctl != nil
+	r := &relay{l: l, id: l.nextID.Add(1), data: data, ctlRelay: ctl, end: end, quit: make(chan struct{}), ctlEnd: make(chan struct{})}
+	defer r.endData(false, time.Time{})
 	var round int
 	var t0 time.Time
 	if a == nil {
@@ -218,6 +235,7 @@ func (l *Link) serve(in net.Conn, target string, data bool, a *active) {
 	} else {
 		round, t0 = a.round, a.at
 		r.server, r.minRound = in, a.round
+		r.lingerFrom = a.at.Add(l.opt.RTT)
 		r.replied.Store(true) // the client's first send on it is a flight
 	}
 	if !data {
@@ -232,6 +250,9 @@ func (l *Link) serve(in net.Conn, target string, data bool, a *active) {
 		return
 	}
 	defer l.untrack(r)
+	if a != nil {
+		ctl.setEndConn(end, in)
+	}
 	l.log.Debug("link connect", "conn", r.id, "data", data, "active", a != nil, "round", round)
 
 	var wg sync.WaitGroup
@@ -270,6 +291,9 @@ func (l *Link) serve(in net.Conn, target string, data bool, a *active) {
 				l.meter.reachedServer(round + 1) // the handshake's last leg
 			} else {
 				l.meter.delivered(false, round, 0) // the client's accept returns
+			}
+			if a == nil {
+				ctl.setEndConn(end, peer)
 			}
 			first.dst = peer
 			second := newPipe(r, a != nil, peer)
@@ -367,17 +391,28 @@ func (r *relay) arrived(p *pipe, data []byte, now time.Time) {
 		r.ctl.Lock()
 		defer r.ctl.Unlock()
 		r.readAt = now
-		data, cut, a := r._scanReplies(data)
-		if a == nil {
-			cut = len(data)
-		}
-		// What the server sent after the 1xx that says it connected
-		// waits for its connect to return (pipe.writeLoop).
-		for _, c := range []chunk{{data: data[:cut]}, {data: data[cut:], connected: a}} {
-			if len(c.data) > 0 {
-				c.at, c.round = now, round
+		data, marks := r._scanReplies(data)
+		// What the server sent from a 1xx that says it connected on
+		// waits for its connect to return, and from a final reply after
+		// a lingering close on, for that close (pipe.writeLoop).
+		c := chunk{at: now, round: round}
+		from := 0
+		for _, m := range marks {
+			if m.at > from {
+				c.data = data[from:m.at]
 				p.push(c)
+				c = chunk{at: now, round: round}
+				from = m.at
 			}
+			if m.connected != nil {
+				c.connected = m.connected
+			}
+			if m.linger != nil {
+				c.linger = m.linger
+			}
+		}
+		if c.data = data[from:]; len(c.data) > 0 {
+			p.push(c)
 		}
 		return
 	}
@@ -414,8 +449,8 @@ func (r *relay) arrived(p *pipe, data []byte, now time.Time) {
 }
 
 // ended queues the end of a stream read at now, after any line a scanner
-// held.
-func (r *relay) ended(p *pipe, now time.Time) {
+// held; fin says the sender closed it.
+func (r *relay) ended(p *pipe, now time.Time, fin bool) {
 	var rest []byte
 	var round int
 	switch {
@@ -435,6 +470,9 @@ func (r *relay) ended(p *pipe, now time.Time) {
 		p.push(chunk{data: rest, at: now, round: round})
 	}
 	p.push(chunk{eof: true, at: now})
+	if !p.up {
+		r.endData(fin, now)
+	}
 }
 
 // answer gives a reply in the server's place, when the command reached
@@ -454,6 +492,7 @@ func (r *relay) answer(c chunk) {
 // the link due after it.
 func (r *relay) _final() []byte {
 	r.finals++
+	r._lingerClaim()
 	if a := r._gate(r.finals); a != nil {
 		a.answerAt = r.readAt
 		close(a.answered)
@@ -511,6 +550,8 @@ func (r *relay) passive(v4 bool, serverPort int) (net.IP, int, error) {
 	r.dataLn = ln
 	host := r.server.RemoteAddr().(*net.TCPAddr).IP.String()
 	r.mu.Unlock()
+	// passive runs under ctl, scanning the server's replies.
+	end := r._followEnd()
 	target := net.JoinHostPort(host, strconv.Itoa(serverPort))
 	// Called from a reader of this relay, itself counted: wg is not zero.
 	r.l.wg.Add(1)
@@ -518,9 +559,11 @@ func (r *relay) passive(v4 bool, serverPort int) (net.IP, int, error) {
 		defer r.l.wg.Done()
 		c, err := ln.Accept()
 		ln.Close()
-		if err == nil {
-			r.l.serve(c, target, true, nil)
+		if err != nil {
+			r.unfollow(end)
+			return
 		}
+		r.l.serve(c, target, r, nil, end)
 	}()
 	return ip, ln.Addr().(*net.TCPAddr).Port, nil
 }

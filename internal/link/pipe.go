@@ -1,6 +1,8 @@
 package link
 
 import (
+	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -34,6 +36,10 @@ type chunk struct {
 	// says the server connected for it: the chunk and what follows wait
 	// for the connect to return.
 	connected *active
+	// linger, on the way to the client, starts with a final reply that
+	// follows the server's lingering close of a data connection: the
+	// chunk and what follows wait for that close to return.
+	linger *dataEnd
 }
 
 // pipe is one direction of a relayed connection: a delay line with a
@@ -158,7 +164,7 @@ func (p *pipe) readLoop() {
 			p.r.arrived(p, data, now)
 		}
 		if err != nil {
-			p.r.ended(p, now)
+			p.r.ended(p, now, errors.Is(err, io.EOF))
 			return
 		}
 	}
@@ -191,8 +197,14 @@ func (p *pipe) writeLoop() {
 				return
 			}
 			if connected {
-				p.floor, p.floorRound = t, c.connected.round
+				if t.After(p.floor) {
+					p.floor = t
+				}
+				p.floorRound = max(p.floorRound, c.connected.round)
 			}
+		}
+		if c.linger != nil && !p.lingerFloor(c.linger) {
+			return
 		}
 		if c.at.Before(p.floor) {
 			c.at = p.floor
@@ -202,6 +214,11 @@ func (p *pipe) writeLoop() {
 			return
 		}
 		n := len(c.data) + len(c.reply)
+		// Commands reach a server blocked in a lingering close when it
+		// returned.
+		if p.up && p.r.cmds != nil && c.reply == nil && c.hold == nil && !p.r.lingerHold() {
+			return
+		}
 		switch {
 		case c.reply != nil:
 			p.r.l.meter.delivered(true, c.round, 0)

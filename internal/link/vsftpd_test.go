@@ -2,6 +2,7 @@ package link
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -16,21 +17,9 @@ import (
 // passive (EPSV, PASV) and active (EPRT, PORT). Skipped where vsftpd or curl is missing, or
 // without root (vsftpd chroots its anonymous sessions).
 func TestVsftpd(t *testing.T) {
-	bin, err := exec.LookPath("vsftpd")
-	if err != nil {
-		bin = "/usr/sbin/vsftpd"
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Skip("vsftpd not installed")
-	}
+	needVsftpd(t)
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl not installed")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("vsftpd needs root")
-	}
-	if exec.Command("id", "ftp").Run() != nil {
-		t.Skip("no ftp account for vsftpd's anonymous sessions")
 	}
 	addr := startVsftpd(t, map[string]string{"hello.txt": "hello through the link\n"})
 	l := startLink(t, addr, Options{RTT: 20 * time.Millisecond})
@@ -55,6 +44,25 @@ func TestVsftpd(t *testing.T) {
 				t.Errorf("stats %+v, want 2 control and 2 data connections, 2 %s, LIST and RETR", s, tc.verb)
 			}
 		})
+	}
+}
+
+// needVsftpd skips the test where vsftpd is missing, or without root
+// (vsftpd chroots its anonymous sessions) and an ftp account.
+func needVsftpd(t *testing.T) {
+	t.Helper()
+	bin, err := exec.LookPath("vsftpd")
+	if err != nil {
+		bin = "/usr/sbin/vsftpd"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Skip("vsftpd not installed")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("vsftpd needs root")
+	}
+	if exec.Command("id", "ftp").Run() != nil {
+		t.Skip("no ftp account for vsftpd's anonymous sessions")
 	}
 }
 
@@ -137,4 +145,37 @@ func startVsftpd(t *testing.T, files map[string]string) string {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// vsftpd closes each data connection with SO_LINGER: through a link with
+// Linger, files read in passive mode one after another, each RETR sent
+// with the next EPSV, cost 3 round trips each (TestLingerPassive), and
+// in an active burst 2 each (TestLingerActive).
+func TestVsftpdLinger(t *testing.T) {
+	needVsftpd(t)
+	const n = 3
+	files := map[string]string{}
+	for i := range n {
+		files[fmt.Sprintf("f%d", i)] = string(content(1000))
+	}
+	addr := startVsftpd(t, files)
+	l := startLink(t, addr, Options{RTT: rtt, Linger: true})
+	anon := func() *client {
+		c := dial(t, l.Addr())
+		c.cmd("USER anonymous", 230)
+		c.cmd("TYPE I", 200)
+		return c
+	}
+	t.Run("passive", func(t *testing.T) {
+		c := anon()
+		l.Reset()
+		start := time.Now()
+		readChain(t, c, n, 1000, func(i int, _, replied time.Time) {
+			within(t, fmt.Sprintf("file %d's 226", i), replied.Sub(start), time.Duration(4+3*i)*rtt)
+		})
+		checkStats(t, l, 3*n+1, 2*n+1)
+	})
+	t.Run("active", func(t *testing.T) {
+		lingerBurst(t, l, anon(), n, 1000)
+	})
 }
