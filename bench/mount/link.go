@@ -169,6 +169,9 @@ func (lb *linkBench) table(s *server, rtt time.Duration, ws []workload) {
 	if s.listOnly {
 		dialect = "LIST only"
 	}
+	if s.linger {
+		dialect += ", lingering close"
+	}
 	mode := fmt.Sprintf("mount defaults (%d connections)", conns)
 	if *mountFlags != "" {
 		mode = fmt.Sprintf("mount defaults (%d connections) and %s", conns, *mountFlags)
@@ -201,7 +204,7 @@ func (lb *linkBench) rounds(s *server, rtt time.Duration, w workload) []outcome 
 		progress("  %s: %v", w.id, err)
 		return out
 	}
-	l, err := link.Start(s.addr, link.Options{RTT: rtt, Window: window, Rate: w.rate, Logger: lb.log})
+	l, err := link.Start(s.addr, link.Options{RTT: rtt, Window: window, Rate: w.rate, Linger: s.linger, Logger: lb.log})
 	if err != nil {
 		return fail(err)
 	}

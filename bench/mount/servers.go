@@ -25,9 +25,12 @@ import (
 type server struct {
 	name     string
 	listOnly bool // no MLSD: exact times cost an MDTM per file
-	addr     string
-	user     string
-	pass     string
+	// linger: the server closes a data connection with SO_LINGER, and
+	// answers only once its FIN is acknowledged (link.Options.Linger).
+	linger bool
+	addr   string
+	user   string
+	pass   string
 	// mountFlags are what the mount needs for this server.
 	mountFlags []string
 	stop       func()
@@ -115,7 +118,7 @@ func startVsftpd(root, work string) (*server, error) {
 	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
 		return nil, err
 	}
-	s := &server{name: "vsftpd", listOnly: true, user: "anonymous", pass: "bench@",
+	s := &server{name: "vsftpd", listOnly: true, linger: true, user: "anonymous", pass: "bench@",
 		mountFlags: []string{"-o", "chmod=ignore"}}
 	s.addr, s.stop, err = runServer("vsftpd", port, bin, conf)
 	if err != nil {
