@@ -190,7 +190,8 @@ func (c *Conn) readBatch(ctx context.Context, files []BatchFile, o batchOpts, go
 		if probe > 0 && active {
 			wait, cancel = context.WithTimeout(ctx, probe)
 		}
-		data, err := c.batchFile(ctx, wait, files[i], lns[i], first)
+		var reached bool
+		data, err := c.batchFile(ctx, wait, files[i], lns[i], first, &reached)
 		// By the clock: the listener's deadline may fire before the
 		// context's timer.
 		dl, probing := wait.Deadline()
@@ -205,15 +206,16 @@ func (c *Conn) readBatch(ctx context.Context, files []BatchFile, o batchOpts, go
 			first = nil
 		}
 		var fe *Error
-		switch {
-		case probe > 0 && active && (c.broken && timedOut || errors.As(err, &fe) && fe.Code == 425):
+		if probe > 0 && active && !reached && (c.broken && timedOut || errors.As(err, &fe) && fe.Code == 425) {
 			// The server never reached us (a NAT, a firewall).
 			return fmt.Errorf("%w: no connection from the server within %v: %w", errActiveRefused, probe, err)
-		case c.broken:
-			return err
-		case err == nil && active && probe > 0:
-			probe = 0
+		}
+		if probe > 0 && active && reached {
+			probe = 0 // whatever became of the bytes, the server came
 			o.proven()
+		}
+		if c.broken {
+			return err
 		}
 		got(i, data, err)
 		i++
@@ -258,10 +260,11 @@ func (c *Conn) portReply(ctx context.Context, line string) error {
 }
 
 // batchFile reads one file of a batch once its port is named: the RETR's
-// 150, the server's connection, the bytes to EOF and the final reply. A
-// refusal of the file leaves the connection in step; anything else
-// breaks it (c.broken).
-func (c *Conn) batchFile(ctx, wait context.Context, f BatchFile, ln net.Listener, ready net.Conn) ([]byte, error) {
+// 150 and the server's connection (within wait), then the bytes to EOF
+// and the final reply (within ctx); *reached says the data connection
+// was there. A refusal of the file leaves the connection in step;
+// anything else breaks it (c.broken).
+func (c *Conn) batchFile(ctx, wait context.Context, f BatchFile, ln net.Listener, ready net.Conn, reached *bool) ([]byte, error) {
 	opening, err := c.check(wait, "retr", f.Path, []int{125, 150})
 	var fe *Error
 	if err != nil {
@@ -278,6 +281,7 @@ func (c *Conn) batchFile(ctx, wait context.Context, f BatchFile, ln net.Listener
 			return nil, &Error{Op: "retr", Path: f.Path, Err: fmt.Errorf("data connection: %w", err)}
 		}
 	}
+	*reached = true
 	if !c.protP {
 		halfClose(data)
 	}

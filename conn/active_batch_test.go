@@ -224,6 +224,7 @@ type activeFake struct {
 	ln      net.Listener
 	connect atomic.Bool // connect to the ports named by EPRT
 	refuse  atomic.Bool // answer 425 to an active RETR
+	slow    atomic.Bool // take 1.5 s over the bytes of an active RETR
 }
 
 func startActiveFake(t *testing.T) *activeFake {
@@ -305,7 +306,13 @@ func (f *activeFake) serve(c net.Conn) {
 			if err != nil {
 				return
 			}
-			d.Write([]byte("hello"))
+			rest := "hello"
+			if f.slow.Load() {
+				d.Write([]byte("hel"))
+				time.Sleep(1500 * time.Millisecond)
+				rest = "lo"
+			}
+			d.Write([]byte(rest))
 			d.Close()
 			say("226 done")
 		default:

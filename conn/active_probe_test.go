@@ -119,3 +119,21 @@ func TestBatchProbe425(t *testing.T) {
 		t.Fatal("batches still on after the server could not connect (425)")
 	}
 }
+
+// The probe bounds the server's coming, not its bytes: a file that comes
+// at once but takes longer than the probe's second to arrive proves
+// that the server reaches us, and batches stay on.
+func TestBatchProbeSlowFile(t *testing.T) {
+	fs := startActiveFake(t)
+	fs.connect.Store(true)
+	fs.slow.Store(true)
+	p := NewPool(Config{Addr: fs.ln.Addr().String(), User: "u", Password: "p", Timeout: 6 * time.Second, ActiveBatches: true, MaxConns: 1})
+	t.Cleanup(p.Close)
+	rs := readFiles(t, p, []string{"/a"}, []int64{5})
+	if rs[0].err != nil || string(rs[0].data) != "hello" {
+		t.Fatalf("a slow file: %q, %v", rs[0].data, rs[0].err)
+	}
+	if !p.Batching() || !p.batchOK.Load() {
+		t.Fatal("a slow file turned batches off, or did not prove the server reaches us")
+	}
+}
