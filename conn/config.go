@@ -51,11 +51,12 @@ type Config struct {
 	// passive. Until a batch has worked, the server's connection is
 	// awaited briefly (batchProbe): a refused port, or a server that
 	// cannot reach us (a NAT, a firewall), turns batches off for the
-	// pool, and those files are read passively. Off by default: it
-	// saves a round trip a file only on servers that answer a download
-	// before our side of its connection is closed (ftpd); vsftpd and
-	// proftpd wait for that close, which in active mode can come only
-	// after we accepted, so a file costs them two round trips either way.
+	// pool, and those files are read passively. Off by default: a file
+	// costs ftpd 1 round trip instead of 2, vsftpd 2 instead of 3 (its
+	// close lingers until our ack, a round trip in either mode), and
+	// proftpd 2 either way (it answers once our side of the connection
+	// is closed, which in active mode can come only after our accept);
+	// behind a NAT the probe costs a second once.
 	ActiveBatches bool
 	// Proxy, when set, carries the control and data connections
 	// (proxy.go). Active mode does not work through one.

@@ -37,7 +37,7 @@ var flagNotes = map[string]map[string]string{
 		"encoding": "For servers from before UTF-8 (IIS with UTF8 off, appliances); IANA or WHATWG names (cp1251, sjis, latin1...). `OPTS UTF8 ON` is not sent. " +
 			"Without it, names that are not UTF-8 show as their raw bytes and the log says so once, with a guess; `ftpfs doctor` checks a whole directory and recommends one.",
 		"active": "Only a data connection from the server's address is taken, within `--timeout`; any other is closed and the wait goes on. " +
-			"Nothing is opened ahead in active mode, so each transfer costs a round trip or two more than in passive mode. Refused with a proxy.",
+			"Nothing is opened ahead in active mode, so a transfer costs a round trip or two more than in passive mode, where the next data connection opens during the last transfer (a download or listing sends its port, offset and command in one write once a port worked on its connection; an upload one at a time). Refused with a proxy.",
 		"proxy": "`socks5h://` is the same as `socks5://`: the proxy resolves the server's name. Many HTTP proxies allow CONNECT to port 443 only. " +
 			"`$no_proxy` (or `$NO_PROXY`) takes `*`, hosts, domains with or without their leading dot, IP addresses and CIDR blocks; it does not bind `--proxy`. " +
 			"The mount says which proxy of the environment it uses. A proxy password (`socks5://USER:PASS@HOST:PORT`) is taken from those variables only, " +
