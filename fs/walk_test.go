@@ -265,3 +265,30 @@ func TestInterruptedStatKeepsItsBatch(t *testing.T) {
 		t.Fatalf("%d connections open, errors %v; want 2, none", sn.Connections.Open, sn.Errors)
 	}
 }
+
+// A listing whose caller is interrupted is fetched to its end: the
+// caller's next try gets it, without a second listing, and the
+// connection is not cut (before: a new login and the listing again).
+func TestInterruptedListingGoesOn(t *testing.T) {
+	e := newLinkEnv(t, link.Options{RTT: 40 * time.Millisecond}, func(root string) { datedDir(filepath.Join(root, "d"), 40) }, withProfile(ftpd.ProfileVsftpd), func(o *Options) { o.Conn.MaxConns = 1 })
+	m := e.m.m
+	bg := context.Background()
+	if _, err := m.listing(bg, "", 0); err != nil { // logs in
+		t.Fatal(err)
+	}
+	quiet(t, e.l)
+	e.l.Reset()
+	ctx, cancel := context.WithTimeout(bg, 10*time.Millisecond)
+	_, err := m.listing(ctx, "d", 0)
+	cancel()
+	if err == nil {
+		t.Fatal("an interrupted listing returned no error")
+	}
+	l, err := m.listing(bg, "d", 0)
+	if err != nil || len(l.Names()) != 40 {
+		t.Fatalf("listing again: %v", err)
+	}
+	if st := e.l.Stats(); st.Total() != 1 || st.Control != 0 {
+		t.Fatalf("%v; want the one listing, on the connection there was", st)
+	}
+}
