@@ -42,6 +42,11 @@ type DirsOptions struct {
 	MaxEntries int
 	// Clock is SystemClock{} if nil.
 	Clock Clock
+	// FinishAbandoned lets a fetch whose callers all gave up run to its
+	// end, stored and joinable, instead of cancelling it: for callers
+	// that give up mostly to ask again at once (interrupted syscalls).
+	// The fetch must then bound its own time.
+	FinishAbandoned bool
 }
 
 // Dirs caches directory listings of entries of type E, keyed by the
@@ -53,6 +58,7 @@ type Dirs[E any] struct {
 	ttl        time.Duration
 	minFresh   time.Duration
 	maxEntries int
+	finish     bool // DirsOptions.FinishAbandoned
 
 	mu      sync.Mutex
 	lru     *simplelru.LRU[string, *Listing[E]] // GUARDED_BY(mu)
@@ -74,6 +80,7 @@ func NewDirs[E any](name func(E) string, opts DirsOptions) *Dirs[E] {
 		ttl:        max(opts.TTL, 0),
 		minFresh:   opts.MinFresh,
 		maxEntries: opts.MaxEntries,
+		finish:     opts.FinishAbandoned,
 		flights:    make(map[string]*flight[*Listing[E]]),
 	}
 	if d.clock == nil {
@@ -150,7 +157,7 @@ func (d *Dirs[E]) Fetch(ctx context.Context, dir string, fetch func(context.Cont
 //
 // fetch runs on a goroutine of its own, with a context that carries ctx's
 // values but is cancelled only when every caller waiting for it has given
-// up. A caller whose ctx ends gets ctx.Err() at once. Errors are returned
+// up (never, with FinishAbandoned). A caller whose ctx ends gets ctx.Err() at once. Errors are returned
 // to every waiter and not cached: a failure (421, timeout) should not
 // outlive the burst of lookups that shared it. A successful result is
 // stored unless dir was invalidated or patched while fetch ran.
@@ -180,6 +187,9 @@ func (d *Dirs[E]) FetchMaxAge(ctx context.Context, dir string, maxAge time.Durat
 	}
 	f.waiters++
 	d.mu.Unlock()
+	if d.finish {
+		return f.wait(ctx, &d.mu, nil)
+	}
 	return f.wait(ctx, &d.mu, func() { d._detach(dir, f) })
 }
 

@@ -472,6 +472,36 @@ func TestFetchCancel(t *testing.T) {
 	})
 }
 
+// With FinishAbandoned, a fetch whose only caller gave up (an
+// interrupted syscall) goes on: the caller's retry joins it, and its
+// listing is stored.
+func TestFetchFinishAbandoned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, _ := newTestDirs(DirsOptions{TTL: time.Minute, FinishAbandoned: true})
+		bf := newBlockedFetch()
+		ctx1, cancel1 := context.WithCancel(t.Context())
+		r1 := fetchAsync(ctx1, d, "/d", bf.fetch("a"))
+		synctest.Wait()
+		cancel1()
+		if r := <-r1; !errors.Is(r.err, context.Canceled) {
+			t.Fatalf("interrupted caller: err %v, want context.Canceled at once", r.err)
+		}
+		synctest.Wait()
+		if bf.ctxErr.Load() != nil {
+			t.Fatal("the fetch was cancelled when its caller gave up")
+		}
+		r2 := fetchAsync(t.Context(), d, "/d", bf.fetch("b"))
+		synctest.Wait()
+		close(bf.release)
+		if r := <-r2; r.err != nil || !slices.Equal(names(r.l), []string{"a"}) || bf.calls.Load() != 1 {
+			t.Fatalf("retry: %q, %v, %d fetches; want the first fetch's listing, one fetch", names(r.l), r.err, bf.calls.Load())
+		}
+		if l, _ := d.Get("/d"); l == nil {
+			t.Fatal("the abandoned fetch's listing was not stored")
+		}
+	})
+}
+
 func TestFetchCancelledBeforeStart(t *testing.T) {
 	d, _ := newTestDirs(DirsOptions{TTL: time.Minute})
 	ctx, cancel := context.WithCancel(t.Context())

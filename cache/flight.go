@@ -68,7 +68,8 @@ func (f *flight[V]) finish(v V, err error) {
 // wait blocks until f finishes or ctx ends. The caller must have counted
 // itself in f.waiters. mu is the owner's mutex; detach, called with mu held,
 // removes f from the owner's map if it is still there, so that nobody joins
-// a flight that is about to be cancelled.
+// a flight that is about to be cancelled. A nil detach keeps the flight
+// running, and joinable, when its last waiter gives up.
 func (f *flight[V]) wait(ctx context.Context, mu *sync.Mutex, detach func()) (V, error) {
 	select {
 	case <-f.done:
@@ -83,7 +84,7 @@ func (f *flight[V]) wait(ctx context.Context, mu *sync.Mutex, detach func()) (V,
 	}
 	mu.Lock()
 	f.waiters--
-	last := f.waiters == 0
+	last := f.waiters == 0 && detach != nil
 	if last {
 		detach()
 	}

@@ -66,42 +66,24 @@ func (m *mount) updateEntry(rel string, fn func(e conn.Entry, ok bool) (conn.Ent
 }
 
 // listing returns the listing of dir (below the root), fetching it when
-// it is older than maxAge (the TTL when maxAge is 0).
-//
-// The caller stops waiting when its ctx ends, but its wait goes on, for
-// twice the timeout at most, so that the listing is fetched to its end:
-// callers are mostly interrupted, not gone (the kernel turns a signal to
-// the calling thread, the Go runtime's preemption among them, into an
-// interrupt), and ask again at once. Cut, the listing would cost its
-// connection and a new login, and be fetched again.
+// it is older than maxAge (the TTL when maxAge is 0). A fetch runs to its
+// end, within twice the timeout, even when its callers gave up (the
+// cache's FinishAbandoned): they are mostly interrupted, not gone (the
+// kernel turns a signal to the calling thread, the Go runtime's
+// preemption among them, into an interrupt), and ask again at once. Cut,
+// the listing would cost its connection and a new login, and be fetched
+// again.
 func (m *mount) listing(ctx context.Context, dir string, maxAge time.Duration) (*cache.Listing[conn.Entry], error) {
 	remote := m.remotePath(dir)
-	fetch := func(ctx context.Context) ([]conn.Entry, error) { return m.fetch(ctx, remote) }
-	if err := ctx.Err(); err != nil {
-		return nil, err // no point starting what nobody waits for
-	}
-	type result struct {
-		l   *cache.Listing[conn.Entry]
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*m.o.Conn.Timeout)
+	fetch := func(ctx context.Context) ([]conn.Entry, error) {
+		ctx, cancel := context.WithTimeout(ctx, 2*m.o.Conn.Timeout)
 		defer cancel()
-		var r result
-		if maxAge > 0 {
-			r.l, r.err = m.dirs.FetchMaxAge(ctx, remote, maxAge, fetch)
-		} else {
-			r.l, r.err = m.dirs.Fetch(ctx, remote, fetch)
-		}
-		done <- r
-	}()
-	select {
-	case r := <-done:
-		return r.l, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		return m.fetch(ctx, remote)
 	}
+	if maxAge > 0 {
+		return m.dirs.FetchMaxAge(ctx, remote, maxAge, fetch)
+	}
+	return m.dirs.Fetch(ctx, remote, fetch)
 }
 
 // fetch reads one listing. Uploads in progress, ours or another

@@ -101,7 +101,7 @@ func Mount(ctx context.Context, mountpoint string, o Options) (*Mounted, error) 
 		return nil, fmt.Errorf("%s: %w", o.Conn.Addr, err)
 	}
 	m.times = times
-	m.dirs = cache.NewDirs(func(e conn.Entry) string { return e.Name }, cache.DirsOptions{TTL: o.DirCacheTTL})
+	m.dirs = cache.NewDirs(func(e conn.Entry) string { return e.Name }, cache.DirsOptions{TTL: o.DirCacheTTL, FinishAbandoned: true})
 	m.blocks = cache.NewBlocks(cache.BlocksOptions{MaxBytes: o.CacheSize})
 	// Listing the root proves it exists, and the first ls is then free.
 	if _, err := m.listing(ctx, "", 0); err != nil {
